@@ -1,0 +1,143 @@
+"""The trained-model bundle: what a model directory holds, in memory.
+
+This module imports neither torch nor qiime2 at import time, so the QIIME 2
+plugin can register transformers for it without paying for torch at plugin
+load. A model directory (DESIGN s.7) holds:
+
+    config.json   format_version, kind, architecture, data settings, training
+                  settings, resolved seed and device, vocabulary, target
+                  normalisation, class labels, library versions
+    model.pt      the state_dict (loaded with weights_only=True on CPU)
+    history.tsv   one row per epoch: losses and metrics, train and validation
+"""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+FORMAT_VERSION = 1
+KINDS = ("encoder", "regressor", "classifier")
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.pt"
+HISTORY_FILE = "history.tsv"
+
+# key -> accepted JSON types; every key is required (null allowed where None
+# is listed) so a model directory always says everything about itself.
+_CONFIG_SCHEMA: dict[str, tuple[type, ...]] = {
+    "format_version": (int,),
+    "kind": (str,),
+    "architecture": (dict,),
+    "data": (dict,),
+    "training": (dict,),
+    "seed": (int,),
+    "device": (str,),
+    "vocabulary": (dict,),
+    "target": (dict, type(None)),
+    "class_labels": (list, type(None)),
+    "conditioning": (dict, type(None)),
+    "versions": (dict,),
+}
+
+
+class ModelFormatError(ValueError):
+    """A model directory or config that cannot be used, with the reason."""
+
+
+def validate_config(config: Any) -> None:
+    """Raise ModelFormatError naming the first problem in a config dict."""
+    if not isinstance(config, dict):
+        raise ModelFormatError("config.json must hold a JSON object.")
+    missing = [k for k in _CONFIG_SCHEMA if k not in config]
+    if missing:
+        raise ModelFormatError(
+            f"config.json lacks the key(s) {missing}; it was not written by "
+            "aam_core or it was damaged.")
+    version = config["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFormatError("config.json: format_version must be an integer.")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"This model was written in format version {version}, newer than "
+            f"the version this aam_core reads ({FORMAT_VERSION}). Upgrade "
+            "q2-aam/aam_core to use it.")
+    if version < 1:
+        raise ModelFormatError(f"config.json: format_version {version} is invalid.")
+    for key, types in _CONFIG_SCHEMA.items():
+        if not isinstance(config[key], types):
+            names = " or ".join("null" if t is type(None) else t.__name__
+                                for t in types)
+            raise ModelFormatError(
+                f"config.json: '{key}' must be {names}, "
+                f"not {type(config[key]).__name__}.")
+    if config["kind"] not in KINDS:
+        raise ModelFormatError(
+            f"config.json: kind must be one of {KINDS}, not {config['kind']!r}.")
+    if config["kind"] == "regressor" and config["target"] is None:
+        raise ModelFormatError("config.json: a regressor needs its 'target' block.")
+    if config["kind"] == "classifier" and not config["class_labels"]:
+        raise ModelFormatError("config.json: a classifier needs 'class_labels'.")
+
+
+def validate_history(text: str) -> None:
+    """A history is a TSV whose first column is 'epoch'."""
+    header = text.split("\n", 1)[0].split("\t")
+    if header[0] != "epoch":
+        raise ModelFormatError(
+            "history.tsv must be tab-separated with 'epoch' as first column.")
+
+
+@dataclass
+class ModelBundle:
+    """A trained model: its config, its weights and its training history."""
+    config: dict
+    state_dict: dict = field(repr=False)
+    history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"epoch": []}))
+
+    @property
+    def kind(self) -> str:
+        return self.config["kind"]
+
+    def save(self, directory: str | Path) -> None:
+        import torch  # deferred: keeps this module torch-free at import
+        validate_config(self.config)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / CONFIG_FILE).write_text(
+            json.dumps(self.config, indent=2, sort_keys=True) + "\n")
+        torch.save(self.state_dict, directory / WEIGHTS_FILE)
+        self.history.to_csv(directory / HISTORY_FILE, sep="\t", index=False)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "ModelBundle":
+        import torch
+        directory = Path(directory)
+        config = read_config(directory)
+        weights = directory / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ModelFormatError(f"{weights} is missing.")
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises many types for bad files
+            raise ModelFormatError(f"{weights} is not a readable state_dict: "
+                                   f"{error}") from error
+        history_text = (directory / HISTORY_FILE).read_text()
+        validate_history(history_text)
+        history = pd.read_csv(io.StringIO(history_text), sep="\t")
+        return cls(config=config, state_dict=state, history=history)
+
+
+def read_config(directory: str | Path) -> dict:
+    path = Path(directory) / CONFIG_FILE
+    if not path.is_file():
+        raise ModelFormatError(f"{path} is missing; is this a model directory?")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error
+    validate_config(config)
+    return config
