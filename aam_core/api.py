@@ -1,0 +1,258 @@
+"""pretrain / fit_regressor / predict / embed on plain Python objects.
+
+Inputs: a biom.Table (or CountTable), optional sequences (feature id -> DNA),
+an optional skbio.DistanceMatrix, targets and groups as pandas Series indexed
+by sample id. Outputs: ModelBundle (see bundle.py) and pandas objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import __version__
+from .bundle import ModelBundle
+from .config import DataConfig, ModelConfig, TrainConfig
+from .data.batching import BatchBuilder, batch_rows
+from .data.table import CountTable, clean_table
+from .data.targets import TargetScaler
+from .data.tokens import VOCAB, resolve_sequences, tokenize
+from .errors import AAMInputError
+from .losses import TARGET_LOSSES
+from .model import AAM
+from .train.loop import TrainingData, fit, log_to_stderr, resolve_device
+from .train.objective import Objective, as_tensor
+from .train.split import validation_split
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class PreparedData:
+    table: CountTable
+    tokens: np.ndarray  # (n_features, L) uint8, each distinct sequence once
+
+
+def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
+            log: Log = log_to_stderr) -> PreparedData:
+    """Clean the table and tokenise each of its features once for the run."""
+    counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
+    counts = clean_table(counts, data.rarefaction_depth, log)
+    dna = resolve_sequences(counts.feature_ids,
+                            None if sequences is None else _as_str_mapping(sequences))
+    return PreparedData(counts, tokenize(dna, counts.feature_ids,
+                                         data.max_length, data.truncate))
+
+
+def _as_str_mapping(sequences) -> Mapping[str, str]:
+    items = sequences.items() if hasattr(sequences, "items") else sequences
+    return {str(k): str(v) for k, v in items}
+
+
+def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
+    """The distances between `sample_ids`, in their order, as float32."""
+    ids = [str(i) for i in distances.ids]
+    position = {s: i for i, s in enumerate(ids)}
+    missing = [s for s in sample_ids if s not in position]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5]))
+        raise AAMInputError(
+            f"{len(missing)} sample(s) of the table are not in the distance "
+            f"matrix, e.g. {shown}. Compute the distances on this table, or "
+            "filter the table to the matrix's samples.")
+    index = np.array([position[s] for s in sample_ids])
+    block = np.asarray(distances.data, dtype=np.float32)[np.ix_(index, index)]
+    if not np.isfinite(block).all():
+        raise AAMInputError("The distance matrix holds NaN or infinite values.")
+    return block
+
+
+def _seed_everything(train: TrainConfig) -> None:
+    torch.manual_seed(train.seed)
+    if train.n_threads > 0:
+        torch.set_num_threads(train.n_threads)
+
+
+def _model_config(model: str | ModelConfig, data: DataConfig) -> ModelConfig:
+    config = ModelConfig.preset(model) if isinstance(model, str) else model
+    return replace(config, max_length=data.max_length)
+
+
+def _base_config(kind: str, architecture: ModelConfig, data: DataConfig,
+                 train: TrainConfig, device: torch.device) -> dict:
+    return {"format_version": 1, "kind": kind,
+            "architecture": architecture.to_dict(), "data": data.to_dict(),
+            "training": train.to_dict(), "seed": train.seed, "device": str(device),
+            "vocabulary": dict(VOCAB), "target": None, "class_labels": None,
+            "conditioning": None,
+            "versions": {"aam_core": __version__, "torch": torch.__version__}}
+
+
+def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = "small",
+             data: DataConfig = DataConfig(), train: TrainConfig = TrainConfig(),
+             log: Log = log_to_stderr) -> ModelBundle:
+    """Self-supervised encoder: UniFrac pairs (when distances) + masked nucleotides."""
+    _seed_everything(train)
+    prepared = prepare(table, sequences, data, log)
+    if distances is None and train.nucleotide_weight <= 0:
+        raise AAMInputError("Nothing to pretrain on: give a distance matrix or a "
+                            "nucleotide_weight above 0.")
+    block = None if distances is None else distance_block(
+        distances, prepared.table.sample_ids)
+    architecture = _model_config(model, data)
+    device = resolve_device(train.device)
+    network = AAM(architecture).to(device)
+    train_rows, val_rows = validation_split(prepared.table.n_samples,
+                                            train.validation_fraction, train.seed)
+    training = TrainingData(BatchBuilder(prepared.table.counts, prepared.tokens, data),
+                            train_rows, val_rows)
+    objective = Objective(train, distances=as_tensor(block))
+    log(f"Pretraining on {prepared.table.n_samples} samples, "
+        f"{len(prepared.table.feature_ids)} ASVs; objectives: "
+        f"{', '.join(objective.weights)}; device {device}.")
+    result = fit(network, training, objective, train, device, "loss", log)
+    return ModelBundle(_base_config("encoder", architecture, data, train, device),
+                       _cpu_state(network), result.history)
+
+
+def _aligned_targets(targets: pd.Series, sample_ids: list[str], log: Log) -> pd.Series:
+    targets = pd.Series(targets)
+    targets.index = targets.index.map(str)
+    if not pd.api.types.is_numeric_dtype(targets):
+        raise AAMInputError(f"The target column {targets.name!r} must be numeric "
+                            "for a regressor.")
+    aligned = targets.reindex(sample_ids)
+    missing = int(aligned.isna().sum())
+    if missing:
+        log(f"Dropped {missing} sample(s) that have no target value.")
+    aligned = aligned.dropna()
+    if len(aligned) < 4:
+        raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
+                            "target; a regressor needs at least 4.")
+    return aligned.astype(float)
+
+
+def fit_regressor(table, targets: pd.Series, sequences=None, groups: pd.Series | None = None,
+                  pretrained: ModelBundle | None = None, *,
+                  model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
+                  train: TrainConfig = TrainConfig(nucleotide_weight=0.0),
+                  log: Log = log_to_stderr) -> ModelBundle:
+    """Fine-tune (or train from scratch) a regressor of a numeric target."""
+    if train.target_loss not in TARGET_LOSSES:
+        raise AAMInputError(f"target_loss must be one of {TARGET_LOSSES}.")
+    _seed_everything(train)
+    if pretrained is not None:
+        # the encoder's shape and sequence rules must match its weights
+        architecture = ModelConfig.from_dict(pretrained.config["architecture"])
+        data = replace(DataConfig(**pretrained.config["data"]),
+                       rarefaction_depth=data.rarefaction_depth)
+    else:
+        architecture = _model_config(model, data)
+    prepared = prepare(table, sequences, data, log)
+    target = _aligned_targets(targets, prepared.table.sample_ids, log)
+    counts = prepared.table.select_samples(list(target.index))
+    group_values = None
+    if groups is not None:
+        group_values = pd.Series(groups).rename(index=str).reindex(target.index)
+        # a sample without a group is its own group: it can never leak
+        group_values = group_values.astype(object).where(
+            group_values.notna(), "__own__" + group_values.index.to_series())
+        group_values = group_values.to_numpy(dtype=str)
+    train_rows, val_rows = validation_split(len(target), train.validation_fraction,
+                                            train.seed, group_values)
+    truth = target.to_numpy()
+    scaler = TargetScaler.fit(truth[train_rows], train.normalisation)
+    device = resolve_device(train.device)
+    network = AAM(architecture, head="regression")
+    if pretrained is not None:
+        loaded = load_matching_weights(network, pretrained.state_dict)
+        log(f"Started from the pretrained model: {loaded} tensors loaded.")
+    if train.freeze_encoder:
+        for module in (network.nucleotide_encoder, network.sample_encoder):
+            module.requires_grad_(False)
+    network.to(device)
+    training = TrainingData(BatchBuilder(counts.counts, prepared.tokens, data),
+                            train_rows, val_rows, truth, scaler.inverse)
+    objective = Objective(train, targets=as_tensor(scaler.transform(truth)))
+    log(f"Fitting a regressor on {len(train_rows)} samples "
+        f"({len(val_rows)} for validation"
+        f"{', grouped' if group_values is not None else ''}); device {device}.")
+    selection = "mae" if len(val_rows) >= 2 else "loss"
+    result = fit(network, training, objective, train, device, selection, log)
+    config = _base_config("regressor", architecture, data, train, device)
+    config["target"] = {"name": str(target.name), **scaler.to_dict()}
+    config["training"]["pretrained"] = pretrained is not None
+    config["training"]["best_epoch"] = result.best_epoch
+    return ModelBundle(config, _cpu_state(network), result.history)
+
+
+def load_matching_weights(network: torch.nn.Module, state_dict: dict) -> int:
+    """Copy every tensor whose name and shape match; returns how many."""
+    own = network.state_dict()
+    matching = {k: v for k, v in state_dict.items()
+                if k in own and own[k].shape == v.shape}
+    network.load_state_dict(matching, strict=False)
+    return len(matching)
+
+
+def _cpu_state(network: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
+
+
+def build_model(bundle: ModelBundle) -> AAM:
+    """The network of a bundle, with its weights, in eval mode on CPU."""
+    head = "regression" if bundle.kind == "regressor" else None
+    network = AAM(ModelConfig.from_dict(bundle.config["architecture"]), head=head)
+    network.load_state_dict(bundle.state_dict)
+    return network.eval()
+
+
+def _forward_all(bundle: ModelBundle, table, sequences, batch_size: int,
+                 device: str, n_threads: int, log: Log):
+    """Model outputs for every usable sample of `table`, in table order."""
+    if n_threads > 0:
+        torch.set_num_threads(n_threads)
+    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0)
+    prepared = prepare(table, sequences, data, log)
+    target_device = resolve_device(device)
+    network = build_model(bundle).to(target_device)
+    builder = BatchBuilder(prepared.table.counts, prepared.tokens, data)
+    outputs = {"embedding": [], "prediction": []}
+    with torch.no_grad():
+        for rows in batch_rows(prepared.table.n_samples, batch_size, None):
+            out = network(builder.build(rows).to(target_device))
+            for key in outputs:
+                if key in out:
+                    outputs[key].append(out[key].float().cpu().numpy())
+    return prepared.table.sample_ids, {k: np.concatenate(v) for k, v in outputs.items() if v}
+
+
+def predict(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
+            device: str = "auto", n_threads: int = 0,
+            log: Log = log_to_stderr) -> pd.Series:
+    """Predictions in original units, indexed by sample id."""
+    if bundle.kind != "regressor":
+        raise AAMInputError(f"This is a {bundle.kind} model; predict needs a regressor.")
+    sample_ids, outputs = _forward_all(bundle, table, sequences, batch_size,
+                                       device, n_threads, log)
+    scaler = TargetScaler.from_dict(bundle.config["target"])
+    return pd.Series(scaler.inverse(outputs["prediction"]).astype(float),
+                     index=pd.Index(sample_ids, name="SampleID"), name="prediction")
+
+
+def embed(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
+          device: str = "auto", n_threads: int = 0,
+          log: Log = log_to_stderr) -> pd.DataFrame:
+    """Sample embeddings (samples x d_model) of any model."""
+    sample_ids, outputs = _forward_all(bundle, table, sequences, batch_size,
+                                       device, n_threads, log)
+    embedding = outputs["embedding"]
+    return pd.DataFrame(embedding, index=pd.Index(sample_ids, name="SampleID"),
+                        columns=[f"dim{i + 1}" for i in range(embedding.shape[1])])
+
+
+save = ModelBundle.save
+load = ModelBundle.load

@@ -1,0 +1,1 @@
+"""Sequences -> tokens, tables -> batches, rarefaction, targets."""

@@ -1,0 +1,103 @@
+"""Samples -> dense batches with unique-ASV batching (DESIGN s.2-3, s.9).
+
+A batch encodes each distinct ASV once: `tokens` holds the U distinct ASVs of
+the batch, `asv_index[b, a]` says which of them sits in slot a of sample b.
+The nucleotide encoder runs on U sequences instead of B x A slots.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..config import DataConfig
+
+
+@dataclass
+class Batch:
+    tokens: torch.Tensor         # (U, L) long, PAD 0
+    asv_index: torch.Tensor      # (B, A) long, into tokens' rows (0 on padding)
+    asv_mask: torch.Tensor       # (B, A) bool, True on real ASVs
+    log_abundance: torch.Tensor  # (B, A) float, log relative abundance
+    rows: torch.Tensor           # (B,) long, dataset row of each sample
+
+    def to(self, device) -> "Batch":
+        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True)
+                        for f in fields(self)})
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw `depth` reads without replacement from one sample's counts."""
+    return rng.multivariate_hypergeometric(counts.astype(np.int64), depth)
+
+
+class BatchBuilder:
+    """Turns dataset rows into Batches; owns the per-run token matrix."""
+
+    def __init__(self, counts: sp.csr_matrix, tokens: np.ndarray,
+                 data: DataConfig, unique_asvs: bool = True):
+        self.counts = counts.tocsr()
+        self.tokens = tokens           # (n_features, L) uint8, tokenised once
+        self.data = data
+        self.unique_asvs = unique_asvs  # False only to measure the saving
+
+    def sample_profile(self, row: int, rng: np.random.Generator | None):
+        """Feature indices and counts of one sample, rarefied and capped."""
+        start, end = self.counts.indptr[row], self.counts.indptr[row + 1]
+        features = self.counts.indices[start:end]
+        counts = self.counts.data[start:end]
+        depth = self.data.rarefaction_depth
+        if depth > 0 and rng is not None:
+            counts = rarefy(counts, depth, rng)
+            present = counts > 0
+            features, counts = features[present], counts[present]
+        if len(features) > self.data.max_asvs:
+            # most abundant first; ties broken by feature order for determinism
+            order = np.lexsort((features, -counts))[: self.data.max_asvs]
+            features, counts = features[order], counts[order]
+        return features, counts.astype(np.float64)
+
+    def build(self, rows: np.ndarray, rng: np.random.Generator | None = None) -> Batch:
+        profiles = [self.sample_profile(int(r), rng) for r in rows]
+        n_slots = max(len(f) for f, _ in profiles)
+        asv_mask = np.zeros((len(rows), n_slots), dtype=bool)
+        log_abundance = np.zeros((len(rows), n_slots), dtype=np.float32)
+        slot_features = np.zeros((len(rows), n_slots), dtype=np.int64)
+        for b, (features, counts) in enumerate(profiles):
+            k = len(features)
+            asv_mask[b, :k] = True
+            slot_features[b, :k] = features
+            log_abundance[b, :k] = np.log(counts / counts.sum())
+        if self.unique_asvs:
+            distinct, inverse = np.unique(slot_features[asv_mask], return_inverse=True)
+        else:
+            distinct = slot_features[asv_mask]
+            inverse = np.arange(len(distinct))
+        asv_index = np.zeros_like(slot_features)
+        asv_index[asv_mask] = inverse
+        tokens = self.tokens[distinct]
+        width = int((tokens != 0).sum(axis=1).max())  # trim shared right padding
+        return Batch(tokens=torch.from_numpy(tokens[:, :width].astype(np.int64)),
+                     asv_index=torch.from_numpy(asv_index),
+                     asv_mask=torch.from_numpy(asv_mask),
+                     log_abundance=torch.from_numpy(log_abundance),
+                     rows=torch.from_numpy(np.asarray(rows, dtype=np.int64)))
+
+
+def batch_rows(n_rows: int, batch_size: int, rng: np.random.Generator | None,
+               drop_last: bool = False) -> list[np.ndarray]:
+    """Row indices split into batches; shuffled when an rng is given."""
+    order = rng.permutation(n_rows) if rng is not None else np.arange(n_rows)
+    batches = [order[i:i + batch_size] for i in range(0, n_rows, batch_size)]
+    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
+        batches = batches[:-1]
+    # a batch of one sample has no pair for the UniFrac loss: merge it
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+    return batches

@@ -1,0 +1,77 @@
+"""Feature tables as sparse sample x feature counts, and their cleaning rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import AAMInputError
+
+
+@dataclass
+class CountTable:
+    """Counts of samples (rows) x features (columns), CSR, float64."""
+    sample_ids: list[str]
+    feature_ids: list[str]
+    counts: sp.csr_matrix
+
+    @classmethod
+    def from_biom(cls, table) -> "CountTable":
+        """From a biom.Table (features x samples, as BIOM stores it)."""
+        matrix = table.matrix_data.T.tocsr().astype(np.float64)
+        return cls(list(map(str, table.ids(axis="sample"))),
+                   list(map(str, table.ids(axis="observation"))), matrix)
+
+    @classmethod
+    def from_dense(cls, counts: np.ndarray, sample_ids: Sequence[str],
+                   feature_ids: Sequence[str]) -> "CountTable":
+        return cls(list(sample_ids), list(feature_ids),
+                   sp.csr_matrix(np.asarray(counts, dtype=np.float64)))
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.sample_ids)
+
+    def take_samples(self, rows: Sequence[int]) -> "CountTable":
+        rows = np.asarray(rows, dtype=np.int64)
+        return CountTable([self.sample_ids[i] for i in rows], self.feature_ids,
+                          self.counts[rows])
+
+    def select_samples(self, sample_ids: Sequence[str]) -> "CountTable":
+        position = {s: i for i, s in enumerate(self.sample_ids)}
+        return self.take_samples([position[s] for s in sample_ids])
+
+    def drop_unused_features(self) -> "CountTable":
+        used = np.flatnonzero(np.asarray(self.counts.sum(axis=0)).ravel() > 0)
+        return CountTable(self.sample_ids, [self.feature_ids[i] for i in used],
+                          self.counts[:, used].tocsr())
+
+    def depths(self) -> np.ndarray:
+        return np.asarray(self.counts.sum(axis=1)).ravel()
+
+
+def clean_table(table: CountTable, rarefaction_depth: int,
+                log: Callable[[str], None]) -> CountTable:
+    """Drop samples that cannot be used (empty, or below the rarefaction depth)."""
+    if table.n_samples == 0:
+        raise AAMInputError("The table has no samples.")
+    if (table.counts.data < 0).any():
+        raise AAMInputError("The table holds negative counts; AAM needs a "
+                            "frequency table of non-negative counts.")
+    depths = table.depths()
+    keep = depths > 0
+    if (~keep).any():
+        log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
+    if rarefaction_depth > 0:
+        shallow = keep & (depths < rarefaction_depth)
+        if shallow.any():
+            log(f"Dropped {int(shallow.sum())} sample(s) with fewer than "
+                f"{rarefaction_depth} reads (the rarefaction depth).")
+        keep &= depths >= rarefaction_depth
+    if not keep.any():
+        raise AAMInputError(
+            "No sample is left after dropping empty samples and samples below "
+            f"the rarefaction depth ({rarefaction_depth}). Lower the depth.")
+    return table.take_samples(np.flatnonzero(keep)).drop_unused_features()

@@ -1,0 +1,96 @@
+"""DNA sequences -> integer tokens (DESIGN s.2-3).
+
+Vocabulary: PAD 0, A 1, C 2, G 3, T 4, N 5, MASK 6. U reads as T; every
+IUPAC ambiguity code reads as N; anything else is an error that names the
+offending feature, never silent padding.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import AAMInputError
+
+PAD, A, C, G, T, N, MASK = range(7)
+VOCAB = {"PAD": PAD, "A": A, "C": C, "G": G, "T": T, "N": N, "MASK": MASK}
+VOCAB_SIZE = len(VOCAB)
+NUCLEOTIDE_TOKENS = (A, C, G, T)
+
+_AMBIGUOUS = "RYSWKMBDHVN"
+_LOOKUP = np.full(256, -1, dtype=np.int16)
+for _letter, _token in {"A": A, "C": C, "G": G, "T": T, "U": T}.items():
+    _LOOKUP[ord(_letter)] = _token
+    _LOOKUP[ord(_letter.lower())] = _token
+for _letter in _AMBIGUOUS:
+    _LOOKUP[ord(_letter)] = N
+    _LOOKUP[ord(_letter.lower())] = N
+
+
+def _examples(items: Sequence, limit: int = 3) -> str:
+    shown = ", ".join(repr(str(i)[:40]) for i in items[:limit])
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return shown + more
+
+
+def resolve_sequences(feature_ids: Sequence[str],
+                      sequences: Mapping[str, str] | None) -> list[str]:
+    """The DNA of each feature, from `sequences` or from the ids themselves."""
+    if sequences is not None:
+        missing = [f for f in feature_ids if f not in sequences]
+        if missing:
+            raise AAMInputError(
+                f"{len(missing)} feature(s) of the table have no sequence in "
+                f"the sequences given, e.g. {_examples(missing)}. Pass the "
+                "FeatureData[Sequence] that belongs to this table.")
+        return [str(sequences[f]) for f in feature_ids]
+    not_dna = [f for f in feature_ids if not is_dna(f)]
+    if not_dna:
+        raise AAMInputError(
+            f"No sequences were given, so the feature ids must be DNA, but "
+            f"{len(not_dna)} of {len(feature_ids)} are not, e.g. "
+            f"{_examples(not_dna)}. Pass the representative sequences "
+            "(FeatureData[Sequence] / a FASTA file) that belong to the table.")
+    return list(feature_ids)
+
+
+def is_dna(text: str) -> bool:
+    if not text:
+        return False
+    codes = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)
+    return bool((_LOOKUP[codes] >= 0).all())
+
+
+def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
+             max_length: int = 150, truncate: bool = False) -> np.ndarray:
+    """Token matrix (n_sequences, longest length) of uint8, PAD on the right."""
+    feature_ids = list(feature_ids) if feature_ids is not None else list(sequences)
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64,
+                          count=len(sequences))
+    too_long = np.flatnonzero(lengths > max_length)
+    if len(too_long) and not truncate:
+        raise AAMInputError(
+            f"{len(too_long)} sequence(s) are longer than max_length="
+            f"{max_length} (longest {lengths.max()} nt), e.g. features "
+            f"{_examples([feature_ids[i] for i in too_long])}. Raise max_length "
+            "or ask for truncate=True.")
+    empty = np.flatnonzero(lengths == 0)
+    if len(empty):
+        raise AAMInputError(f"{len(empty)} sequence(s) are empty, e.g. features "
+                            f"{_examples([feature_ids[i] for i in empty])}.")
+    width = int(min(lengths.max(), max_length)) if len(lengths) else 1
+    out = np.zeros((len(sequences), width), dtype=np.uint8)
+    bad = []
+    for row, seq in enumerate(sequences):
+        codes = np.frombuffer(seq[:width].encode("latin-1", "replace"), dtype=np.uint8)
+        tokens = _LOOKUP[codes]
+        if (tokens < 0).any():
+            bad.append((feature_ids[row], chr(codes[tokens < 0][0])))
+            continue
+        out[row, :len(tokens)] = tokens
+    if bad:
+        shown = ", ".join(f"{fid[:40]!r} (has {ch!r})" for fid, ch in bad[:3])
+        raise AAMInputError(
+            f"{len(bad)} sequence(s) contain characters that are not DNA "
+            f"(A C G T U or IUPAC codes): {shown}.")
+    return out

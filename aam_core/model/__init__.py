@@ -1,0 +1,3 @@
+from .aam import AAM
+
+__all__ = ["AAM"]
