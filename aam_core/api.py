@@ -15,7 +15,7 @@ import torch
 
 from . import __version__
 from .bundle import ModelBundle
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import FIT_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
 from .data.batching import BatchBuilder, batch_rows
 from .data.table import CountTable, clean_table
 from .data.targets import TargetScaler
@@ -138,11 +138,14 @@ def _aligned_targets(targets: pd.Series, sample_ids: list[str], log: Log) -> pd.
 def fit_regressor(table, targets: pd.Series, sequences=None, groups: pd.Series | None = None,
                   pretrained: ModelBundle | None = None, *,
                   model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
-                  train: TrainConfig = TrainConfig(nucleotide_weight=0.0),
+                  train: TrainConfig = FIT_TRAIN_DEFAULTS,
                   log: Log = log_to_stderr) -> ModelBundle:
     """Fine-tune (or train from scratch) a regressor of a numeric target."""
     if train.target_loss not in TARGET_LOSSES:
         raise AAMInputError(f"target_loss must be one of {TARGET_LOSSES}.")
+    if train.freeze_encoder and pretrained is None:
+        raise AAMInputError("freeze_encoder needs a pretrained model: a frozen "
+                            "random encoder cannot learn anything.")
     _seed_everything(train)
     if pretrained is not None:
         # the encoder's shape and sequence rules must match its weights

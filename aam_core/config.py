@@ -17,7 +17,10 @@ class ModelConfig:
     nucleotide_layers: int = 2
     sample_layers: int = 2
     ff_mult: int = 4
-    dropout: float = 0.1
+    # Encoder dropout stays 0 by default: noise on the embeddings inflates the
+    # train-mode distances, so a UniFrac-trained encoder mis-scales in eval.
+    dropout: float = 0.0
+    head_dropout: float = 0.1
     max_length: int = 150
     regression_hidden: tuple = (64,)
 
@@ -87,3 +90,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# Fine-tuning trains the target alone unless auxiliary terms are asked for.
+FIT_TRAIN_DEFAULTS = TrainConfig(nucleotide_weight=0.0)

@@ -99,5 +99,6 @@ def batch_rows(n_rows: int, batch_size: int, rng: np.random.Generator | None,
         batches = batches[:-1]
     # a batch of one sample has no pair for the UniFrac loss: merge it
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = np.concatenate([batches[-2], batches.pop()])
+        last = batches.pop()
+        batches[-1] = np.concatenate([batches[-1], last])
     return batches

@@ -1,0 +1,53 @@
+"""The model directory (DESIGN s.7): config.json, model.pt, history.tsv.
+
+Validation reuses aam_core.bundle's checks, so the plugin and the `aam` CLI
+refuse the same directories with the same messages.
+"""
+import json
+
+from qiime2.plugin import ValidationError, model
+
+from aam_core.bundle import (
+    CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, ModelFormatError,
+    validate_config, validate_history)
+
+# torch.save writes a zip archive; torch's legacy format is a raw pickle.
+_WEIGHTS_MAGIC = (b'PK\x03\x04', b'\x80')
+
+
+class AAMConfigFormat(model.TextFileFormat):
+    def _validate_(self, level):
+        try:
+            with self.open() as fh:
+                config = json.load(fh)
+            validate_config(config)
+        except json.JSONDecodeError as error:
+            raise ValidationError(f'{CONFIG_FILE} is not valid JSON: {error}')
+        except ModelFormatError as error:
+            raise ValidationError(str(error))
+
+
+class AAMWeightsFormat(model.BinaryFileFormat):
+    def _validate_(self, level):
+        with self.open() as fh:
+            head = fh.read(4)
+        if not head:
+            raise ValidationError(f'{WEIGHTS_FILE} is empty.')
+        if not head.startswith(_WEIGHTS_MAGIC):
+            raise ValidationError(
+                f'{WEIGHTS_FILE} is not a file written by torch.save.')
+
+
+class AAMHistoryFormat(model.TextFileFormat):
+    def _validate_(self, level):
+        try:
+            with self.open() as fh:
+                validate_history(fh.read())
+        except ModelFormatError as error:
+            raise ValidationError(str(error))
+
+
+class AAMModelDirectoryFormat(model.DirectoryFormat):
+    config = model.File(CONFIG_FILE, format=AAMConfigFormat)
+    weights = model.File(WEIGHTS_FILE, format=AAMWeightsFormat)
+    history = model.File(HISTORY_FILE, format=AAMHistoryFormat)

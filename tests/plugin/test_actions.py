@@ -1,0 +1,98 @@
+"""The three methods through the Artifact API, on small data made in code."""
+import pandas as pd
+import pytest
+import qiime2
+from biom import Table
+from qiime2.plugins import aam
+
+from aam_core.bundle import ModelBundle
+from aam_core.errors import AAMInputError
+
+from .conftest import TINY
+
+
+def test_pretrain_gives_an_encoder(encoder):
+    assert str(encoder.type) == 'AAMModel[AAMEncoder]'
+    bundle = encoder.view(ModelBundle)
+    assert bundle.kind == 'encoder'
+    assert bundle.config['architecture']['d_model'] == 32
+    assert len(bundle.history) == 1
+
+
+def test_pretrain_without_distances_trains_nucleotides(table):
+    model, = aam.methods.pretrain(table=table, validation_fraction=0.0,
+                                  **TINY)
+    history = model.view(ModelBundle).history
+    assert not any('unifrac' in column for column in history.columns)
+
+
+def test_fit_and_predict(table, regressor):
+    assert str(regressor.type) == 'AAMModel[AAMRegressor]'
+    predictions, = aam.methods.predict_regression(table=table,
+                                                  model=regressor)
+    assert str(predictions.type) == 'SampleData[RegressorPredictions]'
+    series = predictions.view(pd.Series)
+    assert sorted(series.index) == sorted(table.view(Table).ids())
+    assert series.notna().all()
+
+
+def test_fit_with_groups_and_frozen_encoder(table, metadata, encoder):
+    groups = qiime2.CategoricalMetadataColumn(pd.Series(
+        ['a', 'b', 'c', 'd'] * 4, name='subject',
+        index=pd.Index(metadata.ids, name='sample-id')))
+    model, = aam.methods.fit_regressor(
+        table=table, metadata=metadata.get_column('age'), groups=groups,
+        pretrained_model=encoder, freeze_encoder=True, loss='mae', **TINY)
+    assert model.view(ModelBundle).config['training']['target_loss'] == 'mae'
+
+
+def _without_first_sample(metadata):
+    frame = metadata.to_dataframe().iloc[1:]
+    return qiime2.Metadata(frame).get_column('age')
+
+
+def test_missing_samples_error_names_them(table, metadata):
+    with pytest.raises(AAMInputError, match="not in the metadata.*S00"):
+        aam.methods.fit_regressor(table=table,
+                                  metadata=_without_first_sample(metadata),
+                                  **TINY)
+
+
+def test_missing_samples_ignore_drops_them(table, metadata):
+    model, = aam.methods.fit_regressor(
+        table=table, metadata=_without_first_sample(metadata),
+        missing_samples='ignore', **TINY)
+    assert model.view(ModelBundle).kind == 'regressor'
+
+
+def test_freeze_encoder_needs_a_pretrained_model(table, metadata):
+    with pytest.raises(AAMInputError, match='freeze_encoder needs a pretrained'):
+        aam.methods.fit_regressor(table=table,
+                                  metadata=metadata.get_column('age'),
+                                  freeze_encoder=True, **TINY)
+
+
+def test_md5_feature_ids_work_with_sequences(hashed, metadata):
+    table, sequences = hashed
+    model, = aam.methods.fit_regressor(
+        table=table, sequences=sequences,
+        metadata=metadata.get_column('age'), **TINY)
+    predictions, = aam.methods.predict_regression(
+        table=table, sequences=sequences, model=model)
+    assert len(predictions.view(pd.Series)) == table.view(Table).shape[1]
+
+
+def test_md5_feature_ids_without_sequences_are_a_clear_error(hashed):
+    table, _ = hashed
+    with pytest.raises(AAMInputError, match='feature ids must be DNA'):
+        aam.methods.pretrain(table=table, **TINY)
+
+
+def test_predictions_work_with_sample_classifier_scatterplot(
+        table, metadata, regressor):
+    from qiime2.plugins import sample_classifier
+    predictions, = aam.methods.predict_regression(table=table,
+                                                  model=regressor)
+    plot, = sample_classifier.visualizers.scatterplot(
+        predictions=predictions, truth=metadata.get_column('age'))
+    assert str(plot.type) == 'Visualization'
