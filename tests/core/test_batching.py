@@ -87,3 +87,13 @@ def test_batch_rows_never_leaves_a_single_sample():
     batches = batch_rows(9, 4, None)
     assert [len(b) for b in batches] == [4, 5]
     assert sorted(np.concatenate(batches)) == list(range(9))
+
+
+def test_unmasked_fast_path_equals_masked_path(rng):
+    """Equal-length ASVs skip the attention mask; padding them must not matter."""
+    model = tiny_model()
+    tokens = torch.from_numpy(tokenize(random_dna(rng, 5, 16)).astype("int64"))
+    with torch.no_grad():
+        plain, _ = model.nucleotide_encoder(tokens)
+        padded, _ = model.nucleotide_encoder(torch.nn.functional.pad(tokens, (0, 4)))
+    torch.testing.assert_close(plain, padded, rtol=1e-5, atol=1e-5)
