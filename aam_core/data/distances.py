@@ -1,0 +1,143 @@
+"""Distance matrices read lazily: each batch reads only its own block.
+
+A pretraining set of N samples has an N x N matrix (100,000 samples: 40 GB
+in float32), more than one machine's memory. So the `aam` CLI opens the
+matrix without reading it: a .npy file is memory-mapped, an HDF5 file (as
+unifrac's `ssu --format hdf5` writes it: datasets 'order' and 'matrix') is
+read through h5py, and only the rows x columns of each batch are read.
+A TSV matrix (skbio / `qiime tools export` layout) is text, so it is read
+whole, then indexed the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import AAMInputError
+
+
+@dataclass
+class DistanceFile:
+    """A square matrix (ndarray, memmap or h5py dataset) and its sample ids."""
+    ids: list
+    matrix: object
+    source: str = "the distance matrix"
+
+    def __post_init__(self):
+        shape = tuple(self.matrix.shape)
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise AAMInputError(f"{self.source} must be square, not of shape {shape}.")
+        if shape[0] != len(self.ids):
+            raise AAMInputError(f"{self.source} has {shape[0]} rows but {len(self.ids)} "
+                                "sample ids.")
+        if len(set(self.ids)) != len(self.ids):
+            raise AAMInputError(f"{self.source} has repeated sample ids.")
+
+    def view(self, sample_ids: Sequence[str]) -> "DistanceView":
+        """The matrix seen by dataset row: row i is sample_ids[i]."""
+        position = {s: i for i, s in enumerate(self.ids)}
+        missing = [s for s in sample_ids if s not in position]
+        if missing:
+            shown = ", ".join(map(repr, missing[:5]))
+            raise AAMInputError(
+                f"{len(missing)} sample(s) of the table are not in {self.source}, "
+                f"e.g. {shown}. Compute the distances on this table, or filter the "
+                "table to the matrix's samples.")
+        return DistanceView(self.matrix, np.array([position[s] for s in sample_ids],
+                                                  dtype=np.int64), self.source)
+
+
+@dataclass
+class DistanceView:
+    """Blocks of a DistanceFile by dataset row; nothing read until asked."""
+    matrix: object
+    positions: np.ndarray  # dataset row -> matrix row
+    source: str = "the distance matrix"
+
+    def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        r, c = self.positions[rows], self.positions[columns]
+        if isinstance(self.matrix, np.ndarray):  # in memory or memory-mapped
+            block = np.asarray(self.matrix[np.ix_(r, c)], dtype=np.float32)
+        else:  # h5py reads increasing, distinct rows only
+            distinct, inverse = np.unique(r, return_inverse=True)
+            block = np.asarray(self.matrix[distinct], dtype=np.float32)[inverse][:, c]
+        if not np.isfinite(block).all():
+            raise AAMInputError(f"{self.source} holds NaN or infinite values.")
+        return block
+
+
+def take(distances, rows, columns, device: torch.device) -> torch.Tensor:
+    """True distances of rows x columns (dataset rows) as a float32 tensor,
+    from an in-memory tensor or a lazy DistanceView."""
+    if isinstance(distances, DistanceView):
+        rows, columns = (np.asarray(x.cpu() if torch.is_tensor(x) else x, dtype=np.int64)
+                         for x in (rows, columns))
+        return torch.from_numpy(distances.block(rows, columns)).to(device)
+    rows, columns = (torch.as_tensor(x, dtype=torch.long).to(distances.device)
+                     for x in (rows, columns))
+    return distances[rows][:, columns].to(device)
+
+
+# -- reading ----------------------------------------------------------------
+
+def read_distances(path: str | Path, ids_path: str | Path | None = None) -> DistanceFile:
+    """A distance matrix from .tsv/.txt, .npy (with an ids file) or .h5/.hdf5."""
+    path = Path(path)
+    if not path.is_file():
+        raise AAMInputError(f"No distance matrix at {path}.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _read_npy(path, ids_path)
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        return _read_hdf5(path)
+    return _read_tsv(path)
+
+
+def _read_npy(path: Path, ids_path) -> DistanceFile:
+    if ids_path is None:
+        raise AAMInputError(
+            f"{path} is a bare .npy array: give its sample ids with --distance-ids "
+            "(a text file, one id per line, in the matrix's row order).")
+    ids = [line.strip() for line in Path(ids_path).read_text().splitlines() if line.strip()]
+    try:
+        matrix = np.load(path, mmap_mode="r")
+    except ValueError as error:
+        raise AAMInputError(f"{path} is not a readable .npy array: {error}") from error
+    return DistanceFile(ids, matrix, f"the distance matrix {path.name}")
+
+
+def _read_hdf5(path: Path) -> DistanceFile:
+    import h5py  # biom-format needs it, so it is there wherever tables are read
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise AAMInputError(f"{path} is not a readable HDF5 file: {error}") from error
+    if "matrix" not in handle or "order" not in handle:
+        raise AAMInputError(
+            f"{path} lacks the datasets 'order' and 'matrix' that unifrac's "
+            "`ssu --format hdf5` writes.")
+    ids = [i.decode() if isinstance(i, bytes) else str(i) for i in handle["order"][:]]
+    return DistanceFile(ids, handle["matrix"], f"the distance matrix {path.name}")
+
+
+def _read_tsv(path: Path) -> DistanceFile:
+    import pandas as pd
+    with open(path) as handle:
+        header = handle.readline().rstrip("\n").split("\t")[1:]
+    try:
+        frame = pd.read_csv(path, sep="\t", header=None, skiprows=1, index_col=0,
+                            dtype={0: str})
+        matrix = frame.to_numpy(dtype=np.float32)
+    except ValueError as error:
+        raise AAMInputError(f"{path} is not a tab-separated distance matrix (a "
+                            f"header of ids, then one row per id): {error}") from error
+    if list(frame.index) != header:
+        raise AAMInputError(f"{path}: the row ids do not match the column ids; "
+                            "a distance matrix lists the same ids in the same order.")
+    if not np.isfinite(matrix).all():
+        raise AAMInputError(f"{path} holds NaN or infinite values.")
+    return DistanceFile(header, matrix, f"the distance matrix {path.name}")

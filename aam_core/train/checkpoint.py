@@ -1,0 +1,175 @@
+"""Checkpoints of a training run, and resuming one exactly.
+
+A checkpoint (DIR/last.pt, with DIR/last.json saying where it stands) holds
+all that the rest of a run depends on: model, optimizer, scheduler and
+loss-scaler states, the position (epoch, batches done), the epoch's partial
+loss sums, the history so far, the best weights and the early-stopping
+count. The random state of each step is derived from (seed, epoch, batch,
+process) alone (Distributed.step_random), so the position stands for every
+generator state: a run killed anywhere and resumed from its last checkpoint
+ends with the same weights as a run never interrupted.
+
+Model and optimizer are saved as full (unsharded) state dicts keyed by
+parameter name (torch.distributed.checkpoint.state_dict), so a checkpoint
+of a DDP or FSDP run loads into a single process, and back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import AAMInputError
+from .distributed import Distributed
+
+FORMAT = 1
+CHECKPOINT_FILE = "last.pt"
+INFO_FILE = "last.json"
+# settings that may change between the interrupted and the resumed run
+_FREE_SETTINGS = ("device", "n_threads", "compile")
+
+
+@dataclass
+class Checkpoints:
+    """Where and how often a run saves itself, and whether it resumes."""
+    directory: Path
+    every_steps: int = 0   # also every N optimizer steps; 0: at epoch ends only
+    resume: bool = False
+    identity: dict = field(default_factory=dict)  # e.g. the input files' digests
+
+    def due(self, optimizer_steps: int) -> bool:
+        return self.every_steps > 0 and optimizer_steps % self.every_steps == 0
+
+    def info(self) -> dict | None:
+        """The position of the last checkpoint, or None when there is none."""
+        path = Path(self.directory) / INFO_FILE
+        return json.loads(path.read_text()) if path.is_file() else None
+
+
+@dataclass
+class Progress:
+    """The state of a run beyond its tensors' owners."""
+    epoch: int = 1             # the epoch in progress
+    step: int = 0              # batches of it done
+    optimizer_steps: int = 0
+    sums: dict = field(default_factory=dict)  # this process's weighted loss sums
+    count: float = 0.0
+    records: list = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int = 0
+    best_state: dict | None = None
+    stale: int = 0
+    stopped: bool = False      # early-stopped, or all epochs done
+    finished: bool = False
+
+    def next_epoch(self) -> None:
+        self.epoch, self.step, self.sums, self.count = self.epoch + 1, 0, {}, 0.0
+
+
+def fingerprint(train, data, model: torch.nn.Module, identity: dict) -> dict:
+    """What must be equal for a checkpoint to continue this run."""
+    settings = {k: v for k, v in train.to_dict().items() if k not in _FREE_SETTINGS}
+    return json.loads(json.dumps({
+        "training": settings, **identity,
+        "train_rows": zlib.crc32(np.asarray(data.train_rows, np.int64).tobytes()),
+        "val_rows": zlib.crc32(np.asarray(data.val_rows, np.int64).tobytes()),
+        "parameters": sorted([name, list(p.shape)] for name, p in model.state_dict().items()),
+    }, default=str))
+
+
+def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, scheduler,
+         scaler, signature: dict, dist: Distributed) -> None:
+    """Every process calls this (FSDP gathers its shards); rank 0 writes."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+    model_state, optimizer_state = get_state_dict(
+        wrapped, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    state = asdict(progress)
+    state["sums"], state["count"] = dist.sum(progress.sums), dist.sum(progress.count)
+    if not dist.is_main:
+        return
+    state["records"] = [{k: _plain(v) for k, v in r.items()} for r in progress.records]
+    state["best_value"] = _plain(progress.best_value)
+    if progress.best_state is not None:
+        state["best_state"] = {k: v.cpu() for k, v in progress.best_state.items()}
+    payload = {"format": FORMAT, "signature": signature, "world_size": dist.world_size,
+               "model": model_state, "optimizer": optimizer_state,
+               "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+               "progress": state}
+    directory = Path(checkpoints.directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    # write aside, then rename: a kill while writing leaves the old checkpoint
+    partial = directory / (CHECKPOINT_FILE + ".partial")
+    torch.save(payload, partial)
+    os.replace(partial, directory / CHECKPOINT_FILE)
+    info = {"epoch": progress.epoch, "step": progress.step,
+            "optimizer_steps": progress.optimizer_steps, "finished": progress.finished,
+            "stopped": progress.stopped, "world_size": dist.world_size}
+    (directory / (INFO_FILE + ".partial")).write_text(json.dumps(info) + "\n")
+    os.replace(directory / (INFO_FILE + ".partial"), directory / INFO_FILE)
+
+
+def restore(checkpoints: Checkpoints, wrapped, optimizer, scheduler, scaler,
+            signature: dict, dist: Distributed, log) -> Progress | None:
+    """The Progress of the last checkpoint, with every state loaded; None
+    when there is no checkpoint (a new run starts)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_state_dict
+    path = Path(checkpoints.directory) / CHECKPOINT_FILE
+    payload = None
+    if dist.is_main and path.is_file():
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = dist.broadcast(payload)  # nodes need not share a file system
+    if payload is None:
+        log(f"No checkpoint in {checkpoints.directory}; starting a new run.")
+        return None
+    _check_compatible(payload, signature, path)
+    if payload["world_size"] != dist.world_size:
+        log(f"Warning: the checkpoint was written by {payload['world_size']} process(es), "
+            f"this run has {dist.world_size}; training continues correctly but not "
+            "bit for bit as the interrupted run would have.")
+    # not strict: parameters that never had a gradient (e.g. an unused head)
+    # have no optimizer state, in the checkpoint as in the interrupted run;
+    # the signature already checked every parameter's name and shape
+    set_state_dict(wrapped, optimizer, model_state_dict=payload["model"],
+                   optim_state_dict=payload["optimizer"],
+                   options=StateDictOptions(full_state_dict=True, strict=False))
+    scheduler.load_state_dict(payload["scheduler"])
+    scaler.load_state_dict(payload["scaler"])
+    progress = Progress(**payload["progress"])
+    if not dist.is_main:  # rank 0 carries the reduced partial sums
+        progress.sums = {k: 0.0 for k in progress.sums}
+        progress.count = 0.0
+    log(f"Resumed from {path}: epoch {progress.epoch}, {progress.step} batch(es) "
+        f"of it done, {progress.optimizer_steps} optimizer step(s).")
+    return progress
+
+
+def _check_compatible(payload: dict, signature: dict, path: Path) -> None:
+    if payload.get("format") != FORMAT:
+        raise AAMInputError(f"{path} is a checkpoint of format {payload.get('format')}; "
+                            f"this aam_core reads format {FORMAT}.")
+    saved = payload["signature"]
+    if saved != signature:
+        keys = sorted(set(saved) | set(signature))
+        changed = [k for k in keys if saved.get(k) != signature.get(k)]
+        details = []
+        for key in changed:
+            if key == "training":
+                old, new = saved.get(key, {}), signature.get(key, {})
+                details += [f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+                            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            else:
+                details.append(key)
+        raise AAMInputError(
+            f"The checkpoint {path} belongs to a run with other settings or data "
+            f"({'; '.join(details)}). Resume with the same settings and inputs, or "
+            "start the new run in another output directory.")
+
+
+def _plain(value):
+    """numpy scalars -> Python numbers, so the file loads with weights_only."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,25 @@
+"""n_devices: training actions start their own torch.distributed processes."""
+import pytest
+import torch
+from qiime2.plugins import aam
+
+from aam_core.bundle import ModelBundle
+from aam_core.errors import AAMInputError
+
+from .conftest import TINY
+
+
+def test_pretrain_on_two_cpu_processes(table, distances):
+    model = aam.methods.pretrain(table=table, distance_matrix=distances,
+                                 device='cpu', n_devices=2, **TINY).model
+    config = model.view(ModelBundle).config
+    assert config['training']['distributed'] == {
+        'world_size': 2, 'strategy': 'ddp', 'backend': 'gloo'}
+    assert config['training']['n_threads'] >= 1  # threads shared, not multiplied
+
+
+@pytest.mark.skipif(torch.cuda.device_count() >= 2, reason='this machine has the GPUs')
+def test_more_gpus_than_visible_is_a_clear_error(table, distances):
+    with pytest.raises(AAMInputError, match='asks for 2 GPUs'):
+        aam.methods.pretrain(table=table, distance_matrix=distances,
+                             device='cuda', n_devices=2, **TINY)
