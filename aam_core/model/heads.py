@@ -1,0 +1,141 @@
+"""Output heads on the sample embedding (DESIGN s.3.4).
+
+Regression heads work in normalised target units (the loss is computed
+there) but know the per-sample (shift, scale) of the normalisation, so that
+an output activation or bounds hold in the target's own units:
+
+    target = normalised * scale + shift
+    softplus / exp:  target = scale * act(raw + c)          >= 0
+    bounds (lo, hi): target = lo + (hi - lo) * sigmoid(raw + c)
+    lower only:      target = lo + scale * softplus(raw + c)
+The offset c puts raw = 0 at the sample's normalisation centre (the training
+mean for z-scores), as without an activation, so training starts near the
+mean instead of at 0 or at the middle of the bounds.
+
+Several quantiles are made non-crossing by construction: the first output
+is the lowest quantile and each next one adds a softplus step.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import ModelConfig
+
+ACTIVATIONS = ("none", "softplus", "exp")
+
+
+class ResidualBlock(nn.Module):
+    """x + MLP(LN(x)): a head layer that can be stacked without degrading."""
+
+    def __init__(self, d_model: int, hidden: int, dropout: float):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, hidden),
+                                 nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, d_model))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mlp(x)
+
+
+def mlp(d_model: int, hidden: tuple, n_outputs: int, dropout: float,
+        residual: bool = False) -> nn.Sequential:
+    """Plain MLP (hidden widths in turn) or residual blocks of those inner widths."""
+    layers, width = [], d_model
+    for size in hidden:
+        if residual:
+            layers.append(ResidualBlock(d_model, size, dropout))
+        else:
+            layers += [nn.Linear(width, size), nn.GELU(), nn.Dropout(dropout)]
+            width = size
+    layers.append(nn.Linear(width, n_outputs))
+    return nn.Sequential(*layers)
+
+
+class RegressionHead(nn.Module):
+    def __init__(self, config: ModelConfig, n_outputs: int = 1, monotone: bool = False):
+        super().__init__()
+        if config.output_activation not in ACTIVATIONS:
+            raise ValueError(f"output_activation must be one of {ACTIVATIONS}.")
+        lower, upper = config.output_bounds
+        if (lower is not None or upper is not None) and config.output_activation != "none":
+            raise ValueError("Give either output bounds or an output activation, "
+                             "not both.")
+        if lower is not None and upper is not None and not lower < upper:
+            raise ValueError(f"The lower bound ({lower}) must be below the upper "
+                             f"bound ({upper}).")
+        self.mlp = mlp(config.d_model, config.regression_hidden, n_outputs,
+                       config.head_dropout, config.head_residual)
+        self.n_outputs, self.monotone = n_outputs, monotone
+        self.activation, self.lower, self.upper = config.output_activation, lower, upper
+
+    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.mlp(embedding)  # (B, n_outputs)
+
+    def finish(self, raw: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
+        """Raw outputs -> normalised predictions, (B,) or (B, n_outputs)."""
+        raw = raw.float()
+        if self.monotone and self.n_outputs > 1:
+            steps = F.softplus(raw[:, 1:])
+            raw = torch.cat([raw[:, :1], raw[:, :1] + steps.cumsum(-1)], dim=-1)
+        if shift is None:
+            shift = torch.zeros(raw.shape[0], device=raw.device)
+            scale = torch.ones(raw.shape[0], device=raw.device)
+        shift, scale = shift.float()[:, None], scale.float()[:, None]
+
+        def normalised(value):  # a limit in target units, in this sample's units
+            return (value - shift) / scale
+        if self.lower is not None and self.upper is not None:
+            low, high = normalised(self.lower), normalised(self.upper)
+            centre = torch.logit((-low / (high - low)).clamp(1e-3, 1 - 1e-3))
+            out = low + (high - low) * torch.sigmoid(raw + centre)
+        elif self.lower is not None:
+            low = normalised(self.lower)
+            out = low + F.softplus(raw + _inverse_softplus(-low))
+        elif self.upper is not None:
+            high = normalised(self.upper)
+            out = high - F.softplus(-raw + _inverse_softplus(high))
+        elif self.activation == "softplus":
+            zero = normalised(0.0)
+            out = zero + F.softplus(raw + _inverse_softplus(-zero))
+        elif self.activation == "exp":
+            zero = normalised(0.0)
+            out = zero + torch.exp((raw + torch.log((-zero).clamp_min(1e-3))).clamp(max=30.0))
+        else:
+            out = raw
+        return out.squeeze(-1) if self.n_outputs == 1 else out
+
+
+def _inverse_softplus(y: torch.Tensor) -> torch.Tensor:
+    """x with softplus(x) = y (y clamped to stay positive)."""
+    y = y.clamp_min(1e-3)
+    return y + torch.log(-torch.expm1(-y))
+
+
+class ClassificationHead(nn.Module):
+    """Linear (or MLP) to class logits."""
+
+    def __init__(self, config: ModelConfig, n_classes: int):
+        super().__init__()
+        self.mlp = mlp(config.d_model, config.classification_hidden, n_classes,
+                       config.head_dropout)
+
+    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.mlp(embedding)
+
+    def finish(self, raw: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
+        return raw.float()
+
+
+class AbundanceHead(nn.Module):
+    """Masked-abundance objective: a learned 'hidden' abundance input, and a
+    linear read-out of log relative abundance from the ASV token outputs."""
+
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.mask_embedding = nn.Parameter(torch.zeros(d_model))
+        self.predict = nn.Linear(d_model, 1)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.predict(tokens).squeeze(-1).float()
