@@ -1,0 +1,120 @@
+"""regress-samples and classify-samples end to end on small real data
+(48 oral samples of examples/oral-age-mini), and the split they use."""
+from pathlib import Path
+
+import biom
+import numpy as np
+import pandas as pd
+import pytest
+import qiime2
+from qiime2.plugins import aam
+from skbio.diversity import beta_diversity
+
+from aam_core.bundle import ModelBundle
+from aam_core.errors import AAMInputError
+from q2_aam._pipelines import split_samples
+
+EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'oral-age-mini'
+FAST = {'preset': 'tiny', 'epochs': 2, 'pretrain_epochs': 1,
+        'batch_size': 16, 'test_size': 0.25, 'device': 'cpu'}
+
+
+@pytest.fixture(scope='module')
+def oral():
+    """table, metadata (age, age_group, group) and Bray-Curtis distances."""
+    table = biom.load_table(str(EXAMPLE / 'table.biom'))
+    frame = pd.read_csv(EXAMPLE / 'metadata.tsv', sep='\t', index_col=0,
+                        dtype={'group': str, 'study': str})
+    keep = np.random.default_rng(0).choice(frame.index, 48, replace=False)
+    table = table.filter(keep, inplace=False).remove_empty(
+        axis='observation', inplace=False)
+    frame = frame.loc[list(table.ids())]
+    frame.index.name = 'sample-id'
+    frame['age_group'] = np.where(frame['age'] < frame['age'].median(),
+                                  'younger', 'older')
+    counts = table.matrix_data.T.toarray()
+    distances = beta_diversity('braycurtis', counts, list(table.ids()))
+    return (qiime2.Artifact.import_data('FeatureTable[Frequency]', table),
+            qiime2.Metadata(frame[['age', 'age_group', 'group']]),
+            qiime2.Artifact.import_data('DistanceMatrix', distances))
+
+
+def check_grouped_split(metadata, table, predictions):
+    groups = metadata.get_column('group').to_series()
+    tested = set(predictions.index)
+    trained = set(table.view(biom.Table).ids()) - tested
+    assert 8 <= len(tested) <= 20
+    assert not set(groups[list(tested)]) & set(groups[list(trained)])
+
+
+def test_regress_samples(oral):
+    table, metadata, distances = oral
+    result = aam.pipelines.regress_samples(
+        table=table, metadata=metadata.get_column('age'),
+        distance_matrix=distances, groups=metadata.get_column('group'),
+        **FAST)
+    assert str(result.model.type) == 'AAMModel[AAMRegressor]'
+    assert result.model.view(ModelBundle).config['training']['pretrained']
+    predictions = result.predictions.view(pd.Series)
+    assert predictions.notna().all()
+    check_grouped_split(metadata, table, predictions)
+    importance = result.feature_importance.view(pd.DataFrame)
+    assert len(importance) == table.view(biom.Table).shape[0]
+    for visualization in (result.model_summary, result.accuracy_results):
+        assert str(visualization.type) == 'Visualization'
+
+
+def test_classify_samples(oral):
+    from qiime2.sdk import PluginManager
+    if 'classify_samples' not in PluginManager().plugins['aam'].actions:
+        pytest.skip('classify-samples needs fit-classifier (issue 3)')
+    table, metadata, _ = oral
+    result = aam.pipelines.classify_samples(
+        table=table, metadata=metadata.get_column('age_group'),
+        groups=metadata.get_column('group'), **FAST)
+    assert str(result.model.type) == 'AAMModel[AAMClassifier]'
+    predictions = result.predictions.view(pd.Series)
+    assert set(predictions) <= {'younger', 'older'}
+    check_grouped_split(metadata, table, predictions)
+    probabilities = result.probabilities.view(pd.DataFrame)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert str(result.accuracy_results.type) == 'Visualization'
+
+
+# -- the split ---------------------------------------------------------------
+
+def _targets(n=40):
+    ids = [f's{i}' for i in range(n)]
+    return pd.Series(np.arange(n, dtype=float), index=ids), ids
+
+
+def test_split_keeps_groups_together():
+    targets, ids = _targets()
+    groups = pd.Series([f'g{i // 3}' for i in range(40)], index=ids)
+    train, test = split_samples(targets, 0.25, 0, groups)
+    assert not set(groups[train]) & set(groups[test])
+    assert 8 <= len(test) <= 13
+    assert sorted(train + test) == sorted(ids)
+    assert split_samples(targets, 0.25, 0, groups) == (train, test)
+
+
+def test_split_stratifies_classes():
+    targets, ids = _targets()
+    classes = pd.Series(['a'] * 30 + ['b'] * 6 + ['c'] * 4, index=ids)
+    train, test = split_samples(classes, 0.25, 1, stratify=True)
+    for label in 'abc':
+        assert (classes[test] == label).any()
+        assert (classes[train] == label).any()
+
+
+def test_split_that_leaves_too_few_samples_is_an_error():
+    targets, _ = _targets(5)
+    with pytest.raises(AAMInputError, match='needs at least 4 and 2'):
+        split_samples(targets, 0.2, 0)
+
+
+def test_missing_samples_are_named(oral):
+    table, metadata, _ = oral
+    partial = metadata.filter_ids(metadata.ids[1:]).get_column('age')
+    with pytest.raises(AAMInputError, match='not in the metadata'):
+        aam.pipelines.regress_samples(table=table, metadata=partial, **FAST)
