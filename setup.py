@@ -36,6 +36,7 @@ setup(
         # names it h5py._debian_h5py_serial), so the qiime2.plugins entry
         # point would fail to load with DistributionNotFound.
         'scikit-bio',
+        'matplotlib',  # summarize's training curves
     ],
     entry_points={
         'qiime2.plugins': ['q2-aam=q2_aam.plugin_setup:plugin'],

@@ -15,13 +15,12 @@ import torch
 
 from . import __version__
 from .bundle import ModelBundle
-from .config import FIT_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
+from .config import (FIT_TRAIN_DEFAULTS, ConditioningConfig, DataConfig, ModelConfig,
+                     TrainConfig)
 from .data.batching import BatchBuilder, batch_rows
 from .data.table import CountTable, clean_table
-from .data.targets import TargetScaler
 from .data.tokens import VOCAB, resolve_sequences, tokenize
 from .errors import AAMInputError
-from .losses import TARGET_LOSSES
 from .model import AAM
 from .train.loop import TrainingData, fit, log_to_stderr, resolve_device
 from .train.objective import Objective, as_tensor
@@ -53,7 +52,11 @@ def _as_str_mapping(sequences) -> Mapping[str, str]:
 
 
 def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
-    """The distances between `sample_ids`, in their order, as float32."""
+    """The distances between `sample_ids`, in their order, as float32 (a
+    lazy DistanceView when `distances` is a file read by data.distances)."""
+    from .data.distances import DistanceFile
+    if isinstance(distances, DistanceFile):
+        return distances.view(sample_ids)
     ids = [str(i) for i in distances.ids]
     position = {s: i for i, s in enumerate(ids)}
     missing = [s for s in sample_ids if s not in position]
@@ -139,57 +142,47 @@ def fit_regressor(table, targets: pd.Series, sequences=None, groups: pd.Series |
                   pretrained: ModelBundle | None = None, *,
                   model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
                   train: TrainConfig = FIT_TRAIN_DEFAULTS,
-                  log: Log = log_to_stderr) -> ModelBundle:
-    """Fine-tune (or train from scratch) a regressor of a numeric target."""
-    if train.target_loss not in TARGET_LOSSES:
-        raise AAMInputError(f"target_loss must be one of {TARGET_LOSSES}.")
-    if train.freeze_encoder and pretrained is None:
-        raise AAMInputError("freeze_encoder needs a pretrained model: a frozen "
-                            "random encoder cannot learn anything.")
-    _seed_everything(train)
-    if pretrained is not None:
-        # the encoder's shape and sequence rules must match its weights
-        architecture = ModelConfig.from_dict(pretrained.config["architecture"])
-        data = replace(DataConfig(**pretrained.config["data"]),
-                       rarefaction_depth=data.rarefaction_depth)
-    else:
-        architecture = _model_config(model, data)
-    prepared = prepare(table, sequences, data, log)
-    target = _aligned_targets(targets, prepared.table.sample_ids, log)
-    counts = prepared.table.select_samples(list(target.index))
-    group_values = None
-    if groups is not None:
-        group_values = pd.Series(groups).rename(index=str).reindex(target.index)
-        # a sample without a group is its own group: it can never leak
-        group_values = group_values.astype(object).where(
-            group_values.notna(), "__own__" + group_values.index.to_series())
-        group_values = group_values.to_numpy(dtype=str)
-    train_rows, val_rows = validation_split(len(target), train.validation_fraction,
-                                            train.seed, group_values)
-    truth = target.to_numpy()
-    scaler = TargetScaler.fit(truth[train_rows], train.normalisation)
-    device = resolve_device(train.device)
-    network = AAM(architecture, head="regression")
-    if pretrained is not None:
-        loaded = load_matching_weights(network, pretrained.state_dict)
-        log(f"Started from the pretrained model: {loaded} tensors loaded.")
-    if train.freeze_encoder:
-        for module in (network.nucleotide_encoder, network.sample_encoder):
-            module.requires_grad_(False)
-    network.to(device)
-    training = TrainingData(BatchBuilder(counts.counts, prepared.tokens, data),
-                            train_rows, val_rows, truth, scaler.inverse)
-    objective = Objective(train, targets=as_tensor(scaler.transform(truth)))
-    log(f"Fitting a regressor on {len(train_rows)} samples "
-        f"({len(val_rows)} for validation"
-        f"{', grouped' if group_values is not None else ''}); device {device}.")
-    selection = "mae" if len(val_rows) >= 2 else "loss"
-    result = fit(network, training, objective, train, device, selection, log)
-    config = _base_config("regressor", architecture, data, train, device)
-    config["target"] = {"name": str(target.name), **scaler.to_dict()}
-    config["training"]["pretrained"] = pretrained is not None
-    config["training"]["best_epoch"] = result.best_epoch
-    return ModelBundle(config, _cpu_state(network), result.history)
+                  log: Log = log_to_stderr, distances=None,
+                  conditioning: pd.DataFrame | None = None,
+                  conditioning_config: ConditioningConfig = ConditioningConfig(),
+                  head_options: dict | None = None,
+                  categories: pd.DataFrame | None = None,
+                  sample_weights: pd.Series | None = None) -> ModelBundle:
+    """Fine-tune (or train from scratch) a regressor of a numeric target.
+
+    distances: optional skbio.DistanceMatrix for the auxiliary UniFrac term;
+    conditioning: a DataFrame of categorical columns by sample id, used as
+    conditioning_config says; head_options: ModelConfig head fields
+    (HEAD_FIELDS) that override the preset's or the pretrained model's;
+    categories: more columns that conditioning_config.normalise_by or
+    weight_by may name (not fed to the model); sample_weights: a loss weight
+    per sample id.
+    """
+    from .finetune import fit_model
+    return fit_model("regressor", table, targets, sequences, groups, pretrained,
+                     distances, conditioning, model=model, head_options=head_options,
+                     data=data, train=train, conditioning_config=conditioning_config,
+                     categories=categories, sample_weights=sample_weights, log=log)
+
+
+def fit_classifier(table, targets: pd.Series, sequences=None, groups: pd.Series | None = None,
+                   pretrained: ModelBundle | None = None, *,
+                   model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
+                   train: TrainConfig = FIT_TRAIN_DEFAULTS,
+                   log: Log = log_to_stderr, distances=None,
+                   conditioning: pd.DataFrame | None = None,
+                   conditioning_config: ConditioningConfig = ConditioningConfig(),
+                   head_options: dict | None = None,
+                   categories: pd.DataFrame | None = None,
+                   sample_weights: pd.Series | None = None) -> ModelBundle:
+    """Fine-tune (or train from scratch) a classifier of a categorical target
+    (cross-entropy; train.class_weight 'balanced' or 'none'). Options as
+    for fit_regressor."""
+    from .finetune import fit_model
+    return fit_model("classifier", table, targets, sequences, groups, pretrained,
+                     distances, conditioning, model=model, head_options=head_options,
+                     data=data, train=train, conditioning_config=conditioning_config,
+                     categories=categories, sample_weights=sample_weights, log=log)
 
 
 def load_matching_weights(network: torch.nn.Module, state_dict: dict) -> int:
@@ -206,11 +199,10 @@ def _cpu_state(network: torch.nn.Module) -> dict:
 
 
 def build_model(bundle: ModelBundle) -> AAM:
-    """The network of a bundle, with its weights, in eval mode on CPU."""
-    head = "regression" if bundle.kind == "regressor" else None
-    network = AAM(ModelConfig.from_dict(bundle.config["architecture"]), head=head)
-    network.load_state_dict(bundle.state_dict)
-    return network.eval()
+    """The network of a bundle (head and conditioning from its config), with
+    its weights, in eval mode on CPU."""
+    from .finetune import load_weights, network_for
+    return load_weights(network_for(bundle.config), bundle.state_dict).eval()
 
 
 def _forward_all(bundle: ModelBundle, table, sequences, batch_size: int,
@@ -235,15 +227,34 @@ def _forward_all(bundle: ModelBundle, table, sequences, batch_size: int,
 
 def predict(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
             device: str = "auto", n_threads: int = 0,
-            log: Log = log_to_stderr) -> pd.Series:
-    """Predictions in original units, indexed by sample id."""
-    if bundle.kind != "regressor":
-        raise AAMInputError(f"This is a {bundle.kind} model; predict needs a regressor.")
-    sample_ids, outputs = _forward_all(bundle, table, sequences, batch_size,
-                                       device, n_threads, log)
-    scaler = TargetScaler.from_dict(bundle.config["target"])
-    return pd.Series(scaler.inverse(outputs["prediction"]).astype(float),
-                     index=pd.Index(sample_ids, name="SampleID"), name="prediction")
+            log: Log = log_to_stderr, conditioning: pd.DataFrame | None = None) -> pd.Series:
+    """Predictions in original units, indexed by sample id (the median of a
+    quantile regressor). `conditioning`: the categories of a conditioned
+    model; missing or unseen ones use its 'unknown' embedding."""
+    from .finetune import predict_regression
+    return predict_regression(bundle, table, sequences, conditioning, log=log,
+                              batch_size=batch_size, device=device, n_threads=n_threads)
+
+
+def predict_quantiles(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
+                      device: str = "auto", n_threads: int = 0, log: Log = log_to_stderr,
+                      conditioning: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each quantile of a regressor fitted with the quantile loss (columns
+    'q0.1', 'q0.5', ...), in original units: prediction intervals."""
+    from .finetune import predict_quantiles as quantiles
+    return quantiles(bundle, table, sequences, conditioning, log=log,
+                     batch_size=batch_size, device=device, n_threads=n_threads)
+
+
+def predict_classification(bundle: ModelBundle, table, sequences=None, *,
+                           batch_size: int = 64, device: str = "auto", n_threads: int = 0,
+                           log: Log = log_to_stderr,
+                           conditioning: pd.DataFrame | None = None) -> tuple:
+    """(predicted labels: Series named 'prediction'; class probabilities:
+    DataFrame with one column per class label), indexed by sample id."""
+    from .finetune import predict_classification as classify
+    return classify(bundle, table, sequences, conditioning, log=log,
+                    batch_size=batch_size, device=device, n_threads=n_threads)
 
 
 def embed(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,

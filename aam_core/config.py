@@ -22,7 +22,18 @@ class ModelConfig:
     dropout: float = 0.0
     head_dropout: float = 0.1
     max_length: int = 150
+    # k-mer composition of each ASV (a learned embedding of its overlapping
+    # k-mers, averaged) added to the transformer's ASV vector: a cheap,
+    # sequence-derived fingerprint that still generalises to unseen ASVs.
+    # 0 turns it off.
+    kmer_size: int = 0
     regression_hidden: tuple = (64,)
+    # Head options (model/heads.py). Fine-tuning takes them from the caller
+    # even when the encoder fields come from a pretrained model (HEAD_FIELDS).
+    head_residual: bool = False      # residual MLP blocks instead of a plain MLP
+    output_activation: str = "none"  # none | softplus | exp: non-negative output
+    output_bounds: tuple = (None, None)  # (lower, upper) in target units; None: open
+    classification_hidden: tuple = ()  # () is a linear classifier
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelConfig":
@@ -32,16 +43,24 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["regression_hidden"] = list(self.regression_hidden)
+        for name in _TUPLE_FIELDS:
+            out[name] = list(getattr(self, name))
         return out
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in values.items() if k in known}
-        if "regression_hidden" in values:
-            values["regression_hidden"] = tuple(values["regression_hidden"])
+        for name in _TUPLE_FIELDS:
+            if name in values and values[name] is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
+
+
+_TUPLE_FIELDS = ("regression_hidden", "output_bounds", "classification_hidden")
+# options of the heads, which fine-tuning may set on a pretrained encoder
+HEAD_FIELDS = ("regression_hidden", "head_dropout", "head_residual",
+               "output_activation", "output_bounds", "classification_hidden")
 
 
 PRESETS = {
@@ -84,13 +103,66 @@ class TrainConfig:
     nucleotide_weight: float = 1.0
     unifrac_weight: float = 1.0
     target_weight: float = 1.0
-    target_loss: str = "huber"   # huber | mse | mae
+    target_loss: str = "huber"   # huber | mse | mae | quantile | asymmetric
     normalisation: str = "zscore"  # zscore | minmax | none
     freeze_encoder: bool = False
+    # -- fine-tuning options (issue 3); every one is a q2 parameter too --
+    quantiles: tuple = (0.1, 0.5, 0.9)  # outputs of the 'quantile' loss
+    huber_delta: float = 1.0            # in normalised units
+    overprediction_weight: float = 1.0  # 'asymmetric' loss: squared error
+    underprediction_weight: float = 1.0  # weights above / below the truth
+    class_weight: str = "none"          # none | balanced (classifiers)
+    freeze_nucleotide_encoder: bool = False
+    abundance_weight: float = 0.0       # masked-abundance objective; 0 skips it
+    abundance_mask_ratio: float = 0.15
+    selection_metric: str = "auto"      # auto | loss | mae | r2 | accuracy | f1 | auroc
+    scheduler: str = "cosine"           # cosine | cosine_restarts | plateau
+    lr_cycles: int = 3                  # cosine_restarts: number of cycles
+    plateau_patience: int = 2           # plateau: epochs before the rate drops
+    plateau_factor: float = 0.5
+    accumulation_steps: int = 1         # optimizer step every N batches
+    precision: str = "auto"             # auto (bf16 on CUDA) | fp32 | bf16 | fp16
+    compile: bool = False               # torch.compile the model
+    gradient_checkpointing: bool = False
+    auto_batch_size: bool = True        # CUDA: cap batches to fit GPU memory
+    find_learning_rate: bool = False    # range test first, use its suggestion
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out["quantiles"] = list(self.quantiles)
+        return out
 
 
 # Fine-tuning trains the target alone unless auxiliary terms are asked for.
 FIT_TRAIN_DEFAULTS = TrainConfig(nucleotide_weight=0.0)
+
+
+@dataclass(frozen=True)
+class ConditioningConfig:
+    """Categorical metadata the model is conditioned on (DESIGN s.3.5).
+
+    The columns themselves come with the data (a DataFrame of categories);
+    these settings say how they are used. Column names here must be columns
+    of that DataFrame.
+    """
+    fusion: str = "add"             # none | concat | add | film | cross_attention
+    output_scaling: bool = False    # per-category learned scale and bias of outputs
+    parents: tuple = ()             # ((child, parent), ...): child adds parent's embedding
+    normalise_by: str = ""          # per-category target normalisation column
+    weight_by: str = ""             # per-category loss weighting column
+    category_weights: tuple = ()    # ((category, weight), ...); () = inverse frequency
+    unknown_rate: float = 0.05      # training share of categories shown as "unknown"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "parents": [list(p) for p in self.parents],
+                "category_weights": [list(w) for w in self.category_weights]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ConditioningConfig":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k in known}
+        for name in ("parents", "category_weights"):
+            if name in values:
+                values[name] = tuple(tuple(p) for p in values[name])
+        return cls(**values)
+

@@ -25,6 +25,20 @@ def unifrac_pair_loss(embedding: torch.Tensor, true_distances: torch.Tensor) -> 
     return F.mse_loss(predicted, true_distances[i, j].to(predicted.dtype))
 
 
+def pair_squared_errors(rows: torch.Tensor, columns: torch.Tensor, first_row: int,
+                        true_distances: torch.Tensor) -> torch.Tensor:
+    """Sum of squared distance errors over the pairs (first_row + r, c) with
+    first_row + r < c: `rows` are one slice of the batch `columns`, so the
+    slices of a batch together count each of its i<j pairs once
+    (train/distributed.py). true_distances: (R, C)."""
+    predicted = pairwise_distances(rows, columns)
+    r = torch.arange(rows.shape[0], device=rows.device)[:, None] + first_row
+    upper = torch.arange(columns.shape[0], device=rows.device)[None, :] > r
+    # a mask, not an index: every slice keeps the gathered columns in its graph
+    error = (predicted - true_distances.to(predicted)) * upper
+    return error.pow(2).sum()
+
+
 def mask_tokens(tokens: torch.Tensor, ratio: float, generator: torch.Generator):
     """BERT-style masking of nucleotide positions.
 
@@ -51,15 +65,65 @@ def masked_nucleotide_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch
                            targets.reshape(-1), ignore_index=-100)
 
 
-def target_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+def mask_abundances(asv_mask: torch.Tensor, ratio: float,
+                    generator: torch.Generator) -> torch.Tensor:
+    """(B, A) bool: the real ASV slots whose abundance input is hidden."""
+    chosen = torch.rand(asv_mask.shape, generator=generator) < ratio
+    return chosen.to(asv_mask.device) & asv_mask
+
+
+def masked_abundance_loss(predicted: torch.Tensor, log_abundance: torch.Tensor,
+                          hidden: torch.Tensor) -> torch.Tensor:
+    """MSE between predicted and true log relative abundance of hidden ASVs."""
+    if not hidden.any():
+        return predicted.sum() * 0.0
+    return F.mse_loss(predicted[hidden].float(), log_abundance[hidden].float())
+
+
+def target_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, *,
+                weights: torch.Tensor | None = None, quantiles=None,
+                delta: float = 1.0, over: float = 1.0, under: float = 1.0,
+                class_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted mean over samples of one target loss (DESIGN s.4).
+
+    `weights` are per-sample (e.g. per-category weighting); for
+    cross-entropy they multiply the class weights, and the mean is taken as
+    sum(w * loss) / sum(w), as torch's weighted cross-entropy does.
+    """
+    per_sample = target_loss_per_sample(prediction, target, kind, quantiles=quantiles,
+                                        delta=delta, over=over, under=under)
+    if kind == "cross_entropy" and class_weights is not None:
+        class_weights = class_weights.to(per_sample.device)[target]
+        weights = class_weights if weights is None else weights * class_weights
+    if weights is None:
+        return per_sample.mean()
+    weights = weights.to(per_sample)
+    return (per_sample * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
+                           delta: float = 1.0, over: float = 1.0,
+                           under: float = 1.0) -> torch.Tensor:
+    """One loss value per sample, shape (B,)."""
+    if kind == "cross_entropy":  # prediction: (B, C) logits, target: (B,) class
+        return F.cross_entropy(prediction.float(), target.long(), reduction="none")
     prediction, target = prediction.float(), target.float()
+    if kind == "quantile":  # prediction (B, Q): pinball loss averaged over Q
+        levels = torch.as_tensor(quantiles, dtype=torch.float32,
+                                 device=prediction.device)
+        error = target[:, None] - prediction
+        return torch.maximum(levels * error, (levels - 1) * error).mean(-1)
     if kind == "mse":
-        return F.mse_loss(prediction, target)
+        return (prediction - target) ** 2
     if kind == "mae":
-        return F.l1_loss(prediction, target)
+        return (prediction - target).abs()
     if kind == "huber":
-        return F.huber_loss(prediction, target, delta=1.0)
-    raise ValueError(f"Unknown target loss {kind!r}; use huber, mse or mae.")
+        return F.huber_loss(prediction, target, delta=delta, reduction="none")
+    if kind == "asymmetric":  # squared error, weighted by the sign of the miss
+        error = prediction - target
+        return torch.where(error > 0, over, under) * error ** 2
+    raise ValueError(f"Unknown target loss {kind!r}; use one of "
+                     f"{TARGET_LOSSES + ('cross_entropy',)}.")
 
 
-TARGET_LOSSES = ("huber", "mse", "mae")
+TARGET_LOSSES = ("huber", "mse", "mae", "quantile", "asymmetric")

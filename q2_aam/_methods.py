@@ -15,6 +15,9 @@ from aam_core.bundle import ModelBundle
 from aam_core.config import FIT_TRAIN_DEFAULTS, DataConfig, TrainConfig
 from aam_core.errors import AAMInputError
 
+from . import _fit_options as _fo
+from ._distributed import on_devices
+
 _D = DataConfig()
 _T = TrainConfig()
 
@@ -75,19 +78,32 @@ def pretrain(table: biom.Table,
              truncate: bool = _D.truncate,
              random_state: int = _T.seed,
              device: str = _T.device,
-             n_threads: int = _T.n_threads) -> ModelBundle:
+             n_threads: int = _T.n_threads,
+             scheduler: str = _T.scheduler,
+             lr_cycles: int = _T.lr_cycles,
+             plateau_patience: int = _T.plateau_patience,
+             accumulation_steps: int = _T.accumulation_steps,
+             precision: str = _T.precision,
+             compile: bool = _T.compile,
+             gradient_checkpointing: bool = _T.gradient_checkpointing,
+             auto_batch_size: bool = _T.auto_batch_size,
+             abundance_weight: float = _T.abundance_weight,
+             abundance_mask_ratio: float = _T.abundance_mask_ratio,
+             n_devices: int = 1
+             ) -> ModelBundle:
     from aam_core import api
     data, train = _settings(locals())
-    return api.pretrain(table, _sequences(sequences), distance_matrix,
-                        model=preset, data=data,
-                        train=train)
+    return on_devices(n_devices, api.pretrain, table, _sequences(sequences),
+                      distance_matrix, model=preset, data=data, train=train)
 
 
 def fit_regressor(table: biom.Table,
                   metadata: qiime2.NumericMetadataColumn,
                   sequences: pd.Series = None,
                   pretrained_model: ModelBundle = None,
+                  distance_matrix: skbio.DistanceMatrix = None,
                   groups: qiime2.CategoricalMetadataColumn = None,
+                  conditioning: qiime2.Metadata = None,
                   preset: str = 'small',
                   epochs: int = _T.epochs,
                   batch_size: int = _T.batch_size,
@@ -97,10 +113,41 @@ def fit_regressor(table: biom.Table,
                   validation_fraction: float = _T.validation_fraction,
                   patience: int = _T.patience,
                   loss: str = _T.target_loss,
+                  quantiles: list = list(_T.quantiles),
+                  huber_delta: float = _T.huber_delta,
+                  overprediction_weight: float = _T.overprediction_weight,
+                  underprediction_weight: float = _T.underprediction_weight,
                   normalisation: str = _T.normalisation,
+                  normalise_by: qiime2.CategoricalMetadataColumn = None,
+                  loss_weights: qiime2.MetadataColumn = None,
+                  hidden_layers: int = len(_fo._M.regression_hidden),
+                  hidden_width: int = 0,
+                  head_dropout: float = _fo._M.head_dropout,
+                  residual_head: bool = _fo._M.head_residual,
+                  output_activation: str = _fo._M.output_activation,
+                  lower_bound: float = float('-inf'),
+                  upper_bound: float = float('inf'),
+                  selection_metric: str = _T.selection_metric,
                   freeze_encoder: bool = _T.freeze_encoder,
+                  freeze_nucleotide_encoder: bool = _T.freeze_nucleotide_encoder,
                   mask_ratio: float = _T.mask_ratio,
                   nucleotide_weight: float = FIT_TRAIN_DEFAULTS.nucleotide_weight,
+                  unifrac_weight: float = _T.unifrac_weight,
+                  fusion: str = _fo._C.fusion,
+                  conditional_output: bool = _fo._C.output_scaling,
+                  hierarchical: bool = False,
+                  unknown_rate: float = _fo._C.unknown_rate,
+                  find_learning_rate: bool = _T.find_learning_rate,
+                  scheduler: str = _T.scheduler,
+                  lr_cycles: int = _T.lr_cycles,
+                  plateau_patience: int = _T.plateau_patience,
+                  accumulation_steps: int = _T.accumulation_steps,
+                  precision: str = _T.precision,
+                  compile: bool = _T.compile,
+                  gradient_checkpointing: bool = _T.gradient_checkpointing,
+                  auto_batch_size: bool = _T.auto_batch_size,
+                  abundance_weight: float = _T.abundance_weight,
+                  abundance_mask_ratio: float = _T.abundance_mask_ratio,
                   rarefaction_depth: int = _D.rarefaction_depth,
                   max_asvs: int = _D.max_asvs,
                   max_length: int = _D.max_length,
@@ -108,21 +155,37 @@ def fit_regressor(table: biom.Table,
                   missing_samples: str = 'error',
                   random_state: int = _T.seed,
                   device: str = _T.device,
-                  n_threads: int = _T.n_threads) -> ModelBundle:
+                  n_threads: int = _T.n_threads,
+                  n_devices: int = 1) -> ModelBundle:
     from aam_core import api
-    # no distance matrix here, so the UniFrac term has nothing to fit
-    data, train = _settings({**locals(), 'unifrac_weight': 0.0})
-    table, targets = _matched_targets(table, metadata, missing_samples)
-    return api.fit_regressor(
-        table, targets, _sequences(sequences),
+    return _fit('regression', api.fit_regressor, dict(locals()))
+
+
+def _fit(kind: str, fit_function, params: dict) -> ModelBundle:
+    """Shared body of fit-regressor and fit-classifier."""
+    params['quantiles'] = tuple(params.get('quantiles') or _T.quantiles)
+    data, train = _settings(params)
+    table, targets = _matched_targets(params['table'], params['metadata'],
+                                      params['missing_samples'])
+    groups = params['groups']
+    frame = _conditioning_view(params['conditioning'])
+    return on_devices(
+        params.get('n_devices', 1), fit_function,
+        table, targets, _sequences(params['sequences']),
         groups=None if groups is None else groups.to_series(),
-        pretrained=pretrained_model, model=preset,
-        data=data, train=train)
+        pretrained=params['pretrained_model'], model=params['preset'],
+        data=data, train=train, distances=params['distance_matrix'],
+        conditioning=frame,
+        conditioning_config=_fo.conditioning_config(params, frame),
+        categories=_fo.categories(params),
+        sample_weights=_fo.sample_weights(params),
+        head_options=_fo.head_options(params, kind))
 
 
 def predict_regression(table: biom.Table,
                        model: ModelBundle,
                        sequences: pd.Series = None,
+                       conditioning: qiime2.Metadata = None,
                        batch_size: int = 64,
                        device: str = _T.device,
                        n_threads: int = _T.n_threads) -> pd.Series:
@@ -130,4 +193,28 @@ def predict_regression(table: biom.Table,
     # a Series named 'prediction', as q2-sample-classifier writes it
     return api.predict(model, table, _sequences(sequences),
                        batch_size=batch_size, device=device,
-                       n_threads=n_threads)
+                       n_threads=n_threads,
+                       conditioning=_conditioning_view(conditioning))
+
+
+def predict_regression_interval(table: biom.Table,
+                                model: ModelBundle,
+                                sequences: pd.Series = None,
+                                conditioning: qiime2.Metadata = None,
+                                batch_size: int = 64,
+                                device: str = _T.device,
+                                n_threads: int = _T.n_threads
+                                ) -> (pd.Series, pd.Series, pd.Series):
+    from aam_core import api
+    frame = api.predict_quantiles(
+        model, table, _sequences(sequences), batch_size=batch_size,
+        device=device, n_threads=n_threads,
+        conditioning=_conditioning_view(conditioning))
+    quantiles = model.config['target']['quantiles']
+    middle = min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - 0.5))
+    return tuple(frame.iloc[:, i].rename('prediction')
+                 for i in (middle, 0, len(quantiles) - 1))
+
+
+def _conditioning_view(conditioning):
+    return None if conditioning is None else conditioning.to_dataframe()

@@ -122,7 +122,7 @@ step_install() {
     # (h5py.-debian-h5py-serial), so pip's resolver would fetch a second h5py
     # from PyPI for biom-format. --no-build-isolation: build with the venv's
     # setuptools, nothing downloaded.
-    "$PY" -c 'import torch, numpy, pandas, scipy, biom, skbio, h5py' \
+    "$PY" -c 'import torch, numpy, pandas, scipy, biom, skbio, h5py, matplotlib' \
         || die "a runtime dependency of q2-aam is missing"
     local before after
     before=$(pip_quiet list --format=freeze 2>/dev/null | grep -v '^q2-aam==')

@@ -22,9 +22,11 @@ class Batch:
     asv_mask: torch.Tensor       # (B, A) bool, True on real ASVs
     log_abundance: torch.Tensor  # (B, A) float, log relative abundance
     rows: torch.Tensor           # (B,) long, dataset row of each sample
+    features: torch.Tensor | None = None  # (U,) long, table column of each token row
 
     def to(self, device) -> "Batch":
-        return Batch(**{f.name: getattr(self, f.name).to(device, non_blocking=True)
+        return Batch(**{f.name: None if getattr(self, f.name) is None else
+                        getattr(self, f.name).to(device, non_blocking=True)
                         for f in fields(self)})
 
     @property
@@ -87,7 +89,8 @@ class BatchBuilder:
                      asv_index=torch.from_numpy(asv_index),
                      asv_mask=torch.from_numpy(asv_mask),
                      log_abundance=torch.from_numpy(log_abundance),
-                     rows=torch.from_numpy(np.asarray(rows, dtype=np.int64)))
+                     rows=torch.from_numpy(np.asarray(rows, dtype=np.int64)),
+                     features=torch.from_numpy(distinct.astype(np.int64)))
 
 
 def batch_rows(n_rows: int, batch_size: int, rng: np.random.Generator | None,

@@ -43,3 +43,84 @@ class TargetScaler:
     @classmethod
     def from_dict(cls, values: dict) -> "TargetScaler":
         return cls(values["method"], float(values["shift"]), float(values["scale"]))
+
+
+@dataclass(frozen=True)
+class CategoryScaler:
+    """Per-category statistics of one categorical column (DESIGN s.5).
+
+    Each category seen in training gets its own shift (and its own scale
+    when it has at least two distinct values); a category not seen in
+    training, or missing, falls back to the global statistics.
+    """
+    column: str
+    overall: TargetScaler
+    categories: dict  # category -> (shift, scale)
+
+    @property
+    def method(self) -> str:
+        return self.overall.method
+
+    @classmethod
+    def fit(cls, values: np.ndarray, categories: np.ndarray, method: str,
+            column: str) -> "CategoryScaler":
+        values = np.asarray(values, dtype=np.float64)
+        categories = np.asarray(categories, dtype=object)
+        overall = TargetScaler.fit(values, method)
+        stats = {}
+        for category in sorted({c for c in categories if isinstance(c, str)}):
+            own = TargetScaler.fit(values[categories == category], method)
+            spread = np.ptp(values[categories == category]) > 0
+            stats[category] = (own.shift, own.scale if spread else overall.scale)
+        return cls(column, overall, stats)
+
+    def parameters(self, categories, log=None) -> tuple:
+        """Per-sample (shift, scale) arrays for these samples' categories."""
+        categories = np.asarray(categories, dtype=object)
+        shift = np.full(len(categories), self.overall.shift)
+        scale = np.full(len(categories), self.overall.scale)
+        unseen = set()
+        for i, category in enumerate(categories):
+            if category in self.categories:
+                shift[i], scale[i] = self.categories[category]
+            else:
+                unseen.add(str(category))
+        if unseen and log is not None:
+            shown = ", ".join(sorted(unseen)[:5])
+            log(f"Warning: {len(unseen)} {self.column!r} categor(ies) were not "
+                f"seen in training ({shown}); their samples use the global "
+                "target normalisation.")
+        return shift, scale
+
+    def to_dict(self) -> dict:
+        return {**self.overall.to_dict(), "by": self.column,
+                "categories": {k: list(v) for k, v in self.categories.items()}}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "CategoryScaler":
+        return cls(values["by"], TargetScaler.from_dict(values),
+                   {k: (float(v[0]), float(v[1]))
+                    for k, v in values["categories"].items()})
+
+
+def scaler_from_dict(values: dict):
+    """The scaler saved in a model's 'target' block, global or per category."""
+    if values.get("by"):
+        return CategoryScaler.from_dict(values)
+    return TargetScaler.from_dict(values)
+
+
+def scaling_parameters(scaler, n: int, categories=None, log=None) -> tuple:
+    """Per-sample (shift, scale) arrays of any scaler."""
+    if isinstance(scaler, CategoryScaler):
+        if categories is None:
+            categories = np.full(n, None, dtype=object)
+        return scaler.parameters(categories, log)
+    return np.full(n, scaler.shift), np.full(n, scaler.scale)
+
+
+def encode_classes(values) -> tuple:
+    """(sorted class labels, integer code of each value)."""
+    values = np.asarray([str(v) for v in values], dtype=object)
+    labels, codes = np.unique(values, return_inverse=True)
+    return [str(label) for label in labels], codes.astype(np.int64)

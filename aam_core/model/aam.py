@@ -16,6 +16,19 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..data.tokens import PAD, VOCAB_SIZE
+from .conditioning import Conditioning
+from .heads import AbundanceHead, ClassificationHead, RegressionHead
+
+
+def run_blocks(blocks, x: torch.Tensor, mask, checkpoint: bool = False) -> torch.Tensor:
+    """The blocks in turn; with `checkpoint`, activations are recomputed in
+    the backward pass instead of stored (less memory, ~30% more compute)."""
+    for block in blocks:
+        if checkpoint and torch.is_grad_enabled():
+            x = torch.utils.checkpoint.checkpoint(block, x, mask, use_reentrant=False)
+        else:
+            x = block(x, mask)
+    return x
 
 
 class SelfAttention(nn.Module):
@@ -69,7 +82,35 @@ class AttentionPooling(nn.Module):
         return self.norm(torch.einsum("bl,bld->bd", weights, x))
 
 
+class KmerEmbedding(nn.Module):
+    """Mean of learned embeddings of an ASV's overlapping k-mers.
+
+    Windows holding PAD, N or MASK are skipped, so masking nucleotides in
+    pretraining hides their k-mers too (no leak around the masked-nucleotide
+    objective).
+    """
+
+    def __init__(self, k: int, d_model: int):
+        super().__init__()
+        self.k = k
+        self.embedding = nn.Embedding(4 ** k, d_model)
+        nn.init.normal_(self.embedding.weight, std=0.02)
+        self.register_buffer("powers", 4 ** torch.arange(k - 1, -1, -1), persistent=False)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.shape[1] < self.k:  # shorter than one k-mer: padding only
+            tokens = F.pad(tokens, (0, self.k - tokens.shape[1]))
+        windows = tokens.unfold(1, self.k, 1)          # (U, L-k+1, k)
+        valid = ((windows >= 1) & (windows <= 4)).all(-1)
+        codes = ((windows - 1).clamp(0, 3) * self.powers).sum(-1)
+        weights = valid.to(self.embedding.weight.dtype)
+        summed = torch.einsum("uw,uwd->ud", weights, self.embedding(codes))
+        return summed / weights.sum(1, keepdim=True).clamp_min(1.0)
+
+
 class NucleotideEncoder(nn.Module):
+    gradient_checkpointing = False
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         d = config.d_model
@@ -81,6 +122,7 @@ class NucleotideEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.pool = AttentionPooling(d)
         self.token_head = nn.Linear(d, VOCAB_SIZE)  # masked-nucleotide logits
+        self.kmers = KmerEmbedding(config.kmer_size, d) if config.kmer_size else None
 
     def forward(self, tokens: torch.Tensor, with_token_logits: bool = False):
         mask = tokens != PAD
@@ -88,14 +130,18 @@ class NucleotideEncoder(nn.Module):
         x = self.token_embedding(tokens) + self.position_embedding(positions)
         # amplicons often share one length: then no position is padding
         attention_mask = None if bool(mask.all()) else mask
-        for block in self.blocks:
-            x = block(x, attention_mask)
+        x = run_blocks(self.blocks, x, attention_mask, self.gradient_checkpointing)
         x = self.final_norm(x)
         logits = self.token_head(x) if with_token_logits else None
-        return self.pool(x, mask), logits
+        vectors = self.pool(x, mask)
+        if self.kmers is not None:
+            vectors = vectors + self.kmers(tokens)
+        return vectors, logits
 
 
 class SampleEncoder(nn.Module):
+    gradient_checkpointing = False
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         d = config.d_model
@@ -107,45 +153,88 @@ class SampleEncoder(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.pool = AttentionPooling(d)
 
-    def forward(self, asv_vectors, asv_index, log_abundance, asv_mask):
+    def forward(self, asv_vectors, asv_index, log_abundance, asv_mask,
+                hidden=None, fusion=None, return_tokens: bool = False):
+        """`hidden` (mask, vector): slots whose abundance input is replaced by
+        a learned vector (abundance objective); `fusion`: conditioning hook
+        on the ASV tokens before the blocks (cross-attention)."""
         x = asv_vectors[asv_index]  # scatter each distinct ASV to its samples
-        x = x + self.abundance_embedding(log_abundance.unsqueeze(-1).to(x.dtype))
-        for block in self.blocks:
-            x = block(x, asv_mask)
-        return self.pool(self.final_norm(x), asv_mask)
-
-
-class RegressionHead(nn.Module):
-    def __init__(self, config: ModelConfig, n_outputs: int = 1):
-        super().__init__()
-        layers, width = [], config.d_model
-        for hidden in config.regression_hidden:
-            layers += [nn.Linear(width, hidden), nn.GELU(), nn.Dropout(config.head_dropout)]
-            width = hidden
-        layers.append(nn.Linear(width, n_outputs))
-        self.mlp = nn.Sequential(*layers)
-
-    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
-        return self.mlp(embedding).squeeze(-1)
+        abundance = self.abundance_embedding(log_abundance.unsqueeze(-1).to(x.dtype))
+        if hidden is not None:
+            abundance = torch.where(hidden[0][..., None], hidden[1].to(x.dtype), abundance)
+        x = x + abundance
+        if fusion is not None:
+            x = fusion(x, asv_mask)
+        x = self.final_norm(run_blocks(self.blocks, x, asv_mask,
+                                       self.gradient_checkpointing))
+        pooled = self.pool(x, asv_mask)
+        return (pooled, x) if return_tokens else pooled
 
 
 class AAM(nn.Module):
-    """Encoders plus an optional target head (None for a pretrained encoder)."""
+    """Encoders plus an optional target head (None for a pretrained encoder).
 
-    def __init__(self, config: ModelConfig, head: str | None = None):
+    head: None | "regression" | "classification"; n_outputs: quantiles or
+    classes; conditioning: a model's config["conditioning"] block, or None.
+    """
+
+    def __init__(self, config: ModelConfig, head: str | None = None,
+                 n_outputs: int = 1, conditioning: dict | None = None,
+                 monotone: bool = False):
         super().__init__()
         self.config = config
         self.nucleotide_encoder = NucleotideEncoder(config)
         self.sample_encoder = SampleEncoder(config)
-        self.head = RegressionHead(config) if head == "regression" else None
+        self.head = None
+        if head == "regression":
+            self.head = RegressionHead(config, n_outputs, monotone)
+        elif head == "classification":
+            self.head = ClassificationHead(config, n_outputs)
+        elif head is not None:
+            raise ValueError(f"Unknown head {head!r}.")
+        self.conditioning = None if not conditioning else Conditioning(
+            config.d_model, config.n_heads, conditioning, n_outputs)
+        self.abundance_head = AbundanceHead(config.d_model)
+        # (n_features, d) ASV vectors of a frozen nucleotide encoder, computed
+        # once per run (see train/cache.py); not part of the state_dict
+        self.asv_cache = None
 
-    def forward(self, batch, with_token_logits: bool = False, tokens=None) -> dict:
-        """`tokens` replaces batch.tokens (e.g. masked for pretraining)."""
-        tokens = batch.tokens if tokens is None else tokens
-        asv_vectors, token_logits = self.nucleotide_encoder(tokens, with_token_logits)
-        embedding = self.sample_encoder(asv_vectors, batch.asv_index,
-                                        batch.log_abundance, batch.asv_mask)
+    def set_gradient_checkpointing(self, on: bool) -> None:
+        self.nucleotide_encoder.gradient_checkpointing = on
+        self.sample_encoder.gradient_checkpointing = on
+
+    def forward(self, batch, with_token_logits: bool = False, tokens=None,
+                context: dict | None = None, hidden_abundance=None) -> dict:
+        """`tokens` replaces batch.tokens (e.g. masked for pretraining);
+        `context`: per-sample "conditions" (B, k) codes and the target
+        normalisation "shift", "scale" (B,); `hidden_abundance` (B, A) bool:
+        ASVs whose abundance is hidden and predicted."""
+        context = context or {}
+        if self.asv_cache is not None and not with_token_logits:
+            asv_vectors, token_logits = self.asv_cache[batch.features], None
+        else:
+            tokens = batch.tokens if tokens is None else tokens
+            asv_vectors, token_logits = self.nucleotide_encoder(tokens, with_token_logits)
+        codes = vectors = fusion = None
+        if self.conditioning is not None:
+            codes = self.conditioning.codes(context.get("conditions"), batch.size,
+                                            asv_vectors.device)
+            vectors = self.conditioning.vectors(codes)
+            fusion = self.conditioning.token_fusion(vectors)
+        hidden = None if hidden_abundance is None else (
+            hidden_abundance, self.abundance_head.mask_embedding)
+        embedding, asv_tokens = self.sample_encoder(
+            asv_vectors, batch.asv_index, batch.log_abundance, batch.asv_mask,
+            hidden=hidden, fusion=fusion, return_tokens=True)
         out = {"embedding": embedding, "token_logits": token_logits}
+        if hidden_abundance is not None:
+            out["abundance"] = self.abundance_head(asv_tokens)
         if self.head is not None:
-            out["prediction"] = self.head(embedding)
+            features = embedding if vectors is None else self.conditioning.fuse(
+                embedding, vectors)
+            raw = self.head.raw(features)
+            if codes is not None:
+                raw = self.conditioning.scale_output(raw, codes)
+            out["prediction"] = self.head.finish(raw, context.get("shift"),
+                                                 context.get("scale"))
         return out

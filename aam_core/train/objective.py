@@ -12,27 +12,41 @@ import torch
 
 from .. import losses
 from ..config import TrainConfig
+from ..data.distances import DistanceView
+from .distributed import Shard, scale_for_processes, unifrac_term
+from .task import TargetTask
 
 
 @dataclass
 class Objective:
     train: TrainConfig
-    distances: torch.Tensor | None = None  # (n, n) float32 by dataset row
+    # (n, n) float32 by dataset row, or a lazy DistanceView (data/distances.py)
+    distances: torch.Tensor | DistanceView | None = None
     targets: torch.Tensor | None = None    # (n,) normalised targets by row
+    task: TargetTask | None = None         # the full target (train/task.py)
+
+    def __post_init__(self):
+        if self.task is None and self.targets is not None:
+            self.task = TargetTask.regression(self.targets, self.train)
 
     @property
     def weights(self) -> dict:
         weights = {}
-        if self.distances is not None and self.train.unifrac_weight > 0:
+        frozen = self.train.freeze_encoder
+        if self.distances is not None and self.train.unifrac_weight > 0 and not frozen:
             weights["unifrac"] = self.train.unifrac_weight
-        if self.train.nucleotide_weight > 0 and not self.train.freeze_encoder:
+        if (self.train.nucleotide_weight > 0 and not frozen
+                and not self.train.freeze_nucleotide_encoder):
             weights["nucleotide"] = self.train.nucleotide_weight
-        if self.targets is not None and self.train.target_weight > 0:
+        if self.train.abundance_weight > 0 and not frozen:
+            weights["abundance"] = self.train.abundance_weight
+        if self.task is not None and self.train.target_weight > 0:
             weights["target"] = self.train.target_weight
         return weights
 
-    def __call__(self, model, batch, generator: torch.Generator):
-        """Returns (total loss, {term: loss}, model outputs)."""
+    def __call__(self, model, batch, generator: torch.Generator, shard: Shard | None = None):
+        """Returns (total loss, {term: loss}, model outputs). `shard`: the
+        batch is this process's slice of a global batch (train/distributed.py)."""
         weights = self.weights
         tokens, token_targets = batch.tokens, None
         if "nucleotide" in weights:
@@ -40,20 +54,26 @@ class Objective:
                 batch.tokens.cpu(), self.train.mask_ratio, generator)
             tokens, token_targets = (tokens.to(batch.tokens.device),
                                      token_targets.to(batch.tokens.device))
-        out = model(batch, with_token_logits="nucleotide" in weights, tokens=tokens)
+        hidden = None
+        if "abundance" in weights:
+            hidden = losses.mask_abundances(batch.asv_mask.cpu(), self.train.abundance_mask_ratio,
+                                            generator).to(batch.asv_mask.device)
+        context = None if self.task is None else self.task.context(batch.rows)
+        out = model(batch, with_token_logits="nucleotide" in weights, tokens=tokens,
+                    context=context, hidden_abundance=hidden)
         terms = {}
         if "unifrac" in weights:
-            rows = batch.rows.to(self.distances.device)
-            block = self.distances[rows][:, rows].to(out["embedding"].device)
-            terms["unifrac"] = losses.unifrac_pair_loss(out["embedding"], block)
+            terms["unifrac"] = unifrac_term(out["embedding"], batch.rows,
+                                            self.distances, shard)
         if "nucleotide" in weights:
             terms["nucleotide"] = losses.masked_nucleotide_loss(
                 out["token_logits"], token_targets)
+        if "abundance" in weights:
+            terms["abundance"] = losses.masked_abundance_loss(
+                out["abundance"], batch.log_abundance, hidden)
         if "target" in weights:
-            truth = self.targets[batch.rows.to(self.targets.device)]
-            terms["target"] = losses.target_loss(
-                out["prediction"], truth.to(out["prediction"].device),
-                self.train.target_loss)
+            terms["target"] = self.task.loss_of(out["prediction"], batch.rows)
+        terms = scale_for_processes(terms, shard)
         total = sum(weights[name] * value for name, value in terms.items())
         return total, terms, out
 
@@ -72,4 +92,6 @@ def check_finite(terms: dict, epoch: int) -> None:
 
 
 def as_tensor(values: np.ndarray | None) -> torch.Tensor | None:
-    return None if values is None else torch.as_tensor(values, dtype=torch.float32)
+    if values is None or isinstance(values, DistanceView):
+        return values  # a lazy matrix stays lazy
+    return torch.as_tensor(values, dtype=torch.float32)

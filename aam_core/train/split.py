@@ -19,8 +19,15 @@ def validation_split(n_samples: int, fraction: float, seed: int,
         raise ValueError("A grouped validation split needs at least two groups.")
     sizes = np.bincount(codes)
     wanted = n_samples * fraction
+    order = rng.permutation(len(labels))
+    # a group bigger than half the validation set would make the selection
+    # metric the error on one subject (oral-age: one person, 508 samples), so
+    # such groups stay in training whenever smaller ones can fill the split
+    small = sizes <= max(1.0, wanted / 2)
+    if sizes[small].sum() >= wanted:
+        order = order[small[order]]
     chosen, taken = [], 0
-    for group in rng.permutation(len(labels)):
+    for group in order:
         if taken >= wanted or len(chosen) == len(labels) - 1:
             break
         chosen.append(group)

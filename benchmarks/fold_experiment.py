@@ -1,0 +1,83 @@
+"""One recipe on one held-out fold of the accuracy benchmark, via aam_core directly.
+
+Cheaper than the full 5-fold run, for exploring what moves the number. The
+folds are those of benchmarks.accuracy (grouped by `group`, same seed); the
+UniFrac matrix for pretraining is computed on the training folds only.
+
+    python -m benchmarks.fold_experiment NAME '{"epochs": 15, "pretrain_epochs": 8}'
+Appends one JSON line to benchmarks/results/experiments.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import biom
+import pandas as pd
+import torch
+
+from aam_core import api
+from aam_core.config import ModelConfig, TrainConfig
+from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
+
+
+def training_unifrac(table: biom.Table):
+    import qiime2
+    from qiime2.plugins import diversity_lib
+    tree = qiime2.Artifact.import_data("Phylogeny[Rooted]", str(DEFAULT_DATA / "tree.nwk"))
+    artifact = qiime2.Artifact.import_data("FeatureTable[Frequency]", table)
+    result = diversity_lib.methods.unweighted_unifrac(table=artifact, phylogeny=tree)
+    import skbio
+    return result.distance_matrix.view(skbio.DistanceMatrix)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("name")
+    parser.add_argument("settings", nargs="?", default="{}",
+                        help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
+                             "pretrain_unifrac_weight, "
+                             "and any TrainConfig field for fine-tuning")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    settings = json.loads(args.settings)
+    cfg = dict(settings)
+    fold = cfg.pop("fold", 2)
+    model = ModelConfig.preset(cfg.pop("preset", "small"), kmer_size=cfg.pop("kmer_size", 0))
+    pretrain_epochs = cfg.pop("pretrain_epochs", 0)
+    pretrain_lr = cfg.pop("pretrain_lr", 1e-3)
+    pretrain_unifrac_weight = cfg.pop("pretrain_unifrac_weight", 1.0)
+
+    table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
+    metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
+                           dtype={"group": str}).loc[list(table.ids())]
+    folds = grouped_folds(metadata["group"], 5, 0)
+    train_md, test_ids = metadata[folds != fold], metadata.index[folds == fold]
+    train = table.filter(train_md.index, inplace=False).remove_empty(axis="observation")
+    test = table.filter(test_ids, inplace=False).remove_empty(axis="observation")
+
+    started, pretrained = time.perf_counter(), None
+    if pretrain_epochs:
+        pretrained = api.pretrain(train, distances=training_unifrac(train), model=model,
+                                  train=TrainConfig(epochs=pretrain_epochs,
+                                                    learning_rate=pretrain_lr,
+                                                    unifrac_weight=pretrain_unifrac_weight))
+    pretrain_seconds = time.perf_counter() - started
+    fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg})
+    regressor = api.fit_regressor(train, train_md["age"], groups=train_md["group"],
+                                  pretrained=pretrained, model=model, train=fit)
+    scores = regression_scores(metadata.loc[test_ids, "age"], api.predict(regressor, test))
+    record = {"name": args.name, "fold": fold, "settings": settings, **scores,
+              "pretrain_seconds": round(pretrain_seconds),
+              "fit_seconds": round(time.perf_counter() - started - pretrain_seconds),
+              "threads": args.threads, "date": time.strftime("%Y-%m-%d")}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / "experiments.jsonl", "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
