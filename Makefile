@@ -1,20 +1,20 @@
 # q2-aam: every target bootstraps itself (scripts/bootstrap.sh is idempotent).
 #   make test                 # pytest suite (unit + Artifact API + qiime CLI)
 #   make demo                 # CLI walk-through on examples/oral-age-mini
-#   make bench                # benchmarks (writes benchmarks/results/)
+#   make bench                # throughput benchmark (writes benchmarks/results/)
+#   make bench-accuracy       # accuracy vs random forest (long; BENCH_ARGS=...)
 #   make test TORCH_SPEC=2.13.0   # choose the torch version for a fresh venv
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
 TORCH_SPEC ?= 2.13.0
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
-BENCH_SCRIPT ?= benchmarks/run.py
 export VENV TORCH_SPEC
 
 # The venv's bin first, so tests that call `qiime` get the venv's q2cli.
 RUN := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: all bootstrap test demo bench example-data clean distclean
+.PHONY: all bootstrap test demo bench bench-accuracy example-data clean distclean
 
 all: test
 
@@ -27,9 +27,13 @@ test: bootstrap
 demo: bootstrap
 	$(RUN) bash scripts/demo.sh
 
+# Training throughput and memory (a few minutes).
 bench: bootstrap
-	@test -f $(BENCH_SCRIPT) || { echo "no $(BENCH_SCRIPT) yet" >&2; exit 1; }
-	$(RUN) $(PYTHON) $(BENCH_SCRIPT)
+	$(RUN) $(PYTHON) -m benchmarks.throughput
+
+# q2-aam vs the random forest, 5-fold grouped CV on ../shared/data/oral-age (long).
+bench-accuracy: bootstrap
+	$(RUN) $(PYTHON) -m benchmarks.accuracy $(BENCH_ARGS)
 
 example-data: bootstrap
 	$(PYTHON) scripts/make_example_data.py

@@ -4,7 +4,7 @@
 # training groups, predict the held-out groups, plot truth vs prediction.
 # Run through `make demo` (which sets up .venv first). Writes demo-output/.
 #
-# Environment: DEMO_EPOCHS_PRETRAIN (default 5), DEMO_EPOCHS_FIT (default 10),
+# Environment: DEMO_EPOCHS_PRETRAIN (default 30), DEMO_EPOCHS_FIT (default 20),
 # DEMO_PRESET (default small), OUT (default demo-output).
 set -euo pipefail
 
@@ -14,8 +14,8 @@ QIIME=${QIIME:-$ROOT/.venv/bin/qiime}
 EX=examples/oral-age-mini
 OUT=${OUT:-demo-output}
 PRESET=${DEMO_PRESET:-small}
-EPOCHS_PRETRAIN=${DEMO_EPOCHS_PRETRAIN:-5}
-EPOCHS_FIT=${DEMO_EPOCHS_FIT:-10}
+EPOCHS_PRETRAIN=${DEMO_EPOCHS_PRETRAIN:-30}
+EPOCHS_FIT=${DEMO_EPOCHS_FIT:-20}
 SEED=42
 
 [ -x "$QIIME" ] || { echo "no $QIIME: run 'make demo' (it bootstraps)" >&2; exit 1; }
