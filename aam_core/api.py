@@ -54,19 +54,10 @@ def _as_str_mapping(sequences) -> Mapping[str, str]:
 def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
     """The distances between `sample_ids`, in their order, as float32 (a
     lazy DistanceView when `distances` is a file read by data.distances)."""
-    from .data.distances import DistanceFile
+    from .data.distances import DistanceFile, matrix_positions
     if isinstance(distances, DistanceFile):
         return distances.view(sample_ids)
-    ids = [str(i) for i in distances.ids]
-    position = {s: i for i, s in enumerate(ids)}
-    missing = [s for s in sample_ids if s not in position]
-    if missing:
-        shown = ", ".join(map(repr, missing[:5]))
-        raise AAMInputError(
-            f"{len(missing)} sample(s) of the table are not in the distance "
-            f"matrix, e.g. {shown}. Compute the distances on this table, or "
-            "filter the table to the matrix's samples.")
-    index = np.array([position[s] for s in sample_ids])
+    index = matrix_positions(distances.ids, sample_ids, "the distance matrix")
     block = np.asarray(distances.data, dtype=np.float32)[np.ix_(index, index)]
     if not np.isfinite(block).all():
         raise AAMInputError("The distance matrix holds NaN or infinite values.")

@@ -39,16 +39,22 @@ class DistanceFile:
 
     def view(self, sample_ids: Sequence[str]) -> "DistanceView":
         """The matrix seen by dataset row: row i is sample_ids[i]."""
-        position = {s: i for i, s in enumerate(self.ids)}
-        missing = [s for s in sample_ids if s not in position]
-        if missing:
-            shown = ", ".join(map(repr, missing[:5]))
-            raise AAMInputError(
-                f"{len(missing)} sample(s) of the table are not in {self.source}, "
-                f"e.g. {shown}. Compute the distances on this table, or filter the "
-                "table to the matrix's samples.")
-        return DistanceView(self.matrix, np.array([position[s] for s in sample_ids],
-                                                  dtype=np.int64), self.source)
+        return DistanceView(self.matrix, matrix_positions(self.ids, sample_ids, self.source),
+                            self.source)
+
+
+def matrix_positions(matrix_ids: Sequence[str], sample_ids: Sequence[str],
+                     source: str) -> np.ndarray:
+    """Row of each sample in a matrix; an error names samples it lacks."""
+    position = {str(s): i for i, s in enumerate(matrix_ids)}
+    missing = [s for s in sample_ids if s not in position]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5]))
+        raise AAMInputError(
+            f"{len(missing)} sample(s) of the table are not in {source}, "
+            f"e.g. {shown}. Compute the distances on this table, or filter the "
+            "table to the matrix's samples.")
+    return np.array([position[s] for s in sample_ids], dtype=np.int64)
 
 
 @dataclass
