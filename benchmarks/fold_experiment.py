@@ -10,6 +10,7 @@ Appends one JSON line to benchmarks/results/experiments.jsonl.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 
@@ -20,6 +21,8 @@ import torch
 from aam_core import api
 from aam_core.config import ModelConfig, TrainConfig
 from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
+
+CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
 
 
 def training_unifrac(table: biom.Table):
@@ -32,12 +35,26 @@ def training_unifrac(table: biom.Table):
     return result.distance_matrix.view(skbio.DistanceMatrix)
 
 
+def cached_pretraining(train_table: biom.Table, model: ModelConfig, pretrain: TrainConfig,
+                       fold: int):
+    """Pretrain once per (fold, model, settings); later runs load the bundle."""
+    from aam_core.bundle import ModelBundle
+    key = json.dumps([fold, model.to_dict(), pretrain.to_dict()], sort_keys=True)
+    directory = CACHE / hashlib.sha1(key.encode()).hexdigest()[:16]
+    if (directory / "config.json").exists():
+        return ModelBundle.load(directory)
+    bundle = api.pretrain(train_table, distances=training_unifrac(train_table),
+                          model=model, train=pretrain)
+    bundle.save(directory)
+    return bundle
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name")
     parser.add_argument("settings", nargs="?", default="{}",
                         help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
-                             "pretrain_unifrac_weight, "
+                             "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
                              "and any TrainConfig field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
@@ -60,15 +77,24 @@ def main(argv=None) -> None:
 
     started, pretrained = time.perf_counter(), None
     if pretrain_epochs:
-        pretrained = api.pretrain(train, distances=training_unifrac(train), model=model,
-                                  train=TrainConfig(epochs=pretrain_epochs,
-                                                    learning_rate=pretrain_lr,
-                                                    unifrac_weight=pretrain_unifrac_weight))
+        pretrain = TrainConfig(epochs=pretrain_epochs, learning_rate=pretrain_lr,
+                               unifrac_weight=pretrain_unifrac_weight)
+        pretrained = cached_pretraining(train, model, pretrain, fold)
     pretrain_seconds = time.perf_counter() - started
-    fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg})
-    regressor = api.fit_regressor(train, train_md["age"], groups=train_md["group"],
-                                  pretrained=pretrained, model=model, train=fit)
-    scores = regression_scores(metadata.loc[test_ids, "age"], api.predict(regressor, test))
+    # each pseudo-subject counts the same, however many samples it has
+    weights = None
+    if cfg.pop("group_weights", False):
+        counts = train_md["group"].map(train_md["group"].value_counts())
+        weights = 1.0 / counts
+    predictions = []
+    for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
+        fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed})
+        regressor = api.fit_regressor(train, train_md["age"], groups=train_md["group"],
+                                      pretrained=pretrained, model=model, train=fit,
+                                      sample_weights=weights)
+        predictions.append(api.predict(regressor, test))
+    ensemble = sum(predictions) / len(predictions)
+    scores = regression_scores(metadata.loc[test_ids, "age"], ensemble)
     record = {"name": args.name, "fold": fold, "settings": settings, **scores,
               "pretrain_seconds": round(pretrain_seconds),
               "fit_seconds": round(time.perf_counter() - started - pretrain_seconds),
