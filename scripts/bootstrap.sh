@@ -24,7 +24,7 @@ PY=$VENV/bin/python
 
 APT_PACKAGES=(qiime q2-types q2cli q2-feature-table q2-sample-classifier
               q2templates q2-diversity-lib q2-emperor q2-phylogeny
-              python3-venv python3-pip python3-pytest)
+              python3-matplotlib python3-venv python3-pip python3-pytest)
 # Modules that must keep coming from Debian (a pip copy would shadow them).
 DEBIAN_MODULES=(numpy pandas scipy biom skbio h5py qiime2 q2cli pytest)
 
