@@ -17,7 +17,7 @@ from . import __version__
 from .bundle import ModelBundle
 from .config import (FIT_TRAIN_DEFAULTS, ConditioningConfig, DataConfig, ModelConfig,
                      TrainConfig)
-from .data.batching import BatchBuilder, batch_rows
+from .data.batching import BatchBuilder
 from .data.table import CountTable, clean_table
 from .data.tokens import VOCAB, resolve_sequences, tokenize
 from .errors import AAMInputError
@@ -196,26 +196,6 @@ def build_model(bundle: ModelBundle) -> AAM:
     return load_weights(network_for(bundle.config), bundle.state_dict).eval()
 
 
-def _forward_all(bundle: ModelBundle, table, sequences, batch_size: int,
-                 device: str, n_threads: int, log: Log):
-    """Model outputs for every usable sample of `table`, in table order."""
-    if n_threads > 0:
-        torch.set_num_threads(n_threads)
-    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0)
-    prepared = prepare(table, sequences, data, log)
-    target_device = resolve_device(device)
-    network = build_model(bundle).to(target_device)
-    builder = BatchBuilder(prepared.table.counts, prepared.tokens, data)
-    outputs = {"embedding": [], "prediction": []}
-    with torch.no_grad():
-        for rows in batch_rows(prepared.table.n_samples, batch_size, None):
-            out = network(builder.build(rows).to(target_device))
-            for key in outputs:
-                if key in out:
-                    outputs[key].append(out[key].float().cpu().numpy())
-    return prepared.table.sample_ids, {k: np.concatenate(v) for k, v in outputs.items() if v}
-
-
 def predict(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
             device: str = "auto", n_threads: int = 0,
             log: Log = log_to_stderr, conditioning: pd.DataFrame | None = None) -> pd.Series:
@@ -249,11 +229,14 @@ def predict_classification(bundle: ModelBundle, table, sequences=None, *,
 
 
 def embed(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
-          device: str = "auto", n_threads: int = 0,
-          log: Log = log_to_stderr) -> pd.DataFrame:
-    """Sample embeddings (samples x d_model) of any model."""
-    sample_ids, outputs = _forward_all(bundle, table, sequences, batch_size,
-                                       device, n_threads, log)
+          device: str = "auto", n_threads: int = 0, log: Log = log_to_stderr,
+          conditioning: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Sample embeddings (samples x d_model) of any model; `conditioning` as
+    for predict (a conditioned model uses 'unknown' where it is missing)."""
+    from .finetune import forward_outputs
+    sample_ids, outputs, _, _ = forward_outputs(
+        bundle, table, sequences, conditioning, batch_size=batch_size,
+        device=device, n_threads=n_threads, log=log)
     embedding = outputs["embedding"]
     return pd.DataFrame(embedding, index=pd.Index(sample_ids, name="SampleID"),
                         columns=[f"dim{i + 1}" for i in range(embedding.shape[1])])
