@@ -15,8 +15,8 @@ import torch
 
 from . import __version__
 from .bundle import ModelBundle
-from .config import (FIT_TRAIN_DEFAULTS, ConditioningConfig, DataConfig, ModelConfig,
-                     TrainConfig)
+from .config import (FIT_TRAIN_DEFAULTS, PRETRAIN_TRAIN_DEFAULTS, ConditioningConfig,
+                     DataConfig, ModelConfig, TrainConfig)
 from .data.batching import BatchBuilder
 from .data.table import CountTable, clean_table
 from .data.tokens import VOCAB, resolve_sequences, tokenize
@@ -86,7 +86,8 @@ def _base_config(kind: str, architecture: ModelConfig, data: DataConfig,
 
 
 def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = "small",
-             data: DataConfig = DataConfig(), train: TrainConfig = TrainConfig(),
+             data: DataConfig = DataConfig(),
+             train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
              log: Log = log_to_stderr) -> ModelBundle:
     """Self-supervised encoder: UniFrac pairs (when distances) + masked nucleotides."""
     _seed_everything(train)

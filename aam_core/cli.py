@@ -28,8 +28,8 @@ import zlib
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
-from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS, ConditioningConfig,
-                     DataConfig, ModelConfig, TrainConfig)
+from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS, PRETRAIN_TRAIN_DEFAULTS,
+                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .errors import AAMInputError
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
@@ -58,7 +58,7 @@ _CHOICES = {"device": ("auto", "cpu", "cuda")}
 _FIT_ONLY = ("target_weight", "target_loss", "normalisation", "freeze_encoder",
              "quantiles", "huber_delta", "overprediction_weight", "underprediction_weight",
              "class_weight", "freeze_nucleotide_encoder", "selection_metric",
-             "find_learning_rate")
+             "find_learning_rate", "ensemble_size")
 # element types of tuple fields whose default does not show them
 _ELEMENT_TYPES = {"output_bounds": float, "classification_hidden": int,
                   "regression_hidden": int, "quantiles": float}
@@ -267,7 +267,7 @@ def cmd_pretrain(args) -> int:
     model = ModelConfig.preset(args.preset, **_given(args, ModelConfig,
                                                      ("max_length", *HEAD_FIELDS)))
     data = replace(DataConfig(), **_given(args, DataConfig))
-    train = replace(TrainConfig(), **_given(args, TrainConfig))
+    train = replace(PRETRAIN_TRAIN_DEFAULTS, **_given(args, TrainConfig))
 
     def work(log, checkpoints):
         table, sequences = _inputs(args)
@@ -443,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(pretrain)
     _add_settings(pretrain, ModelConfig, None, "model", skip=("max_length", *HEAD_FIELDS))
     _add_settings(pretrain, DataConfig, DataConfig(), "data")
-    _add_settings(pretrain, TrainConfig, TrainConfig(), "training", skip=_FIT_ONLY)
+    _add_settings(pretrain, TrainConfig, PRETRAIN_TRAIN_DEFAULTS, "training",
+                  skip=_FIT_ONLY)
     pretrain.set_defaults(run=cmd_pretrain)
 
     for kind in ("regressor", "classifier"):

@@ -126,6 +126,9 @@ class TrainConfig:
     gradient_checkpointing: bool = False
     auto_batch_size: bool = True        # CUDA: cap batches to fit GPU memory
     find_learning_rate: bool = False    # range test first, use its suggestion
+    # fine-tuning: average this many models, each with its own seed and
+    # grouped validation split (model/ensemble.py)
+    ensemble_size: int = 1
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -133,8 +136,18 @@ class TrainConfig:
         return out
 
 
+# The recommended recipe (benchmarks/results/experiments.md; oral-age,
+# grouped 5-fold CV). Pretraining: 16 epochs; the UniFrac term weighted 20x,
+# so that it is not dwarfed by the masked-nucleotide cross-entropy (~0.5 vs
+# ~0.01 unweighted).
+PRETRAIN_TRAIN_DEFAULTS = TrainConfig(epochs=16, unifrac_weight=20.0)
 # Fine-tuning trains the target alone unless auxiliary terms are asked for.
-FIT_TRAIN_DEFAULTS = TrainConfig(nucleotide_weight=0.0)
+# From a pretrained encoder, its nucleotide encoder stays frozen (better and
+# ~10x faster per epoch than training it), at half the learning rate for
+# up to 30 epochs, and 5 models with their own seeds and validation splits
+# are averaged (the variance of one fine-tuned model is most of its error).
+FIT_TRAIN_DEFAULTS = TrainConfig(nucleotide_weight=0.0, epochs=30, learning_rate=5e-4,
+                                 freeze_nucleotide_encoder=True, ensemble_size=5)
 
 
 @dataclass(frozen=True)

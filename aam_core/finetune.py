@@ -22,7 +22,8 @@ from .data.targets import (CategoryScaler, NORMALISATIONS, TargetScaler,
                            encode_classes, scaler_from_dict, scaling_parameters)
 from .errors import AAMInputError
 from .losses import TARGET_LOSSES
-from .model import AAM
+from .model import AAM, Ensemble
+from .model.ensemble import first_member_state
 from .model.conditioning import (FUSIONS, build_vocabularies, category_text,
                                  encode_conditions)
 from .train.cache import cache_asv_vectors
@@ -68,49 +69,75 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
         target = _aligned_classes(targets, prepared.table.sample_ids, log)
     sample_ids = list(target.index)
     counts = prepared.table.select_samples(sample_ids)
-    train_rows, val_rows = validation_split(len(target), train.validation_fraction,
-                                            train.seed, _group_values(groups, target.index))
+    group_values = _group_values(groups, target.index)
+    # member i of an ensemble early-stops on its own grouped split (seed + i)
+    splits = [validation_split(len(target), train.validation_fraction, train.seed + i,
+                               group_values) for i in range(train.ensemble_size)]
+    # what all members share (normalisation, vocabularies, weights) is fitted
+    # on the samples they train on: one member's, or all of them for an
+    # ensemble, whose members between them train on every sample
+    fit_rows = splits[0][0] if len(splits) == 1 else np.arange(len(target))
     frame = _conditioning_frame(conditioning, sample_ids, target.name)
     lookup = _lookup(frame, _conditioning_frame(categories, sample_ids, target.name))
-    spec, codes = _conditioning(frame, lookup, train_rows, conditioning_config, log)
-    weights = _sample_weights(lookup, sample_weights, sample_ids, train_rows,
+    spec, codes = _conditioning(frame, lookup, fit_rows, conditioning_config, log)
+    weights = _sample_weights(lookup, sample_weights, sample_ids, fit_rows,
                               conditioning_config, log)
-    task, target_block, score = _task(kind, target, lookup, train_rows, val_rows,
-                                      train, conditioning_config, codes, weights, log)
+    task, target_block, score_on = _task(kind, target, lookup, fit_rows, train,
+                                         conditioning_config, codes, weights, log)
     n_outputs = _n_outputs(kind, target_block, train)
-    network = AAM(architecture, "regression" if kind == "regressor" else "classification",
-                  n_outputs, spec, monotone=train.target_loss == "quantile")
-    if pretrained is not None:
-        loaded = api.load_matching_weights(network, pretrained.state_dict)
-        log(f"Started from the pretrained model: {loaded} tensors loaded.")
-    _freeze(network, train)
-    network.set_gradient_checkpointing(train.gradient_checkpointing)
     device = resolve_device(train.device)
-    network.to(device)
-    if train.freeze_encoder or train.freeze_nucleotide_encoder:
-        cache_asv_vectors(network, prepared.tokens, device)
     use_distances = distances is not None and train.unifrac_weight > 0
     block = api.distance_block(distances, sample_ids) if use_distances else None
-    training = TrainingData(BatchBuilder(counts.counts, prepared.tokens, data),
-                            train_rows, val_rows, score=score)
     objective = Objective(train, distances=as_tensor(block), task=task)
-    if train.find_learning_rate:
-        found = lr_range_test(network, training, objective, train, device, log=log)
-        train = replace(train, learning_rate=found.suggestion)
-    selection = _selection(kind, train, len(val_rows))
-    log(f"Fitting a {kind} on {len(train_rows)} samples ({len(val_rows)} for "
-        f"validation{', grouped' if groups is not None else ''}); objectives: "
-        f"{', '.join(objective.weights)}; device {device}.")
-    result = fit(network, training, objective, train, device, selection, log)
-    network.asv_cache = None
+    builder = BatchBuilder(counts.counts, prepared.tokens, data)
+
+    members, histories, best_epochs = [], [], []
+    for index, (train_rows, val_rows) in enumerate(splits):
+        member_train = replace(train, seed=train.seed + index)
+        api._seed_everything(member_train)
+        network = AAM(architecture,
+                      "regression" if kind == "regressor" else "classification",
+                      n_outputs, spec, monotone=train.target_loss == "quantile")
+        if pretrained is not None:
+            loaded = api.load_matching_weights(
+                network, first_member_state(pretrained.state_dict))
+            if index == 0:
+                log(f"Started from the pretrained model: {loaded} tensors loaded.")
+        _freeze(network, train)
+        network.set_gradient_checkpointing(train.gradient_checkpointing)
+        network.to(device)
+        if train.freeze_encoder or train.freeze_nucleotide_encoder:
+            cache_asv_vectors(network, prepared.tokens, device)
+        training = TrainingData(builder, train_rows, val_rows, score=score_on(val_rows))
+        if train.find_learning_rate and index == 0:
+            found = lr_range_test(network, training, objective, member_train, device, log=log)
+            train = replace(train, learning_rate=found.suggestion)
+            member_train = replace(member_train, learning_rate=found.suggestion)
+        selection = _selection(kind, train, len(val_rows))
+        member = f" (ensemble member {index + 1} of {len(splits)})" if len(splits) > 1 else ""
+        log(f"Fitting a {kind}{member} on {len(train_rows)} samples ({len(val_rows)} for "
+            f"validation{', grouped' if groups is not None else ''}); objectives: "
+            f"{', '.join(objective.weights)}; device {device}.")
+        result = fit(network, training, objective, member_train, device, selection, log)
+        network.asv_cache = None
+        members.append(network)
+        history = result.history.copy()
+        if len(splits) > 1:
+            history.insert(1, "member", index)
+        histories.append(history)
+        best_epochs.append(result.best_epoch)
+        selected_by = result.selection_metric
+    network = members[0] if len(members) == 1 else Ensemble(members)
     config = api._base_config(kind, architecture, data, train, device)
     config["training"].update(pretrained=pretrained is not None,
-                              best_epoch=result.best_epoch,
-                              selection_metric=result.selection_metric)
+                              best_epoch=best_epochs[0] if len(best_epochs) == 1
+                              else best_epochs,
+                              selection_metric=selected_by)
     config["target"] = target_block
     config["class_labels"] = target_block.get("labels") if kind == "classifier" else None
     config["conditioning"] = spec
-    return ModelBundle(config, api._cpu_state(network), result.history)
+    return ModelBundle(config, api._cpu_state(network),
+                       pd.concat(histories, ignore_index=True))
 
 
 def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfig,
@@ -137,10 +164,15 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
         raise AAMInputError("freeze_encoder needs a pretrained model: a frozen "
                             "random encoder cannot learn anything.")
     if train.freeze_nucleotide_encoder and pretrained is None:
-        log("Warning: the nucleotide encoder is frozen at random weights "
-            "(no pretrained model); only the sample encoder and head learn.")
+        # it is on by default, for the pretrained case; a random nucleotide
+        # encoder must learn, so it trains here
+        log("No pretrained model: the nucleotide encoder trains "
+            "(freeze_nucleotide_encoder applies to a pretrained one).")
+        train = replace(train, freeze_nucleotide_encoder=False)
     if train.accumulation_steps < 1:
         raise AAMInputError("accumulation_steps must be at least 1.")
+    if train.ensemble_size < 1:
+        raise AAMInputError("ensemble_size must be at least 1 (1: a single model).")
     return train
 
 
@@ -246,9 +278,11 @@ def _category_values(frame, column: str) -> np.ndarray:
     return np.array([category_text(v) for v in frame[column]], dtype=object)
 
 
-def _task(kind, target, frame, train_rows, val_rows, train: TrainConfig,
+def _task(kind, target, frame, train_rows, train: TrainConfig,
           options: ConditioningConfig, codes, weights, log):
-    """(TargetTask, the model's 'target' block, the validation score)."""
+    """(TargetTask, the model's 'target' block, score_on): score_on(val_rows)
+    is the validation score over those rows. Class weights and the target
+    normalisation come from `train_rows`."""
     conditions = None if codes is None else torch.as_tensor(codes)
     if kind == "classifier":
         labels, classes = encode_classes(target.to_numpy())
@@ -261,10 +295,12 @@ def _task(kind, target, frame, train_rows, val_rows, train: TrainConfig,
         task = TargetTask.classification(classes, class_weights, sample_weights=weights,
                                          conditions=conditions)
 
-        def score(logits):
-            probabilities = torch.softmax(torch.as_tensor(logits), -1).numpy()
-            return classification_metrics(classes[val_rows], probabilities)
-        return task, {"name": str(target.name), "labels": labels}, score
+        def score_on(val_rows):
+            def score(logits):
+                probabilities = torch.softmax(torch.as_tensor(logits), -1).numpy()
+                return classification_metrics(classes[val_rows], probabilities)
+            return score
+        return task, {"name": str(target.name), "labels": labels}, score_on
     truth = target.to_numpy(dtype=float)
     if options.normalise_by:
         categories = _category_values(frame, options.normalise_by)
@@ -281,16 +317,19 @@ def _task(kind, target, frame, train_rows, val_rows, train: TrainConfig,
     if train.target_loss == "quantile":
         block["quantiles"] = list(train.quantiles)
 
-    def score(predictions):
-        original = predictions * _column(scale[val_rows], predictions) + _column(
-            shift[val_rows], predictions)
-        point = original if original.ndim == 1 else original[:, point_index(train.quantiles)]
-        metrics = regression_metrics(truth[val_rows], point)
-        if original.ndim == 2:  # share of truths inside the outer quantiles
-            metrics["coverage"] = float(np.mean((truth[val_rows] >= original[:, 0])
-                                                & (truth[val_rows] <= original[:, -1])))
-        return metrics
-    return task, block, score
+    def score_on(val_rows):
+        def score(predictions):
+            original = predictions * _column(scale[val_rows], predictions) + _column(
+                shift[val_rows], predictions)
+            point = (original if original.ndim == 1
+                     else original[:, point_index(train.quantiles)])
+            metrics = regression_metrics(truth[val_rows], point)
+            if original.ndim == 2:  # share of truths inside the outer quantiles
+                metrics["coverage"] = float(np.mean((truth[val_rows] >= original[:, 0])
+                                                    & (truth[val_rows] <= original[:, -1])))
+            return metrics
+        return score
+    return task, block, score_on
 
 
 def _column(values: np.ndarray, like: np.ndarray) -> np.ndarray:
@@ -356,8 +395,16 @@ def _selection(kind: str, train: TrainConfig, n_validation: int) -> str:
 
 # -- the network of a saved model --------------------------------------------------
 
-def network_for(config: dict) -> AAM:
-    """An untrained network with the shape a model config describes."""
+def network_for(config: dict):
+    """An untrained network with the shape a model config describes (an
+    Ensemble of such networks for a model fitted with ensemble_size > 1)."""
+    size = int(config.get("training", {}).get("ensemble_size", 1))
+    if size > 1:
+        return Ensemble([_single_network(config) for _ in range(size)])
+    return _single_network(config)
+
+
+def _single_network(config: dict) -> AAM:
     architecture = ModelConfig.from_dict(config["architecture"])
     kind = config["kind"]
     if kind == "classifier":
@@ -370,14 +417,20 @@ def network_for(config: dict) -> AAM:
     return AAM(architecture)
 
 
-def load_weights(network: AAM, state_dict: dict) -> AAM:
+def load_weights(network, state_dict: dict):
     """Strict loading, except for parameters newer than the saved model."""
     missing, unexpected = network.load_state_dict(state_dict, strict=False)
-    missing = [k for k in missing if not k.startswith(OPTIONAL_WEIGHTS)]
+    missing = [k for k in missing if not _optional_weight(k)]
     if missing or unexpected:
         raise AAMInputError(f"The model's weights do not match its config: missing "
                             f"{missing[:5]}, unexpected {unexpected[:5]}.")
     return network
+
+
+def _optional_weight(name: str) -> bool:
+    if name.startswith("members."):  # an ensemble member's: members.<i>.<name>
+        name = name.split(".", 2)[2]
+    return name.startswith(OPTIONAL_WEIGHTS)
 
 
 # -- prediction ------------------------------------------------------------------

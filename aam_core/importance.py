@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 
 from .api import Log, build_model, prepare
+from .model.ensemble import members_of
 from .config import DataConfig
 from .data.batching import BatchBuilder, batch_rows
 from .data.table import CountTable
@@ -135,8 +136,12 @@ def feature_importance(bundle, table, sequences=None, conditioning=None, *,
     totals = np.zeros(len(prepared.table.feature_ids))
     for rows in batch_rows(prepared.table.n_samples, batch_size, None):
         batch = builder.build(rows).to(target_device)
-        attribution = slot_attributions(network, batch, bundle.kind,
-                                        context(rows, target_device))
+        # an ensemble predicts the mean of its members, so (to first order
+        # for a classifier) its attribution is the mean of theirs
+        members = members_of(network)
+        attribution = sum(slot_attributions(member, batch, bundle.kind,
+                                            context(rows, target_device))
+                          for member in members) / len(members)
         attribution = attribution.abs().cpu().numpy()
         for b, row in enumerate(rows):
             # build() fills slots in sample_profile's order

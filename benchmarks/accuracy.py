@@ -11,16 +11,19 @@ runs through the real QIIME 2 actions via the Artifact API:
 
     python -m benchmarks.accuracy                       # oral-age, age, 5 folds
     python -m benchmarks.accuracy --task classification --threshold 30
+    python -m benchmarks.accuracy --jobs 2    # two folds at a time
 Writes benchmarks/results/<name>.json and .md.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import platform
-import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,18 +35,26 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "oral-age"
 RESULTS = REPO / "benchmarks" / "results"
 
 
+from aam_core.config import FIT_TRAIN_DEFAULTS as _F  # noqa: E402
+from aam_core.config import PRETRAIN_TRAIN_DEFAULTS as _P  # noqa: E402
+
+
 @dataclass
 class Recipe:
-    """q2-aam's recommended recipe for this benchmark (the plugin defaults
-    where not named here)."""
+    """q2-aam's recipe: by default the plugin's own defaults (its
+    recommended recipe), passed explicitly so that the report records them."""
     preset: str = "small"
-    pretrain_epochs: int = 10
-    fit_epochs: int = 30
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    loss: str = "huber"
-    patience: int = 8
     pretrain: bool = True
+    pretrain_epochs: int = _P.epochs
+    pretrain_learning_rate: float = _P.learning_rate
+    unifrac_weight: float = _P.unifrac_weight
+    fit_epochs: int = _F.epochs
+    learning_rate: float = _F.learning_rate
+    batch_size: int = _F.batch_size
+    loss: str = _F.target_loss
+    patience: int = _F.patience
+    freeze_nucleotide_encoder: bool = _F.freeze_nucleotide_encoder
+    ensemble_size: int = _F.ensemble_size
 
 
 @dataclass
@@ -58,6 +69,7 @@ class Settings:
     n_estimators: int = 500
     methods: tuple = ("baseline", "random_forest", "q2_aam")
     name: str = "oral_age"
+    jobs: int = 1                     # folds run at a time (processes)
 
 
 def grouped_folds(groups: pd.Series, k: int, seed: int,
@@ -118,6 +130,8 @@ class Methods:
 
     def __init__(self, settings: Settings, recipe: Recipe, tree):
         self.settings, self.recipe, self.tree = settings, recipe, tree
+        # torch threads of q2-aam: the cores shared among the folds at work
+        self.threads = max(1, len(os.sched_getaffinity(0)) // settings.jobs)
 
     def baseline(self, train_table, test_table, train_md, test_ids):
         y = train_md[self.settings.target]
@@ -159,19 +173,25 @@ class Methods:
             pretrained = aam.methods.pretrain(
                 table=train_table, distance_matrix=distances, preset=r.preset,
                 epochs=r.pretrain_epochs, batch_size=r.batch_size,
-                learning_rate=r.learning_rate, random_state=s.seed).model
+                learning_rate=r.pretrain_learning_rate, unifrac_weight=r.unifrac_weight,
+                random_state=s.seed, n_threads=self.threads).model
         common = dict(table=train_table, metadata=metadata.get_column(s.target),
                       groups=metadata.get_column(s.group), pretrained_model=pretrained,
                       epochs=r.fit_epochs, batch_size=r.batch_size,
                       learning_rate=r.learning_rate, patience=r.patience,
-                      random_state=s.seed, **({} if pretrained else {"preset": r.preset}))
+                      freeze_nucleotide_encoder=r.freeze_nucleotide_encoder,
+                      ensemble_size=r.ensemble_size, random_state=s.seed,
+                      n_threads=self.threads,
+                      **({} if pretrained else {"preset": r.preset}))
         if s.task == "regression":
             model = aam.methods.fit_regressor(loss=r.loss, **common).model
             return aam.methods.predict_regression(
-                table=test_table, model=model).predictions.view(pd.Series)
+                table=test_table, model=model,
+                n_threads=self.threads).predictions.view(pd.Series)
         model = aam.methods.fit_classifier(**common).model
         return aam.methods.predict_classification(
-            table=test_table, model=model).probabilities.view(pd.DataFrame)
+            table=test_table, model=model,
+            n_threads=self.threads).probabilities.view(pd.DataFrame)
 
 
 def load(settings: Settings):
@@ -194,39 +214,57 @@ def load(settings: Settings):
 
 
 def run(settings: Settings, recipe: Recipe, log=print) -> dict:
+    if not (settings.data / "tree.nwk").exists():
+        recipe = Recipe(**{**asdict(recipe), "pretrain": False})
+    folds = list(range(settings.folds))
+    if settings.jobs > 1:
+        # spawned, not forked: each fold process starts its own torch threads
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(settings.jobs, mp_context=context) as pool:
+            per_fold = list(pool.map(run_fold, [settings] * len(folds),
+                                     [recipe] * len(folds), folds))
+    else:
+        per_fold = [run_fold(settings, recipe, fold, log) for fold in folds]
+    rows = [row for fold_rows in per_fold for row in fold_rows]
+    return {"settings": {**asdict(settings), "data": str(settings.data)},
+            "recipe": asdict(recipe), "date": time.strftime("%Y-%m-%d"),
+            "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores",
+            "folds": rows, "summary": summarise(rows)}
+
+
+def _log_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_fold(settings: Settings, recipe: Recipe, fold: int, log=_log_to_stderr) -> list:
+    """Every method on one held-out fold: a row of scores per method."""
     import qiime2
     table, metadata, tree = load(settings)
-    if tree is None:
-        recipe = Recipe(**{**asdict(recipe), "pretrain": False})
     labels = metadata[settings.target] if settings.task == "classification" else None
     folds = grouped_folds(metadata[settings.group], settings.folds, settings.seed, labels)
     methods = Methods(settings, recipe, tree)
+    train_md = metadata[folds != fold]
+    test_ids = metadata.index[folds == fold]
+    assert not set(train_md[settings.group]) & set(metadata.loc[test_ids, settings.group])
+    train_table = qiime2.Artifact.import_data(
+        "FeatureTable[Frequency]",
+        table.filter(train_md.index, inplace=False).remove_empty(axis="observation"))
+    test_table = qiime2.Artifact.import_data(
+        "FeatureTable[Frequency]",
+        table.filter(test_ids, inplace=False).remove_empty(axis="observation"))
+    truth = metadata.loc[test_ids, settings.target]
     rows = []
-    for fold in range(settings.folds):
-        train_md = metadata[folds != fold]
-        test_ids = metadata.index[folds == fold]
-        assert not set(train_md[settings.group]) & set(metadata.loc[test_ids, settings.group])
-        train_table = qiime2.Artifact.import_data(
-            "FeatureTable[Frequency]",
-            table.filter(train_md.index, inplace=False).remove_empty(axis="observation"))
-        test_table = qiime2.Artifact.import_data(
-            "FeatureTable[Frequency]",
-            table.filter(test_ids, inplace=False).remove_empty(axis="observation"))
-        truth = metadata.loc[test_ids, settings.target]
-        for name in settings.methods:
-            started = time.perf_counter()
-            output = getattr(methods, name)(train_table, test_table, train_md, test_ids)
-            scores = (regression_scores(truth, output) if settings.task == "regression"
-                      else classification_scores(truth, output))
-            rows.append({"fold": fold, "method": name, "n_train": len(train_md),
-                         "n_test": len(test_ids), **scores,
-                         "seconds": time.perf_counter() - started})
-            log(f"fold {fold}: {name} " + " ".join(
-                f"{k} {v:.3f}" for k, v in scores.items()) + f" ({rows[-1]['seconds']:.0f}s)")
-    return {"settings": {**asdict(settings), "data": str(settings.data)},
-            "recipe": asdict(recipe), "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores",
-            "folds": rows, "summary": summarise(rows)}
+    for name in settings.methods:
+        started = time.perf_counter()
+        output = getattr(methods, name)(train_table, test_table, train_md, test_ids)
+        scores = (regression_scores(truth, output) if settings.task == "regression"
+                  else classification_scores(truth, output))
+        rows.append({"fold": fold, "method": name, "n_train": len(train_md),
+                     "n_test": len(test_ids), **scores,
+                     "seconds": time.perf_counter() - started})
+        log(f"fold {fold}: {name} " + " ".join(
+            f"{k} {v:.3f}" for k, v in scores.items()) + f" ({rows[-1]['seconds']:.0f}s)")
+    return rows
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -251,6 +289,16 @@ def markdown(report: dict) -> str:
     for method, values in summary.items():
         lines.append(f"| {method} | " + " | ".join(
             f"{values[m]['mean']:.3f} ± {values[m]['sd']:.3f}" for m in metrics) + " |")
+    frame = pd.DataFrame(report["folds"])
+    headline = metrics[0]  # mae, or auroc for classification
+    per_fold = frame.pivot(index="method", columns="fold", values=headline)
+    per_fold = per_fold.reindex(list(summary))
+    sizes = frame.groupby("fold")["n_test"].first()
+    lines += ["", f"{headline} per fold (held-out samples):", "",
+              "| method | " + " | ".join(f"fold {f} ({sizes[f]})" for f in per_fold.columns)
+              + " |", "|---" * (len(per_fold.columns) + 1) + "|"]
+    for method, values in per_fold.iterrows():
+        lines.append(f"| {method} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -274,6 +322,9 @@ def main(argv=None) -> None:
     parser.add_argument("--n-estimators", type=int, default=500)
     parser.add_argument("--methods", default="baseline,random_forest,q2_aam")
     parser.add_argument("--name", default=None, help="results file name")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="folds run at a time, each in its own process with "
+                             "its share of the cores")
     for field, value in asdict(Recipe()).items():
         parse = _parse_bool if isinstance(value, bool) else type(value)
         parser.add_argument(f"--aam-{field.replace('_', '-')}", type=parse,
@@ -284,9 +335,9 @@ def main(argv=None) -> None:
                          else f"oral_age_above_{args.threshold:g}")
     settings = Settings(args.data, args.target, args.group, args.task, args.threshold,
                         args.folds, args.seed, args.n_estimators,
-                        tuple(args.methods.split(",")), name)
+                        tuple(args.methods.split(",")), name, args.jobs)
     recipe = Recipe(**{f: getattr(args, f"aam_{f}") for f in asdict(Recipe())})
-    report = run(settings, recipe, log=lambda m: print(m, file=sys.stderr, flush=True))
+    report = run(settings, recipe, log=_log_to_stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     table = markdown(report)

@@ -23,6 +23,7 @@ from aam_core.config import ModelConfig, TrainConfig
 from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
 
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
+PREDICTIONS = RESULTS.parent / ".predictions"  # git-ignored: one column per seed
 
 
 def training_unifrac(table: biom.Table):
@@ -94,6 +95,9 @@ def main(argv=None) -> None:
                                       sample_weights=weights)
         predictions.append(api.predict(regressor, test))
     ensemble = sum(predictions) / len(predictions)
+    PREDICTIONS.mkdir(parents=True, exist_ok=True)
+    pd.concat(predictions, axis=1, keys=[f"seed{s}" for s in range(len(predictions))]).to_csv(
+        PREDICTIONS / f"{args.name}-fold{fold}.tsv", sep="\t")
     scores = regression_scores(metadata.loc[test_ids, "age"], ensemble)
     record = {"name": args.name, "fold": fold, "settings": settings, **scores,
               "pretrain_seconds": round(pretrain_seconds),

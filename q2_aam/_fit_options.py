@@ -94,6 +94,7 @@ FINETUNE_PARAMETERS = {
     'hidden_width': Int % Range(0, None),
     'head_dropout': Float % Range(0, 1, inclusive_end=False),
     'freeze_nucleotide_encoder': Bool,
+    'ensemble_size': Int % Range(1, None),
     'unifrac_weight': Float % Range(0, None),
     'find_learning_rate': Bool,
     **TRAINING_OPTIONS,
@@ -140,9 +141,18 @@ FINETUNE_DESCRIPTIONS = {
         '(d_model).'),
     'head_dropout': "Dropout in the head's hidden layers.",
     'freeze_nucleotide_encoder': (
-        'Keep the nucleotide encoder fixed and train the sample encoder and '
-        'head: every ASV is then encoded once and its vector cached, and the '
-        'masked-nucleotide loss is skipped.'),
+        "Keep the pretrained model's nucleotide encoder fixed and train the "
+        'sample encoder and head: every ASV is then encoded once and its '
+        'vector cached (about 10x faster per epoch), and the '
+        'masked-nucleotide loss is skipped. Without a pretrained_model it '
+        'has no effect: a random nucleotide encoder has to learn.'),
+    'ensemble_size': (
+        'Fit this many models, each with its own random seed '
+        '(random_state, random_state + 1, ...) and its own grouped '
+        'validation split for early stopping, and predict their mean (the '
+        'mean class probabilities for a classifier). Averaging cuts the '
+        'variance of a model fitted on a few hundred samples; fitting takes '
+        'ensemble_size times as long. 1 fits a single model.'),
     'unifrac_weight': (
         'Weight of the auxiliary UniFrac loss (only with a distance_matrix); '
         '0 skips it.'),

@@ -8,13 +8,15 @@ import biom
 import numpy as np
 import pandas as pd
 
-from aam_core.config import DataConfig, TrainConfig
+from aam_core.config import (FIT_TRAIN_DEFAULTS, PRETRAIN_TRAIN_DEFAULTS, DataConfig,
+                             TrainConfig)
 from aam_core.errors import AAMInputError
 
 _D, _T = DataConfig(), TrainConfig()
+_P, _F = PRETRAIN_TRAIN_DEFAULTS, FIT_TRAIN_DEFAULTS
 
 # parameters the pipelines pass on unchanged to pretrain and fit-*
-SHARED = ('preset', 'batch_size', 'learning_rate', 'validation_fraction',
+SHARED = ('preset', 'batch_size', 'validation_fraction',
           'patience', 'rarefaction_depth', 'max_asvs', 'max_length',
           'truncate', 'random_state', 'device', 'n_threads')
 DEVICE = ('device', 'n_threads')
@@ -104,12 +106,16 @@ def _fit_model(ctx, fit_action, train_table, metadata, sequences,
         pretrain = ctx.get_action('aam', 'pretrain')
         encoder, = pretrain(table=train_table,
                             distance_matrix=distance_matrix,
-                            epochs=pretrain_epochs, **optional, **shared)
+                            epochs=pretrain_epochs,
+                            learning_rate=settings['pretrain_learning_rate'],
+                            **optional, **shared)
         optional['pretrained_model'] = encoder
     if groups is not None:
         optional['groups'] = groups
     fit = ctx.get_action('aam', fit_action)
     model, = fit(table=train_table, metadata=metadata, epochs=epochs,
+                 learning_rate=settings['learning_rate'],
+                 ensemble_size=settings['ensemble_size'],
                  missing_samples='ignore', **optional, **shared)
     return model
 
@@ -125,9 +131,11 @@ def _explain(ctx, table, model, sequences, settings):
 
 def regress_samples(ctx, table, metadata, sequences=None,
                     distance_matrix=None, groups=None, test_size=0.2,
-                    epochs=_T.epochs, pretrain_epochs=_T.epochs,
+                    epochs=_F.epochs, pretrain_epochs=_P.epochs,
                     preset='small', batch_size=_T.batch_size,
-                    learning_rate=_T.learning_rate,
+                    learning_rate=_F.learning_rate,
+                    pretrain_learning_rate=_P.learning_rate,
+                    ensemble_size=_F.ensemble_size,
                     validation_fraction=_T.validation_fraction,
                     patience=_T.patience,
                     rarefaction_depth=_D.rarefaction_depth,
@@ -155,9 +163,11 @@ def regress_samples(ctx, table, metadata, sequences=None,
 
 def classify_samples(ctx, table, metadata, sequences=None,
                      distance_matrix=None, groups=None, test_size=0.2,
-                     epochs=_T.epochs, pretrain_epochs=_T.epochs,
+                     epochs=_F.epochs, pretrain_epochs=_P.epochs,
                      preset='small', batch_size=_T.batch_size,
-                     learning_rate=_T.learning_rate,
+                     learning_rate=_F.learning_rate,
+                     pretrain_learning_rate=_P.learning_rate,
+                     ensemble_size=_F.ensemble_size,
                      validation_fraction=_T.validation_fraction,
                      patience=_T.patience,
                      rarefaction_depth=_D.rarefaction_depth,

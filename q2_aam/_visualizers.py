@@ -27,6 +27,8 @@ def parameter_counts(state_dict: dict) -> pd.Series:
     """Number of weights per top-level module, from the tensors' shapes."""
     counts = {}
     for name, tensor in state_dict.items():
+        if name.startswith('members.'):  # an ensemble: summed over members
+            name = name.split('.', 2)[2]
         module = name.split('.', 1)[0]
         counts[module] = counts.get(module, 0) + int(np.prod(tensor.shape))
     return pd.Series(counts, dtype='int64')
@@ -44,6 +46,8 @@ def curve_names(history: pd.DataFrame) -> list:
 
 def best_epoch(config: dict, history: pd.DataFrame):
     epoch = config['training'].get('best_epoch')
+    if isinstance(epoch, list):  # an ensemble: its first member's
+        epoch = epoch[0]
     if epoch is None and len(history):
         key = 'val_loss' if 'val_loss' in history else 'train_loss'
         if key in history and history[key].notna().any():
@@ -139,15 +143,27 @@ def summarize(output_dir: str, model: ModelBundle) -> None:
     import q2templates
     config, history = model.config, model.history
     counts = parameter_counts(model.state_dict)
-    best = best_epoch(config, history)
-    curves = plot_curves(history, best, output_dir)
+    members = int(config['training'].get('ensemble_size', 1))
+    curves_history = history
+    if 'member' in history:  # an ensemble: curves and metrics of member 0
+        curves_history = history[history['member'] == 0].drop(columns='member')
+    best = best_epoch(config, curves_history)
+    curves = plot_curves(curves_history, best, output_dir)
     history.to_csv(os.path.join(output_dir, 'history.tsv'), sep='\t',
                    index=False)
     with open(os.path.join(output_dir, 'config.json'), 'w') as fh:
         json.dump(config, fh, indent=2, sort_keys=True)
-    last = int(history['epoch'].max()) if len(history) else None
+    last = int(curves_history['epoch'].max()) if len(curves_history) else None
+    ensemble = {}
+    if members > 1:
+        ensemble = {
+            'ensemble members': f'{members} (curves and metrics: member 1)',
+            'best epoch of each member': ', '.join(
+                map(str, config['training'].get('best_epoch') or [])),
+        }
     overview = {
         'kind': config['kind'],
+        **ensemble,
         'parameters': f'{int(counts.sum()):,}',
         'random seed': config['seed'],
         'device used': config['device'],
@@ -157,7 +173,7 @@ def summarize(output_dir: str, model: ModelBundle) -> None:
            for name, version in config['versions'].items()},
     }
     metrics = [(name, _format_metric(train), _format_metric(val))
-               for name, train, val in _metric_rows(history, best)]
+               for name, train, val in _metric_rows(curves_history, best)]
     q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir,
                        context={
                            'title': f"AAM {config['kind']} summary",

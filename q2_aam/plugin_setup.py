@@ -454,6 +454,8 @@ _pipeline_parameters = {
                                inclusive_end=False),
     'epochs': training_parameters['epochs'],
     'pretrain_epochs': Int % Range(1, None),
+    'pretrain_learning_rate': training_parameters['learning_rate'],
+    'ensemble_size': Int % Range(1, None),
     **{name: data_parameters[name] for name in _PIPELINE_DATA},
     **{name: training_parameters[name]
        for name in ('batch_size', 'learning_rate', 'validation_fraction',
@@ -469,6 +471,10 @@ _pipeline_parameter_descriptions = {
     'epochs': 'Maximum epochs of fine-tuning.',
     'pretrain_epochs': (
         'Maximum epochs of pretraining (only with a distance matrix).'),
+    'pretrain_learning_rate': (
+        'Peak learning rate of pretraining (only with a distance matrix); '
+        'learning_rate is that of fine-tuning.'),
+    'ensemble_size': fo.FINETUNE_DESCRIPTIONS['ensemble_size'],
     **{name: data_descriptions[name] for name in _PIPELINE_DATA},
     **{name: training_descriptions[name]
        for name in ('batch_size', 'learning_rate', 'validation_fraction',

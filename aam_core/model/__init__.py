@@ -1,3 +1,4 @@
 from .aam import AAM
+from .ensemble import Ensemble
 
-__all__ = ["AAM"]
+__all__ = ["AAM", "Ensemble"]

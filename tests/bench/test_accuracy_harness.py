@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.accuracy import (Recipe, Settings, classification_scores, grouped_folds,
-                                 regression_scores, run)
+                                 markdown, regression_scores, run)
 from tests.conftest import random_dna
 
 
@@ -61,7 +61,7 @@ def planted_study(tmp_path, rng):
 
 def test_regression_run_through_qiime2_actions(planted_study):
     settings = Settings(data=planted_study, folds=3, n_estimators=50, name="planted")
-    recipe = Recipe(preset="tiny", fit_epochs=2, batch_size=16)
+    recipe = Recipe(preset="tiny", fit_epochs=2, batch_size=16, ensemble_size=2)
     report = run(settings, recipe, log=lambda m: None)
     assert report["recipe"]["pretrain"] is False  # no tree: no UniFrac pretraining
     assert len(report["folds"]) == 9
@@ -71,8 +71,14 @@ def test_regression_run_through_qiime2_actions(planted_study):
 
 
 def test_classification_run_through_qiime2_actions(planted_study):
+    # two folds at a time, each in its own process
     settings = Settings(data=planted_study, folds=3, n_estimators=50, task="classification",
-                        threshold=45.0, methods=("baseline", "random_forest"), name="planted")
-    report = run(settings, Recipe(), log=lambda m: None)
+                        threshold=45.0, name="planted", jobs=2)
+    recipe = Recipe(preset="tiny", fit_epochs=2, batch_size=16, ensemble_size=2)
+    report = run(settings, recipe, log=lambda m: None)
+    assert sorted(row["fold"] for row in report["folds"]) == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     assert report["summary"]["baseline"]["auroc"]["mean"] == pytest.approx(0.5)
     assert report["summary"]["random_forest"]["auroc"]["mean"] > 0.7
+    assert 0 <= report["summary"]["q2_aam"]["auroc"]["mean"] <= 1
+    table = markdown(report)
+    assert "| q2_aam |" in table and "per fold" in table

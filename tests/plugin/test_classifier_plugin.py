@@ -9,7 +9,7 @@ from qiime2.plugins import aam
 from qiime2.sdk import PluginManager
 
 from aam_core.bundle import ModelBundle
-from aam_core.config import ConditioningConfig, ModelConfig, TrainConfig
+from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
 from q2_aam import _examples, _fit_options
 
 from .conftest import TINY
@@ -122,7 +122,7 @@ FINE_TUNING_OPTIONS = {
              'patience', 'scheduler', 'warmup_fraction', 'lr_cycles',
              'plateau_patience', 'accumulation_steps', 'precision', 'compile',
              'gradient_checkpointing', 'auto_batch_size',
-             'find_learning_rate', 'pretrained_model'],
+             'find_learning_rate', 'ensemble_size', 'pretrained_model'],
     'fit_regressor': ['loss', 'quantiles', 'huber_delta',
                       'overprediction_weight', 'underprediction_weight',
                       'normalisation', 'normalise_by', 'residual_head',
@@ -138,14 +138,15 @@ def test_fit_actions_expose_every_option_with_core_defaults(action):
     for name in FINE_TUNING_OPTIONS['both'] + FINE_TUNING_OPTIONS[action]:
         assert name in names, name
         assert names[name].has_description(), name
-    core = {f.name: f.default for f in fields(TrainConfig)}
+    # fine-tuning's own defaults (the recommended recipe)
+    core = {f.name: getattr(FIT_TRAIN_DEFAULTS, f.name) for f in fields(TrainConfig)}
     core.update({f.name: f.default for f in fields(ConditioningConfig)})
     core.update({f.name: f.default for f in fields(ModelConfig)})
     core.update(conditional_output=core['output_scaling'],
                 residual_head=core['head_residual'],
                 quantiles=list(core['quantiles']))
     # a metadata column in QIIME 2, or fine-tuning's own default
-    differ = {'normalise_by', 'nucleotide_weight'}
+    differ = {'normalise_by'}
     checked = 0
     for name, spec in signature.parameters.items():
         if name in core and name not in differ:

@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 from qiime2.sdk import PluginManager
 
-from aam_core.config import DataConfig, TrainConfig
+from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig
 
 
 @pytest.fixture(scope='module')
@@ -48,8 +48,10 @@ def test_no_file_path_parameters(plugin):
 
 def test_defaults_are_aam_core_defaults(plugin):
     renamed = {'random_state': 'seed', 'loss': 'target_loss'}
-    core = {f.name: f.default for cls in (DataConfig, TrainConfig)
-            for f in fields(cls)}
+    # pretraining's own defaults (the recommended recipe)
+    core = {f.name: getattr(defaults, f.name)
+            for defaults in (DataConfig(), PRETRAIN_TRAIN_DEFAULTS)
+            for f in fields(defaults)}
     parameters = plugin.actions['pretrain'].signature.parameters
     checked = 0
     for name, spec in parameters.items():
