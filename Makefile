@@ -33,7 +33,7 @@ bench: bootstrap
 
 # q2-aam vs the random forest, 5-fold grouped CV on ../shared/data/oral-age (long).
 bench-accuracy: bootstrap
-	$(RUN) $(PYTHON) -m benchmarks.accuracy $(BENCH_ARGS)
+	$(RUN) $(PYTHON) -m benchmarks.accuracy --jobs 2 $(BENCH_ARGS)
 
 example-data: bootstrap
 	$(PYTHON) scripts/make_example_data.py
