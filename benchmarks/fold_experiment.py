@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from aam_core import api
-from aam_core.config import ModelConfig, TrainConfig
+from aam_core.config import ConditioningConfig, ModelConfig, TrainConfig
 from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
 
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
@@ -56,7 +56,8 @@ def main(argv=None) -> None:
     parser.add_argument("settings", nargs="?", default="{}",
                         help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
                              "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
-                             "and any TrainConfig field for fine-tuning")
+                             "condition_on (metadata columns, e.g. ['study']), fusion, "
+                             "conditional_output, and any TrainConfig field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -70,7 +71,7 @@ def main(argv=None) -> None:
 
     table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
     metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
-                           dtype={"group": str}).loc[list(table.ids())]
+                           dtype={"group": str, "study": str}).loc[list(table.ids())]
     folds = grouped_folds(metadata["group"], 5, 0)
     train_md, test_ids = metadata[folds != fold], metadata.index[folds == fold]
     train = table.filter(train_md.index, inplace=False).remove_empty(axis="observation")
@@ -87,13 +88,22 @@ def main(argv=None) -> None:
     if cfg.pop("group_weights", False):
         counts = train_md["group"].map(train_md["group"].value_counts())
         weights = 1.0 / counts
+    # categorical metadata the model is conditioned on (known at prediction)
+    columns = cfg.pop("condition_on", [])
+    conditioning = metadata[columns].astype(str) if columns else None
+    options = ConditioningConfig(fusion=cfg.pop("fusion", "add"),
+                                 output_scaling=cfg.pop("conditional_output", False))
     predictions = []
     for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
         fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed})
-        regressor = api.fit_regressor(train, train_md["age"], groups=train_md["group"],
-                                      pretrained=pretrained, model=model, train=fit,
-                                      sample_weights=weights)
-        predictions.append(api.predict(regressor, test))
+        regressor = api.fit_regressor(
+            train, train_md["age"], groups=train_md["group"], pretrained=pretrained,
+            model=model, train=fit, sample_weights=weights,
+            conditioning=None if conditioning is None else conditioning.loc[train_md.index],
+            conditioning_config=options)
+        predictions.append(api.predict(
+            regressor, test,
+            conditioning=None if conditioning is None else conditioning.loc[test_ids]))
     ensemble = sum(predictions) / len(predictions)
     PREDICTIONS.mkdir(parents=True, exist_ok=True)
     pd.concat(predictions, axis=1, keys=[f"seed{s}" for s in range(len(predictions))]).to_csv(
