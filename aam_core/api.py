@@ -237,7 +237,7 @@ def embed(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
     from .finetune import forward_outputs
     sample_ids, outputs, _, _ = forward_outputs(
         bundle, table, sequences, conditioning, batch_size=batch_size,
-        device=device, n_threads=n_threads, log=log)
+        device=device, n_threads=n_threads, log=log, embedding_only=True)
     embedding = outputs["embedding"]
     return pd.DataFrame(embedding, index=pd.Index(sample_ids, name="SampleID"),
                         columns=[f"dim{i + 1}" for i in range(embedding.shape[1])])

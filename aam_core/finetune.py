@@ -23,7 +23,7 @@ from .data.targets import (CategoryScaler, NORMALISATIONS, TargetScaler,
 from .errors import AAMInputError
 from .losses import TARGET_LOSSES
 from .model import AAM, Ensemble
-from .model.ensemble import first_member_state
+from .model.ensemble import first_member_state, members_of
 from .model.conditioning import (FUSIONS, build_vocabularies, category_text,
                                  encode_conditions)
 from .train.cache import cache_asv_vectors
@@ -437,9 +437,11 @@ def _optional_weight(name: str) -> bool:
 
 def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
                     batch_size: int = 64, device: str = "auto", n_threads: int = 0,
-                    log=print):
+                    log=print, embedding_only: bool = False):
     """(sample ids, {'embedding', 'prediction'} arrays, shift, scale) for every
-    usable sample of `table`, in table order; predictions in normalised units."""
+    usable sample of `table`, in table order; predictions in normalised units.
+    `embedding_only`: an ensemble runs its first member alone (whose
+    embedding is the ensemble's), not every member."""
     from . import api
     if n_threads > 0:
         torch.set_num_threads(n_threads)
@@ -447,7 +449,10 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     prepared = api.prepare(table, sequences, data, log)
     sample_ids = prepared.table.sample_ids
     target_device = resolve_device(device)
-    network = api.build_model(bundle).to(target_device)
+    network = api.build_model(bundle)
+    if embedding_only:
+        network = members_of(network)[0]
+    network = network.to(target_device)
     spec = bundle.config.get("conditioning")
     codes = None
     if spec:
