@@ -92,6 +92,7 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     builder = BatchBuilder(counts.counts, prepared.tokens, data)
 
     members, histories, best_epochs = [], [], []
+    asv_vectors = None  # of the frozen pretrained nucleotide encoder: alike in every member
     for index, (train_rows, val_rows) in enumerate(splits):
         member_train = replace(train, seed=train.seed + index)
         api._seed_everything(member_train)
@@ -107,7 +108,11 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
         network.set_gradient_checkpointing(train.gradient_checkpointing)
         network.to(device)
         if train.freeze_encoder or train.freeze_nucleotide_encoder:
-            cache_asv_vectors(network, prepared.tokens, device)
+            # check_options allows freezing only with a pretrained model, whose
+            # nucleotide encoder every member loads unchanged: encode once
+            if asv_vectors is None:
+                asv_vectors = cache_asv_vectors(network, prepared.tokens, device)
+            network.asv_cache = asv_vectors
         training = TrainingData(builder, train_rows, val_rows, score=score_on(val_rows))
         if train.find_learning_rate and index == 0:
             found = lr_range_test(network, training, objective, member_train, device, log=log)

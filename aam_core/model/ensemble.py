@@ -22,7 +22,6 @@ class Ensemble(nn.Module):
         if not members:
             raise ValueError("An ensemble needs at least one member.")
         self.members = nn.ModuleList(members)
-        self.config = members[0].config
 
     @property
     def classifies(self) -> bool:
