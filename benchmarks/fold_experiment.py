@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                         help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
                              "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
                              "condition_on (metadata columns, e.g. ['study']), fusion, "
-                             "conditional_output, and any TrainConfig field for fine-tuning")
+                             "conditional_output, unknown_rate, and any TrainConfig field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -84,15 +84,18 @@ def main(argv=None) -> None:
         pretrained = cached_pretraining(train, model, pretrain, fold)
     pretrain_seconds = time.perf_counter() - started
     # each pseudo-subject counts the same, however many samples it has
+    # (group_weights: true = 1/size; a number p = 1/size**p, e.g. 0.5 for sqrt)
     weights = None
-    if cfg.pop("group_weights", False):
+    power = cfg.pop("group_weights", False)
+    if power:
         counts = train_md["group"].map(train_md["group"].value_counts())
-        weights = 1.0 / counts
+        weights = 1.0 / counts ** (1.0 if power is True else float(power))
     # categorical metadata the model is conditioned on (known at prediction)
     columns = cfg.pop("condition_on", [])
     conditioning = metadata[columns].astype(str) if columns else None
     options = ConditioningConfig(fusion=cfg.pop("fusion", "add"),
-                                 output_scaling=cfg.pop("conditional_output", False))
+                                 output_scaling=cfg.pop("conditional_output", False),
+                                 unknown_rate=cfg.pop("unknown_rate", 0.05))
     predictions = []
     for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
         fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed})
