@@ -50,6 +50,8 @@ HELP = {
     "unifrac_weight": "weight of the UniFrac pair loss; 0 skips it",
     "rarefaction_depth": "rarefy every sample to this many reads, drawn afresh "
                          "each epoch; 0: no rarefaction",
+    "asv_dropout": "augmentation: leave out each ASV of a training sample with "
+                   "this probability, drawn afresh each epoch; 0: off",
     "max_asvs": "keep at most this many ASVs per sample, most abundant first",
     "max_length": "longest sequence accepted (longer: an error, unless --truncate)",
 }

@@ -80,6 +80,9 @@ class DataConfig:
     truncate: bool = False
     max_asvs: int = 512         # most abundant ASVs kept per sample
     rarefaction_depth: int = 0  # 0: use counts as they are
+    # augmentation: in training, each ASV of a sample is left out with this
+    # probability, drawn afresh every epoch (never at validation/prediction)
+    asv_dropout: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

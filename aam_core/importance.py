@@ -126,7 +126,8 @@ def feature_importance(bundle, table, sequences=None, conditioning=None, *,
     if n_threads > 0:
         torch.set_num_threads(n_threads)
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
-    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0)
+    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0,
+                   asv_dropout=0.0)
     prepared = prepare(counts, sequences, data, log)
     target_device = resolve_device(device)
     network = build_model(bundle).to(target_device)

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from aam_core import api
-from aam_core.config import ConditioningConfig, ModelConfig, TrainConfig
+from aam_core.config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
 
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                         help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
                              "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
                              "condition_on (metadata columns, e.g. ['study']), fusion, "
-                             "conditional_output, unknown_rate, and any TrainConfig field for fine-tuning")
+                             "conditional_output, unknown_rate, rarefaction_depth, asv_dropout, and any TrainConfig field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -96,12 +96,15 @@ def main(argv=None) -> None:
     options = ConditioningConfig(fusion=cfg.pop("fusion", "add"),
                                  output_scaling=cfg.pop("conditional_output", False),
                                  unknown_rate=cfg.pop("unknown_rate", 0.05))
+    # augmentation in fine-tuning (DataConfig)
+    data = DataConfig(rarefaction_depth=cfg.pop("rarefaction_depth", 0),
+                      asv_dropout=cfg.pop("asv_dropout", 0.0))
     predictions = []
     for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
         fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed})
         regressor = api.fit_regressor(
             train, train_md["age"], groups=train_md["group"], pretrained=pretrained,
-            model=model, train=fit, sample_weights=weights,
+            model=model, data=data, train=fit, sample_weights=weights,
             conditioning=None if conditioning is None else conditioning.loc[train_md.index],
             conditioning_config=options)
         predictions.append(api.predict(

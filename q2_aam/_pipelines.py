@@ -17,7 +17,7 @@ _P, _F = PRETRAIN_TRAIN_DEFAULTS, FIT_TRAIN_DEFAULTS
 
 # parameters the pipelines pass on unchanged to pretrain and fit-*
 SHARED = ('preset', 'batch_size', 'validation_fraction',
-          'patience', 'rarefaction_depth', 'max_asvs', 'max_length',
+          'patience', 'rarefaction_depth', 'asv_dropout', 'max_asvs', 'max_length',
           'truncate', 'random_state', 'device', 'n_threads')
 DEVICE = ('device', 'n_threads')
 
@@ -139,6 +139,7 @@ def regress_samples(ctx, table, metadata, sequences=None,
                     validation_fraction=_T.validation_fraction,
                     patience=_T.patience,
                     rarefaction_depth=_D.rarefaction_depth,
+                    asv_dropout=_D.asv_dropout,
                     max_asvs=_D.max_asvs, max_length=_D.max_length,
                     truncate=_D.truncate, missing_samples='error',
                     random_state=_T.seed, device=_T.device,
@@ -171,6 +172,7 @@ def classify_samples(ctx, table, metadata, sequences=None,
                      validation_fraction=_T.validation_fraction,
                      patience=_T.patience,
                      rarefaction_depth=_D.rarefaction_depth,
+                     asv_dropout=_D.asv_dropout,
                      max_asvs=_D.max_asvs, max_length=_D.max_length,
                      truncate=_D.truncate, missing_samples='error',
                      random_state=_T.seed, device=_T.device,

@@ -104,6 +104,7 @@ training_device_descriptions = {
 data_parameters = {
     'preset': Str % Choices(['tiny', 'small', 'base']),
     'rarefaction_depth': Int % Range(0, None),
+    'asv_dropout': Float % Range(0, 1, inclusive_end=False),
     'max_asvs': Int % Range(1, None),
     'max_length': Int % Range(1, None),
     'truncate': Bool,
@@ -114,6 +115,11 @@ data_descriptions = {
         'Rarefy each sample to this many reads, drawing a fresh subsample '
         'every epoch; samples with fewer reads are dropped. 0: no '
         'rarefaction.'),
+    'asv_dropout': (
+        'Augmentation: in every training epoch, leave out each ASV of a '
+        'sample with this probability (a fresh draw each epoch; a sample '
+        'keeps at least its most abundant ASV). Validation and prediction '
+        'see every ASV. 0: off.'),
     'max_asvs': 'Keep at most this many ASVs per sample, most abundant first.',
     'max_length': (
         'Longest ASV sequence accepted; longer ones are an error unless '
@@ -446,8 +452,8 @@ _pipeline_input_descriptions = {
         'encoder is first pretrained on the training samples with them (and '
         'masked nucleotides), then fine-tuned; without it the model is '
         'trained from scratch on the target.')}
-_PIPELINE_DATA = ('preset', 'rarefaction_depth', 'max_asvs', 'max_length',
-                  'truncate')
+_PIPELINE_DATA = ('preset', 'rarefaction_depth', 'asv_dropout', 'max_asvs',
+                  'max_length', 'truncate')
 _pipeline_parameters = {
     'groups': MetadataColumn[Categorical],
     'test_size': Float % Range(0, 1, inclusive_start=False,

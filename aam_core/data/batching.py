@@ -49,8 +49,10 @@ class BatchBuilder:
         self.data = data
         self.unique_asvs = unique_asvs  # False only to measure the saving
 
-    def sample_profile(self, row: int, rng: np.random.Generator | None):
-        """Feature indices and counts of one sample, rarefied and capped."""
+    def sample_profile(self, row: int, rng: np.random.Generator | None,
+                       augment: bool = True):
+        """Feature indices and counts of one sample, rarefied and capped;
+        with `augment` (training batches), some ASVs dropped (asv_dropout)."""
         start, end = self.counts.indptr[row], self.counts.indptr[row + 1]
         features = self.counts.indices[start:end]
         counts = self.counts.data[start:end]
@@ -59,14 +61,20 @@ class BatchBuilder:
             counts = rarefy(counts, depth, rng)
             present = counts > 0
             features, counts = features[present], counts[present]
+        if augment and self.data.asv_dropout > 0 and rng is not None and len(features) > 1:
+            kept = rng.random(len(features)) >= self.data.asv_dropout
+            if not kept.any():  # a sample keeps at least its most abundant ASV
+                kept[int(np.argmax(counts))] = True
+            features, counts = features[kept], counts[kept]
         if len(features) > self.data.max_asvs:
             # most abundant first; ties broken by feature order for determinism
             order = np.lexsort((features, -counts))[: self.data.max_asvs]
             features, counts = features[order], counts[order]
         return features, counts.astype(np.float64)
 
-    def build(self, rows: np.ndarray, rng: np.random.Generator | None = None) -> Batch:
-        profiles = [self.sample_profile(int(r), rng) for r in rows]
+    def build(self, rows: np.ndarray, rng: np.random.Generator | None = None,
+              augment: bool = True) -> Batch:
+        profiles = [self.sample_profile(int(r), rng, augment) for r in rows]
         n_slots = max(len(f) for f, _ in profiles)
         asv_mask = np.zeros((len(rows), n_slots), dtype=bool)
         log_abundance = np.zeros((len(rows), n_slots), dtype=np.float32)

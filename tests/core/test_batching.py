@@ -73,6 +73,28 @@ def test_rarefaction_is_fresh_each_draw_and_seeded(rng):
     assert not np.array_equal(first[1], second[1])  # next epoch, new draw
 
 
+def test_asv_dropout_only_when_augmenting(rng):
+    counts = np.arange(1, 201, dtype=float)[None, :]
+    table = CountTable.from_dense(counts, ["s"], random_dna(rng, 200, 12))
+    builder = BatchBuilder(table.counts, tokenize(table.feature_ids),
+                           DataConfig(asv_dropout=0.5))
+    features, _ = builder.sample_profile(0, np.random.default_rng(3))
+    assert 60 < len(features) < 140  # about half left out
+    again, _ = builder.sample_profile(0, np.random.default_rng(3))
+    assert np.array_equal(features, again)  # seeded
+    # validation / prediction: every ASV, with or without an rng
+    assert len(builder.sample_profile(0, np.random.default_rng(3), augment=False)[0]) == 200
+    assert len(builder.sample_profile(0, None)[0]) == 200
+
+
+def test_asv_dropout_keeps_at_least_the_most_abundant(rng):
+    table = CountTable.from_dense(np.array([[1.0, 9.0, 2.0]]), ["s"], random_dna(rng, 3, 10))
+    builder = BatchBuilder(table.counts, tokenize(table.feature_ids),
+                           DataConfig(asv_dropout=0.999999))
+    features, kept = builder.sample_profile(0, np.random.default_rng(0))
+    assert features.tolist() == [1] and kept.tolist() == [9.0]
+
+
 def test_abundance_is_log_relative_and_pad_is_masked(rng):
     counts = np.array([[2, 0, 6], [0, 1, 0]], dtype=float)
     table = CountTable.from_dense(counts, ["a", "b"], random_dna(rng, 3, 10))
