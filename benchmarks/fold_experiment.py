@@ -57,7 +57,7 @@ def main(argv=None) -> None:
                         help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
                              "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
                              "condition_on (metadata columns, e.g. ['study']), fusion, "
-                             "conditional_output, unknown_rate, rarefaction_depth, asv_dropout, and any TrainConfig field for fine-tuning")
+                             "conditional_output, unknown_rate, rarefaction_depth, asv_dropout, fit_unifrac_weight, and any TrainConfig field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -99,12 +99,16 @@ def main(argv=None) -> None:
     # augmentation in fine-tuning (DataConfig)
     data = DataConfig(rarefaction_depth=cfg.pop("rarefaction_depth", 0),
                       asv_dropout=cfg.pop("asv_dropout", 0.0))
+    # auxiliary UniFrac term in fine-tuning too (training samples' distances)
+    fit_unifrac_weight = cfg.pop("fit_unifrac_weight", 0.0)
+    distances = training_unifrac(train) if fit_unifrac_weight else None
     predictions = []
     for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
-        fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed})
+        fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed,
+                             "unifrac_weight": fit_unifrac_weight})
         regressor = api.fit_regressor(
             train, train_md["age"], groups=train_md["group"], pretrained=pretrained,
-            model=model, data=data, train=fit, sample_weights=weights,
+            model=model, data=data, train=fit, sample_weights=weights, distances=distances,
             conditioning=None if conditioning is None else conditioning.loc[train_md.index],
             conditioning_config=options)
         predictions.append(api.predict(

@@ -8,9 +8,10 @@ from qiime2.plugins import aam
 
 from aam_core.bundle import ModelBundle
 
-# rarefaction, shuffling, masking and the validation split all draw on the seed
+# rarefaction, ASV dropout, shuffling, masking and the validation split all
+# draw on the seed
 SETTINGS = {'preset': 'tiny', 'epochs': 2, 'batch_size': 8,
-            'rarefaction_depth': 20, 'device': 'cpu'}
+            'rarefaction_depth': 20, 'asv_dropout': 0.2, 'device': 'cpu'}
 
 
 def weights(artifact):
@@ -68,5 +69,6 @@ def test_provenance_records_every_parameter(tmp_path, pretrained_twice):
                  if n.endswith('/provenance/action/action.yaml')]
         recorded = archive.read(name).decode()
     for setting in ('random_state: 7', 'device: cpu', 'n_threads: 0',
-                    'rarefaction_depth: 20', 'preset: tiny'):
+                    'rarefaction_depth: 20', 'asv_dropout: 0.2',
+                    'preset: tiny'):
         assert setting in recorded, setting
