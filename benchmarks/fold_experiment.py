@@ -54,10 +54,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name")
     parser.add_argument("settings", nargs="?", default="{}",
-                        help="JSON: fold, preset, kmer_size, pretrain_epochs, pretrain_lr, "
-                             "pretrain_unifrac_weight, group_weights, seeds (an ensemble), "
-                             "condition_on (metadata columns, e.g. ['study']), fusion, "
-                             "conditional_output, unknown_rate, rarefaction_depth, asv_dropout, fit_unifrac_weight, and any TrainConfig field for fine-tuning")
+                        help="JSON: fold, preset, kmer_size, pretrain_epochs, "
+                             "pretrain_lr, pretrain_seed, pretrain_unifrac_weight, "
+                             "group_weights, seeds (an ensemble), condition_on "
+                             "(metadata columns, e.g. ['study']), fusion, "
+                             "conditional_output, unknown_rate, rarefaction_depth, "
+                             "asv_dropout, fit_unifrac_weight, and any TrainConfig "
+                             "field for fine-tuning")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -68,6 +71,7 @@ def main(argv=None) -> None:
     pretrain_epochs = cfg.pop("pretrain_epochs", 0)
     pretrain_lr = cfg.pop("pretrain_lr", 1e-3)
     pretrain_unifrac_weight = cfg.pop("pretrain_unifrac_weight", 1.0)
+    pretrain_seed = cfg.pop("pretrain_seed", 0)
 
     table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
     metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
@@ -80,7 +84,7 @@ def main(argv=None) -> None:
     started, pretrained = time.perf_counter(), None
     if pretrain_epochs:
         pretrain = TrainConfig(epochs=pretrain_epochs, learning_rate=pretrain_lr,
-                               unifrac_weight=pretrain_unifrac_weight)
+                               unifrac_weight=pretrain_unifrac_weight, seed=pretrain_seed)
         pretrained = cached_pretraining(train, model, pretrain, fold)
     pretrain_seconds = time.perf_counter() - started
     # each pseudo-subject counts the same, however many samples it has
