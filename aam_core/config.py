@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .errors import AAMInputError
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -83,6 +85,18 @@ class DataConfig:
     # augmentation: in training, each ASV of a sample is left out with this
     # probability, drawn afresh every epoch (never at validation/prediction)
     asv_dropout: float = 0.0
+
+    def __post_init__(self):
+        # the q2 actions check these ranges too; the Python API and `aam` get
+        # the same message
+        if not 0.0 <= self.asv_dropout < 1.0:
+            raise AAMInputError(f"asv_dropout must be in [0, 1), not {self.asv_dropout}: "
+                                "it is the chance of leaving out each ASV (0: off).")
+        if self.rarefaction_depth < 0:
+            raise AAMInputError(f"rarefaction_depth must be 0 (off) or a number of "
+                                f"reads, not {self.rarefaction_depth}.")
+        if self.max_asvs < 1:
+            raise AAMInputError(f"max_asvs must be at least 1, not {self.max_asvs}.")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,6 +6,7 @@ from aam_core.config import DataConfig, ModelConfig
 from aam_core.data.batching import BatchBuilder, batch_rows
 from aam_core.data.table import CountTable
 from aam_core.data.tokens import tokenize
+from aam_core.errors import AAMInputError
 from aam_core.model import AAM
 from tests.conftest import random_dna
 
@@ -85,6 +86,13 @@ def test_asv_dropout_only_when_augmenting(rng):
     # validation / prediction: every ASV, with or without an rng
     assert len(builder.sample_profile(0, np.random.default_rng(3), augment=False)[0]) == 200
     assert len(builder.sample_profile(0, None)[0]) == 200
+
+
+@pytest.mark.parametrize("bad", [{"asv_dropout": 1.0}, {"asv_dropout": -0.1},
+                                 {"rarefaction_depth": -5}, {"max_asvs": 0}])
+def test_out_of_range_data_settings_are_refused(bad):
+    with pytest.raises(AAMInputError, match=next(iter(bad))):
+        DataConfig(**bad)
 
 
 def test_asv_dropout_keeps_at_least_the_most_abundant(rng):
