@@ -98,6 +98,17 @@ class DataConfig:
         if self.max_asvs < 1:
             raise AAMInputError(f"max_asvs must be at least 1, not {self.max_asvs}.")
 
+    # random draws of a training run, not rules of the model's input
+    TRAINING_DRAWS = ("rarefaction_depth", "asv_dropout")
+
+    def for_prediction(self) -> "DataConfig":
+        """The same input rules without the training-time draws."""
+        return replace(self, rarefaction_depth=0, asv_dropout=0.0)
+
+    def with_draws_of(self, run: "DataConfig") -> "DataConfig":
+        """These input rules (a pretrained model's) with a run's own draws."""
+        return replace(self, **{name: getattr(run, name) for name in self.TRAINING_DRAWS})
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -187,9 +187,7 @@ def _architecture(model, head_options, data: DataConfig, pretrained):
     if pretrained is not None:
         # the encoder's shape and sequence rules must match its weights
         architecture = ModelConfig.from_dict(pretrained.config["architecture"])
-        data = replace(DataConfig(**pretrained.config["data"]),
-                       rarefaction_depth=data.rarefaction_depth,
-                       asv_dropout=data.asv_dropout)
+        data = DataConfig(**pretrained.config["data"]).with_draws_of(data)
     else:
         config = ModelConfig.preset(model) if isinstance(model, str) else model
         architecture = replace(config, max_length=data.max_length)
@@ -451,8 +449,7 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     from . import api
     if n_threads > 0:
         torch.set_num_threads(n_threads)
-    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0,
-                   asv_dropout=0.0)
+    data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = api.prepare(table, sequences, data, log)
     sample_ids = prepared.table.sample_ids
     target_device = resolve_device(device)

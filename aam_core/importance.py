@@ -27,8 +27,6 @@ regressor, log-probability for a classifier.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import torch
@@ -126,8 +124,7 @@ def feature_importance(bundle, table, sequences=None, conditioning=None, *,
     if n_threads > 0:
         torch.set_num_threads(n_threads)
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
-    data = replace(DataConfig(**bundle.config["data"]), rarefaction_depth=0,
-                   asv_dropout=0.0)
+    data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(counts, sequences, data, log)
     target_device = resolve_device(device)
     network = build_model(bundle).to(target_device)

@@ -95,6 +95,15 @@ def test_out_of_range_data_settings_are_refused(bad):
         DataConfig(**bad)
 
 
+def test_prediction_drops_the_training_draws_and_keeps_the_input_rules():
+    trained = DataConfig(max_asvs=64, max_length=120, rarefaction_depth=500, asv_dropout=0.2)
+    assert trained.for_prediction() == DataConfig(max_asvs=64, max_length=120)
+    run = DataConfig(rarefaction_depth=300, asv_dropout=0.1, max_asvs=999)
+    # a pretrained model's input rules, with this run's draws
+    assert trained.with_draws_of(run) == DataConfig(max_asvs=64, max_length=120,
+                                                   rarefaction_depth=300, asv_dropout=0.1)
+
+
 def test_asv_dropout_keeps_at_least_the_most_abundant(rng):
     table = CountTable.from_dense(np.array([[1.0, 9.0, 2.0]]), ["s"], random_dna(rng, 3, 10))
     builder = BatchBuilder(table.counts, tokenize(table.feature_ids),
