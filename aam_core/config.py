@@ -102,8 +102,9 @@ class DataConfig:
     TRAINING_DRAWS = ("rarefaction_depth", "asv_dropout")
 
     def for_prediction(self) -> "DataConfig":
-        """The same input rules without the training-time draws."""
-        return replace(self, rarefaction_depth=0, asv_dropout=0.0)
+        """The same input rules without the training-time draws (their
+        defaults are 'off')."""
+        return self.with_draws_of(DataConfig())
 
     def with_draws_of(self, run: "DataConfig") -> "DataConfig":
         """These input rules (a pretrained model's) with a run's own draws."""
