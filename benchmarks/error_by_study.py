@@ -21,8 +21,7 @@ import biom
 import numpy as np
 import pandas as pd
 
-from benchmarks.accuracy import DEFAULT_DATA, grouped_folds
-from benchmarks.fold_experiment import PREDICTIONS
+from benchmarks.fold_experiment import PREDICTIONS, benchmark_data
 
 MIN_BLOCK = 20  # smaller studies are listed only in the fold's total
 
@@ -68,20 +67,17 @@ def main(argv=None) -> None:
                         help="average the first N per-seed columns (default 5)")
     args = parser.parse_args(argv)
 
-    table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
-    metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
-                           dtype={"group": str, "study": str}).loc[list(table.ids())]
-    folds = grouped_folds(metadata["group"], 5, 0)
+    paths = [PREDICTIONS / f"{args.name}-fold{fold}.tsv" for fold in range(5)]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        parser.exit(2, f"No predictions at {', '.join(missing)}: run `python -m "
+                       f"benchmarks.fold_experiment {args.name} ...` on those folds first.\n")
+    table, metadata, folds = benchmark_data()
     print("| fold | study (held-out samples, people or groups) | seen in training | age | "
           "training mean | q2-aam mean, MAE, bias | forest mean, MAE, bias |")
     print("|---|---|---|---|---|---|---|")
     totals = []
-    for fold in range(5):
-        path = PREDICTIONS / f"{args.name}-fold{fold}.tsv"
-        if not path.exists():
-            parser.exit(2, f"No predictions for fold {fold} at {path}: run "
-                           f"`python -m benchmarks.fold_experiment {args.name} ...` "
-                           f"on that fold first.\n")
+    for fold, path in enumerate(paths):
         members = pd.read_csv(path, sep="\t", index_col=0).iloc[:, :args.members]
         held_out = metadata.loc[members.index].assign(
             **{"q2-aam": members.mean(axis=1),

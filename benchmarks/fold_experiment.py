@@ -36,6 +36,15 @@ def training_unifrac(table: biom.Table):
     return result.distance_matrix.view(skbio.DistanceMatrix)
 
 
+def benchmark_data():
+    """The oral-age table, its metadata in table order, and each sample's
+    fold (those of benchmarks.accuracy: grouped by `group`, seed 0)."""
+    table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
+    metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
+                           dtype={"group": str, "study": str}).loc[list(table.ids())]
+    return table, metadata, grouped_folds(metadata["group"], 5, 0)
+
+
 def cached_pretraining(train_table: biom.Table, model: ModelConfig, pretrain: TrainConfig,
                        fold: int):
     """Pretrain once per (fold, model, settings); later runs load the bundle."""
@@ -73,10 +82,7 @@ def main(argv=None) -> None:
     pretrain_unifrac_weight = cfg.pop("pretrain_unifrac_weight", 1.0)
     pretrain_seed = cfg.pop("pretrain_seed", 0)
 
-    table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
-    metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
-                           dtype={"group": str, "study": str}).loc[list(table.ids())]
-    folds = grouped_folds(metadata["group"], 5, 0)
+    table, metadata, folds = benchmark_data()
     train_md, test_ids = metadata[folds != fold], metadata.index[folds == fold]
     train = table.filter(train_md.index, inplace=False).remove_empty(axis="observation")
     test = table.filter(test_ids, inplace=False).remove_empty(axis="observation")
