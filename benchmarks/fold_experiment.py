@@ -63,8 +63,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name")
     parser.add_argument("settings", nargs="?", default="{}",
-                        help="JSON: fold, preset, kmer_size, pretrain_epochs, "
+                        help="JSON: fold, preset, kmer_size, model (ModelConfig "
+                             "overrides of the preset), pretrain_epochs, "
                              "pretrain_lr, pretrain_seed, pretrain_unifrac_weight, "
+                             "pretrain (other TrainConfig fields for pretraining, "
+                             "e.g. nucleotide_weight, abundance_weight), "
                              "group_weights, seeds (an ensemble), condition_on "
                              "(metadata columns, e.g. ['study']), fusion, "
                              "conditional_output, unknown_rate, rarefaction_depth, "
@@ -76,7 +79,8 @@ def main(argv=None) -> None:
     settings = json.loads(args.settings)
     cfg = dict(settings)
     fold = cfg.pop("fold", 2)
-    model = ModelConfig.preset(cfg.pop("preset", "small"), kmer_size=cfg.pop("kmer_size", 0))
+    model = ModelConfig.preset(cfg.pop("preset", "small"), kmer_size=cfg.pop("kmer_size", 0),
+                               **cfg.pop("model", {}))
     pretrain_epochs = cfg.pop("pretrain_epochs", 0)
     pretrain_lr = cfg.pop("pretrain_lr", 1e-3)
     pretrain_unifrac_weight = cfg.pop("pretrain_unifrac_weight", 1.0)
@@ -90,7 +94,8 @@ def main(argv=None) -> None:
     started, pretrained = time.perf_counter(), None
     if pretrain_epochs:
         pretrain = TrainConfig(epochs=pretrain_epochs, learning_rate=pretrain_lr,
-                               unifrac_weight=pretrain_unifrac_weight, seed=pretrain_seed)
+                               unifrac_weight=pretrain_unifrac_weight, seed=pretrain_seed,
+                               **cfg.pop("pretrain", {}))
         pretrained = cached_pretraining(train, model, pretrain, fold)
     pretrain_seconds = time.perf_counter() - started
     # each pseudo-subject counts the same, however many samples it has
