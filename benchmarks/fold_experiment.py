@@ -59,6 +59,18 @@ def cached_pretraining(train_table: biom.Table, model: ModelConfig, pretrain: Tr
     return bundle
 
 
+def model_and_pretraining(cfg: dict) -> tuple[ModelConfig, TrainConfig | None]:
+    """Take the model and pretraining settings out of `cfg` (what is left is
+    for fine-tuning); no pretraining (None) unless pretrain_epochs is set."""
+    model = ModelConfig.preset(cfg.pop("preset", "small"), kmer_size=cfg.pop("kmer_size", 0),
+                               **cfg.pop("model", {}))
+    epochs = cfg.pop("pretrain_epochs", 0)
+    pretrain = TrainConfig(epochs=epochs, learning_rate=cfg.pop("pretrain_lr", 1e-3),
+                           unifrac_weight=cfg.pop("pretrain_unifrac_weight", 1.0),
+                           seed=cfg.pop("pretrain_seed", 0), **cfg.pop("pretrain", {}))
+    return model, (pretrain if epochs else None)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name")
@@ -79,12 +91,7 @@ def main(argv=None) -> None:
     settings = json.loads(args.settings)
     cfg = dict(settings)
     fold = cfg.pop("fold", 2)
-    model = ModelConfig.preset(cfg.pop("preset", "small"), kmer_size=cfg.pop("kmer_size", 0),
-                               **cfg.pop("model", {}))
-    pretrain_epochs = cfg.pop("pretrain_epochs", 0)
-    pretrain_lr = cfg.pop("pretrain_lr", 1e-3)
-    pretrain_unifrac_weight = cfg.pop("pretrain_unifrac_weight", 1.0)
-    pretrain_seed = cfg.pop("pretrain_seed", 0)
+    model, pretrain = model_and_pretraining(cfg)
 
     table, metadata, folds = benchmark_data()
     train_md, test_ids = metadata[folds != fold], metadata.index[folds == fold]
@@ -92,10 +99,7 @@ def main(argv=None) -> None:
     test = table.filter(test_ids, inplace=False).remove_empty(axis="observation")
 
     started, pretrained = time.perf_counter(), None
-    if pretrain_epochs:
-        pretrain = TrainConfig(epochs=pretrain_epochs, learning_rate=pretrain_lr,
-                               unifrac_weight=pretrain_unifrac_weight, seed=pretrain_seed,
-                               **cfg.pop("pretrain", {}))
+    if pretrain is not None:
         pretrained = cached_pretraining(train, model, pretrain, fold)
     pretrain_seconds = time.perf_counter() - started
     # each pseudo-subject counts the same, however many samples it has
