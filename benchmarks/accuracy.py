@@ -195,8 +195,20 @@ class Methods:
 
 
 def load(settings: Settings):
-    import biom
+    """The table, its metadata (see load_samples) and the tree, if any."""
     import qiime2
+    table, metadata = load_samples(settings)
+    tree = None
+    if (settings.data / "tree.nwk").exists():
+        tree = qiime2.Artifact.import_data("Phylogeny[Rooted]",
+                                           str(settings.data / "tree.nwk"))
+    return table, metadata, tree
+
+
+def load_samples(settings: Settings):
+    """The table and the metadata of its samples that have a target, in
+    table order (a classification target made from the threshold)."""
+    import biom
     table = biom.load_table(str(settings.data / "table.biom"))
     metadata = pd.read_csv(settings.data / "metadata.tsv", sep="\t", index_col=0,
                            dtype={settings.group: str})
@@ -206,11 +218,7 @@ def load(settings: Settings):
         above = metadata[settings.target] > settings.threshold
         metadata[settings.target] = np.where(above, f"above_{settings.threshold:g}",
                                              f"at_most_{settings.threshold:g}")
-    tree = None
-    if (settings.data / "tree.nwk").exists():
-        tree = qiime2.Artifact.import_data("Phylogeny[Rooted]",
-                                           str(settings.data / "tree.nwk"))
-    return table, metadata, tree
+    return table, metadata
 
 
 def run(settings: Settings, recipe: Recipe, log=print) -> dict:

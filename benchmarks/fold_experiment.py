@@ -20,7 +20,8 @@ import torch
 
 from aam_core import api
 from aam_core.config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
-from benchmarks.accuracy import DEFAULT_DATA, RESULTS, grouped_folds, regression_scores
+from benchmarks.accuracy import (DEFAULT_DATA, RESULTS, Settings, grouped_folds,
+                                 load_samples, regression_scores)
 
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
 PREDICTIONS = RESULTS.parent / ".predictions"  # git-ignored: one column per seed
@@ -38,11 +39,13 @@ def training_unifrac(table: biom.Table):
 
 def benchmark_data():
     """The oral-age table, its metadata in table order, and each sample's
-    fold (those of benchmarks.accuracy: grouped by `group`, seed 0)."""
-    table = biom.load_table(str(DEFAULT_DATA / "table.biom"))
-    metadata = pd.read_csv(DEFAULT_DATA / "metadata.tsv", sep="\t", index_col=0,
-                           dtype={"group": str, "study": str}).loc[list(table.ids())]
-    return table, metadata, grouped_folds(metadata["group"], 5, 0)
+    fold: those of the accuracy benchmark's default settings (5 folds
+    grouped by `group`, seed 0), loaded the way it loads them."""
+    settings = Settings()
+    table, metadata = load_samples(settings)
+    metadata["study"] = metadata["study"].astype(str)
+    return table, metadata, grouped_folds(metadata[settings.group], settings.folds,
+                                          settings.seed)
 
 
 def cached_pretraining(train_table: biom.Table, model: ModelConfig, pretrain: TrainConfig,
