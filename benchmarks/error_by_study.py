@@ -61,6 +61,22 @@ def study_blocks(held_out: pd.DataFrame, training: pd.DataFrame,
     return pd.DataFrame(rows).set_index("study")
 
 
+def recipe_prediction_paths(parser: argparse.ArgumentParser, name: str) -> list:
+    """The per-seed prediction files of fold_experiment run NAME, one per
+    fold; exits through the parser, saying what to run, if any is missing."""
+    paths = [PREDICTIONS / f"{name}-fold{fold}.tsv" for fold in range(5)]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        parser.exit(2, f"No predictions at {', '.join(missing)}: run `python -m "
+                       f"benchmarks.fold_experiment {name} ...` on those folds first.\n")
+    return paths
+
+
+def ensemble_predictions(path, members: int) -> pd.Series:
+    """The mean of the first `members` per-seed columns of a prediction file."""
+    return pd.read_csv(path, sep="\t", index_col=0).iloc[:, :members].mean(axis=1)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("name", help="a fold_experiment run with predictions for all 5 folds")
@@ -68,20 +84,16 @@ def main(argv=None) -> None:
                         help="average the first N per-seed columns (default 5)")
     args = parser.parse_args(argv)
 
-    paths = [PREDICTIONS / f"{args.name}-fold{fold}.tsv" for fold in range(5)]
-    missing = [str(path) for path in paths if not path.exists()]
-    if missing:
-        parser.exit(2, f"No predictions at {', '.join(missing)}: run `python -m "
-                       f"benchmarks.fold_experiment {args.name} ...` on those folds first.\n")
+    paths = recipe_prediction_paths(parser, args.name)
     table, metadata, folds = benchmark_data()
     print("| fold | study (held-out samples, people or groups) | seen in training | age | "
           "training mean | q2-aam mean, MAE, bias | forest mean, MAE, bias |")
     print("|---|---|---|---|---|---|---|")
     totals = []
     for fold, path in enumerate(paths):
-        members = pd.read_csv(path, sep="\t", index_col=0).iloc[:, :args.members]
-        held_out = metadata.loc[members.index].assign(
-            **{"q2-aam": members.mean(axis=1),
+        ensemble = ensemble_predictions(path, args.members)
+        held_out = metadata.loc[ensemble.index].assign(
+            **{"q2-aam": ensemble,
                "forest": forest_predictions(table, metadata, folds, fold)})
         blocks = study_blocks(held_out, metadata[folds != fold])
         for study, row in blocks[blocks["samples"] >= MIN_BLOCK].iterrows():

@@ -57,26 +57,19 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
 
     # Imported here so that the rules and their test need no data or QIIME 2.
-    from benchmarks.error_by_study import forest_predictions
-    from benchmarks.fold_experiment import PREDICTIONS, benchmark_data
+    from benchmarks.error_by_study import (ensemble_predictions, forest_predictions,
+                                           recipe_prediction_paths)
+    from benchmarks.fold_experiment import benchmark_data
 
-    if args.recipe:
-        missing = [str(PREDICTIONS / f"{args.recipe}-fold{fold}.tsv") for fold in range(5)
-                   if not (PREDICTIONS / f"{args.recipe}-fold{fold}.tsv").exists()]
-        if missing:
-            parser.exit(2, f"No predictions at {', '.join(missing)}: run `python -m "
-                           f"benchmarks.fold_experiment {args.recipe} ...` on those folds "
-                           "first.\n")
+    paths = recipe_prediction_paths(parser, args.recipe) if args.recipe else []
     table, metadata, folds = benchmark_data()
     scores: dict[str, list[float]] = {}
     for fold in range(5):
         held_out, training = metadata[folds == fold], metadata[folds != fold]
         columns = rule_predictions(held_out, training)
         columns["forest"] = forest_predictions(table, metadata, folds, fold)
-        if args.recipe:
-            members = pd.read_csv(PREDICTIONS / f"{args.recipe}-fold{fold}.tsv", sep="\t",
-                                  index_col=0).iloc[:, :args.members]
-            columns[f"q2-aam ({args.recipe})"] = members.mean(axis=1)
+        if paths:
+            columns[f"q2-aam ({args.recipe})"] = ensemble_predictions(paths[fold], args.members)
         for name, predicted in columns.items():
             scores.setdefault(name, []).append(
                 regression_scores(held_out["age"], predicted.loc[held_out.index])["mae"])
