@@ -40,6 +40,7 @@ import pandas as pd
 
 from benchmarks.accuracy import (REPO, RESULTS, Methods, Recipe, Settings, grouped_folds,
                                  load, regression_scores)
+from benchmarks.study_rules import rule_predictions
 
 OUT = RESULTS / "label_efficiency"
 DOCS = REPO / "docs"
@@ -65,9 +66,9 @@ def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group
     return chosen
 
 
-def study_mean(labelled: pd.DataFrame, test: pd.DataFrame, target: str) -> pd.Series:
-    means = labelled.groupby("study")[target].mean()
-    return test["study"].map(means).fillna(labelled[target].mean()).astype(float)
+def study_mean(labelled: pd.DataFrame, test: pd.DataFrame) -> pd.Series:
+    """study_rules' study recogniser, fitted on the labelled samples."""
+    return rule_predictions(test, labelled)["study's training mean"].astype(float)
 
 
 def _inner_folds(groups: pd.Series, k: int = 5) -> list:
@@ -159,7 +160,7 @@ class Fold:
         target = self.settings.target
         labelled_md = self.metadata.loc[labelled]
         if method == "study_mean":
-            return study_mean(labelled_md, self.metadata.loc[test_ids], target)
+            return study_mean(labelled_md, self.metadata.loc[test_ids])
         if method in ("knn", "ridge"):
             values = embedding_head(method, self.embeddings.loc[labelled].to_numpy(),
                                     labelled_md[target].to_numpy(float),
@@ -227,7 +228,8 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
             for method in methods:
                 started = time.perf_counter()
                 predicted = fold.run(method, labelled, test_ids)
-                rows.append({"population": name, "fold": fold_number, "n": n,
+                size = "all" if n >= len(candidates) else n
+                rows.append({"population": name, "fold": fold_number, "n": size,
                              "n_labelled": len(labelled), "draw": draw, "method": method,
                              "n_test": len(test_ids),
                              **regression_scores(truth, predicted),
@@ -243,13 +245,14 @@ def fold_path(name: str, fold: int) -> Path:
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean MAE and Spearman per (N, method), over folds and draws, and the
     MAE as a ratio of the forest's."""
-    per = rows.groupby(["n", "method"]).agg(mae=("mae", "mean"), spearman=("spearman", "mean"),
-                                            folds=("fold", "nunique"),
-                                            seconds=("seconds", "median"))
-    forest = per.xs("forest", level="method")["mae"] if "forest" in set(rows["method"]) \
-        else None
-    if forest is not None:
-        per["vs_forest"] = per["mae"] / forest.reindex(per.index.get_level_values("n")).to_numpy()
+    rows = rows.assign(n=rows["n"].astype(str))
+    per = rows.groupby(["n", "method"], sort=False).agg(
+        mae=("mae", "mean"), spearman=("spearman", "mean"), folds=("fold", "nunique"),
+        n_labelled=("n_labelled", "mean"), seconds=("seconds", "median"))
+    if "forest" in set(rows["method"]):
+        forest = per.xs("forest", level="method")["mae"]
+        per["vs_forest"] = per["mae"] / forest.reindex(
+            per.index.get_level_values("n")).to_numpy()
     return per.reset_index()
 
 
@@ -263,7 +266,7 @@ def markdown(name: str, rows: pd.DataFrame) -> str:
              "and draws), ratio to the forest's MAE, Spearman, median seconds.", "",
              "| N | method | MAE | vs forest | Spearman | s |", "|---|---|---|---|---|---|"]
     for _, row in table.iterrows():
-        ratio = f"{row['vs_forest']:.2f}x" if "vs_forest" in row else ""
+        ratio = f"{row['vs_forest']:.2f}x" if pd.notna(row.get("vs_forest")) else ""
         lines.append(f"| {row['n']} | {row['method']} | {row['mae']:.2f} | {ratio} | "
                      f"{row['spearman']:.2f} | {row['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
@@ -277,7 +280,7 @@ def plot(frames: dict, path: Path) -> None:
     for ax, (name, rows) in zip(axes[0], frames.items()):
         table = summary(rows)
         for method, part in table.groupby("method"):
-            ax.plot(part["n"], part["mae"], marker="o", label=method)
+            ax.plot(part["n_labelled"], part["mae"], marker="o", label=method)
         ax.set_xscale("log")
         ax.set_xlabel("labelled samples N")
         ax.set_ylabel("MAE of age on held-out people (years)")
