@@ -186,8 +186,10 @@ class Fold:
             table=train_table, metadata=metadata.get_column(s.target),
             groups=metadata.get_column(s.group), pretrained_model=self.encoder,
             random_state=s.seed, n_threads=self.threads).model
-        return aam.methods.predict_regression(
-            table=test_table, model=model, n_threads=self.threads).predictions.view(pd.Series)
+        outputs = aam.methods.predict_regression_interval(
+            table=test_table, model=model, n_threads=self.threads)
+        return pd.DataFrame({name: output.view(pd.Series) for name, output in
+                             zip(("prediction", "lower", "upper"), outputs)})
 
     def aam_variant(self, train_table, test_table, labelled_md, options: dict) -> pd.Series:
         import biom
@@ -201,8 +203,8 @@ class Fold:
                                    groups=labelled_md[s.group].astype(str),
                                    pretrained=self.encoder.view(ModelBundle), train=train,
                                    log=lambda m: None)
-        return api.predict(bundle, test_table.view(biom.Table), n_threads=self.threads,
-                           log=lambda m: None)
+        return api.predict_interval(bundle, test_table.view(biom.Table),
+                                    n_threads=self.threads, log=lambda m: None)
 
 
 def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
@@ -228,12 +230,18 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
             for method in methods:
                 started = time.perf_counter()
                 predicted = fold.run(method, labelled, test_ids)
+                extra = {}
+                if isinstance(predicted, pd.DataFrame):  # with an 80% interval
+                    extra["coverage"] = float(truth.between(
+                        predicted["lower"].reindex(truth.index),
+                        predicted["upper"].reindex(truth.index)).mean())
+                    predicted = predicted["prediction"]
                 size = "all" if n >= len(candidates) else n
                 rows.append({"population": name, "fold": fold_number, "n": size,
                              "n_labelled": len(labelled), "draw": draw, "method": method,
                              "n_test": len(test_ids),
                              **regression_scores(truth, predicted),
-                             "seconds": round(time.perf_counter() - started, 1)})
+                             "seconds": round(time.perf_counter() - started, 1), **extra})
                 print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -248,7 +256,8 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows.assign(n=rows["n"].astype(str))
     per = rows.groupby(["n", "method"], sort=False).agg(
         mae=("mae", "mean"), spearman=("spearman", "mean"), folds=("fold", "nunique"),
-        n_labelled=("n_labelled", "mean"), seconds=("seconds", "median"))
+        n_labelled=("n_labelled", "mean"), seconds=("seconds", "median"),
+        **({"coverage": ("coverage", "mean")} if "coverage" in rows else {}))
     if "forest" in set(rows["method"]):
         forest = per.xs("forest", level="method")["mae"]
         per["vs_forest"] = per["mae"] / forest.reindex(
@@ -263,13 +272,20 @@ def markdown(name: str, rows: pd.DataFrame) -> str:
              f"{rows['fold'].nunique()} grouped folds ({sorted(rows['fold'].unique())}), "
              f"{rows['draw'].nunique()} draw(s) of N labelled samples; "
              f"{time.strftime('%Y-%m-%d')}, {machine}. MAE in years (mean over folds "
-             "and draws), ratio to the forest's MAE, Spearman, median seconds.", "",
-             "| N | method | MAE | vs forest | Spearman | s |", "|---|---|---|---|---|---|"]
+             "and draws), ratio to the forest's MAE, Spearman, median seconds, and "
+             "the share of held-out samples inside the 80% interval.", "",
+             "| N | method | MAE | vs forest | Spearman | s | 80% coverage |",
+             "|---|---|---|---|---|---|---|"]
     for _, row in table.iterrows():
         ratio = f"{row['vs_forest']:.2f}x" if pd.notna(row.get("vs_forest")) else ""
         lines.append(f"| {row['n']} | {row['method']} | {row['mae']:.2f} | {ratio} | "
-                     f"{row['spearman']:.2f} | {row['seconds']:.0f} |")
+                     f"{row['spearman']:.2f} | {row['seconds']:.0f} | "
+                     f"{_percent(row.get('coverage'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _percent(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.0%}"
 
 
 def plot(frames: dict, path: Path) -> None:

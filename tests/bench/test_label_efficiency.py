@@ -45,4 +45,5 @@ def test_tables_give_the_ratio_to_the_forest():
     knn = table[(table["method"] == "knn") & (table["n"] == "50")].iloc[0]
     assert knn["vs_forest"] == 0.8 and knn["folds"] == 2
     text = markdown("all", rows)
-    assert "| 50 | knn | 8.00 | 0.80x |" in text and "| all | forest | 10.00 | 1.00x |" in text
+    assert "| 50 | knn | 8.00 | 0.80x | 0.10 | 1 |  |" in text
+    assert "| all | forest | 10.00 | 1.00x |" in text
