@@ -45,6 +45,7 @@ from benchmarks.study_rules import rule_predictions
 OUT = RESULTS / "label_efficiency"
 DOCS = REPO / "docs"
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
+PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignored
 AMERICAN_GUT = "10317"
 METHODS = ("study_mean", "forest", "aam", "knn", "ridge")
 
@@ -222,7 +223,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
     fold = Fold(settings, fold_number, threads, variants)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
-    rows = []
+    rows, kept = [], [truth]
     for n in sizes:
         n_draws = 1 if n >= len(candidates) else draws
         for draw in range(n_draws):
@@ -236,6 +237,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                         predicted["lower"].reindex(truth.index),
                         predicted["upper"].reindex(truth.index)).mean())
                     predicted = predicted["prediction"]
+                kept.append(predicted.rename(f"{n}/{draw}/{method}"))
                 size = "all" if n >= len(candidates) else n
                 rows.append({"population": name, "fold": fold_number, "n": size,
                              "n_labelled": len(labelled), "draw": draw, "method": method,
@@ -243,6 +245,9 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                              **regression_scores(truth, predicted),
                              "seconds": round(time.perf_counter() - started, 1), **extra})
                 print(json.dumps(rows[-1]), flush=True)
+    # every prediction, for blends and per-study looks without refitting
+    PREDICTIONS.mkdir(parents=True, exist_ok=True)
+    pd.concat(kept, axis=1).to_csv(PREDICTIONS / f"{name}-fold{fold_number}.tsv", sep="\t")
     return rows
 
 
