@@ -107,10 +107,12 @@ def embedding_head(kind: str, x_train: np.ndarray, y: np.ndarray, groups: pd.Ser
 class Fold:
     """One grouped fold: its pretrained encoder (cached) and embeddings."""
 
-    def __init__(self, settings: Settings, fold: int, threads: int, variants: dict):
+    def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
+                 pretraining: dict):
         import qiime2
         self.settings, self.fold, self.threads = settings, fold, threads
-        self.variants = variants  # method name -> fit-regressor parameters
+        self.variants = variants  # method name -> TrainConfig fields for fitting
+        self.pretraining = pretraining  # aam pretrain parameters over its defaults
         self.table, self.metadata, self.tree = load(settings)
         self.metadata["study"] = self.metadata["study"].astype(str)
         folds = grouped_folds(self.metadata[settings.group], settings.folds, settings.seed)
@@ -132,8 +134,9 @@ class Fold:
         import qiime2
         from qiime2.plugins import aam, diversity_lib
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
-        key = json.dumps([self.fold, self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
-                          len(self.train_md)], sort_keys=True)
+        key = [self.fold, self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
+               len(self.train_md)] + ([self.pretraining] if self.pretraining else [])
+        key = json.dumps(key, sort_keys=True)
         path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
         if path.exists():
             return qiime2.Artifact.load(str(path))
@@ -141,8 +144,8 @@ class Fold:
         distances = diversity_lib.methods.unweighted_unifrac(
             table=self.train_table, phylogeny=self.tree).distance_matrix
         model = aam.methods.pretrain(table=self.train_table, distance_matrix=distances,
-                                     random_state=self.settings.seed,
-                                     n_threads=self.threads).model
+                                     **{"random_state": self.settings.seed,
+                                        "n_threads": self.threads, **self.pretraining}).model
         CACHE.mkdir(parents=True, exist_ok=True)
         model.save(str(path))
         print(f"fold {self.fold}: pretrained in {time.perf_counter() - started:.0f} s",
@@ -219,8 +222,11 @@ def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
 
 
 def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
-             methods: list, name: str, threads: int, variants: dict) -> list:
-    fold = Fold(settings, fold_number, threads, variants)
+             methods: list, name: str, threads: int, variants: dict,
+             pretraining: dict, label: str) -> list:
+    """Every method at every size on one fold; `label` names the run (the
+    population, and a tag for changed settings) in rows and files."""
+    fold = Fold(settings, fold_number, threads, variants, pretraining)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
     rows, kept = [], [truth]
@@ -239,7 +245,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                     predicted = predicted["prediction"]
                 kept.append(predicted.rename(f"{n}/{draw}/{method}"))
                 size = "all" if n >= len(candidates) else n
-                rows.append({"population": name, "fold": fold_number, "n": size,
+                rows.append({"population": label, "fold": fold_number, "n": size,
                              "n_labelled": len(labelled), "draw": draw, "method": method,
                              "n_test": len(test_ids),
                              **regression_scores(truth, predicted),
@@ -247,7 +253,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                 print(json.dumps(rows[-1]), flush=True)
     # every prediction, for blends and per-study looks without refitting
     PREDICTIONS.mkdir(parents=True, exist_ok=True)
-    pd.concat(kept, axis=1).to_csv(PREDICTIONS / f"{name}-fold{fold_number}.tsv", sep="\t")
+    pd.concat(kept, axis=1).to_csv(PREDICTIONS / f"{label}-fold{fold_number}.tsv", sep="\t")
     return rows
 
 
@@ -338,6 +344,14 @@ def main(argv=None) -> None:
                              "with these TrainConfig fields over fit-regressor's "
                              "defaults, e.g. "
                              "aam_frozen='{\"freeze_encoder\": true}'")
+    parser.add_argument("--pretrain", default="{}", metavar="JSON",
+                        help="aam pretrain parameters over its defaults: the "
+                             "probe of a pretraining change, e.g. "
+                             "--pretrain '{\"epochs\": 8}' --sizes 150 "
+                             "--methods forest,knn,ridge")
+    parser.add_argument("--tag", default="",
+                        help="a name for this run's settings (e.g. a pretraining "
+                             "change): its results are kept apart as <population>-<tag>")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
@@ -349,10 +363,11 @@ def main(argv=None) -> None:
         variants = {name: json.loads(text) for name, text in
                     (v.split("=", 1) for v in args.variant)}
         for fold in [int(f) for f in args.folds.split(",")]:
+            label = "-".join(filter(None, [args.population, args.tag]))
             rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
                             args.draws, args.methods.split(","), args.population,
-                            args.threads, variants)
-            path = fold_path(args.population, fold)
+                            args.threads, variants, json.loads(args.pretrain), label)
+            path = fold_path(label, fold)
             old = json.loads(path.read_text()) if path.exists() else []
             keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in
                     {(r2["n"], r2["method"], r2["draw"]) for r2 in rows}]
