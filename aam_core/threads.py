@@ -5,9 +5,10 @@ and cgroup/cpuset limits give a job fewer CPUs than the machine has, and
 running one thread per machine core there oversubscribes the job's CPUs (and
 slows it down). `available_cpus` takes the smallest of
 
-* the CPU affinity of this process (``os.sched_getaffinity``; what taskset,
-  cpusets and SLURM's task binding allow), or ``os.cpu_count()`` where the
-  platform has no affinity;
+* the physical cores among the CPUs this process may run on (its CPU
+  affinity, ``os.sched_getaffinity``: what taskset, cpusets and SLURM's task
+  binding allow; hyperthread siblings count once, as in torch's own default),
+  or ``os.cpu_count()`` where the platform has no affinity;
 * ``GALAXY_SLOTS`` (Galaxy's slots for this tool run),
 * ``SLURM_CPUS_PER_TASK`` (SLURM's ``--cpus-per-task``),
 * ``OMP_NUM_THREADS`` (the usual explicit setting; torchrun sets it to 1 for
@@ -23,11 +24,28 @@ from typing import Mapping, Optional, Sequence
 JOB_VARIABLES: Sequence[str] = ("GALAXY_SLOTS", "SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS")
 
 
-def _affinity_cpus() -> int:
+def _physical_cores(cpus) -> Optional[int]:
+    """Distinct (package, core) pairs among `cpus` (Linux sysfs), or None."""
+    cores = set()
     try:
-        return len(os.sched_getaffinity(0))
+        for cpu in cpus:
+            topology = f"/sys/devices/system/cpu/cpu{cpu}/topology/"
+            with open(topology + "physical_package_id") as package, \
+                    open(topology + "core_id") as core:
+                cores.add((package.read().strip(), core.read().strip()))
+    except OSError:
+        return None
+    return len(cores) or None
+
+
+def _affinity_cpus() -> int:
+    """Physical cores this process may run on (logical CPUs where the
+    topology is unknown)."""
+    try:
+        cpus = os.sched_getaffinity(0)
     except (AttributeError, OSError):  # macOS, Windows
         return os.cpu_count() or 1
+    return _physical_cores(cpus) or len(cpus)
 
 
 def _positive_int(value: Optional[str]) -> Optional[int]:
@@ -41,7 +59,7 @@ def _positive_int(value: Optional[str]) -> Optional[int]:
 def available_cpus(environ: Optional[Mapping[str, str]] = None,
                    affinity: Optional[int] = None) -> int:
     """The CPUs this job may use (at least 1). `environ` defaults to
-    os.environ, `affinity` to the CPUs this process may run on."""
+    os.environ, `affinity` to the physical cores this process may run on."""
     environ = os.environ if environ is None else environ
     counts = [affinity if affinity is not None else _affinity_cpus()]
     for name in JOB_VARIABLES:

@@ -1,4 +1,5 @@
 """n_threads 0: the CPUs this job may use, not the machine's cores."""
+import io
 import os
 
 import pytest
@@ -28,6 +29,25 @@ def test_the_smallest_limit_wins_and_nonsense_is_ignored():
     assert available_cpus({}, affinity=0) == 1
 
 
+def test_hyperthread_siblings_count_once(monkeypatch):
+    from aam_core import threads
+    topology = {0: ("0", "0"), 1: ("0", "1"), 2: ("0", "0"), 3: ("0", "1")}
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        if path.startswith("/sys/devices/system/cpu/cpu"):
+            cpu = int(path.split("/cpu/cpu")[1].split("/")[0])
+            package, core = topology[cpu]
+            return io.StringIO(package if path.endswith("physical_package_id") else core)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    assert threads._physical_cores({0, 1, 2, 3}) == 2
+    assert threads._physical_cores({0, 2}) == 1
+    monkeypatch.setattr("builtins.open", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    assert threads._physical_cores({0, 1}) is None
+
+
 def test_a_positive_n_threads_is_taken_as_given():
     assert resolve_threads(3, {"OMP_NUM_THREADS": "1"}, affinity=2) == 3
     with pytest.raises(ValueError, match="n_threads"):
@@ -38,7 +58,7 @@ def test_the_real_affinity_and_environment(monkeypatch):
     for name in ("GALAXY_SLOTS", "SLURM_CPUS_PER_TASK", "OMP_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
     if hasattr(os, "sched_getaffinity"):
-        assert available_cpus() == len(os.sched_getaffinity(0))
+        assert 1 <= available_cpus() <= len(os.sched_getaffinity(0))
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
     assert resolve_threads(0) == 1
     before = torch.get_num_threads()
