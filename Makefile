@@ -1,8 +1,8 @@
 # q2-aam: every target bootstraps itself (scripts/bootstrap.sh is idempotent).
 #   make test                 # pytest suite (unit + Artifact API + qiime CLI),
-#                             # then tests/core on the newest stack (test-newest)
+#                             # then tests/core+bench on the newest stack (test-newest)
 #   make test NEWEST=0        # the Debian QIIME 2 venv only
-#   make test-newest          # tests/core in .venv-newest (newest numpy, pandas,
+#   make test-newest          # tests/core + tests/bench in .venv-newest (newest numpy, pandas,
 #                             # scikit-bio, torch; no QIIME 2)
 #   make newest-refresh       # re-resolve the newest releases, rewrite
 #                             # scripts/newest-stack.txt, rebuild .venv-newest
@@ -41,10 +41,11 @@ endif
 bootstrap-newest:
 	bash scripts/bootstrap-newest.sh
 
-# aam_core and the `aam` command import no QIIME 2: tests/core runs there
-# (the one test that round-trips through `qiime` skips).
+# aam_core, the `aam` command and the benchmark helpers import no QIIME 2:
+# tests/core and tests/bench run there (tests/conftest.py leaves out what
+# needs QIIME 2; the one test that round-trips through `qiime` skips).
 test-newest: bootstrap-newest
-	PATH="$(NEWEST_VENV)/bin:$$PATH" $(NEWEST_VENV)/bin/python -m pytest tests/core \
+	PATH="$(NEWEST_VENV)/bin:$$PATH" $(NEWEST_VENV)/bin/python -m pytest tests/core tests/bench \
 	    -ra -p no:cacheprovider $(NEWEST_PYTEST_ARGS)
 
 newest-refresh:
