@@ -81,7 +81,7 @@ stamp_of() {
 }
 
 build() {
-    local stamp=$NEWEST_VENV/.newest-stack.sha256 want
+    local stamp=$NEWEST_VENV/.newest-stack.sha256 want t0=$SECONDS
     want=$(stamp_of)
     if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         log "ready: $NEWEST_VENV up to date"
@@ -118,7 +118,7 @@ build() {
         die "qiime2 is importable in $NEWEST_VENV; it must not be"
     fi
     echo "$want" > "$stamp"
-    log "ready: $NEWEST_VENV"
+    log "ready in $((SECONDS - t0)) s: $NEWEST_VENV"
 }
 
 versions() {
