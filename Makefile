@@ -1,5 +1,11 @@
 # q2-aam: every target bootstraps itself (scripts/bootstrap.sh is idempotent).
-#   make test                 # pytest suite (unit + Artifact API + qiime CLI)
+#   make test                 # pytest suite (unit + Artifact API + qiime CLI),
+#                             # then tests/core+bench on the newest stack (test-newest)
+#   make test NEWEST=0        # the Debian QIIME 2 venv only
+#   make test-newest          # tests/core + tests/bench in .venv-newest (newest numpy, pandas,
+#                             # scikit-bio, torch; no QIIME 2)
+#   make newest-refresh       # re-resolve the newest releases, rewrite
+#                             # scripts/newest-stack.txt, rebuild .venv-newest
 #   make demo                 # CLI walk-through on examples/oral-age-mini
 #   make bench                # throughput benchmark (writes benchmarks/results/)
 #   make bench-accuracy       # accuracy vs random forest (long; BENCH_ARGS=...)
@@ -9,12 +15,15 @@ VENV ?= $(CURDIR)/.venv
 TORCH_SPEC ?= 2.13.0
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
-export VENV TORCH_SPEC
+NEWEST ?= 1
+NEWEST_VENV ?= $(CURDIR)/.venv-newest
+NEWEST_PYTEST_ARGS ?= $(PYTEST_ARGS)
+export VENV TORCH_SPEC NEWEST_VENV
 
 # The venv's bin first, so tests that call `qiime` get the venv's q2cli.
 RUN := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: all bootstrap test demo bench bench-accuracy example-data clean distclean
+.PHONY: all bootstrap bootstrap-newest test test-newest newest-refresh demo bench bench-accuracy example-data clean distclean
 
 all: test
 
@@ -23,6 +32,24 @@ bootstrap:
 
 test: bootstrap
 	$(RUN) $(PYTHON) -m pytest tests -ra $(PYTEST_ARGS)
+ifneq ($(NEWEST),0)
+	@$(MAKE) --no-print-directory test-newest
+endif
+
+# The newest numpy/pandas/scipy/scikit-bio/biom-format/h5py/torch, pip only,
+# isolated from Debian's packages (scripts/newest-stack.txt has the versions).
+bootstrap-newest:
+	bash scripts/bootstrap-newest.sh
+
+# aam_core, the `aam` command and the benchmark helpers import no QIIME 2:
+# tests/core and tests/bench run there (tests/conftest.py leaves out what
+# needs QIIME 2; the one test that round-trips through `qiime` skips).
+test-newest: bootstrap-newest
+	PATH="$(NEWEST_VENV)/bin:$$PATH" $(NEWEST_VENV)/bin/python -m pytest tests/core tests/bench \
+	    -ra -p no:cacheprovider $(NEWEST_PYTEST_ARGS)
+
+newest-refresh:
+	bash scripts/bootstrap-newest.sh --refresh
 
 demo: bootstrap
 	$(RUN) bash scripts/demo.sh
@@ -41,8 +68,8 @@ example-data: bootstrap
 # Generated files; keeps the venv (rebuilding it reinstalls torch).
 clean:
 	rm -rf demo-output build dist .pytest_cache *.egg-info
-	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . \( -path ./.venv -o -path ./.venv-newest \) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # Also the venv: the next target rebuilds it from scratch.
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(NEWEST_VENV)

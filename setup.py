@@ -9,6 +9,7 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     license='BSD-3-Clause',
+    url='https://github.com/q2-aam/q2-aam',
     python_requires='>=3.8',
     packages=find_packages(include=['aam_core', 'aam_core.*',
                                     'q2_aam', 'q2_aam.*']),

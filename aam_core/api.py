@@ -25,6 +25,7 @@ from .model import AAM
 from .train.loop import TrainingData, fit, log_to_stderr, resolve_device
 from .train.objective import Objective, as_tensor
 from .train.split import validation_split
+from .threads import set_torch_threads
 
 Log = Callable[[str], None]
 
@@ -66,8 +67,7 @@ def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
 
 def _seed_everything(train: TrainConfig) -> None:
     torch.manual_seed(train.seed)
-    if train.n_threads > 0:
-        torch.set_num_threads(train.n_threads)
+    set_torch_threads(train.n_threads)
 
 
 def _model_config(model: str | ModelConfig, data: DataConfig) -> ModelConfig:

@@ -22,6 +22,7 @@ from .data.batching import BatchBuilder, batch_rows
 from .data.targets import (CategoryScaler, NORMALISATIONS, TargetScaler,
                            encode_classes, scaler_from_dict, scaling_parameters)
 from .errors import AAMInputError
+from .threads import set_torch_threads
 from .losses import TARGET_LOSSES
 from .model import AAM, Ensemble
 from .model.ensemble import first_member_state, members_of
@@ -484,8 +485,7 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     `embedding_only`: an ensemble runs its first member alone (whose
     embedding is the ensemble's), not every member."""
     from . import api
-    if n_threads > 0:
-        torch.set_num_threads(n_threads)
+    set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = api.prepare(table, sequences, data, log)
     sample_ids = prepared.table.sample_ids

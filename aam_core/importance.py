@@ -38,6 +38,7 @@ from .data.batching import BatchBuilder, batch_rows
 from .data.table import CountTable
 from .errors import AAMInputError
 from .train.loop import log_to_stderr, resolve_device
+from .threads import set_torch_threads
 
 TARGET_KINDS = ("regressor", "classifier")
 
@@ -121,8 +122,7 @@ def feature_importance(bundle, table, sequences=None, conditioning=None, *,
         raise AAMInputError(
             f"This is a {bundle.kind} model; feature importance needs a "
             "regressor or a classifier (an encoder has no target to explain).")
-    if n_threads > 0:
-        torch.set_num_threads(n_threads)
+    set_torch_threads(n_threads)
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(counts, sequences, data, log)

@@ -6,12 +6,12 @@ runs), one per device of this machine, and takes rank 0's model back:
 NCCL processes on GPUs, or gloo processes on CPUs when there is no GPU (or
 device='cpu'), which share the CPU threads between them.
 """
-import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from aam_core.errors import AAMInputError
+from aam_core.threads import resolve_threads
 
 
 def on_devices(n_devices: int, function, *args, train, **kwargs):
@@ -31,7 +31,7 @@ def on_devices(n_devices: int, function, *args, train, **kwargs):
         train = replace(train, device='cuda')
     else:
         # CPU processes: split the threads, never oversubscribe the cores
-        threads = train.n_threads or os.cpu_count() or 1
+        threads = resolve_threads(train.n_threads)
         train = replace(train, device='cpu',
                         n_threads=max(1, threads // n_devices))
     with tempfile.TemporaryDirectory(prefix='q2-aam-') as folder:

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import skbio
 import torch
-from skbio.diversity import beta_diversity
 
 from aam_core import cli
-from tests.conftest import REPO
+from aam_core.skbio_compat import beta_diversity
+from tests.conftest import HAVE_QIIME2, REPO
 
 EXAMPLE = REPO / "examples" / "oral-age-mini"
 BIN = Path(sys.executable).parent
@@ -40,7 +40,7 @@ def files(tmp_path_factory):
     features = list(table.ids(axis="observation"))
     tree = skbio.TreeNode.read(str(EXAMPLE / "tree.nwk")).shear(features)
     counts = table.matrix_data.T.toarray().astype(int)
-    distances = beta_diversity("unweighted_unifrac", counts, ids=ids, otu_ids=features,
+    distances = beta_diversity("unweighted_unifrac", counts, ids=ids, taxa=features,
                                tree=tree)
     matrix = distances.data.astype(np.float32)
     # the text keeps every float32 digit, so all formats hold the same numbers
@@ -159,7 +159,8 @@ def qiime(*args):
                           text=True)
 
 
-@pytest.mark.skipif(not (BIN / "qiime").exists(), reason="needs the venv's qiime")
+@pytest.mark.skipif(not HAVE_QIIME2, reason="QIIME 2 is not installed here "
+                    "(the newest-stack environment)")
 def test_cli_models_round_trip_through_qiime(files, tmp_path):
     encoder = tmp_path / "encoder"
     done = aam("pretrain", "--table", files / "table.biom", "--distances",

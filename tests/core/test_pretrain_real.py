@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 import skbio
 import torch
-from skbio.diversity import beta_diversity
 
 from aam_core import api
 from aam_core.bundle import ModelBundle
 from aam_core.config import ModelConfig, TrainConfig
 from aam_core.losses import unifrac_pair_loss
 from aam_core.model import AAM
+from aam_core.skbio_compat import beta_diversity
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def oral_subset():
     counts = table.matrix_data.T.toarray().astype(int)
     features = list(table.ids(axis="observation"))
     distances = beta_diversity("unweighted_unifrac", counts, ids=list(table.ids()),
-                               otu_ids=features, tree=tree.shear(features))
+                               taxa=features, tree=tree.shear(features))
     return table, distances
 
 

@@ -13,6 +13,12 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCH = '2024.10'
+# The distribution's variants (its conda_build_config.yaml) that the official
+# recipes pin their scientific stack to: conda package -> variant name.
+PINNED_TO_VARIANT = {'numpy': 'numpy', 'pandas': 'pandas',
+                     'scikit-bio': 'scikit_bio', 'biom-format': 'biom_format'}
+VARIANTS = {'numpy': '1.26', 'pandas': '2.2', 'scikit_bio': '0.6',
+            'biom_format': '2.1'}
 # import name -> conda package, for everything aam_core and q2_aam import
 CONDA_NAME = {'torch': 'pytorch', 'numpy': 'numpy', 'pandas': 'pandas',
               'scipy': 'scipy', 'skbio': 'scikit-bio', 'biom': 'biom-format',
@@ -54,7 +60,7 @@ def recipe():
         .from_string(text)
     rendered = template.render(
         load_setup_py_data=lambda: {'version': setup_py()['version']},
-        PYTHON='$PYTHON', python='3.10', qiime2_epoch=EPOCH)
+        PYTHON='$PYTHON', python='3.10', qiime2_epoch=EPOCH, **VARIANTS)
     return yaml.safe_load(rendered)
 
 
@@ -148,11 +154,20 @@ def test_qiime2_packages_are_pinned_to_the_epoch(recipe):
         assert pin == f'{EPOCH}.*', name
 
 
+def test_scientific_stack_is_pinned_to_the_distribution(recipe):
+    run = run_requirements(recipe)
+    for name, variant in PINNED_TO_VARIANT.items():
+        assert run[name] == VARIANTS[variant], name
+    source = (REPO / 'recipe' / 'meta.yaml').read_text()
+    for name, variant in PINNED_TO_VARIANT.items():
+        assert f'- {name} {{{{ {variant} }}}}' in source, name
+
+
 def test_test_section(recipe):
     test = recipe['test']
     assert {'q2_aam', 'aam_core', 'qiime2.plugins.aam'} <= set(test['imports'])
     assert any('pytest tests' in command for command in test['commands'])
-    assert 'tests' in test['source_files']
+    assert {'tests', 'examples', 'benchmarks'} <= set(test['source_files'])
 
 
 def test_entry_point_matches_setup_py(recipe):
