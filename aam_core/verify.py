@@ -170,5 +170,5 @@ def model_name(directory: str | Path) -> str:
     parts = Path(directory).parts
     for part in reversed(parts):
         if _UUID.fullmatch(part):
-            return f"the model artifact {part} (see `qiime tools peek`)"
+            return f"the model artifact {part}"
     return f"the model {directory}"
