@@ -24,18 +24,49 @@ def file_size_limit(limit: int):
     return apply
 
 
-@pytest.mark.parametrize("limit", [64 * 1024, 1024 * 1024])
-def test_a_full_disk_is_one_line_and_leaves_no_partial_file(limit, workspace, tmp_path):
-    """64 KiB: the first checkpoint fails; 1 MiB: a later write (the model
-    or a later checkpoint) fails. Either way: a clear error, no .partial."""
-    run = tmp_path / "run"
-    done = subprocess.run(pretrain(workspace, run, 3), capture_output=True, text=True,
-                          preexec_fn=file_size_limit(limit),
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
-    if done.returncode == 0:  # everything fitted under the limit: not this test's case
-        pytest.skip(f"the run wrote nothing larger than {limit} bytes")
+@pytest.fixture
+def small_disk(tmp_path):
+    """mount(size) -> a folder on a tmpfs of that size (needs root)."""
+    mounted = []
+
+    def mount(size: str):
+        folder = tmp_path / f"disk-{size}"
+        folder.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                               str(folder)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+# a tiny run writes a 0.6 MB checkpoint (twice over while it replaces one)
+# and a 0.14 MB model
+DISKS = {  # name: (epochs, file-size limit or tmpfs size, where it fails)
+    "file-size-limit-64k": (1, 64 * 1024, "the first checkpoint"),
+    "tmpfs-700k": (1, "700k", "the model, after the checkpoint"),
+    "tmpfs-1m": (3, "1m", "the second checkpoint"),
+}
+
+
+@pytest.mark.parametrize("disk", sorted(DISKS))
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(disk, workspace, tmp_path,
+                                                            small_disk):
+    epochs, size, _ = DISKS[disk]
+    options = {"env": {**os.environ, "OMP_NUM_THREADS": "1"}, "timeout": 300}
+    if isinstance(size, int):
+        run = tmp_path / "run"
+        options["preexec_fn"] = file_size_limit(size)
+    else:
+        run = small_disk(size) / "run"
+    done = subprocess.run(pretrain(workspace, run, epochs), capture_output=True,
+                          text=True, **options)
     refused(done.stderr, done.returncode, "Is the disk full?")
     no_traceback_or_partial(run)
+    assert not (run / "model").exists()  # never half a model
 
 
 def test_ctrl_c_says_how_to_resume(workspace, tmp_path):
