@@ -20,6 +20,9 @@ from typing import Any
 
 import pandas as pd
 
+from . import verify
+from .verify import DIGEST_KEY, ModelFormatError
+
 FORMAT_VERSION = 1
 KINDS = ("encoder", "regressor", "classifier")
 CONFIG_FILE = "config.json"
@@ -42,10 +45,6 @@ _CONFIG_SCHEMA: dict[str, tuple[type, ...]] = {
     "conditioning": (dict, type(None)),
     "versions": (dict,),
 }
-
-
-class ModelFormatError(ValueError):
-    """A model directory or config that cannot be used, with the reason."""
 
 
 def validate_config(config: Any) -> None:
@@ -81,6 +80,7 @@ def validate_config(config: Any) -> None:
         raise ModelFormatError("config.json: a regressor needs its 'target' block.")
     if config["kind"] == "classifier" and not config["class_labels"]:
         raise ModelFormatError("config.json: a classifier needs 'class_labels'.")
+    verify.check_nested(config)
 
 
 def validate_history(text: str) -> None:
@@ -103,41 +103,72 @@ class ModelBundle:
         return self.config["kind"]
 
     def save(self, directory: str | Path) -> None:
+        """Write the three files; config.json (written last) records the
+        sha256 of model.pt, so a damaged copy is refused at load."""
         import torch  # deferred: keeps this module torch-free at import
         validate_config(self.config)
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(
-            json.dumps(self.config, indent=2, sort_keys=True) + "\n")
-        torch.save(self.state_dict, directory / WEIGHTS_FILE)
-        self.history.to_csv(directory / HISTORY_FILE, sep="\t", index=False)
+        weights = directory / WEIGHTS_FILE
+        try:
+            torch.save(self.state_dict, weights)
+            config = {**self.config, DIGEST_KEY: verify.file_digest(weights)}
+            self.history.to_csv(directory / HISTORY_FILE, sep="\t", index=False)
+            (directory / CONFIG_FILE).write_text(
+                json.dumps(config, indent=2, sort_keys=True) + "\n")
+        except (OSError, RuntimeError) as error:  # torch's writer raises RuntimeError
+            for name in (WEIGHTS_FILE, HISTORY_FILE, CONFIG_FILE):
+                (directory / name).unlink(missing_ok=True)
+            reason = getattr(error, "strerror", None) or error
+            raise OSError(f"Could not write the model to {directory}: {reason}. Is the "
+                          "disk full? Free some space, or write elsewhere.") from error
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ModelBundle":
+    def load(cls, directory: str | Path, name: str | None = None,
+             notice=None) -> "ModelBundle":
+        """Read and verify a model directory: the config's schema, the
+        weights' digest (a notice when an older model has none) and their
+        shapes. `name`: how errors call the model (default: its folder)."""
         import torch
         directory = Path(directory)
-        config = read_config(directory)
+        name = name or verify.model_name(directory)
+        config = read_config(directory, name)
         weights = directory / WEIGHTS_FILE
         if not weights.is_file():
-            raise ModelFormatError(f"{weights} is missing.")
+            raise ModelFormatError(f"{name} has no {WEIGHTS_FILE}; copy the whole "
+                                   "model directory.")
+        verify.check_digest(config, weights, name, notice)
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for bad files
-            raise ModelFormatError(f"{weights} is not a readable state_dict: "
-                                   f"{error}") from error
-        history_text = (directory / HISTORY_FILE).read_text()
+            raise ModelFormatError(f"The {WEIGHTS_FILE} of {name} is not a readable "
+                                   f"state_dict: {error}") from error
+        if not isinstance(state, dict):
+            raise ModelFormatError(f"The {WEIGHTS_FILE} of {name} holds no state_dict.")
+        verify.check_shapes(config, state, name)
+        config.pop(DIGEST_KEY, None)  # true of the file, not of the bundle in memory
+        history_path = directory / HISTORY_FILE
+        if not history_path.is_file():
+            raise ModelFormatError(f"{name} has no {HISTORY_FILE}; copy the whole "
+                                   "model directory.")
+        history_text = history_path.read_text()
         validate_history(history_text)
         history = pd.read_csv(io.StringIO(history_text), sep="\t")
         return cls(config=config, state_dict=state, history=history)
 
 
-def read_config(directory: str | Path) -> dict:
+def read_config(directory: str | Path, name: str | None = None) -> dict:
     path = Path(directory) / CONFIG_FILE
+    name = name or verify.model_name(directory)
     if not path.is_file():
-        raise ModelFormatError(f"{path} is missing; is this a model directory?")
+        raise ModelFormatError(f"{name} has no {CONFIG_FILE}; is it a model directory?")
     try:
         config = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ModelFormatError(f"{path} is not valid JSON: {error}") from error
-    validate_config(config)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelFormatError(f"The {CONFIG_FILE} of {name} is not valid JSON: "
+                               f"{error}") from error
+    try:
+        validate_config(config)
+    except ModelFormatError as error:
+        raise ModelFormatError(f"{name[:1].upper()}{name[1:]}: {error}") from error
     return config

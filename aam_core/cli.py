@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS, PRETRAIN_TRAIN_DEFAULTS,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
+from . import checks
 from .errors import AAMInputError
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
@@ -136,6 +137,7 @@ def read_fasta(path: str) -> dict:
                     sequences[name] = "".join(parts)
                 header = line[1:].split()
                 name, parts = (header[0] if header else ""), []
+                checks.new_fasta_id(name, sequences, path)
             elif line:
                 if name is None:
                     raise AAMInputError(f"{path} is not FASTA: sequence before any '>' line.")
@@ -243,7 +245,7 @@ def _write_model(bundle, directory: Path) -> None:
     """Write aside, then rename: a kill never leaves half a model directory."""
     partial = directory.with_name(directory.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    bundle.save(partial)
+    checks.save_or_remove(bundle, partial)
     if directory.exists():
         shutil.rmtree(directory)
     partial.rename(directory)
@@ -492,6 +494,7 @@ def main(argv=None) -> int:
     from .bundle import ModelFormatError
     args = build_parser().parse_args(argv)
     try:
+        checks.before_command(args)
         return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:
         if args.debug:
@@ -505,7 +508,7 @@ def main(argv=None) -> int:
         print(f"aam {args.command}{where}: error: {error}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return checks.interrupted(args)
 
 
 if __name__ == "__main__":

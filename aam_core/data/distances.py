@@ -7,6 +7,11 @@ unifrac's `ssu --format hdf5` writes it: datasets 'order' and 'matrix') is
 read through h5py, and only the rows x columns of each batch are read.
 A TSV matrix (skbio / `qiime tools export` layout) is text, so it is read
 whole, then indexed the same way.
+
+check_distances is the one check of a matrix's values, for both routes (the
+QIIME 2 actions' skbio.DistanceMatrix and the `aam` command's files): finite,
+non-negative, symmetric, zero on the diagonal. A matrix in memory is checked
+whole where it is read; a lazy one block by block as batches read it.
 """
 from __future__ import annotations
 
@@ -71,8 +76,7 @@ class DistanceView:
         else:  # h5py reads increasing, distinct rows only
             distinct, inverse = np.unique(r, return_inverse=True)
             block = np.asarray(self.matrix[distinct], dtype=np.float32)[inverse][:, c]
-        if not np.isfinite(block).all():
-            raise AAMInputError(f"{self.source} holds NaN or infinite values.")
+        check_distances(block, self.source, square=np.array_equal(rows, columns))
         return block
 
 
@@ -86,6 +90,36 @@ def take(distances, rows, columns, device: torch.device) -> torch.Tensor:
     rows, columns = (torch.as_tensor(x, dtype=torch.long).to(distances.device)
                      for x in (rows, columns))
     return distances[rows][:, columns].to(device)
+
+
+# -- checking the values -------------------------------------------------------
+
+_TOLERANCE = 1e-5  # float32 text round trips and unifrac's own rounding
+
+
+def check_distances(block: np.ndarray, source: str, square: bool = True) -> None:
+    """Refuse a matrix (or a block of one) that no distance matrix can be.
+    square: `block` holds the same samples as rows and columns, in order, so
+    its symmetry and its diagonal are checked as well."""
+    block = np.asarray(block)
+    if not np.isfinite(block).all():
+        raise AAMInputError(f"{source} holds NaN or infinite values; recompute it "
+                            "(e.g. without empty samples).")
+    if (block < 0).any():
+        raise AAMInputError(f"{source} holds negative values (e.g. {block.min():g}); "
+                            "distances are 0 or more. Is it a distance matrix?")
+    if not square or block.size == 0:
+        return
+    scale = max(1.0, float(np.abs(block).max()))
+    diagonal = np.abs(np.diagonal(block)).max()
+    if diagonal > _TOLERANCE * scale:
+        raise AAMInputError(f"{source} is not hollow: a sample's distance to itself "
+                            f"is {diagonal:g}, not 0. Is it a distance matrix (not a "
+                            "similarity)?")
+    asymmetry = np.abs(block - block.T).max()
+    if asymmetry > _TOLERANCE * scale:
+        raise AAMInputError(f"{source} is not symmetric: d(a, b) and d(b, a) differ "
+                            f"by up to {asymmetry:g}. Is it a distance matrix?")
 
 
 # -- reading ----------------------------------------------------------------
@@ -144,6 +178,6 @@ def _read_tsv(path: Path) -> DistanceFile:
     if list(frame.index) != header:
         raise AAMInputError(f"{path}: the row ids do not match the column ids; "
                             "a distance matrix lists the same ids in the same order.")
-    if not np.isfinite(matrix).all():
-        raise AAMInputError(f"{path} holds NaN or infinite values.")
-    return DistanceFile(header, matrix, f"the distance matrix {path.name}")
+    source = f"the distance matrix {path.name}"
+    check_distances(matrix, source)
+    return DistanceFile(header, matrix, source)

@@ -102,15 +102,27 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
                "progress": state}
     directory = Path(checkpoints.directory)
     directory.mkdir(parents=True, exist_ok=True)
-    # write aside, then rename: a kill while writing leaves the old checkpoint
-    partial = directory / (CHECKPOINT_FILE + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, directory / CHECKPOINT_FILE)
     info = {"epoch": progress.epoch, "step": progress.step,
             "optimizer_steps": progress.optimizer_steps, "finished": progress.finished,
             "stopped": progress.stopped, "world_size": dist.world_size}
-    (directory / (INFO_FILE + ".partial")).write_text(json.dumps(info) + "\n")
-    os.replace(directory / (INFO_FILE + ".partial"), directory / INFO_FILE)
+    _write_aside(directory / CHECKPOINT_FILE, lambda path: torch.save(payload, path))
+    _write_aside(directory / INFO_FILE,
+                 lambda path: path.write_text(json.dumps(info) + "\n"))
+
+
+def _write_aside(path: Path, write) -> None:
+    """Write to PATH.partial, then rename: a kill while writing leaves the old
+    file; a failed write (disk full) leaves no partial file and says so."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except (OSError, RuntimeError) as error:  # torch's writer raises RuntimeError
+        partial.unlink(missing_ok=True)
+        reason = getattr(error, "strerror", None) or error
+        raise OSError(f"Could not write the checkpoint {path}: {reason}. Is the disk "
+                      "full? Free some space, then continue the run with --resume "
+                      "(the last complete checkpoint is kept).") from error
 
 
 def restore(checkpoints: Checkpoints, wrapped, optimizer, scheduler, scaler,

@@ -13,6 +13,7 @@ import torch
 from .. import losses
 from ..config import TrainConfig
 from ..data.distances import DistanceView
+from ..errors import AAMInputError
 from .distributed import Shard, scale_for_processes, unifrac_term
 from .task import TargetTask
 
@@ -78,8 +79,8 @@ class Objective:
         return total, terms, out
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+class NonFiniteLossError(AAMInputError, RuntimeError):
+    """Training cannot go on; the message says which term and what to try."""
 
 
 def check_finite(terms: dict, epoch: int) -> None:

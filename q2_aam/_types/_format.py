@@ -1,15 +1,18 @@
 """The model directory (DESIGN s.7): config.json, model.pt, history.tsv.
 
 Validation reuses aam_core.bundle's checks, so the plugin and the `aam` CLI
-refuse the same directories with the same messages.
+refuse the same directories with the same messages. At level=max the weights
+are verified too (aam_core.verify): their sha256 against the one config.json
+records, and their names and shapes against the architecture.
 """
 import json
 
 from qiime2.plugin import ValidationError, model
 
 from aam_core.bundle import (
-    CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, ModelFormatError,
+    CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, ModelBundle, ModelFormatError,
     validate_config, validate_history)
+from aam_core.verify import model_name
 
 # torch.save writes a zip archive; torch's legacy format is a raw pickle.
 _WEIGHTS_MAGIC = (b'PK\x03\x04', b'\x80')
@@ -23,6 +26,8 @@ class AAMConfigFormat(model.TextFileFormat):
             validate_config(config)
         except json.JSONDecodeError as error:
             raise ValidationError(f'{CONFIG_FILE} is not valid JSON: {error}')
+        except UnicodeDecodeError as error:
+            raise ValidationError(f'{CONFIG_FILE} is not text: {error}')
         except ModelFormatError as error:
             raise ValidationError(str(error))
 
@@ -51,3 +56,12 @@ class AAMModelDirectoryFormat(model.DirectoryFormat):
     config = model.File(CONFIG_FILE, format=AAMConfigFormat)
     weights = model.File(WEIGHTS_FILE, format=AAMWeightsFormat)
     history = model.File(HISTORY_FILE, format=AAMHistoryFormat)
+
+    def _validate_(self, level):
+        if level != 'max':
+            return
+        try:  # the load that every action does: digest, weights, shapes
+            ModelBundle.load(self.path, name=model_name(self.path),
+                             notice=lambda message: None)
+        except ModelFormatError as error:
+            raise ValidationError(str(error))

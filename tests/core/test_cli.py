@@ -206,7 +206,7 @@ def test_cli_models_round_trip_through_qiime(files, tmp_path):
     (["fit-regressor", "--table", "{f}/table.biom", "--metadata", "{f}/metadata.tsv",
       "--target", "split", "--output-dir", "{t}/r"], "must be numeric"),
     (["predict", "--model", "{t}", "--table", "{f}/table.biom", "--output", "{t}/p.tsv"],
-     "config.json is missing"),
+     "has no config.json"),
 ])
 def test_user_mistakes_are_one_line_errors(files, tmp_path, capsys, arguments, message):
     arguments = [a.format(f=files, t=tmp_path) for a in arguments]

@@ -14,14 +14,19 @@ TINY = {'preset': 'tiny', 'epochs': 1, 'batch_size': 8}
 
 
 def fake_config(kind='encoder', **changes):
-    """A config.json that passes validation, without training anything."""
+    """A config.json of an untrained tiny network (fake_bundle's weights),
+    that passes validation, without training anything."""
+    from aam_core.config import PRESETS, DataConfig
     config = {
-        'format_version': 1, 'kind': kind, 'architecture': {'d_model': 32},
-        'data': {}, 'training': {}, 'seed': 0, 'device': 'cpu',
-        'vocabulary': {'PAD': 0}, 'target': None, 'class_labels': None,
-        'conditioning': None, 'versions': {'aam_core': 'test'}}
+        'format_version': 1, 'kind': kind,
+        'architecture': PRESETS['tiny'].to_dict(),
+        'data': DataConfig().to_dict(), 'training': {}, 'seed': 0,
+        'device': 'cpu', 'vocabulary': {'PAD': 0}, 'target': None,
+        'class_labels': None, 'conditioning': None,
+        'versions': {'aam_core': 'test'}}
     if kind == 'regressor':
-        config['target'] = {'name': 'age'}
+        config['target'] = {'name': 'age', 'method': 'zscore', 'shift': 0.0,
+                            'scale': 1.0}
     config.update(changes)
     return config
 
@@ -30,8 +35,11 @@ def fake_config(kind='encoder', **changes):
 def fake_bundle():
     import torch
     from aam_core.bundle import ModelBundle
+    from aam_core.config import PRESETS
+    from aam_core.model import AAM
+    torch.manual_seed(0)
     history = pd.DataFrame({'epoch': [1, 2], 'train_loss': [2.0, 1.5]})
-    return ModelBundle(fake_config(), {'w': torch.arange(6.0).reshape(2, 3)},
+    return ModelBundle(fake_config(), AAM(PRESETS['tiny']).state_dict(),
                        history)
 
 

@@ -67,7 +67,8 @@ def test_transformers_round_trip(fake_bundle):
     back = directory_to_bundle(directory)
     assert back.config == fake_bundle.config
     assert back.state_dict.keys() == fake_bundle.state_dict.keys()
-    assert back.state_dict['w'].equal(fake_bundle.state_dict['w'])
+    assert all(back.state_dict[k].equal(v)
+               for k, v in fake_bundle.state_dict.items())
     pd.testing.assert_frame_equal(back.history, fake_bundle.history)
 
 

@@ -1,0 +1,103 @@
+"""Checks of the `aam` command that run before any work (DESIGN s.12).
+
+Each is a small function cli.py calls in one line, so that a wrong option,
+a missing GPU or an unwritable output directory is reported at once, in the
+command's own vocabulary (--output-dir, --device), instead of as a
+traceback or after the first epoch.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import AAMInputError
+
+# options every training command takes, with the smallest value that works
+_AT_LEAST_ONE = ("epochs", "batch_size")
+
+
+def before_command(args) -> None:
+    """Everything that can be checked from the options alone."""
+    if getattr(args, "device", None) == "cuda":
+        check_cuda()
+    for name in _AT_LEAST_ONE:
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise AAMInputError(f"--{name.replace('_', '-')} must be at least 1, "
+                                f"not {value}.")
+    if getattr(args, "output_dir", None) is not None:
+        writable_directory(args.output_dir, "--output-dir")
+    if getattr(args, "output", None) is not None:
+        writable_file(args.output, "--output")
+
+
+def check_cuda() -> None:
+    import torch
+    if not torch.cuda.is_available():
+        raise AAMInputError("--device cuda: no CUDA GPU is visible on this machine "
+                            "(or this torch has no CUDA support); use --device auto "
+                            "or --device cpu.")
+
+
+def writable_directory(path: str | os.PathLike, option: str) -> Path:
+    """Create `path` if needed and prove a file can be written in it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AAMInputError(f"{option} {path} is a file, not a directory; choose "
+                            "another path.")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise AAMInputError(f"{option} {path} is not writable ({error.strerror}); "
+                            "choose a directory you can write to.") from error
+    return path
+
+
+def writable_file(path: str | os.PathLike, option: str) -> None:
+    """The file's folder must exist and take a new file."""
+    path = Path(path)
+    if path.is_dir():
+        raise AAMInputError(f"{option} {path} is a directory; give a file name.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise AAMInputError(f"{option} {path}: the folder {folder} does not exist.")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise AAMInputError(f"{option} {path}: cannot write in {folder} "
+                            f"({error.strerror}).") from error
+
+
+def new_fasta_id(name: str, sequences: dict, path) -> None:
+    """A FASTA id must be given and be new: with repeats, which one is meant?"""
+    if not name:
+        raise AAMInputError(f"{path} has a '>' line without an id.")
+    if name in sequences:
+        raise AAMInputError(f"{path} holds the id {name!r} more than once; FASTA "
+                            "ids must be unique. Remove the repeated records.")
+
+
+def save_or_remove(bundle, directory: Path) -> None:
+    """Save a model into a fresh folder; a failed save (disk full) removes
+    the folder rather than leave half a model behind."""
+    try:
+        bundle.save(directory)
+    except OSError:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+
+
+def interrupted(args) -> int:
+    """Ctrl-C: say how to continue; the exit status of SIGINT."""
+    message = f"aam {args.command}: interrupted."
+    if getattr(args, "output_dir", None) is not None:
+        message += (f" Continue from the last checkpoint with the same command and "
+                    f"--resume (the checkpoints are in {Path(args.output_dir) / 'checkpoints'}).")
+    print(message, file=sys.stderr, flush=True)
+    return 130

@@ -1,0 +1,174 @@
+"""Models are verified, not trusted (DESIGN s.7, s.12).
+
+A model directory's config.json records the sha256 digest of its model.pt,
+so a damaged or swapped weights file is refused at validation and at every
+load instead of predicting garbage. The whole config schema is checked,
+nested blocks included, so a hand-edited config never falls back silently
+to defaults; and the weights' names and shapes are checked against the
+network the config describes.
+
+torch is imported inside the functions that need it: bundle.py (and with it
+the QIIME 2 plugin at load) stays torch-free.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+DIGEST_KEY = "weights_sha256"
+
+# Nested fields every saved model has held since format_version 1; fields
+# added later (e.g. architecture.kmer_size) keep their defaults when absent,
+# so older models still load.
+_BOOL, _INT, _NUM = (bool,), (int,), (int, float)
+REQUIRED_FIELDS = {
+    "architecture": {"d_model": _INT, "n_heads": _INT, "nucleotide_layers": _INT,
+                     "sample_layers": _INT, "ff_mult": _INT, "dropout": _NUM,
+                     "max_length": _INT, "regression_hidden": (list,)},
+    "data": {"max_length": _INT, "truncate": _BOOL, "max_asvs": _INT},
+    "vocabulary": {},
+    "training": {},
+}
+TARGET_FIELDS = {"method": (str,), "shift": _NUM, "scale": _NUM}
+CONDITIONING_FIELDS = {"columns": (list,), "vocabularies": (dict,)}
+
+
+class ModelFormatError(ValueError):
+    """A model directory or config that cannot be used, with the reason."""
+
+
+def _type_names(types) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number",
+             list: "a list", dict: "an object", str: "a string"}
+    return " or ".join(dict.fromkeys(names[t] for t in types))
+
+
+def _check_fields(block: dict, where: str, required: dict) -> None:
+    missing = [name for name in required if name not in block]
+    if missing:
+        raise ModelFormatError(f"config.json lacks {', '.join(f'{where}.{m}' for m in missing)}; "
+                       "the file was edited or damaged (a saved model always has it). "
+                       "Restore the original config.json, or retrain the model.")
+    for name, types in required.items():
+        value = block[name]
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            raise ModelFormatError(f"config.json: {where}.{name} must be {_type_names(types)}, "
+                           f"not {value!r}.")
+        if types is _INT and value < 1:
+            raise ModelFormatError(f"config.json: {where}.{name} must be at least 1, not {value}.")
+
+
+def check_nested(config: dict) -> None:
+    """Raise ValueError naming the first missing or mistyped nested field.
+    `config` has passed bundle.validate_config's top-level checks."""
+    for block, required in REQUIRED_FIELDS.items():
+        _check_fields(config[block], block, required)
+    if config["kind"] == "regressor":
+        _check_fields(config["target"], "target", TARGET_FIELDS)
+        if config["target"].get("by"):
+            _check_fields(config["target"], "target", {"categories": (dict,)})
+    if config["conditioning"] is not None:
+        _check_fields(config["conditioning"], "conditioning", CONDITIONING_FIELDS)
+    digest = config.get(DIGEST_KEY)
+    if digest is not None and not (isinstance(digest, str)
+                                   and re.fullmatch(r"[0-9a-f]{64}", digest)):
+        raise ModelFormatError(f"config.json: {DIGEST_KEY} must be a sha256 hex digest, "
+                       f"not {digest!r}.")
+
+
+# -- the weights file ------------------------------------------------------------
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_digest(config: dict, weights: Path, name: str, notice=None) -> None:
+    """Raise ValueError when model.pt is not the file the config was saved
+    with; a model saved before digests were recorded passes, with a notice."""
+    expected = config.get(DIGEST_KEY)
+    if expected is None:
+        check_zip(weights, name)
+        (notice or _stderr)(
+            f"Notice: {name} was saved without a digest of its weights (by an older "
+            "q2-aam), so only their CRC-32s were checked. Save it again with this "
+            "version to add a digest.")
+        return
+    found = file_digest(weights)
+    if found != expected:
+        raise ModelFormatError(
+            f"The weights of {name} (model.pt) are damaged or were replaced: their "
+            f"sha256 is {found[:12]}..., config.json records {expected[:12]}... "
+            "Use an intact copy of the model (re-export or re-download it), or "
+            "retrain it.")
+
+
+def check_zip(weights: Path, name: str) -> None:
+    """The CRC-32 of every record of torch's zip container: what can still be
+    verified of a model saved without a digest."""
+    import zipfile
+    with open(weights, "rb") as handle:
+        if handle.read(2) != b"PK":  # torch's legacy pickle format has no CRCs
+            return
+    try:
+        with zipfile.ZipFile(weights) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise ModelFormatError(f"The weights of {name} (model.pt) are damaged or "
+                               f"truncated: {error}. Use an intact copy of the model.") from error
+    if bad is not None:
+        raise ModelFormatError(f"The weights of {name} (model.pt) are damaged: the "
+                               f"record {bad} fails its CRC-32 check. Use an intact copy "
+                               "of the model.")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_shapes(config: dict, state_dict: dict, name: str) -> None:
+    """Raise ValueError unless the weights are those of the network that
+    `config` describes: same names (newer optional ones aside), same shapes."""
+    import torch
+
+    from .finetune import _optional_weight, network_for
+    try:
+        with torch.device("meta"):  # shapes only: allocates nothing
+            expected = {k: tuple(v.shape) for k, v in network_for(config).state_dict().items()}
+    except (TypeError, ValueError, KeyError, AssertionError, RuntimeError) as error:
+        raise ModelFormatError(f"config.json of {name} describes no network this aam_core can "
+                       f"build: {error}") from error
+    found = {k: tuple(getattr(v, "shape", ())) for k, v in state_dict.items()}
+    missing = [k for k in expected if k not in found and not _optional_weight(k)]
+    unexpected = [k for k in found if k not in expected]
+    wrong = [f"{k} {found[k]} (config: {expected[k]})" for k in expected
+             if k in found and found[k] != expected[k]]
+    if missing or unexpected or wrong:
+        details = "; ".join(part for part in (
+            f"missing {', '.join(missing[:3])}" if missing else "",
+            f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+            f"shapes {', '.join(wrong[:3])}" if wrong else "") if part)
+        raise ModelFormatError(f"The weights of {name} (model.pt) do not fit the architecture "
+                       f"in its config.json ({details}). The config was edited or "
+                       "belongs to another model; restore the original.")
+
+
+# -- naming the model as the user knows it ------------------------------------------
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def model_name(directory: str | Path) -> str:
+    """'the model <directory>', or, inside an extracted QIIME 2 artifact
+    (a temporary <uuid>/data folder), 'the model artifact <uuid>'."""
+    parts = Path(directory).parts
+    for part in reversed(parts):
+        if _UUID.fullmatch(part):
+            return f"the model artifact {part}"
+    return f"the model {directory}"

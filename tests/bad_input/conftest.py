@@ -1,0 +1,196 @@
+"""The bad-input suite: every row makes its input in code, sends it through
+one interface (the Artifact API, q2cli, or the `aam` command) and expects a
+clear refusal: an error whose message holds the expected fragment, never a
+traceback, never exit 0 (DESIGN s.12)."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+
+import biom
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import qiime2
+
+from q2_aam import _examples
+
+BIN = Path(sys.executable).parent
+
+
+# -- the three interfaces ------------------------------------------------------
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def refused(output: str, code: int, fragment: str) -> None:
+    """A command-line refusal: exit status not 0, no traceback, the fragment."""
+    assert code != 0, f"exit 0 on bad input:\n{output}"
+    assert "Traceback" not in output, output
+    assert _flat(fragment) in _flat(output), output
+
+
+def aam(capsys, *arguments) -> str:
+    """The `aam` command in this process (its main(), as the script runs it);
+    an exception escaping main() is a traceback, so the row fails."""
+    from aam_core import cli
+    code = cli.main([str(a) for a in arguments])
+    captured = capsys.readouterr()
+    return code, captured.err + captured.out
+
+
+def aam_process(*arguments, **options):
+    return subprocess.run([str(BIN / "aam"), *map(str, arguments)], capture_output=True,
+                          text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, **options)
+
+
+def qiime(*arguments):
+    done = subprocess.run([str(BIN / "qiime"), *map(str, arguments)],
+                          capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def artifact_api(call, fragment: str) -> None:
+    """A Python refusal: a ValueError (ValidationError, AAMInputError...) or
+    an OSError, never e.g. a KeyError or a RuntimeError, with the fragment."""
+    with pytest.raises(Exception) as info:
+        call()
+    error = info.value
+    from qiime2.plugin import ValidationError
+    assert isinstance(error, (ValueError, OSError, ValidationError)), repr(error)
+    assert _flat(fragment) in _flat(str(error)), str(error)
+
+
+# -- inputs made in code ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def workspace(tmp_path_factory):
+    """The usage examples' table (16 samples, 10 ASVs whose ids are their DNA)
+    as .qza and .biom, and their Bray-Curtis distances as .qza and .tsv."""
+    folder = tmp_path_factory.mktemp("bad-input")
+    table = _examples.table_factory()
+    distances = _examples.distance_matrix_factory()
+    table.save(str(folder / "table.qza"))
+    distances.save(str(folder / "distances.qza"))
+    with h5py.File(folder / "table.biom", "w") as handle:
+        table.view(biom.Table).to_hdf5(handle, "bad-input tests")
+    matrix = distances.view(__import__("skbio").DistanceMatrix)
+    write_matrix(folder / "distances.tsv", matrix.data, list(matrix.ids))
+    return folder
+
+
+def write_matrix(path: Path, data: np.ndarray, ids: list) -> Path:
+    pd.DataFrame(data, index=ids, columns=ids).to_csv(path, sep="\t")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """An untrained tiny regressor saved as `aam` saves one (config.json with
+    the digest of model.pt): good, until a row damages a copy."""
+    import torch
+
+    from aam_core.bundle import ModelBundle
+    from aam_core.finetune import network_for
+    from tests.plugin.conftest import fake_config
+    torch.manual_seed(0)
+    config = fake_config("regressor")
+    bundle = ModelBundle(config, network_for(config).state_dict(),
+                         pd.DataFrame({"epoch": [1], "train_loss": [1.0]}))
+    folder = tmp_path_factory.mktemp("model") / "model"
+    bundle.save(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def model_qza(model_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model-qza") / "model.qza"
+    qiime2.Artifact.import_data("AAMModel[AAMRegressor]", str(model_dir)).save(str(path))
+    return path
+
+
+# -- damage ----------------------------------------------------------------------
+
+def flip_bytes(folder: Path) -> None:
+    """64 bytes in the middle of model.pt inverted."""
+    path = folder / "model.pt"
+    data = bytearray(path.read_bytes())
+    start = len(data) // 2
+    data[start:start + 64] = bytes(b ^ 0xFF for b in data[start:start + 64])
+    path.write_bytes(bytes(data))
+
+
+def truncate(folder: Path) -> None:
+    path = folder / "model.pt"
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def edit_config(change):
+    def damage(folder: Path) -> None:
+        path = folder / "config.json"
+        config = json.loads(path.read_text())
+        change(config)
+        path.write_text(json.dumps(config))
+    return damage
+
+
+def drop(block, key):
+    return edit_config(lambda c: (c[block] if block else c).pop(key))
+
+
+def setting(block, key, value):
+    return edit_config(lambda c: (c[block] if block else c).__setitem__(key, value))
+
+
+def not_json(folder: Path) -> None:
+    (folder / "config.json").write_text('{"format_version": 1,')
+
+
+def damaged_copy(source: Path, damage, destination: Path) -> Path:
+    shutil.copytree(source, destination)
+    damage(destination)
+    return destination
+
+
+def damaged_qza(source: Path, damage, destination: Path) -> Path:
+    """A .qza whose data is damaged AND whose checksums.md5 was updated to
+    match, so that QIIME 2's own checksums pass and only the model's
+    verification stands between the damage and a prediction. It gets a new
+    UUID: QIIME 2 caches extracted artifacts by UUID (/tmp/qiime2), and would
+    otherwise read the intact original from its cache."""
+    unpacked = destination.with_suffix(".unpacked")
+    with zipfile.ZipFile(source) as archive:
+        archive.extractall(unpacked)
+    old, = unpacked.iterdir()
+    root = old.with_name(str(uuid.uuid4()))
+    old.rename(root)
+    damage(root / "data")
+    for path in root.rglob("*.yaml"):
+        path.write_text(path.read_text().replace(old.name, root.name))
+    lines = []
+    for line in (root / "checksums.md5").read_text().splitlines():
+        name = line.split("  ", 1)[1]
+        lines.append(f"{hashlib.md5((root / name).read_bytes()).hexdigest()}  {name}")
+    (root / "checksums.md5").write_text("\n".join(lines) + "\n")
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            archive.write(path, path.relative_to(unpacked))
+    return destination
+
+
+def no_traceback_or_partial(folder: Path) -> None:
+    leftovers = [str(p) for p in Path(folder).rglob("*.partial")]
+    assert not leftovers, leftovers
+
+
+def words(text: str) -> str:
+    return re.sub(r"\s+", " ", text)

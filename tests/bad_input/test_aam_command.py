@@ -1,0 +1,88 @@
+"""The `aam` command: bad FASTA, impossible options, a missing GPU, an
+unwritable output, a non-finite loss: refused before (or instead of) work,
+as one line naming the option, never a traceback."""
+import biom
+import pytest
+import skbio
+
+from .conftest import aam, refused, write_matrix
+
+TINY = ["--preset", "tiny", "--batch-size", 8, "--n-threads", 1, "--epochs", 1]
+
+
+def duplicate_ids(folder, dna):
+    text = "".join(f">{name}\n{seq}\n" for name, seq in zip(["a", "b", "a"], dna))
+    return _fasta(folder, text)
+
+
+def empty_id(folder, dna):
+    return _fasta(folder, f">\n{dna[0]}\n")
+
+
+def sequence_before_header(folder, dna):
+    return _fasta(folder, f"{dna[0]}\n>a\n{dna[1]}\n")
+
+
+def _fasta(folder, text):
+    (folder / "s.fasta").write_text(text)
+    return ["--sequences", folder / "s.fasta"]
+
+
+def output_is_a_file(folder, dna):
+    (folder / "taken").write_text("")
+    return ["--output-dir", folder / "taken"]
+
+
+def output_under_a_file(folder, dna):
+    (folder / "taken").write_text("")
+    return ["--output-dir", folder / "taken" / "run"]
+
+
+ROWS = {  # name: (extra arguments made in code, fragment of the expected message)
+    "fasta-duplicate-ids": (duplicate_ids, "holds the id 'a' more than once"),
+    "fasta-empty-id": (empty_id, "a '>' line without an id"),
+    "fasta-sequence-before-header": (sequence_before_header, "is not FASTA"),
+    "epochs-0": (lambda f, d: ["--epochs", 0], "--epochs must be at least 1"),
+    "batch-size-0": (lambda f, d: ["--batch-size", 0], "--batch-size must be at least 1"),
+    "output-dir-is-a-file": (output_is_a_file, "is a file, not a directory"),
+    "output-dir-under-a-file": (output_under_a_file, "is not writable"),
+    "non-finite-loss": (lambda f, d: ["--distances", f / "huge.tsv"], "loss became inf"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROWS))
+def test_aam_pretrain_refuses(case, workspace, tmp_path, capsys):
+    make, fragment = ROWS[case]
+    table = biom.load_table(str(workspace / "table.biom"))
+    dna = list(table.ids(axis="observation"))
+    good = skbio.DistanceMatrix.read(str(workspace / "distances.tsv"))
+    write_matrix(tmp_path / "huge.tsv", good.data * 1e38, list(good.ids))
+    code, output = aam(capsys, "pretrain", "--table", workspace / "table.biom",
+                       "--output-dir", tmp_path / "run", *TINY, *make(tmp_path, dna))
+    refused(output, code, fragment)
+    if case != "non-finite-loss":
+        assert "epoch 1/" not in output  # found before training starts
+
+
+def test_cuda_without_a_gpu_is_refused(workspace, tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible here")
+    code, output = aam(capsys, "pretrain", "--table", workspace / "table.biom",
+                       "--output-dir", tmp_path / "run", "--device", "cuda", *TINY)
+    refused(output, code, "--device cuda: no CUDA GPU")
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("missing-folder", "does not exist"), ("a-directory", "is a directory"),
+    ("cuda", "--device cuda: no CUDA GPU")])
+def test_aam_predict_refuses_before_reading(case, fragment, workspace, tmp_path, capsys):
+    import torch
+    if case == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is visible here")
+    output = {"missing-folder": tmp_path / "no" / "p.tsv", "a-directory": tmp_path,
+              "cuda": tmp_path / "p.tsv"}[case]
+    extra = ["--device", "cuda"] if case == "cuda" else []
+    code, text = aam(capsys, "predict", "--model", tmp_path / "none", "--table",
+                     workspace / "table.biom", "--output", output, *extra)
+    refused(text, code, fragment)
