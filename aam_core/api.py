@@ -54,14 +54,11 @@ def _as_str_mapping(sequences) -> Mapping[str, str]:
 def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
     """The distances between `sample_ids`, in their order, as float32 (a
     lazy DistanceView when `distances` is a file read by data.distances)."""
-    from .data.distances import DistanceFile, matrix_positions
+    from .data.distances import DistanceFile, matrix_positions, square_block
     if isinstance(distances, DistanceFile):
         return distances.view(sample_ids)
     index = matrix_positions(distances.ids, sample_ids, "the distance matrix")
-    block = np.asarray(distances.data, dtype=np.float32)[np.ix_(index, index)]
-    if not np.isfinite(block).all():
-        raise AAMInputError("The distance matrix holds NaN or infinite values.")
-    return block
+    return square_block(distances.data, index)  # no full-size temporary copies
 
 
 def _seed_everything(train: TrainConfig) -> None:
