@@ -9,6 +9,9 @@
 #   make demo                 # CLI walk-through on examples/oral-age-mini
 #   make bench                # throughput benchmark (writes benchmarks/results/)
 #   make bench-accuracy       # accuracy vs random forest (long; BENCH_ARGS=...)
+#   make bench-time           # time to a result: default recipe vs forest (~40 min)
+#   make bench-scaling        # pretraining/prediction at 1k-100k samples (~15 min)
+#   make gpu-check            # every CUDA path on one GPU (skips without CUDA)
 #   make test TORCH_SPEC=2.13.0   # choose the torch version for a fresh venv
 SHELL := /bin/bash
 VENV ?= $(CURDIR)/.venv
@@ -23,7 +26,8 @@ export VENV TORCH_SPEC NEWEST_VENV
 # The venv's bin first, so tests that call `qiime` get the venv's q2cli.
 RUN := PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: all bootstrap bootstrap-newest test test-newest newest-refresh demo bench bench-accuracy example-data clean distclean
+.PHONY: all bootstrap bootstrap-newest test test-newest newest-refresh demo bench \
+	bench-accuracy bench-time bench-scaling gpu-check example-data clean distclean
 
 all: test
 
@@ -61,6 +65,18 @@ bench: bootstrap
 # q2-aam vs the random forest, 5-fold grouped CV on ../shared/data/oral-age (long).
 bench-accuracy: bootstrap
 	$(RUN) $(PYTHON) -m benchmarks.accuracy --jobs 2 $(BENCH_ARGS)
+
+# The default recipe end to end beside q2-sample-classifier's forest, by phase.
+bench-time: bootstrap
+	$(RUN) $(PYTHON) -m benchmarks.time_to_result $(BENCH_ARGS)
+
+# Resampled tables up to 100,000 samples: epoch time, memory, prediction.
+bench-scaling: bootstrap
+	$(RUN) $(PYTHON) -m benchmarks.scaling $(BENCH_ARGS)
+
+# fp32 / bf16 / fp16 / compile / batch cap on one CUDA GPU (exit 0 without one).
+gpu-check: bootstrap
+	$(RUN) $(PYTHON) -m benchmarks.gpu_check $(BENCH_ARGS)
 
 example-data: bootstrap
 	$(PYTHON) scripts/make_example_data.py

@@ -55,11 +55,12 @@ def _as_str_mapping(sequences) -> Mapping[str, str]:
 def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
     """The distances between `sample_ids`, in their order, as float32 (a
     lazy DistanceView when `distances` is a file read by data.distances)."""
-    from .data.distances import DistanceFile, check_distances, matrix_positions
+    from .data.distances import (DistanceFile, check_distances, matrix_positions,
+                                 square_block)
     if isinstance(distances, DistanceFile):
         return distances.view(sample_ids)
     index = matrix_positions(distances.ids, sample_ids, "the distance matrix")
-    block = np.asarray(distances.data, dtype=np.float32)[np.ix_(index, index)]
+    block = square_block(distances.data, index)  # no full-size temporary copies
     check_distances(block, "the distance matrix")
     return block
 

@@ -28,7 +28,7 @@ from .model import AAM, Ensemble
 from .model.ensemble import first_member_state, members_of
 from .model.conditioning import (FUSIONS, build_vocabularies, category_text,
                                  encode_conditions)
-from .train.cache import cache_asv_vectors
+from .train.cache import cache_asv_vectors, cache_members
 from .train.loop import TrainingData, evaluate, fit, resolve_device
 from .train.lr_finder import lr_range_test
 from .train.metrics import classification_metrics, regression_metrics
@@ -494,6 +494,7 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     if embedding_only:
         network = members_of(network)[0]
     network = network.to(target_device)
+    cache_members(network, prepared.tokens, target_device)  # each ASV once per member
     spec = bundle.config.get("conditioning")
     codes = None
     if spec:

@@ -3,6 +3,9 @@
 When the nucleotide encoder does not train, an ASV's vector never changes,
 so every distinct sequence of the table is encoded once up front and each
 batch only looks its ASVs up (AAM.asv_cache, indexed by Batch.features).
+Prediction does the same for every member of a model (cache_members): the
+table's distinct sequences are encoded once per member instead of once per
+batch they appear in.
 """
 from __future__ import annotations
 
@@ -28,3 +31,12 @@ def cache_asv_vectors(model, tokens: np.ndarray, device: torch.device,
     encoder.train(was_training)
     model.asv_cache = vectors
     return vectors
+
+
+def cache_members(network, tokens: np.ndarray, device: torch.device) -> None:
+    """Prediction: each member of a model (or the one network) caches the ASV
+    vectors of the table's distinct sequences (`tokens`, by table column);
+    its batches then skip the nucleotide encoder."""
+    from ..model.ensemble import members_of
+    for member in members_of(network):
+        cache_asv_vectors(member, tokens, device)
