@@ -86,13 +86,14 @@ def embedding_head(kind: str, x_train: np.ndarray, y: np.ndarray, groups: pd.Ser
     from sklearn.neighbors import KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    folds = _inner_folds(groups)
     if kind == "knn":
-        grid = [k for k in (3, 5, 10, 15, 25, 40) if k < len(y) * 0.6]
+        smallest = min(len(fit_rows) for fit_rows, _ in folds)  # k fits every inner fold
+        grid = [k for k in (3, 5, 10, 15, 25, 40) if k <= smallest] or [smallest]
         make = lambda k: KNeighborsRegressor(k, weights="distance")  # noqa: E731
     else:
         grid = [0.1, 1.0, 10.0, 100.0, 1000.0]
         make = lambda a: make_pipeline(StandardScaler(), Ridge(alpha=a))  # noqa: E731
-    folds = _inner_folds(groups)
     errors = []
     for setting in grid:
         error = 0.0
