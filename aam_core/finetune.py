@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from .bundle import ModelBundle
+from .option import choices_of
 from .config import (HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig,
                      TrainConfig)
 from .data.batching import BatchBuilder, batch_rows
@@ -37,7 +38,7 @@ from .train.task import TargetTask, point_index
 
 SELECTION = {"regressor": ("loss", "mae", "rmse", "r2"),
              "classifier": ("loss", "accuracy", "f1", "auroc")}
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = choices_of(TrainConfig, "precision")
 # parameters added after the first saved models: absent ones keep their init
 OPTIONAL_WEIGHTS = ("abundance_head.",)
 

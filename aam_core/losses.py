@@ -4,7 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .config import TrainConfig
 from .data.tokens import MASK, NUCLEOTIDE_TOKENS, PAD
+from .option import choices_of
 
 
 def pairwise_distances(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
@@ -126,4 +128,4 @@ def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
                      f"{TARGET_LOSSES + ('cross_entropy',)}.")
 
 
-TARGET_LOSSES = ("huber", "mse", "mae", "quantile", "asymmetric")
+TARGET_LOSSES = choices_of(TrainConfig, "target_loss")

@@ -5,9 +5,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..config import TrainConfig
 from ..errors import AAMInputError
+from ..option import choices_of
 
-NORMALISATIONS = ("zscore", "minmax", "none")
+NORMALISATIONS = choices_of(TrainConfig, "normalisation")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FUSIONS = ("none", "add", "concat", "film", "cross_attention")
+from ..config import ConditioningConfig
+from ..option import choices_of
+
+FUSIONS = choices_of(ConditioningConfig, "fusion")
 UNKNOWN = 0
 
 

@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
+from ..option import choices_of
 
-ACTIVATIONS = ("none", "softplus", "exp")
+ACTIVATIONS = choices_of(ModelConfig, "output_activation")
 
 
 class ResidualBlock(nn.Module):
