@@ -29,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
+from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
 from .settings import build, for_command, given
 
@@ -114,56 +115,6 @@ def _warn_old_names(argv, command: str) -> None:
 
 
 # -- reading the inputs ---------------------------------------------------------
-
-def _existing(path: str, what: str) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{what} {path} does not exist.")
-    return path
-
-
-def read_table(path: str):
-    import biom
-    path = _existing(path, "The table")
-    try:
-        return biom.load_table(str(path))
-    except Exception as error:  # biom raises many types for unreadable files
-        raise AAMInputError(f"{path} is not a readable BIOM table: {error}") from error
-
-
-def read_fasta(path: str) -> dict:
-    """Feature id -> sequence (ids end at the first space; lines are joined)."""
-    sequences, name, parts = {}, None, []
-    with open(_existing(path, "The sequences file")) as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                if name is not None:
-                    sequences[name] = "".join(parts)
-                header = line[1:].split()
-                name, parts = (header[0] if header else ""), []
-            elif line:
-                if name is None:
-                    raise AAMInputError(f"{path} is not FASTA: sequence before any '>' line.")
-                parts.append(line)
-    if name is not None:
-        sequences[name] = "".join(parts)
-    if not sequences:
-        raise AAMInputError(f"{path} holds no FASTA records.")
-    return sequences
-
-
-def read_metadata(path: str):
-    """Sample metadata TSV (QIIME 2 layout: first column the sample id;
-    a '#q2:types' row is skipped); values as text, empty cells missing."""
-    import pandas as pd
-    frame = pd.read_csv(_existing(path, "The metadata file"), sep="\t", dtype=str,
-                        comment=None)
-    frame = frame.set_index(frame.columns[0])
-    frame = frame[~frame.index.astype(str).str.startswith("#")]
-    frame.index = frame.index.astype(str)
-    return frame
-
 
 def _column(frame, name: str, path: str):
     if name not in frame.columns:
@@ -343,7 +294,7 @@ def _conditioning_config(args) -> ConditioningConfig:
 def cmd_predict(args) -> int:
     from . import api
     from .bundle import ModelBundle
-    bundle = ModelBundle.load(_existing(args.model, "The model directory"))
+    bundle = ModelBundle.load(existing(args.model, "The model directory"))
     if bundle.kind == "encoder":
         raise UsageError(f"{args.model} is a pretrained encoder; it predicts nothing. "
                          "Fine-tune it with fit-regressor or fit-classifier, or use embed.")
@@ -365,7 +316,7 @@ def cmd_predict(args) -> int:
 def cmd_embed(args) -> int:
     from . import api
     from .bundle import ModelBundle
-    bundle = ModelBundle.load(_existing(args.model, "The model directory"))
+    bundle = ModelBundle.load(existing(args.model, "The model directory"))
     table, sequences = _inputs(args)
     frame = api.embed(bundle, table, sequences, batch_size=args.batch_size,
                       device=args.device, n_threads=args.n_threads, log=_stderr)

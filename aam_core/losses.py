@@ -1,4 +1,4 @@
-"""Loss terms (DESIGN s.4). Each takes model outputs and plain tensors."""
+"""Loss terms. Each takes model outputs and plain tensors."""
 from __future__ import annotations
 
 import torch
@@ -86,7 +86,7 @@ def target_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, *,
                 weights: torch.Tensor | None = None, quantiles=None,
                 delta: float = 1.0, over: float = 1.0, under: float = 1.0,
                 class_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Weighted mean over samples of one target loss (DESIGN s.4).
+    """Weighted mean over samples of one target loss.
 
     `weights` are per-sample (e.g. per-category weighting); for
     cross-entropy they multiply the class weights, and the mean is taken as

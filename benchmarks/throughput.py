@@ -1,4 +1,4 @@
-"""Training throughput and memory of pretraining steps (DESIGN s.9).
+"""Training throughput and memory of pretraining steps.
 
 For each configuration a fresh process (so peak memory is its own) runs
 pretraining steps (UniFrac pairs + masked nucleotides, AdamW, clipping) on
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "oral-age-mini"
 RESULTS = REPO / "benchmarks" / "results"
 
-# The earlier PyTorch implementation of AAM on this machine class (DESIGN s.9).
+# The earlier PyTorch implementation of AAM on this machine class.
 REFERENCE = {"small": {"samples_per_s": 5.0, "peak_gb": 7.5, "batch_size": 32},
              "base": {"samples_per_s": 0.8, "peak_gb": 9.4, "batch_size": 8}}
 

@@ -21,7 +21,7 @@ def _predict_regression_interval(table: biom.Table, model: ModelBundle,
                                  sequences: pd.Series = None, **options
                                  ) -> (pd.Series, pd.Series, pd.Series):
     from aam_core import api
-    from aam_core.train.task import point_index
+    from aam_core.data.targets import point_index
     frame = api.predict_quantiles(model, table, _views.sequences(sequences),
                                   **_views.prediction_options(options))
     middle = point_index(model.config['target']['quantiles'])

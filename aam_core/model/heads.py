@@ -1,4 +1,4 @@
-"""Output heads on the sample embedding (DESIGN s.3.4).
+"""Output heads on the sample embedding.
 
 Regression heads work in normalised target units (the loss is computed
 there) but know the per-sample (shift, scale) of the normalisation, so that

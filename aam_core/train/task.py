@@ -39,7 +39,8 @@ class TargetTask:
                    under=train.underprediction_weight, **extra)
 
     @classmethod
-    def classification(cls, codes, class_weights=None, **extra) -> "TargetTask":
+    def classification(cls, codes, train: TrainConfig, class_weights=None,
+                       **extra) -> "TargetTask":
         return cls("classification", torch.as_tensor(np.asarray(codes), dtype=torch.long),
                    "cross_entropy", class_weights=_float(class_weights), **extra)
 
@@ -62,8 +63,3 @@ class TargetTask:
 def _float(values):
     return None if values is None else torch.as_tensor(np.asarray(values),
                                                        dtype=torch.float32)
-
-
-def point_index(quantiles) -> int:
-    """Which quantile output serves as the point prediction: the median's."""
-    return int(np.argmin(np.abs(np.asarray(quantiles, dtype=float) - 0.5)))

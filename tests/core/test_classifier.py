@@ -221,7 +221,7 @@ def test_bad_options_are_refused_early(pools):
     table, target, frame = _site_data(pools, 12, "t", 11)
     for train, match in ((TrainConfig(scheduler="step"), "scheduler"),
                          (TrainConfig(target_loss="quantile", quantiles=(0.5, 1.5)),
-                          "strictly between"),
+                          "quantiles must be below 1"),
                          (TrainConfig(selection_metric="accuracy"), "selection_metric")):
         with pytest.raises(AAMInputError, match=match):
             api.fit_regressor(table, target, model="tiny", train=train, **QUIET)
