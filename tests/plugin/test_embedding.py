@@ -11,7 +11,7 @@ from aam_core import api
 from aam_core.bundle import ModelBundle
 from q2_aam._embedding import embedding_distances, embedding_ordination
 
-from .test_cli import qiime
+from .test_q2cli import qiime
 
 
 def test_ordination_reproduces_euclidean_distances():
