@@ -244,6 +244,12 @@ class TrainConfig:
         "common ones; 'none' weighs all samples equally.",
         choices=("none", "balanced"), actions=("fit_classifier",),
         commands=("fit-classifier",))
+    label_smoothing: float = setting(
+        0.0, "Label smoothing of the cross-entropy: each sample's target keeps "
+        "1 - label_smoothing on its own class and spreads the rest evenly over all "
+        "classes, so that a classifier fitted on few samples grows less "
+        "over-confident (better calibrated probabilities). 0: off.", low=0, high=1,
+        actions=("fit_classifier",), commands=("fit-classifier",))
     freeze_nucleotide_encoder: bool = setting(
         False, "Keep the pretrained model's nucleotide encoder fixed and train the "
         "sample encoder and head: every ASV is then encoded once and its vector "
