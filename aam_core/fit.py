@@ -21,6 +21,7 @@ from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, ConditioningConfig, DataCo
                      ModelConfig, TrainConfig)
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
+from .data.split import validation_split
 from .errors import AAMInputError
 from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config
@@ -31,7 +32,6 @@ from .train.device import resolve_device, seed_everything
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.lr_finder import lr_range_test
 from .train.objective import Objective, as_tensor
-from .train.split import validation_split
 
 Log = Callable[[str], None]
 # the validation metrics that may pick the best epoch, by kind

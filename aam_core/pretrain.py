@@ -9,13 +9,13 @@ from .bundle import ModelBundle
 from .config import PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
+from .data.split import validation_split
 from .errors import AAMInputError
 from .model import AAM
 from .model.build import cpu_state, new_config
 from .train.device import resolve_device, seed_everything
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
-from .train.split import validation_split
 
 
 def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = "small",

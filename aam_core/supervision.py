@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 
 from .config import ConditioningConfig, TrainConfig
+from .data.split import sample_units
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
 from .errors import AAMInputError
@@ -42,13 +43,8 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
 
 
 def group_values(groups, index: pd.Index):
-    if groups is None:
-        return None
-    values = pd.Series(groups).rename(index=str).reindex(index)
-    # a sample without a group is its own group: it can never leak
-    values = values.astype(object).where(values.notna(),
-                                         "__own__" + values.index.to_series())
-    return values.to_numpy(dtype=str)
+    """Each sample's group (itself when it has none), or None without groups."""
+    return None if groups is None else sample_units(list(index), groups).to_numpy(dtype=str)
 
 
 def conditioning_frame(conditioning, sample_ids: list, target_name):

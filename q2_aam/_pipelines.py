@@ -5,10 +5,8 @@ the split keeps every group (subject) on one side, and a distance matrix
 turns on self-supervised pretraining on the training samples before fitting.
 """
 import biom
-import numpy as np
-import pandas as pd
 
-from aam_core.errors import AAMInputError
+from aam_core.data.split import holdout_split
 from aam_core.settings import for_action
 
 from ._parameters import with_options
@@ -23,57 +21,11 @@ SHARED = tuple(o.name for o in for_action('regress_samples')
 DEVICE = ('device', 'n_threads')
 
 
-def _units(sample_ids, groups):
-    """The unit each sample is drawn with: its group, or itself."""
-    if groups is None:
-        return pd.Series(sample_ids, index=sample_ids)
-    units = groups.reindex(sample_ids).astype(object)
-    # a sample without a group is its own group: it can never leak
-    return units.where(units.notna(), '__own__' + units.index.to_series())
-
-
-def split_samples(targets: pd.Series, test_size: float, seed: int,
-                  groups: pd.Series = None, stratify: bool = False):
-    """(train_ids, test_ids). Whole units (groups) go to one side; with
-    `stratify`, each class (a unit's majority class) is split on its own so
-    that every class with two units or more appears on both sides."""
-    rng = np.random.default_rng(seed)
-    units = _units(list(targets.index), groups)
-    if stratify:
-        # a group's class: the most common class of its samples
-        strata = targets.groupby(units).agg(
-            lambda values: values.value_counts().index[0])
-    else:
-        strata = pd.Series('all', index=units.unique())
-    sizes = units.value_counts()
-    test_units = []
-    for _, members in strata.groupby(strata, sort=True):
-        unit_ids = list(members.index)
-        wanted = test_size * sizes[unit_ids].sum()
-        chosen, taken = [], 0
-        for position in rng.permutation(len(unit_ids)):
-            # stop at the wanted size, and leave one unit for training
-            if taken >= wanted or len(chosen) == len(unit_ids) - 1:
-                break
-            chosen.append(unit_ids[position])
-            taken += sizes[unit_ids[position]]
-        test_units += chosen
-    is_test = units.isin(set(test_units)).to_numpy()
-    train_ids = list(units.index[~is_test])
-    test_ids = list(units.index[is_test])
-    if len(test_ids) < 2 or len(train_ids) < 4:
-        raise AAMInputError(
-            f'The split leaves {len(train_ids)} training and {len(test_ids)} '
-            'test samples; it needs at least 4 and 2. Use more samples (or '
-            'groups), or change test_size.')
-    return train_ids, test_ids
-
-
 def _split_tables(ctx, table, settings: dict, stratify: bool):
     biom_table, targets = table_samples_with_metadata(
         table.view(biom.Table), settings['metadata'], settings['missing_samples'])
     groups = settings['groups']
-    train_ids, test_ids = split_samples(
+    train_ids, test_ids = holdout_split(
         targets.dropna(), settings['test_size'], settings['random_state'],
         None if groups is None else groups.to_series(), stratify)
 
