@@ -301,24 +301,25 @@ class TrainConfig:
         "always trains in float32 (reproducible from the seed).",
         choices=("auto", "fp32", "bf16", "fp16"), actions=TRAINING,
         commands=TRAINING_COMMANDS)
-    compile: bool = setting(
-        False, "Compile the model with torch.compile (faster steps on GPU after a "
-        "compilation of a minute or so; needs a C++ compiler).", actions=TRAINING,
-        commands=TRAINING_COMMANDS)
-    gradient_checkpointing: bool = setting(
-        False, "Recompute the activations of both encoders in the backward pass "
-        "instead of storing them: less memory (larger batches or models) for "
-        "about a third more compute.", actions=TRAINING, commands=TRAINING_COMMANDS)
-    auto_batch_size: bool = setting(
-        True, "On CUDA, measure the memory of one training step on the largest "
-        "samples; when a batch of batch_size does not fit in the free GPU memory, "
-        "split it into smaller batches and accumulate their gradients. No effect "
-        "on CPU, where batch_size is used as given.", actions=TRAINING,
-        commands=TRAINING_COMMANDS)
-    find_learning_rate: bool = setting(
-        False, "Run a learning-rate range test first (a few dozen steps with a "
-        "growing rate, weights restored after) and train with its suggested rate "
-        "instead of learning_rate.", actions=FIT, commands=FIT_COMMANDS)
+    # switches of how a step runs (speed, memory), not of what is learned
+    compile: bool = setting(False, """
+        Compile the model with torch.compile (faster steps on GPU after a
+        compilation of a minute or so; needs a C++ compiler).""",
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    gradient_checkpointing: bool = setting(False, """
+        Recompute the activations of both encoders in the backward pass instead
+        of storing them: less memory (larger batches or models) for about a
+        third more compute.""", actions=TRAINING, commands=TRAINING_COMMANDS)
+    auto_batch_size: bool = setting(True, """
+        On CUDA, measure the memory of one training step on the largest
+        samples; when a batch of batch_size does not fit in the free GPU
+        memory, split it into smaller batches and accumulate their gradients.
+        No effect on CPU, where batch_size is used as given.""",
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    find_learning_rate: bool = setting(False, """
+        Run a learning-rate range test first (a few dozen steps with a growing
+        rate, weights restored after) and train with its suggested rate
+        instead of learning_rate.""", actions=FIT, commands=FIT_COMMANDS)
     # fine-tuning: average this many models, each with its own seed and
     # grouped validation split (model/ensemble.py)
     ensemble_size: int = setting(

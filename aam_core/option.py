@@ -64,6 +64,8 @@ class Option:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+        # help may be written as an indented block; it is read as one line
+        object.__setattr__(self, "help", " ".join(self.help.split()))
 
     def at(self, where: str) -> "Option":
         """This option as the action or command `where` takes it."""

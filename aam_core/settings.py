@@ -33,27 +33,29 @@ _LEADING = [
                 "regress_samples": {"help": "Numeric metadata column to predict."},
                 "classify_samples": {"kind": "categorical_column",
                                      "help": "Categorical metadata column to predict."}}),
-    Option("groups", "categorical_column", None,
-           "Categorical metadata column; samples of one group stay together on one "
-           "side of the validation split (e.g. one subject).",
+    Option("groups", "categorical_column", None, """
+           Categorical metadata column; samples of one group stay together on
+           one side of the validation split (e.g. one subject).""",
            actions=FIT + PIPELINES, commands=FIT_COMMANDS,
-           per={"pipeline": {"help": "Categorical metadata column (e.g. subject); all "
-                             "samples of a group go to the same side of the test split "
-                             "and of the validation split, so no subject is both "
-                             "trained on and tested."}}),
-    Option("conditioning", "metadata", None,
-           "Categorical sample metadata (site, season, sex, study...) the model is "
-           "conditioned on: every column of it is used, so pass a file (or files) "
-           "with only those columns, never the target or the subject. Numeric "
-           "columns are read as categories. Missing values, and categories not seen "
-           "in training (also at prediction), use a reserved 'unknown' embedding. "
-           "Pass the same metadata to the predict actions.",
-           actions=FIT + PREDICTING, commands=FIT_COMMANDS,
-           per={"predict": {"help": "The conditioning metadata of the samples, for a "
-                            "model fitted with conditioning (the columns it was fitted "
-                            "on are taken from it). Missing samples, columns or "
-                            "categories use the 'unknown' embedding, with a message; "
-                            "without it every sample is unknown."}}),
+           per={"pipeline": {"help": """
+               Categorical metadata column (e.g. subject); all samples of a
+               group go to the same side of the test split and of the
+               validation split, so no subject is both trained on and
+               tested."""}}),
+    Option("conditioning", "metadata", None, """
+           Categorical sample metadata (site, season, sex, study...) the model
+           is conditioned on: every column of it is used, so pass a file (or
+           files) with only those columns, never the target or the subject.
+           Numeric columns are read as categories. Missing values, and
+           categories not seen in training (also at prediction), use a
+           reserved 'unknown' embedding. Pass the same metadata to the predict
+           actions.""", actions=FIT + PREDICTING, commands=FIT_COMMANDS,
+           per={"predict": {"help": """
+               The conditioning metadata of the samples, for a model fitted with
+               conditioning (the columns it was fitted on are taken from it).
+               Missing samples, columns or categories use the 'unknown'
+               embedding, with a message; without it every sample is
+               unknown."""}}),
     Option("test_size", "float", 0.2,
            "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
            inclusive=(False, False), actions=PIPELINES,

@@ -85,10 +85,20 @@ input_descriptions = {
 }
 
 
-def _described(action: str) -> dict:
-    """An action's parameters and their descriptions, from the declarations."""
-    return dict(parameters=parameters(action),
-                parameter_descriptions=descriptions(action))
+def _register(registry, function, inputs: dict, outputs: list, about: str,
+              input_text: dict, output_text: dict, **more) -> None:
+    """Register an action: its parameters and their descriptions from the
+    option declarations, its usage example from _examples (same name).
+    `about`: its name, a blank line, its description."""
+    action = function.__name__
+    name, _, description = about.partition('\n\n')
+    examples = more.pop('examples', {action: getattr(_examples, action)})
+    registry.register_function(
+        function=function, inputs=inputs, outputs=outputs,
+        input_descriptions=input_text, output_descriptions=output_text,
+        parameters=parameters(action), parameter_descriptions=descriptions(action),
+        name=' '.join(name.split()), description=' '.join(description.split()),
+        citations=_citations, examples=examples, **more)
 
 
 def _inputs(*names: str, **special: str) -> dict:
@@ -97,28 +107,23 @@ def _inputs(*names: str, **special: str) -> dict:
 
 _ANY_MODEL = AAMModel[AAMEncoder | AAMRegressor | AAMClassifier]
 _PREDICT_INPUTS = {'table': FeatureTable[Frequency], 'sequences': FeatureData[Sequence]}
-
+_REGRESSOR_PREDICTIONS = SampleData[RegressorPredictions]
 
 # -- actions ----------------------------------------------------------------
 
-plugin.methods.register_function(
-    function=_pretrain.pretrain,
-    inputs={'table': FeatureTable[Frequency],
-            'sequences': FeatureData[Sequence],
-            'distance_matrix': DistanceMatrix},
-    input_descriptions=_inputs('table', 'sequences', 'distance_matrix'),
-    **_described('pretrain'),
-    outputs=[('model', AAMModel[AAMEncoder])],
-    output_descriptions={'model': 'The pretrained AAM encoder.'},
-    name='Pretrain an AAM encoder without labels.',
-    description=(
-        'Train the nucleotide and sample encoders of AAM self-supervised: '
-        'sample embeddings learn to reproduce the given distances (UniFrac) '
-        'and nucleotide tokens learn to predict masked nucleotides. The '
-        'encoder can then be fine-tuned with fit-regressor.'),
-    citations=_citations,
-    examples={'pretrain': _examples.pretrain},
-)
+_register(
+    plugin.methods, _pretrain.pretrain,
+    {'table': FeatureTable[Frequency], 'sequences': FeatureData[Sequence],
+     'distance_matrix': DistanceMatrix},
+    [('model', AAMModel[AAMEncoder])], """
+    Pretrain an AAM encoder without labels.
+
+    Train the nucleotide and sample encoders of AAM self-supervised: sample
+    embeddings learn to reproduce the given distances (UniFrac) and nucleotide
+    tokens learn to predict masked nucleotides. The encoder can then be
+    fine-tuned with fit-regressor.""",
+    _inputs('table', 'sequences', 'distance_matrix'),
+    {'model': 'The pretrained AAM encoder.'})
 
 _FIT_INPUTS = {'table': FeatureTable[Frequency],
                'sequences': FeatureData[Sequence],
@@ -128,161 +133,111 @@ _FIT_INPUT_DESCRIPTIONS = _inputs(
     'table', 'sequences', 'pretrained_model',
     distance_matrix=input_descriptions['fit_distance_matrix'])
 
-plugin.methods.register_function(
-    function=_regression.fit_regressor,
-    inputs=_FIT_INPUTS,
-    input_descriptions=_FIT_INPUT_DESCRIPTIONS,
-    **_described('fit_regressor'),
-    outputs=[('model', AAMModel[AAMRegressor])],
-    output_descriptions={'model': 'The trained AAM regressor.'},
-    name='Fit an AAM regressor to a numeric metadata column.',
-    description=(
-        'Train AAM to predict a numeric sample property from the sequences '
-        'and abundances of its ASVs, optionally starting from a pretrained '
-        'encoder, conditioned on categorical metadata, with auxiliary '
-        'UniFrac, masked-nucleotide and masked-abundance objectives.'),
-    citations=_citations,
+_register(
+    plugin.methods, _regression.fit_regressor, _FIT_INPUTS,
+    [('model', AAMModel[AAMRegressor])], """
+    Fit an AAM regressor to a numeric metadata column.
+
+    Train AAM to predict a numeric sample property from the sequences and
+    abundances of its ASVs, optionally starting from a pretrained encoder,
+    conditioned on categorical metadata, with auxiliary UniFrac,
+    masked-nucleotide and masked-abundance objectives.""",
+    _FIT_INPUT_DESCRIPTIONS, {'model': 'The trained AAM regressor.'},
     examples={'fit_regressor': _examples.fit_regressor,
-              'fit_regressor_conditioned': _examples.fit_regressor_conditioned},
-)
+              'fit_regressor_conditioned': _examples.fit_regressor_conditioned})
 
-plugin.methods.register_function(
-    function=_regression.predict_regression,
-    inputs={**_PREDICT_INPUTS, 'model': AAMModel[AAMRegressor]},
-    input_descriptions=_inputs('table', 'sequences',
-                               model=input_descriptions['model_regressor']),
-    **_described('predict_regression'),
-    outputs=[('predictions', SampleData[RegressorPredictions])],
-    output_descriptions={
-        'predictions': 'Predicted target value of each sample.'},
-    name='Predict a numeric target with an AAM regressor.',
-    description=(
-        'Apply a trained AAM regressor to the samples of a table; their ASVs '
-        'need not have been seen in training. The predictions work with '
-        "q2-sample-classifier's scatterplot."),
-    citations=_citations,
-    examples={'predict_regression': _examples.predict_regression},
-)
+_register(
+    plugin.methods, _regression.predict_regression,
+    {**_PREDICT_INPUTS, 'model': AAMModel[AAMRegressor]},
+    [('predictions', _REGRESSOR_PREDICTIONS)], """
+    Predict a numeric target with an AAM regressor.
 
-plugin.methods.register_function(
-    function=_regression.predict_regression_interval,
-    inputs={**_PREDICT_INPUTS, 'model': AAMModel[AAMRegressor]},
-    input_descriptions=_inputs(
-        'table', 'sequences',
-        model="An AAM regressor fitted with loss 'quantile'."),
-    **_described('predict_regression_interval'),
-    outputs=[('predictions', SampleData[RegressorPredictions]),
-             ('lower', SampleData[RegressorPredictions]),
-             ('upper', SampleData[RegressorPredictions])],
-    output_descriptions={
-        'predictions': 'The median (the quantile closest to 0.5).',
-        'lower': 'The lowest quantile the model was fitted on.',
-        'upper': 'The highest quantile the model was fitted on.'},
-    name='Predict a numeric target with an interval.',
-    description=(
-        "For a regressor fitted with the 'quantile' loss: the median "
-        'prediction and, as the bounds of a prediction interval, the lowest '
-        'and the highest quantile (e.g. 0.1 and 0.9: an 80% interval). All '
-        "three work with q2-sample-classifier's scatterplot."),
-    citations=_citations,
-    examples={'predict_regression_interval':
-              _examples.predict_regression_interval},
-)
+    Apply a trained AAM regressor to the samples of a table; their ASVs need
+    not have been seen in training. The predictions work with
+    q2-sample-classifier's scatterplot.""",
+    _inputs('table', 'sequences', model=input_descriptions['model_regressor']),
+    {'predictions': 'Predicted target value of each sample.'})
 
-plugin.methods.register_function(
-    function=_classification.fit_classifier,
-    inputs=_FIT_INPUTS,
-    input_descriptions=_FIT_INPUT_DESCRIPTIONS,
-    **_described('fit_classifier'),
-    outputs=[('model', AAMModel[AAMClassifier])],
-    output_descriptions={'model': 'The trained AAM classifier.'},
-    name='Fit an AAM classifier to a categorical metadata column.',
-    description=(
-        'Train AAM to predict a sample category from the sequences and '
-        'abundances of its ASVs (cross-entropy, optionally class-balanced), '
-        'optionally from a pretrained encoder and conditioned on other '
-        'categorical metadata.'),
-    citations=_citations,
-    examples={'fit_classifier': _examples.fit_classifier},
-)
+_register(
+    plugin.methods, _regression.predict_regression_interval,
+    {**_PREDICT_INPUTS, 'model': AAMModel[AAMRegressor]},
+    [('predictions', _REGRESSOR_PREDICTIONS), ('lower', _REGRESSOR_PREDICTIONS),
+     ('upper', _REGRESSOR_PREDICTIONS)], """
+    Predict a numeric target with an interval.
 
-plugin.methods.register_function(
-    function=_classification.predict_classification,
-    inputs={**_PREDICT_INPUTS, 'model': AAMModel[AAMClassifier]},
-    input_descriptions=_inputs(
-        'table', 'sequences',
-        model='An AAM classifier trained with fit-classifier.'),
-    **_described('predict_classification'),
-    outputs=[('predictions', SampleData[ClassifierPredictions]),
-             ('probabilities', SampleData[Probabilities])],
-    output_descriptions={
-        'predictions': 'Predicted class of each sample (the most probable).',
-        'probabilities': 'Probability of each class, one column per class.'},
-    name='Predict a category with an AAM classifier.',
-    description=(
-        'Apply a trained AAM classifier to the samples of a table; their '
-        "ASVs need not have been seen in training. The outputs work with "
-        "q2-sample-classifier's confusion-matrix."),
-    citations=_citations,
-    examples={'predict_classification': _examples.predict_classification},
-)
+    For a regressor fitted with the 'quantile' loss: the median prediction
+    and, as the bounds of a prediction interval, the lowest and the highest
+    quantile (e.g. 0.1 and 0.9: an 80% interval). All three work with
+    q2-sample-classifier's scatterplot.""",
+    _inputs('table', 'sequences',
+            model="An AAM regressor fitted with loss 'quantile'."),
+    {'predictions': 'The median (the quantile closest to 0.5).',
+     'lower': 'The lowest quantile the model was fitted on.',
+     'upper': 'The highest quantile the model was fitted on.'})
 
-plugin.methods.register_function(
-    function=_embedding.embed,
-    inputs={**_PREDICT_INPUTS, 'model': _ANY_MODEL},
-    input_descriptions=_inputs(
-        'table', 'sequences',
-        model='Any AAM model: a pretrained encoder, a regressor or a classifier.'),
-    **_described('embed'),
-    outputs=[('embeddings', PCoAResults),
-             ('distance_matrix', DistanceMatrix)],
-    output_descriptions={
-        'embeddings': (
-            'The sample embeddings as an ordination: rotated onto their '
-            'principal axes (PCA, which for Euclidean distances is PCoA), '
-            'largest variance first, ready for Emperor.'),
-        'distance_matrix': (
-            'Euclidean distances between the sample embeddings, for '
-            'PERMANOVA, Mantel tests and other beta-diversity tools.')},
-    name='Embed samples with an AAM model.',
-    description=(
-        "Compute each sample's embedding (the sample encoder's pooled "
-        'vector) with a trained AAM model, and return it as an ordination '
-        'and as a distance matrix. The samples need not share ASVs with the '
-        'training data.'),
-    citations=_citations,
-    examples={'embed': _examples.embed},
-)
+_register(
+    plugin.methods, _classification.fit_classifier, _FIT_INPUTS,
+    [('model', AAMModel[AAMClassifier])], """
+    Fit an AAM classifier to a categorical metadata column.
 
-plugin.methods.register_function(
-    function=_importance.feature_importance,
-    inputs={**_PREDICT_INPUTS,
-            'model': AAMModel[AAMRegressor | AAMClassifier]},
-    input_descriptions=_inputs(
-        'sequences',
-        table=('Samples on which the model is explained; every feature '
-               'of the table gets a row.'),
-        model='A fitted AAM regressor or classifier.'),
-    **_described('feature_importance'),
-    outputs=[('importance', FeatureData[Importance])],
-    output_descriptions={
-        'importance': (
-            "One row per feature, column 'importance': the mean over the "
-            'samples of |gradient x input| of the ASV (0 in samples that '
-            'lack it), highest first.')},
-    name='Importance of each ASV to an AAM model.',
-    description=(
-        'Gradient x input attribution: for every ASV of every sample, the '
-        "gradient of the model's output (regression value, or the "
-        "predicted class's log-probability) with respect to the ASV's token "
-        'in the sample encoder (its sequence vector plus its abundance '
-        'embedding), times that token: a first-order estimate of how much '
-        'the output changes without the ASV. It is target-specific, covers '
-        'sequence and abundance, and costs one backward pass per batch. The '
-        "output works with q2-sample-classifier's heatmap."),
-    citations=_citations,
-    examples={'feature_importance': _examples.feature_importance},
-)
+    Train AAM to predict a sample category from the sequences and abundances
+    of its ASVs (cross-entropy, optionally class-balanced), optionally from a
+    pretrained encoder and conditioned on other categorical metadata.""",
+    _FIT_INPUT_DESCRIPTIONS, {'model': 'The trained AAM classifier.'})
+
+_register(
+    plugin.methods, _classification.predict_classification,
+    {**_PREDICT_INPUTS, 'model': AAMModel[AAMClassifier]},
+    [('predictions', SampleData[ClassifierPredictions]),
+     ('probabilities', SampleData[Probabilities])], """
+    Predict a category with an AAM classifier.
+
+    Apply a trained AAM classifier to the samples of a table; their ASVs need
+    not have been seen in training. The outputs work with
+    q2-sample-classifier's confusion-matrix.""",
+    _inputs('table', 'sequences',
+            model='An AAM classifier trained with fit-classifier.'),
+    {'predictions': 'Predicted class of each sample (the most probable).',
+     'probabilities': 'Probability of each class, one column per class.'})
+
+_register(
+    plugin.methods, _embedding.embed, {**_PREDICT_INPUTS, 'model': _ANY_MODEL},
+    [('embeddings', PCoAResults), ('distance_matrix', DistanceMatrix)], """
+    Embed samples with an AAM model.
+
+    Compute each sample's embedding (the sample encoder's pooled vector) with
+    a trained AAM model, and return it as an ordination and as a distance
+    matrix. The samples need not share ASVs with the training data.""",
+    _inputs('table', 'sequences', model=(
+        'Any AAM model: a pretrained encoder, a regressor or a classifier.')),
+    {'embeddings': (
+        'The sample embeddings as an ordination: rotated onto their principal '
+        'axes (PCA, which for Euclidean distances is PCoA), largest variance '
+        'first, ready for Emperor.'),
+     'distance_matrix': (
+        'Euclidean distances between the sample embeddings, for PERMANOVA, '
+        'Mantel tests and other beta-diversity tools.')})
+
+_register(
+    plugin.methods, _importance.feature_importance,
+    {**_PREDICT_INPUTS, 'model': AAMModel[AAMRegressor | AAMClassifier]},
+    [('importance', FeatureData[Importance])], """
+    Importance of each ASV to an AAM model.
+
+    Gradient x input attribution: for every ASV of every sample, the gradient
+    of the model's output (regression value, or the predicted class's
+    log-probability) with respect to the ASV's token in the sample encoder
+    (its sequence vector plus its abundance embedding), times that token: a
+    first-order estimate of how much the output changes without the ASV. It
+    is target-specific, covers sequence and abundance, and costs one backward
+    pass per batch. The output works with q2-sample-classifier's heatmap.""",
+    _inputs('sequences', table=(
+        'Samples on which the model is explained; every feature of the table '
+        'gets a row.'), model='A fitted AAM regressor or classifier.'),
+    {'importance': (
+        "One row per feature, column 'importance': the mean over the samples "
+        'of |gradient x input| of the ASV (0 in samples that lack it), highest '
+        'first.')})
 
 plugin.visualizers.register_function(
     function=_visualization.summarize,
@@ -314,58 +269,43 @@ _PIPELINE_OUTPUT_DESCRIPTIONS = {
     'predictions': 'Predictions for the held-out test samples.',
     'model_summary': 'Training curves and settings of the model (summarize).'}
 
-plugin.pipelines.register_function(
-    function=_pipelines.regress_samples,
-    inputs=_PIPELINE_INPUTS,
-    input_descriptions=_PIPELINE_INPUT_DESCRIPTIONS,
-    **_described('regress_samples'),
-    outputs=[('model', AAMModel[AAMRegressor]),
-             ('feature_importance', FeatureData[Importance]),
-             ('predictions', SampleData[RegressorPredictions]),
-             ('model_summary', Visualization),
-             ('accuracy_results', Visualization)],
-    output_descriptions={
-        **_PIPELINE_OUTPUT_DESCRIPTIONS,
-        'accuracy_results': (
-            'Test predictions against the truth '
-            "(q2-sample-classifier's scatterplot).")},
-    name='Train and test an AAM regressor.',
-    description=(
-        'Split the samples into training and test sets (whole groups to one '
-        'side), pretrain the encoder on the training samples when a distance '
-        'matrix is given, fit a regressor of the metadata column, predict the '
-        'test samples and plot the predictions against the truth; also '
-        "returns the model's feature importance and summary. AAM's "
-        "counterpart of sample-classifier's regress-samples."),
-    citations=_citations,
-    examples={'regress_samples': _examples.regress_samples},
-)
+_register(
+    plugin.pipelines, _pipelines.regress_samples, _PIPELINE_INPUTS,
+    [('model', AAMModel[AAMRegressor]),
+     ('feature_importance', FeatureData[Importance]),
+     ('predictions', _REGRESSOR_PREDICTIONS),
+     ('model_summary', Visualization), ('accuracy_results', Visualization)], """
+    Train and test an AAM regressor.
 
-plugin.pipelines.register_function(
-    function=_pipelines.classify_samples,
-    inputs=_PIPELINE_INPUTS,
-    input_descriptions=_PIPELINE_INPUT_DESCRIPTIONS,
-    **_described('classify_samples'),
-    outputs=[('model', AAMModel[AAMClassifier]),
-             ('feature_importance', FeatureData[Importance]),
-             ('predictions', SampleData[ClassifierPredictions]),
-             ('probabilities', SampleData[Probabilities]),
-             ('model_summary', Visualization),
-             ('accuracy_results', Visualization)],
-    output_descriptions={
-        **_PIPELINE_OUTPUT_DESCRIPTIONS,
-        'probabilities': 'Predicted class probabilities of the test samples.',
-        'accuracy_results': (
-            "Confusion matrix and ROC curves of the test predictions "
-            "(q2-sample-classifier's confusion-matrix).")},
-    name='Train and test an AAM classifier.',
-    description=(
-        'Split the samples into training and test sets, stratified by class '
-        '(whole groups to one side), pretrain the encoder on the training '
-        'samples when a distance matrix is given, fit a classifier of the '
-        'metadata column, predict the test samples and show the confusion '
-        "matrix; also returns the model's feature importance and summary. "
-        "AAM's counterpart of sample-classifier's classify-samples."),
-    citations=_citations,
-    examples={'classify_samples': _examples.classify_samples},
-)
+    Split the samples into training and test sets (whole groups to one side),
+    pretrain the encoder on the training samples when a distance matrix is
+    given, fit a regressor of the metadata column, predict the test samples
+    and plot the predictions against the truth; also returns the model's
+    feature importance and summary. AAM's counterpart of sample-classifier's
+    regress-samples.""",
+    _PIPELINE_INPUT_DESCRIPTIONS,
+    {**_PIPELINE_OUTPUT_DESCRIPTIONS, 'accuracy_results': (
+        "Test predictions against the truth (q2-sample-classifier's "
+        'scatterplot).')})
+
+_register(
+    plugin.pipelines, _pipelines.classify_samples, _PIPELINE_INPUTS,
+    [('model', AAMModel[AAMClassifier]),
+     ('feature_importance', FeatureData[Importance]),
+     ('predictions', SampleData[ClassifierPredictions]),
+     ('probabilities', SampleData[Probabilities]),
+     ('model_summary', Visualization), ('accuracy_results', Visualization)], """
+    Train and test an AAM classifier.
+
+    Split the samples into training and test sets, stratified by class (whole
+    groups to one side), pretrain the encoder on the training samples when a
+    distance matrix is given, fit a classifier of the metadata column,
+    predict the test samples and show the confusion matrix; also returns the
+    model's feature importance and summary. AAM's counterpart of
+    sample-classifier's classify-samples.""",
+    _PIPELINE_INPUT_DESCRIPTIONS,
+    {**_PIPELINE_OUTPUT_DESCRIPTIONS,
+     'probabilities': 'Predicted class probabilities of the test samples.',
+     'accuracy_results': (
+        "Confusion matrix and ROC curves of the test predictions "
+        "(q2-sample-classifier's confusion-matrix).")})
