@@ -2,7 +2,7 @@
 
 This module imports neither torch nor qiime2 at import time, so the QIIME 2
 plugin can register transformers for it without paying for torch at plugin
-load. A model directory (DESIGN s.7) holds:
+load. A model directory holds:
 
     config.json   format_version, kind, architecture, data settings, training
                   settings, resolved seed and device, vocabulary, target

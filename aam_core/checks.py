@@ -74,15 +74,6 @@ def writable_file(path: str | os.PathLike, option: str) -> None:
                             f"({error.strerror}).") from error
 
 
-def new_fasta_id(name: str, sequences: dict, path) -> None:
-    """A FASTA id must be given and be new: with repeats, which one is meant?"""
-    if not name:
-        raise AAMInputError(f"{path} has a '>' line without an id.")
-    if name in sequences:
-        raise AAMInputError(f"{path} holds the id {name!r} more than once; FASTA "
-                            "ids must be unique. Remove the repeated records.")
-
-
 def save_or_remove(bundle, directory: Path) -> None:
     """Save a model into a fresh folder; a failed save (disk full) removes
     the folder rather than leave half a model behind."""

@@ -25,74 +25,77 @@ import argparse
 import shutil
 import sys
 import zlib
-from dataclasses import MISSING, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
-from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS, PRETRAIN_TRAIN_DEFAULTS,
-                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from . import checks
+from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
+from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
+from .settings import build, for_command, given
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
-
-# help for the settings users reach for most; every other field of the
-# settings dataclasses is an option too, with its default
-HELP = {
-    "epochs": "maximum passes over the training samples",
-    "batch_size": "samples per optimizer step; under torchrun the GLOBAL batch, "
-                  "split over the processes",
-    "learning_rate": "peak learning rate of AdamW",
-    "validation_fraction": "share of samples held out for early stopping and "
-                           "best-epoch selection; 0 keeps the last epoch",
-    "seed": "seed of splits, batches, rarefaction, masks and initial weights",
-    "device": "auto (a GPU when there is one), cpu or cuda",
-    "n_threads": "CPU threads per process; 0: torch's default",
-    "nucleotide_weight": "weight of the masked-nucleotide loss; 0 skips it",
-    "unifrac_weight": "weight of the UniFrac pair loss; 0 skips it",
-    "rarefaction_depth": "rarefy every sample to this many reads, drawn afresh "
-                         "each epoch; 0: no rarefaction",
-    "asv_dropout": "augmentation: leave out each ASV of a training sample with "
-                   "this probability, drawn afresh each epoch; 0: off",
-    "max_asvs": "keep at most this many ASVs per sample, most abundant first",
-    "max_length": "longest sequence accepted (longer: an error, unless --truncate)",
-}
-_CHOICES = {"device": ("auto", "cpu", "cuda")}
-# fine-tuning settings that pretraining has no use for
-_FIT_ONLY = ("target_weight", "target_loss", "normalisation", "freeze_encoder",
-             "quantiles", "huber_delta", "overprediction_weight", "underprediction_weight",
-             "class_weight", "freeze_nucleotide_encoder", "selection_metric",
-             "find_learning_rate", "ensemble_size")
-# element types of tuple fields whose default does not show them
-_ELEMENT_TYPES = {"output_bounds": float, "classification_hidden": int,
-                  "regression_hidden": int, "quantiles": float}
 
 
 class UsageError(AAMInputError):
     """A wrong combination of options or files."""
 
 
-# -- options generated from the settings dataclasses --------------------------
+# -- flags from the option declarations (settings.py) ---------------------------
 
-def _add_settings(parser, cls, defaults, title: str, skip=()) -> None:
-    group = parser.add_argument_group(title)
-    for f in fields(cls):
-        if f.name in skip:
-            continue
-        default = getattr(defaults, f.name) if defaults is not None else (
-            f.default if f.default is not MISSING else None)
-        flag = "--" + f.name.replace("_", "-")
-        text = f"{HELP.get(f.name, f.name.replace('_', ' '))} (default: {default!r})"
-        if isinstance(default, bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                               default=None, help=text)
-        elif isinstance(default, tuple):
-            kind = _ELEMENT_TYPES.get(f.name) or type(next(
-                (v for v in default if v is not None), ""))
-            group.add_argument(flag, dest=f.name, nargs="*", type=_optional(kind),
-                               default=None, help=text, metavar="VALUE")
-        else:
-            group.add_argument(flag, dest=f.name, type=type(default), default=None,
-                               choices=_CHOICES.get(f.name), help=text)
+_GROUPS = {"ModelConfig": "model", "DataConfig": "data", "TrainConfig": "training",
+           "ConditioningConfig": "conditioning", "": "targets and model size"}
+_ELEMENTS = {"ints": int, "floats": float, "bounds": float}
+
+
+def _add_options(parser, command: str) -> None:
+    groups = {}
+    for option in for_command(command):
+        title = _GROUPS[option.field.partition(".")[0]]
+        if title not in groups:
+            groups[title] = parser.add_argument_group(title)
+        flags = [option.flag] + (["--" + option.old_name.replace("_", "-")]
+                                 if option.old_name else [])
+        # model fields left unset keep the preset's (or --pretrained's) value
+        default = None if option.field.startswith("ModelConfig.") else option.default
+        groups[title].add_argument(*flags, dest=option.name, default=default,
+                                   help=_help(option), **_parsing(option))
+
+
+def _help(option) -> str:
+    if option.kind.endswith("column"):
+        return f"{option.help} (a column of --metadata)"
+    if option.kind == "metadata":
+        return f"{option.help} (columns of --metadata)"
+    return f"{option.help} (default: {option.default!r})"
+
+
+def _parsing(option) -> dict:
+    """How argparse reads the option: booleans as --x/--no-x, lists as
+    several values, metadata as column names; values are range-checked."""
+    if option.kind == "bool":
+        return {"action": argparse.BooleanOptionalAction}
+    if option.kind == "metadata":
+        return {"nargs": "+", "metavar": "COLUMN"}
+    if option.kind.endswith("column"):
+        return {"metavar": "COLUMN"}
+    if option.kind in _ELEMENTS:
+        return {"nargs": "*", "metavar": "VALUE",
+                "type": _checked(option, _optional(_ELEMENTS[option.kind]))}
+    return {"type": _checked(option, {"int": int, "float": float, "str": str}[option.kind]),
+            "choices": option.choices or None}
+
+
+def _checked(option, kind):
+    def parse(text: str):
+        value = kind(text)
+        problem = None if value is None else option.problem(
+            [value] if option.kind in ("ints", "floats") else value)
+        if problem and not option.choices:  # argparse names bad choices itself
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _optional(kind):
@@ -102,64 +105,17 @@ def _optional(kind):
     return parse
 
 
-def _given(args, cls, skip=()) -> dict:
-    return {f.name: tuple(v) if isinstance(v, list) else v
-            for f in fields(cls) if f.name not in skip
-            and (v := getattr(args, f.name, None)) is not None}
+def _warn_old_names(argv, command: str) -> None:
+    """Old flag spellings still work; say which name to use from now on."""
+    for option in for_command(command):
+        old = "--" + option.old_name.replace("_", "-") if option.old_name else None
+        if old and any(a == old or a == "--no-" + old[2:] or a.startswith(old + "=")
+                       for a in argv):
+            print(f"aam {command}: warning: {old} is now {option.flag}; the old "
+                  "name still works for now.", file=sys.stderr)
 
 
 # -- reading the inputs ---------------------------------------------------------
-
-def _existing(path: str, what: str) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise UsageError(f"{what} {path} does not exist.")
-    return path
-
-
-def read_table(path: str):
-    import biom
-    path = _existing(path, "The table")
-    try:
-        return biom.load_table(str(path))
-    except Exception as error:  # biom raises many types for unreadable files
-        raise AAMInputError(f"{path} is not a readable BIOM table: {error}") from error
-
-
-def read_fasta(path: str) -> dict:
-    """Feature id -> sequence (ids end at the first space; lines are joined)."""
-    sequences, name, parts = {}, None, []
-    with open(_existing(path, "The sequences file")) as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith(">"):
-                if name is not None:
-                    sequences[name] = "".join(parts)
-                header = line[1:].split()
-                name, parts = (header[0] if header else ""), []
-                checks.new_fasta_id(name, sequences, path)
-            elif line:
-                if name is None:
-                    raise AAMInputError(f"{path} is not FASTA: sequence before any '>' line.")
-                parts.append(line)
-    if name is not None:
-        sequences[name] = "".join(parts)
-    if not sequences:
-        raise AAMInputError(f"{path} holds no FASTA records.")
-    return sequences
-
-
-def read_metadata(path: str):
-    """Sample metadata TSV (QIIME 2 layout: first column the sample id;
-    a '#q2:types' row is skipped); values as text, empty cells missing."""
-    import pandas as pd
-    frame = pd.read_csv(_existing(path, "The metadata file"), sep="\t", dtype=str,
-                        comment=None)
-    frame = frame.set_index(frame.columns[0])
-    frame = frame[~frame.index.astype(str).str.startswith("#")]
-    frame.index = frame.index.astype(str)
-    return frame
-
 
 def _column(frame, name: str, path: str):
     if name not in frame.columns:
@@ -268,10 +224,10 @@ def _inputs(args):
 
 def cmd_pretrain(args) -> int:
     from . import api
-    model = ModelConfig.preset(args.preset, **_given(args, ModelConfig,
-                                                     ("max_length", *HEAD_FIELDS)))
-    data = replace(DataConfig(), **_given(args, DataConfig))
-    train = replace(PRETRAIN_TRAIN_DEFAULTS, **_given(args, TrainConfig))
+    options = vars(args)
+    model = ModelConfig.preset(args.preset, **given(ModelConfig, options))
+    data = build(DataConfig, options, "pretrain")
+    train = build(TrainConfig, options, "pretrain")
 
     def work(log, checkpoints):
         table, sequences = _inputs(args)
@@ -284,10 +240,9 @@ def cmd_pretrain(args) -> int:
 
 def cmd_fit(args, kind: str) -> int:
     from . import api
-    fit = getattr(api, "fit_classifier" if kind == "classifier" else "fit_regressor", None)
-    if fit is None:
-        raise UsageError(f"This aam_core has no {kind} training yet (api.fit_{kind}).")
-    head_options = _given(args, ModelConfig, ("max_length",))
+    fit = api.fit_classifier if kind == "classifier" else api.fit_regressor
+    options = vars(args)
+    head_options = given(ModelConfig, options)
     encoder = {k: v for k, v in head_options.items() if k not in HEAD_FIELDS}
     head_options = {k: v for k, v in head_options.items() if k in HEAD_FIELDS}
     if encoder and args.pretrained:
@@ -295,8 +250,8 @@ def cmd_fit(args, kind: str) -> int:
                          "would change the encoder's shape, which --pretrained fixes; "
                          "leave it out.")
     model = ModelConfig.preset(args.preset, **encoder)
-    data = replace(DataConfig(), **_given(args, DataConfig))
-    train = replace(FIT_TRAIN_DEFAULTS, **_given(args, TrainConfig))
+    data = build(DataConfig, options, "fit")
+    train = build(TrainConfig, options, "fit")
     if not args.distances and train.unifrac_weight > 0:
         train = replace(train, unifrac_weight=0.0)  # nothing to fit it on
     conditioning_config = _conditioning_config(args)
@@ -322,7 +277,6 @@ def cmd_fit(args, kind: str) -> int:
 
 
 def _conditioning_config(args) -> ConditioningConfig:
-    given = _given(args, ConditioningConfig, ("parents", "category_weights"))
     pairs = {}
     for name, values, convert in (("parents", args.parent, str),
                                   ("category_weights", args.category_weight, float)):
@@ -333,7 +287,7 @@ def _conditioning_config(args) -> ConditioningConfig:
                 raise UsageError(f"--{name.replace('_', '-')} takes NAME:VALUE, not {text!r}.")
             parsed.append((key, convert(value)))
         pairs[name] = tuple(parsed)
-    return replace(ConditioningConfig(), **given, **pairs)
+    return ConditioningConfig(**given(ConditioningConfig, vars(args)), **pairs)
 
 
 # -- applying a model -------------------------------------------------------------
@@ -341,7 +295,7 @@ def _conditioning_config(args) -> ConditioningConfig:
 def cmd_predict(args) -> int:
     from . import api
     from .bundle import ModelBundle
-    bundle = ModelBundle.load(_existing(args.model, "The model directory"))
+    bundle = ModelBundle.load(existing(args.model, "The model directory"))
     if bundle.kind == "encoder":
         raise UsageError(f"{args.model} is a pretrained encoder; it predicts nothing. "
                          "Fine-tune it with fit-regressor or fit-classifier, or use embed.")
@@ -363,7 +317,7 @@ def cmd_predict(args) -> int:
 def cmd_embed(args) -> int:
     from . import api
     from .bundle import ModelBundle
-    bundle = ModelBundle.load(_existing(args.model, "The model directory"))
+    bundle = ModelBundle.load(existing(args.model, "The model directory"))
     table, sequences = _inputs(args)
     frame = api.embed(bundle, table, sequences, batch_size=args.batch_size,
                       device=args.device, n_threads=args.n_threads, log=_stderr)
@@ -384,7 +338,7 @@ def _model_conditioning(args, bundle):
 def _write_tsv(frame, path: str) -> None:
     frame = frame.copy()
     frame.index.name = "sample-id"
-    frame.to_csv(path, sep="\t")
+    checks.write_atomically(path, lambda partial: frame.to_csv(partial, sep="\t"))
     print(f"Wrote {path} ({len(frame)} samples).", file=sys.stderr)
 
 
@@ -419,17 +373,13 @@ def _run_options(parser) -> None:
     group.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                        help="with several processes: replicate the model (ddp) or "
                             "shard it (fsdp, for models too large for one device)")
-    group.add_argument("--preset", choices=sorted(PRESETS), default="small",
-                       help="model size; tiny (tests), small (CPU), base (GPU)")
 
 
-def _apply_options(parser) -> None:
+def _apply_options(parser, command: str) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--model", required=True, help="model directory (RUN/model)")
     group.add_argument("--output", required=True, help="TSV file to write")
-    group.add_argument("--batch-size", type=int, default=64)
-    group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    group.add_argument("--n-threads", type=int, default=0)
+    _add_options(parser, command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -445,10 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "distances and masked nucleotides")
     _input_options(pretrain, training=True)
     _run_options(pretrain)
-    _add_settings(pretrain, ModelConfig, None, "model", skip=("max_length", *HEAD_FIELDS))
-    _add_settings(pretrain, DataConfig, DataConfig(), "data")
-    _add_settings(pretrain, TrainConfig, PRETRAIN_TRAIN_DEFAULTS, "training",
-                  skip=_FIT_ONLY)
+    _add_options(pretrain, "pretrain")
     pretrain.set_defaults(run=cmd_pretrain)
 
     for kind in ("regressor", "classifier"):
@@ -458,34 +405,26 @@ def build_parser() -> argparse.ArgumentParser:
         group = fit.add_argument_group("targets")
         group.add_argument("--metadata", required=True, help="sample metadata TSV")
         group.add_argument("--target", required=True, help="the metadata column to predict")
-        group.add_argument("--groups", help="column whose groups (e.g. subjects) stay on "
-                           "one side of the validation split")
-        group.add_argument("--conditioning", nargs="+", metavar="COLUMN",
-                           help="categorical metadata columns to condition on")
         group.add_argument("--parent", action="append", metavar="CHILD:PARENT",
                            help="conditioning hierarchy (repeatable)")
         group.add_argument("--category-weight", action="append", metavar="CATEGORY:WEIGHT",
                            help="loss weight of a category of --weight-by (repeatable)")
-        group.add_argument("--pretrained", help="pretrained model directory to start from")
+        group.add_argument("--pretrained", help="pretrained model directory to start from "
+                           "(the model's head options apply to it too)")
         _run_options(fit)
-        _add_settings(fit, ModelConfig, None, "model (head fields apply to --pretrained too)",
-                      skip=("max_length",))
-        _add_settings(fit, DataConfig, DataConfig(), "data")
-        _add_settings(fit, TrainConfig, FIT_TRAIN_DEFAULTS, "training")
-        _add_settings(fit, ConditioningConfig, ConditioningConfig(), "conditioning",
-                      skip=("parents", "category_weights"))
+        _add_options(fit, f"fit-{kind}")
         fit.set_defaults(run=lambda args, kind=kind: cmd_fit(args, kind))
 
     predict = commands.add_parser("predict", help="predict with a fitted model")
     _input_options(predict, training=False)
     predict.add_argument("--metadata", help="metadata TSV with the conditioning "
                          "columns of a conditioned model")
-    _apply_options(predict)
+    _apply_options(predict, "predict")
     predict.set_defaults(run=cmd_predict)
 
     embed = commands.add_parser("embed", help="sample embeddings of any model")
     _input_options(embed, training=False)
-    _apply_options(embed)
+    _apply_options(embed, "embed")
     embed.set_defaults(run=cmd_embed)
     return parser
 
@@ -493,6 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .bundle import ModelFormatError
     args = build_parser().parse_args(argv)
+    _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
     try:
         checks.before_command(args)
         return args.run(args)

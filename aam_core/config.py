@@ -2,40 +2,69 @@
 
 Each is a plain dataclass so that it round-trips through config.json and so
 that callers (the q2 plugin, the `aam` CLI, benchmarks) pass one object
-instead of dozens of keyword arguments.
+instead of dozens of keyword arguments. Each user-facing field is declared
+here once (`setting`: default, help, range or choices, which QIIME 2 actions
+and `aam` commands take it, defaults that differ by job); the plugin's
+parameters, the `aam` flags and the range checks are read from it
+(settings.py).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .errors import AAMInputError
+from .option import (APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
+                     TRAINING_COMMANDS, check_fields, defaults_for, setting)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture (DESIGN s.3). Presets: tiny (tests), small (CPU), base (GPU)."""
-    d_model: int = 64
-    n_heads: int = 4
-    nucleotide_layers: int = 2
-    sample_layers: int = 2
-    ff_mult: int = 4
+    """Architecture. Presets: tiny (tests), small (CPU), base (GPU)."""
+    d_model: int = setting(64, "width of the model: the size of every ASV and "
+                           "sample vector", low=1, commands=TRAINING_COMMANDS)
+    n_heads: int = setting(4, "attention heads per layer (d_model must divide by it)",
+                           low=1, commands=TRAINING_COMMANDS)
+    nucleotide_layers: int = setting(2, "transformer layers of the nucleotide encoder",
+                                     low=1, commands=TRAINING_COMMANDS)
+    sample_layers: int = setting(2, "transformer layers of the sample encoder",
+                                 low=0, commands=TRAINING_COMMANDS)
+    ff_mult: int = setting(4, "feed-forward width as a multiple of d_model",
+                           low=1, commands=TRAINING_COMMANDS)
     # Encoder dropout stays 0 by default: noise on the embeddings inflates the
     # train-mode distances, so a UniFrac-trained encoder mis-scales in eval.
-    dropout: float = 0.0
-    head_dropout: float = 0.1
+    dropout: float = setting(0.0, "dropout in the encoders", low=0, high=1,
+                             commands=TRAINING_COMMANDS)
+    head_dropout: float = setting(
+        0.1, "Dropout in the head's hidden layers.", low=0, high=1,
+        actions=FIT, commands=FIT_COMMANDS)
+    # set from DataConfig.max_length, the option users give
     max_length: int = 150
     # k-mer composition of each ASV (a learned embedding of its overlapping
     # k-mers, averaged) added to the transformer's ASV vector: a cheap,
     # sequence-derived fingerprint that still generalises to unseen ASVs.
-    # 0 turns it off.
-    kmer_size: int = 0
-    regression_hidden: tuple = (64,)
+    kmer_size: int = setting(0, "add each ASV's k-mer composition (k-mers of this "
+                             "length) to its vector; 0: off", low=0,
+                             commands=TRAINING_COMMANDS)
+    regression_hidden: tuple = setting(
+        (64,), "widths of the regression head's hidden layers", kind="ints",
+        low=1, commands=FIT_COMMANDS)
     # Head options (model/heads.py). Fine-tuning takes them from the caller
     # even when the encoder fields come from a pretrained model (HEAD_FIELDS).
-    head_residual: bool = False      # residual MLP blocks instead of a plain MLP
-    output_activation: str = "none"  # none | softplus | exp: non-negative output
-    output_bounds: tuple = (None, None)  # (lower, upper) in target units; None: open
-    classification_hidden: tuple = ()  # () is a linear classifier
+    head_residual: bool = setting(
+        False, "Use residual blocks (x + MLP(LayerNorm(x)), of hidden_width inner "
+        "width) in the head instead of a plain MLP.", name="residual_head",
+        old_name="head_residual", actions=("fit_regressor",),
+        commands=("fit-regressor",))
+    output_activation: str = setting(
+        "none", "'softplus' or 'exp' keep predictions non-negative in the target's "
+        "units (e.g. for counts or concentrations); 'none' leaves them free.",
+        choices=("none", "softplus", "exp"), actions=("fit_regressor",),
+        commands=("fit-regressor",))
+    output_bounds: tuple = setting(
+        (None, None), "lower and upper bound of predictions in target units "
+        "('none': open)", kind="bounds", commands=("fit-regressor",))
+    classification_hidden: tuple = setting(
+        (), "widths of the classification head's hidden layers (none: linear)",
+        kind="ints", low=1, commands=("fit-classifier",))
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelConfig":
@@ -77,26 +106,32 @@ PRESETS = {
 
 @dataclass(frozen=True)
 class DataConfig:
-    """How tables and sequences become batches (DESIGN s.2)."""
-    max_length: int = 150       # longest ASV accepted (error beyond, unless truncate)
-    truncate: bool = False
-    max_asvs: int = 512         # most abundant ASVs kept per sample
-    rarefaction_depth: int = 0  # 0: use counts as they are
-    # augmentation: in training, each ASV of a sample is left out with this
-    # probability, drawn afresh every epoch (never at validation/prediction)
-    asv_dropout: float = 0.0
+    """How tables and sequences become batches."""
+    max_length: int = setting(
+        150, "Longest ASV sequence accepted; longer ones are an error unless "
+        "truncate is set.", low=1, actions=TRAINING + PIPELINES,
+        commands=TRAINING_COMMANDS)
+    truncate: bool = setting(
+        False, "Cut sequences longer than max_length instead of failing.",
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    max_asvs: int = setting(
+        512, "Keep at most this many ASVs per sample, most abundant first.",
+        low=1, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    rarefaction_depth: int = setting(
+        0, "Rarefy each sample to this many reads, drawing a fresh subsample "
+        "every epoch; samples with fewer reads are dropped. 0: no rarefaction.",
+        low=0, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    # augmentation, drawn afresh every epoch (never at validation/prediction)
+    asv_dropout: float = setting(
+        0.0, "Augmentation: in every training epoch, leave out each ASV of a "
+        "sample with this probability (a fresh draw each epoch; a sample keeps "
+        "at least its most abundant ASV). Validation and prediction see every "
+        "ASV. 0: off.", low=0, high=1, actions=TRAINING + PIPELINES,
+        commands=TRAINING_COMMANDS)
 
     def __post_init__(self):
-        # the q2 actions check these ranges too; the Python API and `aam` get
-        # the same message
-        if not 0.0 <= self.asv_dropout < 1.0:
-            raise AAMInputError(f"asv_dropout must be in [0, 1), not {self.asv_dropout}: "
-                                "it is the chance of leaving out each ASV (0: off).")
-        if self.rarefaction_depth < 0:
-            raise AAMInputError(f"rarefaction_depth must be 0 (off) or a number of "
-                                f"reads, not {self.rarefaction_depth}.")
-        if self.max_asvs < 1:
-            raise AAMInputError(f"max_asvs must be at least 1, not {self.max_asvs}.")
+        # the same checks as QIIME 2's ranges, for the Python API and `aam`
+        check_fields(self)
 
     # random draws of a training run, not rules of the model's input
     TRAINING_DRAWS = ("rarefaction_depth", "asv_dropout")
@@ -116,52 +151,192 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run (DESIGN s.4-5). Loss weights of 0 skip the term."""
-    epochs: int = 20
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    grad_clip: float = 1.0
-    validation_fraction: float = 0.1
-    patience: int = 10           # epochs without improvement before stopping
-    seed: int = 0
-    device: str = "auto"         # auto | cpu | cuda
-    n_threads: int = 0           # 0: torch's default (all cores)
-    mask_ratio: float = 0.15
-    nucleotide_weight: float = 1.0
-    unifrac_weight: float = 1.0
-    target_weight: float = 1.0
-    target_loss: str = "huber"   # huber | mse | mae | quantile | asymmetric
-    normalisation: str = "zscore"  # zscore | minmax | none
-    freeze_encoder: bool = False
-    # -- fine-tuning options (issue 3); every one is a q2 parameter too --
-    quantiles: tuple = (0.1, 0.5, 0.9)  # outputs of the 'quantile' loss
-    huber_delta: float = 1.0            # in normalised units
-    overprediction_weight: float = 1.0  # 'asymmetric' loss: squared error
-    underprediction_weight: float = 1.0  # weights above / below the truth
-    class_weight: str = "none"          # none | balanced (classifiers)
-    freeze_nucleotide_encoder: bool = False
-    abundance_weight: float = 0.0       # masked-abundance objective; 0 skips it
-    abundance_mask_ratio: float = 0.15
-    selection_metric: str = "auto"      # auto | loss | mae | r2 | accuracy | f1 | auroc
-    scheduler: str = "cosine"           # cosine | cosine_restarts | plateau
-    lr_cycles: int = 3                  # cosine_restarts: number of cycles
-    plateau_patience: int = 2           # plateau: epochs before the rate drops
-    plateau_factor: float = 0.5
-    accumulation_steps: int = 1         # optimizer step every N batches
-    precision: str = "auto"             # auto (bf16 on CUDA) | fp32 | bf16 | fp16
-    compile: bool = False               # torch.compile the model
-    gradient_checkpointing: bool = False
-    auto_batch_size: bool = True        # CUDA: cap batches to fit GPU memory
-    find_learning_rate: bool = False    # range test first, use its suggestion
+    """One training run. Loss weights of 0 skip the term."""
+    epochs: int = setting(
+        20, "Maximum number of passes over the training samples.", low=1,
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
+        per={"pretrain": {"default": 16}, "fit": {"default": 30},
+             "pipeline": {"default": 30, "help": "Maximum epochs of fine-tuning."}})
+    batch_size: int = setting(
+        32, "Samples per training step.", low=2, actions=TRAINING + PIPELINES
+        + APPLYING, commands=TRAINING_COMMANDS + APPLY_COMMANDS,
+        per={"predict": {"default": 64, "low": 1,
+                         "help": "Samples per inference batch."}})
+    learning_rate: float = setting(
+        1e-3, "Peak learning rate of AdamW.", low=0, inclusive=(False, False),
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
+        per={"fit": {"default": 5e-4}, "pipeline": {"default": 5e-4}})
+    weight_decay: float = setting(0.01, "AdamW weight decay.", low=0,
+                                  actions=TRAINING, commands=TRAINING_COMMANDS)
+    warmup_fraction: float = setting(
+        0.1, "Fraction of the training steps spent warming the learning rate up "
+        "before its cosine decay.", low=0, high=1, actions=TRAINING,
+        commands=TRAINING_COMMANDS)
+    grad_clip: float = setting(1.0, "clip the gradient norm to this; 0: no clipping",
+                               low=0, commands=TRAINING_COMMANDS)
+    validation_fraction: float = setting(
+        0.1, "Fraction of the samples held out to select the best epoch and stop "
+        "early; 0 trains on all samples and keeps the last epoch.", low=0, high=1,
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    patience: int = setting(
+        10, "Epochs without validation improvement before stopping.", low=1,
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    seed: int = setting(
+        0, "Seed for splits, rarefaction, masking and initial weights; a run on "
+        "CPU is reproducible from it.", name="random_state", old_name="seed",
+        low=0, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+    device: str = setting(
+        "auto", "Where to compute: 'auto' uses a CUDA GPU when one is present.",
+        choices=("auto", "cpu", "cuda"), actions=TRAINING + PIPELINES + APPLYING,
+        commands=TRAINING_COMMANDS + APPLY_COMMANDS)
+    n_threads: int = setting(
+        0, "CPU threads for PyTorch; 0 uses all cores.", low=0,
+        actions=TRAINING + PIPELINES + APPLYING,
+        commands=TRAINING_COMMANDS + APPLY_COMMANDS)
+    mask_ratio: float = setting(
+        0.15, "Fraction of nucleotides masked for the nucleotide loss.", low=0,
+        high=1, actions=TRAINING, commands=TRAINING_COMMANDS)
+    nucleotide_weight: float = setting(
+        1.0, "Weight of the masked-nucleotide loss; 0 skips it.", low=0,
+        actions=TRAINING, commands=TRAINING_COMMANDS, per={"fit": {"default": 0.0}})
+    unifrac_weight: float = setting(
+        1.0, "Weight of the auxiliary UniFrac loss (only with a distance_matrix); "
+        "0 skips it.", low=0, actions=TRAINING, commands=TRAINING_COMMANDS,
+        per={"pretrain": {"default": 20.0, "help": "Weight of the UniFrac distance "
+                          "loss; 0 skips it."}})
+    target_weight: float = setting(1.0, "weight of the target loss", low=0,
+                                   commands=FIT_COMMANDS)
+    target_loss: str = setting(
+        "huber", "Loss on the (normalised) target: 'huber', 'mse', 'mae', "
+        "'quantile' (pinball loss on every one of quantiles at once; the median is "
+        "the prediction and predict-regression-interval returns the outer "
+        "quantiles as bounds), 'asymmetric' (squared error weighted by "
+        "overprediction_weight above the truth and underprediction_weight below "
+        "it).", name="loss", old_name="target_loss",
+        choices=("huber", "mse", "mae", "quantile", "asymmetric"),
+        actions=("fit_regressor",), commands=("fit-regressor",))
+    normalisation: str = setting(
+        "zscore", "How the target is scaled for training (fitted on training "
+        "samples only, undone on prediction).", choices=("zscore", "minmax", "none"),
+        actions=("fit_regressor",), commands=("fit-regressor",))
+    freeze_encoder: bool = setting(
+        False, "Train only the head (and the conditioning), keeping the whole "
+        "pretrained encoder fixed; ASV vectors are then computed once and cached. "
+        "Needs pretrained_model.", actions=FIT, commands=FIT_COMMANDS)
+    quantiles: tuple = setting(
+        (0.1, 0.5, 0.9), "Quantiles the 'quantile' loss fits, e.g. 0.1 0.5 0.9 (the "
+        "default). The prediction is the one closest to 0.5.", kind="floats",
+        low=0, high=1, inclusive=(False, False), actions=("fit_regressor",),
+        commands=("fit-regressor",))
+    huber_delta: float = setting(
+        1.0, "Where the 'huber' loss turns from squared to linear, in normalised "
+        "units.", low=0, inclusive=(False, False), actions=("fit_regressor",),
+        commands=("fit-regressor",))
+    overprediction_weight: float = setting(
+        1.0, "'asymmetric' loss: weight of predictions above the truth.", low=0,
+        actions=("fit_regressor",), commands=("fit-regressor",))
+    underprediction_weight: float = setting(
+        1.0, "'asymmetric' loss: weight of predictions below the truth.", low=0,
+        actions=("fit_regressor",), commands=("fit-regressor",))
+    class_weight: str = setting(
+        "none", "'balanced' weighs each class by n / (k * n_class) in the "
+        "cross-entropy (as scikit-learn's), so rare classes count as much as "
+        "common ones; 'none' weighs all samples equally.",
+        choices=("none", "balanced"), actions=("fit_classifier",),
+        commands=("fit-classifier",))
+    label_smoothing: float = setting(
+        0.0, "Label smoothing of the cross-entropy: each sample's target keeps "
+        "1 - label_smoothing on its own class and spreads the rest evenly over all "
+        "classes, so that a classifier fitted on few samples grows less "
+        "over-confident (better calibrated probabilities). 0: off.", low=0, high=1,
+        actions=("fit_classifier",), commands=("fit-classifier",))
+    freeze_nucleotide_encoder: bool = setting(
+        False, "Keep the pretrained model's nucleotide encoder fixed and train the "
+        "sample encoder and head: every ASV is then encoded once and its vector "
+        "cached (about 10x faster per epoch), and the masked-nucleotide loss is "
+        "skipped. Without a pretrained_model it has no effect: a random "
+        "nucleotide encoder has to learn.", actions=FIT, commands=FIT_COMMANDS,
+        per={"fit": {"default": True}})
+    abundance_weight: float = setting(
+        0.0, "Weight of the masked-abundance objective: the abundance input of a "
+        "random share of each sample's ASVs is hidden and the model predicts it "
+        "(MSE on log relative abundance). 0 skips it.", low=0, actions=TRAINING,
+        commands=TRAINING_COMMANDS)
+    abundance_mask_ratio: float = setting(
+        0.15, "Share of ASVs whose abundance is hidden for the abundance "
+        "objective.", low=0, high=1, inclusive=(False, False), actions=TRAINING,
+        commands=TRAINING_COMMANDS)
+    selection_metric: str = setting(
+        "auto", "Validation metric that picks the best epoch and stops early: "
+        "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",
+        choices=("auto", "loss", "mae", "rmse", "r2"), actions=FIT,
+        commands=FIT_COMMANDS,
+        per={c: {"choices": ("auto", "loss", "accuracy", "f1", "auroc"),
+                 "help": "Validation metric that picks the best epoch and stops "
+                 "early: 'auto' (the loss), 'loss', 'accuracy', 'f1' (macro) or "
+                 "'auroc' (macro, one-vs-rest)."}
+             for c in ("fit_classifier", "fit-classifier")})
+    scheduler: str = setting(
+        "cosine", "Learning-rate schedule after the warm-up: 'cosine' decays to 0 "
+        "over the run; 'cosine_restarts' runs lr_cycles cosine decays, each "
+        "restarting at the peak rate; 'plateau' keeps the rate until the selection "
+        "metric stops improving for plateau_patience epochs, then halves it.", choices=("cosine", "cosine_restarts", "plateau"),
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    lr_cycles: int = setting(
+        3, "Number of cosine cycles of the 'cosine_restarts' schedule.", low=1,
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    plateau_patience: int = setting(
+        2, "Epochs without improvement before the 'plateau' schedule halves the "
+        "learning rate.", low=1, actions=TRAINING, commands=TRAINING_COMMANDS)
+    plateau_factor: float = setting(
+        0.5, "what the 'plateau' schedule multiplies the learning rate by", low=0,
+        high=1, inclusive=(False, False), commands=TRAINING_COMMANDS)
+    accumulation_steps: int = setting(
+        1, "Accumulate gradients over this many batches per optimizer step (an "
+        "effective batch of batch_size x accumulation_steps samples).", low=1,
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    precision: str = setting(
+        "auto", "Arithmetic on CUDA: 'auto' and 'bf16' use bfloat16 autocast, "
+        "'fp16' float16 autocast with loss scaling, 'fp32' full precision. CPU "
+        "always trains in float32 (reproducible from the seed).",
+        choices=("auto", "fp32", "bf16", "fp16"), actions=TRAINING,
+        commands=TRAINING_COMMANDS)
+    # switches of how a step runs (speed, memory), not of what is learned
+    compile: bool = setting(False, """
+        Compile the model with torch.compile (faster steps on GPU after a
+        compilation of a minute or so; needs a C++ compiler).""",
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    gradient_checkpointing: bool = setting(False, """
+        Recompute the activations of both encoders in the backward pass instead
+        of storing them: less memory (larger batches or models) for about a
+        third more compute.""", actions=TRAINING, commands=TRAINING_COMMANDS)
+    auto_batch_size: bool = setting(True, """
+        On CUDA, measure the memory of one training step on the largest
+        samples; when a batch of batch_size does not fit in the free GPU
+        memory, split it into smaller batches and accumulate their gradients.
+        No effect on CPU, where batch_size is used as given.""",
+        actions=TRAINING, commands=TRAINING_COMMANDS)
+    find_learning_rate: bool = setting(False, """
+        Run a learning-rate range test first (a few dozen steps with a growing
+        rate, weights restored after) and train with its suggested rate
+        instead of learning_rate.""", actions=FIT, commands=FIT_COMMANDS)
     # fine-tuning: average this many models, each with its own seed and
     # grouped validation split (model/ensemble.py)
-    ensemble_size: int = 1
-    # how the members' validation samples are drawn: 'random' (each its own
-    # grouped split of validation_fraction) or 'folds' (disjoint grouped
-    # folds, one per member, that cover the samples: cross-validation)
-    ensemble_validation: str = "random"
+    ensemble_size: int = setting(
+        1, "Fit this many models, each with its own random seed (random_state, "
+        "random_state + 1, ...) and its own grouped validation split for early "
+        "stopping, and predict their mean (the mean class probabilities for a "
+        "classifier). Averaging cuts the variance of a model fitted on a few "
+        "hundred samples; fitting takes ensemble_size times as long. 1 fits a "
+        "single model.", low=1, actions=FIT + PIPELINES, commands=FIT_COMMANDS,
+        per={"fit": {"default": 5}, "pipeline": {"default": 5}})
+    ensemble_validation: str = setting(
+        "random", "How the ensemble members' validation samples are drawn: "
+        "'random' gives each member its own grouped split of validation_fraction; "
+        "'folds' deals the groups into ensemble_size disjoint folds, one per "
+        "member, so that every sample is validated exactly once "
+        "(cross-validation; validation_fraction is then 1/ensemble_size).",
+        choices=("random", "folds"), actions=FIT + PIPELINES, commands=FIT_COMMANDS)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -170,34 +345,62 @@ class TrainConfig:
 
 
 # The recommended recipe (benchmarks/results/experiments.md; oral-age,
-# grouped 5-fold CV). Pretraining: 16 epochs; the UniFrac term weighted 20x,
-# so that it is not dwarfed by the masked-nucleotide cross-entropy (~0.5 vs
-# ~0.01 unweighted).
-PRETRAIN_TRAIN_DEFAULTS = TrainConfig(epochs=16, unifrac_weight=20.0)
-# Fine-tuning trains the target alone unless auxiliary terms are asked for.
-# From a pretrained encoder, its nucleotide encoder stays frozen (better and
-# ~10x faster per epoch than training it), at half the learning rate for
-# up to 30 epochs, and 5 models with their own seeds and validation splits
-# are averaged (the variance of one fine-tuned model is most of its error).
-FIT_TRAIN_DEFAULTS = TrainConfig(nucleotide_weight=0.0, epochs=30, learning_rate=5e-4,
-                                 freeze_nucleotide_encoder=True, ensemble_size=5)
+# grouped 5-fold CV), declared per job on the fields above. Pretraining: 16
+# epochs; the UniFrac term weighted 20x, so that it is not dwarfed by the
+# masked-nucleotide cross-entropy (~0.5 vs ~0.01 unweighted). Fine-tuning
+# trains the target alone unless auxiliary terms are asked for; from a
+# pretrained encoder, its nucleotide encoder stays frozen (better and ~10x
+# faster per epoch than training it), at half the learning rate for up to 30
+# epochs, and 5 models with their own seeds and validation splits are
+# averaged (the variance of one fine-tuned model is most of its error).
+PRETRAIN_TRAIN_DEFAULTS = TrainConfig(**defaults_for(TrainConfig, "pretrain"))
+FIT_TRAIN_DEFAULTS = TrainConfig(**defaults_for(TrainConfig, "fit"))
 
 
 @dataclass(frozen=True)
 class ConditioningConfig:
-    """Categorical metadata the model is conditioned on (DESIGN s.3.5).
+    """Categorical metadata the model is conditioned on.
 
     The columns themselves come with the data (a DataFrame of categories);
     these settings say how they are used. Column names here must be columns
     of that DataFrame.
     """
-    fusion: str = "add"             # none | concat | add | film | cross_attention
-    output_scaling: bool = False    # per-category learned scale and bias of outputs
-    parents: tuple = ()             # ((child, parent), ...): child adds parent's embedding
-    normalise_by: str = ""          # per-category target normalisation column
-    weight_by: str = ""             # per-category loss weighting column
-    category_weights: tuple = ()    # ((category, weight), ...); () = inverse frequency
-    unknown_rate: float = 0.05      # training share of categories shown as "unknown"
+    fusion: str = setting(
+        "add", "How the category embeddings enter the model: 'add' adds them to "
+        "the sample embedding; 'concat' concatenates them with it and projects "
+        "back; 'film' scales and shifts the sample embedding by learned functions "
+        "of them; 'cross_attention' lets every ASV token attend to one token per "
+        "column (plus a learned null token, so that even with one column each ASV "
+        "chooses how much of its category to take in) before the sample encoder's "
+        "blocks; 'none' uses the columns only for the output scaling.",
+        choices=("none", "add", "concat", "film", "cross_attention"),
+        actions=FIT, commands=FIT_COMMANDS)
+    output_scaling: bool = setting(
+        False, "Learn a scale and a bias of the output per category (summed over "
+        "the columns), starting at 1 and 0.", name="conditional_output",
+        old_name="output_scaling", actions=FIT, commands=FIT_COMMANDS)
+    # ((child, parent), ...): child adds parent's embedding; `aam --parent`,
+    # or found from the data by the plugin's `hierarchical`
+    parents: tuple = ()
+    normalise_by: str = setting(
+        "", "Normalise the target per category of this column (statistics of the "
+        "training samples of each category; categories unseen in training use the "
+        "global statistics, with a warning). It need not be a conditioning "
+        "column; at prediction the column of the same name is read from the "
+        "conditioning metadata. Without it: one normalisation for all samples.",
+        kind="categorical_column", actions=("fit_regressor",),
+        commands=("fit-regressor",), per={"fit_regressor": {"default": None}})
+    weight_by: str = setting(
+        "", "per-category loss weighting by this metadata column (inverse "
+        "frequency, or --category-weight)", kind="categorical_column",
+        commands=FIT_COMMANDS)
+    # ((category, weight), ...); () = inverse frequency; `aam --category-weight`
+    category_weights: tuple = ()
+    unknown_rate: float = setting(
+        0.05, "Share of the training samples' categories replaced by 'unknown' at "
+        "random, so that the unknown embedding is learned for samples with "
+        "missing or new categories.", low=0, high=1, actions=FIT,
+        commands=FIT_COMMANDS)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "parents": [list(p) for p in self.parents],

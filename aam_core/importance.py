@@ -31,14 +31,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .api import Log, build_model, prepare
-from .model.ensemble import members_of
-from .config import DataConfig
-from .data.batching import BatchBuilder, batch_rows
+from .data.batching import batch_rows
 from .data.table import CountTable
+from .data.targets import point_index
 from .errors import AAMInputError
-from .train.loop import log_to_stderr, resolve_device
-from .threads import set_torch_threads
+from .model.ensemble import members_of
+from .predict import Log, apply_model
+from .train.loop import log_to_stderr
 
 TARGET_KINDS = ("regressor", "classifier")
 
@@ -64,23 +63,24 @@ class _TokenCapture:
         self.handle.remove()
 
 
-def target_output(out: dict, kind: str) -> torch.Tensor:
+def target_output(out: dict, kind: str, quantiles=()) -> torch.Tensor:
     """One scalar per sample: what the attribution explains."""
     if kind == "regressor":
         prediction = out["prediction"]
-        # a multi-quantile head explains its middle quantile
-        return prediction if prediction.dim() == 1 else prediction[:, prediction.shape[1] // 2]
+        # a quantile model explains its point prediction, as predict gives it
+        return prediction if prediction.dim() == 1 else prediction[:, point_index(quantiles)]
     logits = out.get("logits", out.get("prediction"))
     log_probabilities = torch.log_softmax(logits.float(), dim=-1)
     return log_probabilities.max(dim=-1).values  # the predicted class
 
 
-def slot_attributions(network, batch, kind: str, context: dict | None = None) -> torch.Tensor:
+def slot_attributions(network, batch, kind: str, context: dict | None = None,
+                      quantiles=()) -> torch.Tensor:
     """(B, A) gradient x input of each ASV slot; 0 on padding."""
     capture = _TokenCapture(network.sample_encoder)
     try:
         with torch.enable_grad():
-            output = target_output(network(batch, context=context), kind)
+            output = target_output(network(batch, context=context), kind, quantiles)
             # each sample's output depends on its own slots only, so the
             # gradient of the sum holds every sample's own gradient
             output.sum().backward()
@@ -89,28 +89,6 @@ def slot_attributions(network, batch, kind: str, context: dict | None = None) ->
     finally:
         capture.remove()
     return attribution.masked_fill(~batch.asv_mask, 0.0)
-
-
-def _contexts(bundle, sample_ids, conditioning, log):
-    """Per-sample model context, as at prediction: the categories of a
-    conditioned model and the target normalisation of a regressor."""
-    from .finetune import _prediction_scaling
-    from .model.conditioning import encode_conditions
-    shift, scale = _prediction_scaling(bundle, sample_ids, conditioning, log)
-    spec = bundle.config.get("conditioning")
-    codes = None
-    if spec:
-        frame = None if conditioning is None else pd.DataFrame(conditioning)
-        codes = torch.as_tensor(encode_conditions(frame, sample_ids,
-                                                  spec["vocabularies"], log))
-
-    def context(rows, device) -> dict:
-        out = {"shift": torch.as_tensor(shift[rows], dtype=torch.float32).to(device),
-               "scale": torch.as_tensor(scale[rows], dtype=torch.float32).to(device)}
-        if codes is not None:
-            out["conditions"] = codes[rows].to(device)
-        return out
-    return context
 
 
 def feature_importance(bundle, table, sequences=None, conditioning=None, *,
@@ -122,28 +100,25 @@ def feature_importance(bundle, table, sequences=None, conditioning=None, *,
         raise AAMInputError(
             f"This is a {bundle.kind} model; feature importance needs a "
             "regressor or a classifier (an encoder has no target to explain).")
-    set_torch_threads(n_threads)
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
-    data = DataConfig(**bundle.config["data"]).for_prediction()
-    prepared = prepare(counts, sequences, data, log)
-    target_device = resolve_device(device)
-    network = build_model(bundle).to(target_device)
-    network.requires_grad_(False)  # gradients are wanted for the tokens only
-    context = _contexts(bundle, prepared.table.sample_ids, conditioning, log)
-    builder = BatchBuilder(prepared.table.counts, prepared.tokens, data)
+    run = apply_model(bundle, counts, sequences, conditioning, device=device,
+                      n_threads=n_threads, log=log)
+    run.network.requires_grad_(False)  # gradients are wanted for the tokens only
+    # an ensemble predicts the mean of its members, so (to first order for a
+    # classifier) its attribution is the mean of theirs
+    members = members_of(run.network)
+    quantiles = (bundle.config.get("target") or {}).get("quantiles") or ()
+    prepared = run.prepared
     totals = np.zeros(len(prepared.table.feature_ids))
     for rows in batch_rows(prepared.table.n_samples, batch_size, None):
-        batch = builder.build(rows).to(target_device)
-        # an ensemble predicts the mean of its members, so (to first order
-        # for a classifier) its attribution is the mean of theirs
-        members = members_of(network)
-        attribution = sum(slot_attributions(member, batch, bundle.kind,
-                                            context(rows, target_device))
+        batch = run.builder.build(rows).to(run.device)
+        context = run.context.rows(rows, run.device)
+        attribution = sum(slot_attributions(member, batch, bundle.kind, context, quantiles)
                           for member in members) / len(members)
         attribution = attribution.abs().cpu().numpy()
         for b, row in enumerate(rows):
             # build() fills slots in sample_profile's order
-            features, _ = builder.sample_profile(int(row), None)
+            features, _ = run.builder.sample_profile(int(row), None)
             totals[features] += attribution[b, :len(features)]
     importance = pd.Series(totals / prepared.table.n_samples,
                            index=prepared.table.feature_ids)

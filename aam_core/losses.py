@@ -1,10 +1,12 @@
-"""Loss terms (DESIGN s.4). Each takes model outputs and plain tensors."""
+"""Loss terms. Each takes model outputs and plain tensors."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from .config import TrainConfig
 from .data.tokens import MASK, NUCLEOTIDE_TOKENS, PAD
+from .option import choices_of
 
 
 def pairwise_distances(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
@@ -83,15 +85,17 @@ def masked_abundance_loss(predicted: torch.Tensor, log_abundance: torch.Tensor,
 def target_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, *,
                 weights: torch.Tensor | None = None, quantiles=None,
                 delta: float = 1.0, over: float = 1.0, under: float = 1.0,
-                class_weights: torch.Tensor | None = None) -> torch.Tensor:
-    """Weighted mean over samples of one target loss (DESIGN s.4).
+                class_weights: torch.Tensor | None = None,
+                smoothing: float = 0.0) -> torch.Tensor:
+    """Weighted mean over samples of one target loss.
 
     `weights` are per-sample (e.g. per-category weighting); for
     cross-entropy they multiply the class weights, and the mean is taken as
     sum(w * loss) / sum(w), as torch's weighted cross-entropy does.
     """
     per_sample = target_loss_per_sample(prediction, target, kind, quantiles=quantiles,
-                                        delta=delta, over=over, under=under)
+                                        delta=delta, over=over, under=under,
+                                        smoothing=smoothing)
     if kind == "cross_entropy" and class_weights is not None:
         class_weights = class_weights.to(per_sample.device)[target]
         weights = class_weights if weights is None else weights * class_weights
@@ -103,10 +107,12 @@ def target_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str, *,
 
 def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
                            delta: float = 1.0, over: float = 1.0,
-                           under: float = 1.0) -> torch.Tensor:
-    """One loss value per sample, shape (B,)."""
+                           under: float = 1.0, smoothing: float = 0.0) -> torch.Tensor:
+    """One loss value per sample, shape (B,). `smoothing`: cross-entropy's
+    label smoothing."""
     if kind == "cross_entropy":  # prediction: (B, C) logits, target: (B,) class
-        return F.cross_entropy(prediction.float(), target.long(), reduction="none")
+        return F.cross_entropy(prediction.float(), target.long(), reduction="none",
+                               label_smoothing=smoothing)
     prediction, target = prediction.float(), target.float()
     if kind == "quantile":  # prediction (B, Q): pinball loss averaged over Q
         levels = torch.as_tensor(quantiles, dtype=torch.float32,
@@ -126,4 +132,4 @@ def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
                      f"{TARGET_LOSSES + ('cross_entropy',)}.")
 
 
-TARGET_LOSSES = ("huber", "mse", "mae", "quantile", "asymmetric")
+TARGET_LOSSES = choices_of(TrainConfig, "target_loss")

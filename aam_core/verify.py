@@ -137,7 +137,7 @@ def check_shapes(config: dict, state_dict: dict, name: str) -> None:
     `config` describes: same names (newer optional ones aside), same shapes."""
     import torch
 
-    from .finetune import _optional_weight, network_for
+    from .model.build import _optional_weight, network_for
     try:
         with torch.device("meta"):  # shapes only: allocates nothing
             expected = {k: tuple(v.shape) for k, v in network_for(config).state_dict().items()}

@@ -212,7 +212,7 @@ class Bench:
         """Loss of the untrained model on the first training batch (no update)."""
         import numpy as np
         import torch
-        from aam_core.train.loop import autocast
+        from aam_core.train.device import autocast
         model = self.model(preset, device).eval()  # eval: dropout off, same everywhere
         batch = self.builder.build(self.train_rows[:train.batch_size],
                                    np.random.default_rng(0), augment=False).to(device)
@@ -225,7 +225,7 @@ class Bench:
         import numpy as np
         import torch
         from torch.utils.flop_counter import FlopCounterMode
-        from aam_core.train.loop import autocast
+        from aam_core.train.device import autocast
         from benchmarks.flops import step_flops
         model = self.model(preset, device)
         batch = self.builder.build(self.train_rows[:train.batch_size],

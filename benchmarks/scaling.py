@@ -147,7 +147,7 @@ def worker_train(spec: dict) -> dict:
     from aam_core.data.table import CountTable
     from aam_core.model import AAM
     from aam_core.train.objective import Objective, as_tensor
-    from aam_core.train.split import validation_split
+    from aam_core.data.split import validation_split
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     work, n = Path(spec["work"]), spec["samples"]

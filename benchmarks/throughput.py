@@ -1,4 +1,4 @@
-"""Training throughput and memory of pretraining steps (DESIGN s.9).
+"""Training throughput and memory of pretraining steps.
 
 For each configuration a fresh process (so peak memory is its own) runs
 pretraining steps (UniFrac pairs + masked nucleotides, AdamW, clipping) on
@@ -28,7 +28,7 @@ EXAMPLE = REPO / "examples" / "oral-age-mini"
 RESULTS = REPO / "benchmarks" / "results"
 
 # The earlier PyTorch implementation of AAM, measured side by side with q2-aam
-# in one window on this 2-core machine (issue 17, DESIGN s.9): installed from
+# in one window on this 2-core machine (issue 17): installed from
 # its repository, full oral-age table (2,028 samples), 1 epoch on two nested
 # subsets so that start-up cancels. (The figures used here before, 5.0 and
 # 0.8 samples/s, were not measured side by side and flattered it.)
@@ -48,13 +48,13 @@ CONFIGS = [
 def load_example():
     import biom
     import skbio
-    from aam_core.skbio_compat import beta_diversity
+    from skbio.diversity import beta_diversity
     table = biom.load_table(str(EXAMPLE / "table.biom"))
     features = list(table.ids(axis="observation"))
     tree = skbio.TreeNode.read(str(EXAMPLE / "tree.nwk")).shear(features)
     distances = beta_diversity("unweighted_unifrac",
                                table.matrix_data.T.toarray().astype(int),
-                               ids=list(table.ids()), taxa=features, tree=tree)
+                               ids=list(table.ids()), otu_ids=features, tree=tree)
     return table, distances
 
 

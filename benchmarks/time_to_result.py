@@ -157,8 +157,9 @@ def run_forest(args, train_table, test_table, train_md, settings, timer: Timer):
 
 def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Timer):
     import qiime2
-    import aam_core.api
-    import aam_core.finetune
+    import importlib
+    fitting = importlib.import_module("aam_core.fit")  # the module, not api's function
+    pretraining = importlib.import_module("aam_core.pretrain")
     from qiime2.plugins import aam, diversity_lib
     from aam_core.bundle import ModelBundle
     metadata = qiime2.Metadata(train_md.astype({settings.group: str}))
@@ -167,7 +168,7 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
         distances = diversity_lib.methods.unweighted_unifrac(
             table=train_table, phylogeny=tree).distance_matrix
     loop = {}
-    with wrapped(aam_core.api, "fit", lambda s, i, r: loop.update(seconds=s)) as found:
+    with wrapped(pretraining, "fit", lambda s, i, r: loop.update(seconds=s)) as found:
         with timer.phase("aam pretrain (action)"):
             pretrained = aam.methods.pretrain(
                 table=train_table, distance_matrix=distances, random_state=args.seed,
@@ -196,9 +197,9 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
                                            f"(best epoch {r.best_epoch})", "seconds": s})
     oof = lambda s, i, r: inner.append({"phase": f"  member {i + 1} out-of-fold "
                                         "predictions", "seconds": s})
-    with wrapped(aam_core.finetune, "cache_asv_vectors", cache), \
-            wrapped(aam_core.finetune, "fit", member), \
-            wrapped(aam_core.finetune, "validation_predictions", oof):
+    with wrapped(fitting, "cache_asv_vectors", cache), \
+            wrapped(fitting, "fit", member), \
+            wrapped(fitting, "validation_predictions", oof):
         with timer.phase("aam fit-regressor (action)"):
             model = aam.methods.fit_regressor(**fit_params).model
     action = timer.phases[-1]["seconds"]

@@ -1,4 +1,4 @@
-"""Training actions on several devices: `n_devices` (DESIGN s.6).
+"""Training actions on several devices: `n_devices`.
 
 A QIIME 2 action cannot be started under torchrun, so with n_devices > 1 it
 starts the processes itself through torch's launcher API (what torchrun

@@ -46,96 +46,6 @@ def metadata_factory():
     return qiime2.Metadata(age.to_frame())
 
 
-_FAST = {'preset': 'tiny', 'epochs': 1, 'batch_size': 8}
-
-
-def _fit(use):
-    table = use.init_artifact('table', table_factory)
-    metadata = use.init_metadata('metadata', metadata_factory)
-    age = use.get_metadata_column('age', 'age', metadata)
-    model, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='fit_regressor'),
-        use.UsageInputs(table=table, metadata=age, **_FAST),
-        use.UsageOutputNames(model='regressor'))
-    return table, model
-
-
-def pretrain(use):
-    table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('unifrac_distances',
-                                  distance_matrix_factory)
-    encoder, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='pretrain'),
-        use.UsageInputs(table=table, distance_matrix=distances, **_FAST),
-        use.UsageOutputNames(model='encoder'))
-    encoder.assert_output_type('AAMModel[AAMEncoder]')
-
-
-def fit_regressor(use):
-    _, model = _fit(use)
-    model.assert_output_type('AAMModel[AAMRegressor]')
-
-
-def predict_regression(use):
-    table, model = _fit(use)
-    predictions, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='predict_regression'),
-        use.UsageInputs(table=table, model=model),
-        use.UsageOutputNames(predictions='predictions'))
-    predictions.assert_output_type('SampleData[RegressorPredictions]')
-
-
-def embed(use):
-    table, model = _fit(use)
-    embeddings, distances = use.action(
-        use.UsageAction(plugin_id='aam', action_id='embed'),
-        use.UsageInputs(table=table, model=model),
-        use.UsageOutputNames(embeddings='embeddings',
-                             distance_matrix='embedding_distances'))
-    embeddings.assert_output_type('PCoAResults')
-    distances.assert_output_type('DistanceMatrix')
-
-
-def feature_importance(use):
-    table, model = _fit(use)
-    importance, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='feature_importance'),
-        use.UsageInputs(table=table, model=model),
-        use.UsageOutputNames(importance='importance'))
-    importance.assert_output_type('FeatureData[Importance]')
-
-
-def summarize(use):
-    _, model = _fit(use)
-    use.action(
-        use.UsageAction(plugin_id='aam', action_id='summarize'),
-        use.UsageInputs(model=model),
-        use.UsageOutputNames(visualization='model_summary'))
-
-
-_PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
-                     'predictions': 'test_predictions',
-                     'model_summary': 'model_summary',
-                     'accuracy_results': 'accuracy_results'}
-
-
-def regress_samples(use):
-    table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('unifrac_distances',
-                                  distance_matrix_factory)
-    metadata = use.init_metadata('metadata', metadata_factory)
-    age = use.get_metadata_column('age', 'age', metadata)
-    outputs = use.action(
-        use.UsageAction(plugin_id='aam', action_id='regress_samples'),
-        use.UsageInputs(table=table, metadata=age, distance_matrix=distances,
-                        test_size=0.25, pretrain_epochs=1, **_FAST),
-        use.UsageOutputNames(**_PIPELINE_OUTPUTS))
-    outputs.model.assert_output_type('AAMModel[AAMRegressor]')
-    outputs.predictions.assert_output_type('SampleData[RegressorPredictions]')
-
-
-# -- fine-tuning options and classifiers (issue 3) ----------------------------
-
 def sample_metadata_factory():
     """Age, a sampling site and a health label for the example samples."""
     ids = pd.Index(_sample_ids(), name='sample-id')
@@ -151,47 +61,63 @@ def site_metadata_factory():
     return qiime2.Metadata(sample_metadata_factory().to_dataframe()[['site']])
 
 
-def fit_regressor_conditioned(use):
-    table = use.init_artifact('table', table_factory)
-    metadata = use.init_metadata('sample_metadata', sample_metadata_factory)
-    age = use.get_metadata_column('age', 'age', metadata)
-    site = use.init_metadata('site', site_metadata_factory)
-    model, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='fit_regressor'),
-        use.UsageInputs(table=table, metadata=age, conditioning=site,
-                        fusion='film', loss='quantile', **_FAST),
-        use.UsageOutputNames(model='conditioned_regressor'))
-    model.assert_output_type('AAMModel[AAMRegressor]')
+_FAST = {'preset': 'tiny', 'epochs': 1, 'batch_size': 8}
 
 
-def predict_regression_interval(use):
+def _column(use, name: str, factory=sample_metadata_factory,
+            metadata_name='sample_metadata'):
+    metadata = use.init_metadata(metadata_name, factory)
+    return use.get_metadata_column(name, name, metadata)
+
+
+def _run(use, action_id: str, inputs: dict, outputs: dict):
+    """Run an aam action; `outputs`: output -> (variable name, the semantic
+    type it must have, or None)."""
+    results = use.action(
+        use.UsageAction(plugin_id='aam', action_id=action_id),
+        use.UsageInputs(**inputs),
+        use.UsageOutputNames(**{k: name for k, (name, _) in outputs.items()}))
+    for result, (_, semantic_type) in zip(results, outputs.values()):
+        if semantic_type:
+            result.assert_output_type(semantic_type)
+    return results
+
+
+def _fit(use, action_id='fit_regressor', model_name='regressor', **options):
+    """(table, fitted model): a regressor of age, or as `action_id` says."""
     table = use.init_artifact('table', table_factory)
-    metadata = use.init_metadata('metadata', metadata_factory)
-    age = use.get_metadata_column('age', 'age', metadata)
-    model, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='fit_regressor'),
-        use.UsageInputs(table=table, metadata=age, loss='quantile',
-                        quantiles=[0.1, 0.5, 0.9], **_FAST),
-        use.UsageOutputNames(model='quantile_regressor'))
-    median, lower, upper = use.action(
-        use.UsageAction(plugin_id='aam',
-                        action_id='predict_regression_interval'),
-        use.UsageInputs(table=table, model=model),
-        use.UsageOutputNames(predictions='median', lower='lower',
-                             upper='upper'))
-    lower.assert_output_type('SampleData[RegressorPredictions]')
+    if action_id == 'fit_classifier':
+        target = _column(use, 'label')
+    else:
+        target = _column(use, 'age', metadata_factory, 'metadata')
+    model, = _run(use, action_id, dict(table=table, metadata=target, **options,
+                                       **_FAST), {'model': (model_name, None)})
+    return table, model
 
 
 def _fit_classifier(use):
+    return _fit(use, 'fit_classifier', 'classifier', class_weight='balanced')
+
+
+def pretrain(use):
     table = use.init_artifact('table', table_factory)
-    metadata = use.init_metadata('sample_metadata', sample_metadata_factory)
-    label = use.get_metadata_column('label', 'label', metadata)
-    model, = use.action(
-        use.UsageAction(plugin_id='aam', action_id='fit_classifier'),
-        use.UsageInputs(table=table, metadata=label,
-                        class_weight='balanced', **_FAST),
-        use.UsageOutputNames(model='classifier'))
-    return table, model
+    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
+    _run(use, 'pretrain', dict(table=table, distance_matrix=distances, **_FAST),
+         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+
+
+def fit_regressor(use):
+    _, model = _fit(use)
+    model.assert_output_type('AAMModel[AAMRegressor]')
+
+
+def fit_regressor_conditioned(use):
+    table = use.init_artifact('table', table_factory)
+    site = use.init_metadata('site', site_metadata_factory)
+    _run(use, 'fit_regressor',
+         dict(table=table, metadata=_column(use, 'age'), conditioning=site,
+              fusion='film', loss='quantile', **_FAST),
+         {'model': ('conditioned_regressor', 'AAMModel[AAMRegressor]')})
 
 
 def fit_classifier(use):
@@ -199,26 +125,73 @@ def fit_classifier(use):
     model.assert_output_type('AAMModel[AAMClassifier]')
 
 
+def _applied(use, fitted, action_id: str, **outputs):
+    table, model = fitted
+    return _run(use, action_id, dict(table=table, model=model), outputs)
+
+
+def predict_regression(use):
+    _applied(use, _fit(use), 'predict_regression',
+             predictions=('predictions', 'SampleData[RegressorPredictions]'))
+
+
+def predict_regression_interval(use):
+    fitted = _fit(use, model_name='quantile_regressor', loss='quantile',
+                  quantiles=[0.1, 0.5, 0.9])
+    _applied(use, fitted, 'predict_regression_interval',
+             predictions=('median', None),
+             lower=('lower', 'SampleData[RegressorPredictions]'),
+             upper=('upper', None))
+
+
 def predict_classification(use):
-    table, model = _fit_classifier(use)
-    predictions, probabilities = use.action(
-        use.UsageAction(plugin_id='aam', action_id='predict_classification'),
-        use.UsageInputs(table=table, model=model),
-        use.UsageOutputNames(predictions='predictions',
-                             probabilities='probabilities'))
-    predictions.assert_output_type('SampleData[ClassifierPredictions]')
-    probabilities.assert_output_type('SampleData[Probabilities]')
+    _applied(use, _fit_classifier(use), 'predict_classification',
+             predictions=('predictions', 'SampleData[ClassifierPredictions]'),
+             probabilities=('probabilities', 'SampleData[Probabilities]'))
+
+
+def embed(use):
+    _applied(use, _fit(use), 'embed', embeddings=('embeddings', 'PCoAResults'),
+             distance_matrix=('embedding_distances', 'DistanceMatrix'))
+
+
+def feature_importance(use):
+    _applied(use, _fit(use), 'feature_importance',
+             importance=('importance', 'FeatureData[Importance]'))
+
+
+def summarize(use):
+    _, model = _fit(use)
+    _run(use, 'summarize', dict(model=model),
+         {'visualization': ('model_summary', None)})
+
+
+_PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
+                     'predictions': 'test_predictions',
+                     'model_summary': 'model_summary',
+                     'accuracy_results': 'accuracy_results'}
+
+
+def _pipeline(use, action_id: str, inputs: dict, model_type: str,
+              predictions_type: str, **more_outputs):
+    table = use.init_artifact('table', table_factory)
+    outputs = use.action(
+        use.UsageAction(plugin_id='aam', action_id=action_id),
+        use.UsageInputs(table=table, test_size=0.25, **inputs, **_FAST),
+        use.UsageOutputNames(**more_outputs, **_PIPELINE_OUTPUTS))
+    outputs.model.assert_output_type(model_type)
+    outputs.predictions.assert_output_type(predictions_type)
+
+
+def regress_samples(use):
+    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
+    _pipeline(use, 'regress_samples',
+              dict(metadata=_column(use, 'age', metadata_factory, 'metadata'),
+                   distance_matrix=distances, pretrain_epochs=1),
+              'AAMModel[AAMRegressor]', 'SampleData[RegressorPredictions]')
 
 
 def classify_samples(use):
-    table = use.init_artifact('table', table_factory)
-    metadata = use.init_metadata('sample_metadata', sample_metadata_factory)
-    label = use.get_metadata_column('label', 'label', metadata)
-    outputs = use.action(
-        use.UsageAction(plugin_id='aam', action_id='classify_samples'),
-        use.UsageInputs(table=table, metadata=label, test_size=0.25, **_FAST),
-        use.UsageOutputNames(probabilities='test_probabilities',
-                             **_PIPELINE_OUTPUTS))
-    outputs.model.assert_output_type('AAMModel[AAMClassifier]')
-    outputs.predictions.assert_output_type(
-        'SampleData[ClassifierPredictions]')
+    _pipeline(use, 'classify_samples', dict(metadata=_column(use, 'label')),
+              'AAMModel[AAMClassifier]', 'SampleData[ClassifierPredictions]',
+              probabilities='test_probabilities')

@@ -5,22 +5,18 @@ was chosen are described in aam_core/importance.py.
 """
 import biom
 import pandas as pd
-import qiime2
 
 from aam_core.bundle import ModelBundle
 
-from ._methods import _conditioning_view, _sequences
+from . import _views
+from ._parameters import with_options
 
 
-def feature_importance(table: biom.Table,
-                       model: ModelBundle,
-                       sequences: pd.Series = None,
-                       conditioning: qiime2.Metadata = None,
-                       batch_size: int = 64,
-                       device: str = 'auto',
-                       n_threads: int = 0) -> pd.DataFrame:
-    from aam_core.importance import feature_importance as importance
-    return importance(model, table, _sequences(sequences),
-                      _conditioning_view(conditioning),
-                      batch_size=batch_size, device=device,
-                      n_threads=n_threads)
+def _feature_importance(table: biom.Table, model: ModelBundle,
+                        sequences: pd.Series = None, **options) -> pd.DataFrame:
+    from aam_core.importance import feature_importance
+    return feature_importance(model, table, _views.sequences(sequences),
+                              **_views.prediction_options(options))
+
+
+feature_importance = with_options('feature_importance', _feature_importance)

@@ -1,4 +1,4 @@
-"""Samples -> dense batches with unique-ASV batching (DESIGN s.2-3, s.9).
+"""Samples -> dense batches with unique-ASV batching.
 
 A batch encodes each distinct ASV once: `tokens` holds the U distinct ASVs of
 the batch, `asv_index[b, a]` says which of them sits in slot a of sample b.

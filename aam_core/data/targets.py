@@ -5,9 +5,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..config import TrainConfig
 from ..errors import AAMInputError
+from ..option import choices_of
 
-NORMALISATIONS = ("zscore", "minmax", "none")
+NORMALISATIONS = choices_of(TrainConfig, "normalisation")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class TargetScaler:
 
 @dataclass(frozen=True)
 class CategoryScaler:
-    """Per-category statistics of one categorical column (DESIGN s.5).
+    """Per-category statistics of one categorical column.
 
     Each category seen in training gets its own shift (and its own scale
     when it has at least two distinct values); a category not seen in
@@ -117,6 +119,18 @@ def scaling_parameters(scaler, n: int, categories=None, log=None) -> tuple:
             categories = np.full(n, None, dtype=object)
         return scaler.parameters(categories, log)
     return np.full(n, scaler.shift), np.full(n, scaler.scale)
+
+
+def category_values(frame, column: str) -> np.ndarray:
+    """A column's values as category texts (None where missing)."""
+    from ..model.conditioning import category_text
+    return np.array([category_text(v) for v in frame[column]], dtype=object)
+
+
+def point_index(quantiles) -> int:
+    """Which quantile output serves as the point prediction: the median's
+    (the one closest to 0.5), in training, prediction and importance alike."""
+    return int(np.argmin(np.abs(np.asarray(quantiles, dtype=float) - 0.5)))
 
 
 def encode_classes(values) -> tuple:

@@ -1,4 +1,4 @@
-"""DNA sequences -> integer tokens (DESIGN s.2-3).
+"""DNA sequences -> integer tokens.
 
 Vocabulary: PAD 0, A 1, C 2, G 3, T 4, N 5, MASK 6. U reads as T; every
 IUPAC ambiguity code reads as N; anything else is an error that names the

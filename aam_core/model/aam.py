@@ -1,4 +1,4 @@
-"""The AAM model in one file (DESIGN s.3).
+"""The AAM model in one file.
 
     tokens (U, L) --NucleotideEncoder--> ASV vectors (U, d)   [+ token logits]
     ASV vectors[asv_index] + abundance --SampleEncoder--> sample embedding (B, d)

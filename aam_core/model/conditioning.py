@@ -1,4 +1,4 @@
-"""Conditioning on categorical metadata (DESIGN s.3.5).
+"""Conditioning on categorical metadata.
 
 Each column (site, season, study...) gets an embedding table whose row 0 is
 reserved for "unknown": a missing value, or a category never seen in
@@ -36,7 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-FUSIONS = ("none", "add", "concat", "film", "cross_attention")
+from ..config import ConditioningConfig
+from ..option import choices_of
+
+FUSIONS = choices_of(ConditioningConfig, "fusion")
 UNKNOWN = 0
 
 
@@ -77,11 +80,11 @@ def nested_columns(frame: pd.DataFrame) -> tuple:
 
 
 def encode_conditions(frame: pd.DataFrame | None, sample_ids, vocabularies: dict,
-                      log=None, columns=None) -> np.ndarray:
-    """(n_samples, n_columns) int64 codes, columns in the model's order
-    (`columns`; a saved config's vocabularies come back with sorted keys);
-    missing or unseen categories -> UNKNOWN."""
-    columns = list(vocabularies) if columns is None else list(columns)
+                      columns: list, log=None) -> np.ndarray:
+    """(n_samples, n_columns) int64 codes, in the model's column order
+    `columns` (required: a saved config's vocabularies come back with sorted
+    keys); missing or unseen categories -> UNKNOWN."""
+    columns = list(columns)
     codes = np.zeros((len(sample_ids), len(columns)), dtype=np.int64)
     if frame is None:
         if columns and log is not None:

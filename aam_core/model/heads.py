@@ -1,4 +1,4 @@
-"""Output heads on the sample embedding (DESIGN s.3.4).
+"""Output heads on the sample embedding.
 
 Regression heads work in normalised target units (the loss is computed
 there) but know the per-sample (shift, scale) of the normalisation, so that
@@ -22,8 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
+from ..option import choices_of
 
-ACTIVATIONS = ("none", "softplus", "exp")
+ACTIVATIONS = choices_of(ModelConfig, "output_activation")
 
 
 class ResidualBlock(nn.Module):

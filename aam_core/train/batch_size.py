@@ -15,6 +15,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from .device import autocast
+
 HEADROOM = 0.8  # share of the free memory a training step may use
 
 
@@ -50,7 +52,6 @@ def fit_batch_to_memory(model, data, objective, train, device: torch.device,
 
 def _trial_step(model, data, objective, rows, device, precision) -> int | None:
     """Peak bytes of one forward+backward on these rows; None when out of memory."""
-    from .loop import autocast  # the loop imports this module
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device)

@@ -1,4 +1,4 @@
-"""Training past one process on torch.distributed (DESIGN s.6).
+"""Training past one process on torch.distributed.
 
 torchrun (or torch's launcher API) starts the processes; this module only
 joins them: NCCL on GPUs, gloo on CPUs, DDP by default, FSDP for large

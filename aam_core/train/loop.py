@@ -1,7 +1,6 @@
-"""The training loop: plain PyTorch, no framework around it (DESIGN s.5)."""
+"""The training loop: plain PyTorch, no framework around it."""
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
@@ -17,8 +16,9 @@ from ..data.batching import BatchBuilder, batch_rows
 from . import checkpoint
 from .batch_size import fit_batch_to_memory
 from .checkpoint import Progress
+from .device import autocast
 from .distributed import SINGLE, Distributed, Runtime, current_runtime, per_process_batch
-from .metrics import HIGHER_IS_BETTER, regression_metrics
+from .metrics import HIGHER_IS_BETTER
 from .objective import Objective, check_finite
 from .schedule import build_scheduler
 
@@ -31,34 +31,13 @@ def _silent(message: str) -> None:
     """The log of processes other than rank 0: one voice per run."""
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but no CUDA GPU is "
-                           "visible; use device='auto' or 'cpu'.")
-    return torch.device(device)
-
-
-def autocast(device: torch.device, precision: str = "auto"):
-    """bf16 (default) or fp16 autocast on CUDA; full precision on CPU
-    (reproducible there) or when precision='fp32'."""
-    if device.type == "cuda" and precision in ("auto", "bf16", "fp16"):
-        dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
-
-
 @dataclass
 class TrainingData:
     builder: BatchBuilder
     train_rows: np.ndarray
     val_rows: np.ndarray
-    # turns normalised predictions back into original units for metrics
-    target_truth: np.ndarray | None = None
-    inverse_target: Callable | None = None
-    # validation predictions (in val_rows order) -> metrics; used instead of
-    # inverse_target by fine-tuning (quantiles, classes, per-category scaling)
+    # validation predictions (in val_rows order) -> target metrics in the
+    # target's own units (supervision.py)
     score: Callable | None = None
 
 
@@ -119,9 +98,6 @@ def evaluate(model, data: TrainingData, objective: Objective, train: TrainConfig
     if not predictions:
         return metrics
     predicted = dist.gather_in_order(predicted_rows, predictions, data.val_rows)
-    if data.inverse_target is not None:
-        metrics.update(regression_metrics(data.target_truth[data.val_rows],
-                                          data.inverse_target(predicted)))
     if data.score is not None:
         metrics.update(data.score(predicted))
     return metrics
@@ -139,115 +115,147 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
     and resumes it exactly (train/checkpoint.py).
     """
     runtime = runtime or current_runtime()
-    dist, checkpoints = runtime.dist, runtime.checkpoints
-    log = log if dist.is_main else _silent
-    train = per_process_batch(train, dist, lambda settings: fit_batch_to_memory(
+    log = log if runtime.dist.is_main else _silent
+    train = per_process_batch(train, runtime.dist, lambda settings: fit_batch_to_memory(
         model, data, objective, settings, device, log))
-    dist.check_batches(train.batch_size, len(data.train_rows))
+    runtime.dist.check_batches(train.batch_size, len(data.train_rows))
     if device.type != "cuda" and train.precision in ("bf16", "fp16"):
         log(f"precision={train.precision} applies on CUDA only; CPU trains in float32.")
-    wrapped = dist.wrap(model, device)
-    params = [p for p in wrapped.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=train.learning_rate,
-                                  weight_decay=train.weight_decay)
-    n_batches = len(batch_rows(len(data.train_rows), train.batch_size, None,
-                               drop_last=True))
-    accumulate = max(1, train.accumulation_steps)
-    scheduler = build_scheduler(optimizer, train,
-                                train.epochs * math.ceil(n_batches / accumulate))
-    # fp16 needs loss scaling against underflow; a disabled scaler is a no-op
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda"
-                                  and train.precision == "fp16")
-    runner = torch.compile(wrapped, dynamic=True) if train.compile else wrapped
-    # DDP's forward prepares a gradient reduction; validation runs the module
-    evaluator = model if wrapped is not model and dist.strategy == "ddp" else runner
-    generator = torch.Generator()  # reseeded every step: Distributed.step_random
-    has_validation = len(data.val_rows) >= 2
-    higher_better = HIGHER_IS_BETTER[selection_metric]
-    key = f"val_{selection_metric}" if has_validation else "train_loss"
-    signature = None if checkpoints is None else checkpoint.fingerprint(
-        train, data, model, checkpoints.identity)
-    state = None
-    if checkpoints is not None and checkpoints.resume:
-        state = checkpoint.restore(checkpoints, wrapped, optimizer, scheduler, scaler,
-                                   signature, dist, log)
-    state = state or Progress()
-
-    def save_checkpoint():
-        checkpoint.save(checkpoints, state, wrapped, optimizer, scheduler, scaler,
-                        signature, dist)
-
+    run = _Training(model, data, objective, train, device, runtime, selection_metric)
+    state = run.restore(log) or Progress()
     for epoch in range(state.epoch, train.epochs + 1):
         if state.stopped:
             break
         started = time.perf_counter()
-        wrapped.train()
+        run.epoch(epoch, state)
+        run.end_epoch(epoch, state, started, log)
+    model.load_state_dict(state.best_state)
+    log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4f}).")
+    return TrainResult(pd.DataFrame(state.records), state.best_epoch, run.key)
+
+
+class _Training:
+    """One run of the loop: the model as it trains (wrapped for several
+    processes, compiled if asked), its optimizer, schedule and loss scaler."""
+
+    def __init__(self, model, data: TrainingData, objective: Objective,
+                 train: TrainConfig, device: torch.device, runtime: Runtime,
+                 selection_metric: str):
+        self.model, self.data, self.objective = model, data, objective
+        self.train, self.device = train, device
+        self.dist, self.checkpoints = runtime.dist, runtime.checkpoints
+        self.wrapped = self.dist.wrap(model, device)
+        self.params = [p for p in self.wrapped.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.params, lr=train.learning_rate,
+                                           weight_decay=train.weight_decay)
+        self.n_batches = len(batch_rows(len(data.train_rows), train.batch_size, None,
+                                        drop_last=True))
+        self.accumulate = max(1, train.accumulation_steps)
+        self.scheduler = build_scheduler(self.optimizer, train, train.epochs * math.ceil(
+            self.n_batches / self.accumulate))
+        # fp16 needs loss scaling against underflow; a disabled scaler is a no-op
+        self.scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda"
+                                           and train.precision == "fp16")
+        self.runner = (torch.compile(self.wrapped, dynamic=True) if train.compile
+                       else self.wrapped)
+        # DDP's forward prepares a gradient reduction; validation runs the module
+        self.evaluator = (model if self.wrapped is not model and self.dist.strategy == "ddp"
+                          else self.runner)
+        self.generator = torch.Generator()  # reseeded every step: Distributed.step_random
+        self.has_validation = len(data.val_rows) >= 2
+        self.higher_better = HIGHER_IS_BETTER[selection_metric]
+        self.key = f"val_{selection_metric}" if self.has_validation else "train_loss"
+        self.signature = None if self.checkpoints is None else checkpoint.fingerprint(
+            train, data, model, self.checkpoints.identity)
+
+    def restore(self, log) -> Progress | None:
+        if self.checkpoints is None or not self.checkpoints.resume:
+            return None
+        return checkpoint.restore(self.checkpoints, self.wrapped, self.optimizer,
+                                  self.scheduler, self.scaler, self.signature,
+                                  self.dist, log)
+
+    def save(self, state: Progress) -> None:
+        checkpoint.save(self.checkpoints, state, self.wrapped, self.optimizer,
+                        self.scheduler, self.scaler, self.signature, self.dist)
+
+    def epoch(self, epoch: int, state: Progress) -> None:
+        """The epoch's remaining steps (all of them unless resuming)."""
+        train, dist = self.train, self.dist
+        self.wrapped.train()
         # the epoch's order depends on (seed, epoch) alone: the same on every
         # process, and again when the run resumes in the middle of the epoch
-        batches = batch_rows(len(data.train_rows), train.batch_size,
+        batches = batch_rows(len(self.data.train_rows), train.batch_size,
                              np.random.default_rng([train.seed, epoch]), drop_last=True)
         bar = ProgressBar(len(batches), epoch, dist.is_main)
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         for done in range(state.step + 1, len(batches) + 1):
-            shard = dist.shard(data.train_rows[batches[done - 1]])
-            rng = dist.step_random(train.seed, generator, epoch, done)
-            batch = data.builder.build(shard.rows, rng).to(device)
-            last = done % accumulate == 0 or done == len(batches)
-            with dist.no_sync(wrapped, last):
-                with autocast(device, train.precision):
-                    total, terms, _ = objective(runner, batch, generator, shard)
+            shard = dist.shard(self.data.train_rows[batches[done - 1]])
+            rng = dist.step_random(train.seed, self.generator, epoch, done)
+            batch = self.data.builder.build(shard.rows, rng).to(self.device)
+            last = done % self.accumulate == 0 or done == len(batches)
+            with dist.no_sync(self.wrapped, last):
+                with autocast(self.device, train.precision):
+                    total, terms, _ = self.objective(self.runner, batch, self.generator,
+                                                     shard)
                 check_finite(terms, epoch)
                 # gradients of a group of `accumulate` batches add up to their mean
-                group = min(accumulate, len(batches) - (done - 1) // accumulate * accumulate)
-                scaler.scale(total / group).backward()
+                group = min(self.accumulate, len(batches) - (done - 1) // self.accumulate
+                            * self.accumulate)
+                self.scaler.scale(total / group).backward()
             if last:
-                scaler.unscale_(optimizer)
-                if train.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                scheduler.step()
-                state.optimizer_steps += 1
+                self.step(state)
             for name, value in {"loss": total, **terms}.items():
                 state.sums[name] = state.sums.get(name, 0.0) + value.item() * shard.weight
             state.count += shard.weight
             state.step = done
             bar.update(done, total.item())
-            if (last and done < len(batches) and checkpoints is not None
-                    and checkpoints.due(state.optimizer_steps)):
-                save_checkpoint()
+            if (last and done < len(batches) and self.checkpoints is not None
+                    and self.checkpoints.due(state.optimizer_steps)):
+                self.save(state)
         bar.close()
+
+    def step(self, state: Progress) -> None:
+        self.scaler.unscale_(self.optimizer)
+        if self.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, self.train.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        state.optimizer_steps += 1
+
+    def end_epoch(self, epoch: int, state: Progress, started: float, log) -> None:
+        """Record the epoch, keep the best weights, decide on stopping."""
+        dist = self.dist
         sums, count = dist.sum(state.sums), dist.sum(state.count)
         record = {"epoch": epoch}
         record.update({f"train_{k}": v / count for k, v in sums.items()})
-        if has_validation:
+        if self.has_validation:
             record.update({f"val_{k}": v for k, v in evaluate(
-                evaluator, data, objective, train, device, dist).items()})
-        record["lr"] = scheduler.get_last_lr()[0]
+                self.evaluator, self.data, self.objective, self.train, self.device,
+                dist).items()})
+        record["lr"] = self.scheduler.get_last_lr()[0]
         record["seconds"] = time.perf_counter() - started
         record = dist.broadcast(record)  # one history and one decision everywhere
         state.records.append(record)
-        log(format_epoch(record, train.epochs))
-        value = record.get(key, record["train_loss"])
+        log(format_epoch(record, self.train.epochs))
+        value = record.get(self.key, record["train_loss"])
         improved = state.best_value is None or (
-            value > state.best_value if higher_better else value < state.best_value)
-        scheduler.epoch_end(value, higher_better)
+            value > state.best_value if self.higher_better else value < state.best_value)
+        self.scheduler.epoch_end(value, self.higher_better)
         if improved:
             state.best_value, state.best_epoch, state.stale = value, epoch, 0
-            state.best_state = dist.full_state_dict(wrapped)
+            state.best_state = dist.full_state_dict(self.wrapped)
         else:
             state.stale += 1
-            if has_validation and state.stale >= train.patience:
-                log(f"Early stop: no better {key} for {state.stale} epochs.")
+            if self.has_validation and state.stale >= self.train.patience:
+                log(f"Early stop: no better {self.key} for {state.stale} epochs.")
                 state.stopped = True
-        state.finished = state.stopped or epoch == train.epochs
+        state.finished = state.stopped or epoch == self.train.epochs
         state.next_epoch()
-        if checkpoints is not None:
-            save_checkpoint()
-    model.load_state_dict(state.best_state)
-    log(f"Best epoch {state.best_epoch} ({key} {state.best_value:.4f}).")
-    return TrainResult(pd.DataFrame(state.records), state.best_epoch, key)
+        if self.checkpoints is not None:
+            self.save(state)
 
 
 def format_epoch(record: dict, epochs: int) -> str:

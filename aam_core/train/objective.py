@@ -23,12 +23,7 @@ class Objective:
     train: TrainConfig
     # (n, n) float32 by dataset row, or a lazy DistanceView (data/distances.py)
     distances: torch.Tensor | DistanceView | None = None
-    targets: torch.Tensor | None = None    # (n,) normalised targets by row
     task: TargetTask | None = None         # the full target (train/task.py)
-
-    def __post_init__(self):
-        if self.task is None and self.targets is not None:
-            self.task = TargetTask.regression(self.targets, self.train)
 
     @property
     def weights(self) -> dict:

@@ -5,6 +5,9 @@ import math
 
 import torch
 
+from ..config import TrainConfig
+from ..option import choices_of
+
 
 def warmup_cosine(total_steps: int, warmup_fraction: float):
     """Linear warm-up over a fraction of the steps, then cosine decay to 0."""
@@ -31,7 +34,7 @@ def warmup_cosine_restarts(total_steps: int, warmup_fraction: float, cycles: int
     return factor
 
 
-SCHEDULERS = ("cosine", "cosine_restarts", "plateau")
+SCHEDULERS = choices_of(TrainConfig, "scheduler")
 
 
 class Scheduler:

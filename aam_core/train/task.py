@@ -26,6 +26,7 @@ class TargetTask:
     over: float = 1.0
     under: float = 1.0
     class_weights: torch.Tensor | None = None   # (n_classes,)
+    smoothing: float = 0.0                      # cross-entropy label smoothing
     sample_weights: torch.Tensor | None = None  # (n,)
     conditions: torch.Tensor | None = None      # (n, n_columns) codes
     shift: torch.Tensor | None = None           # (n,)
@@ -39,9 +40,11 @@ class TargetTask:
                    under=train.underprediction_weight, **extra)
 
     @classmethod
-    def classification(cls, codes, class_weights=None, **extra) -> "TargetTask":
+    def classification(cls, codes, train: TrainConfig, class_weights=None,
+                       **extra) -> "TargetTask":
         return cls("classification", torch.as_tensor(np.asarray(codes), dtype=torch.long),
-                   "cross_entropy", class_weights=_float(class_weights), **extra)
+                   "cross_entropy", class_weights=_float(class_weights),
+                   smoothing=train.label_smoothing, **extra)
 
     def context(self, rows: torch.Tensor) -> dict:
         """The model's per-sample context for these dataset rows."""
@@ -56,14 +59,10 @@ class TargetTask:
         return losses.target_loss(
             prediction, self.values[rows].to(device), self.loss, weights=weights,
             quantiles=self.quantiles, delta=self.delta, over=self.over,
-            under=self.under, class_weights=self.class_weights)
+            under=self.under, class_weights=self.class_weights,
+            smoothing=self.smoothing)
 
 
 def _float(values):
     return None if values is None else torch.as_tensor(np.asarray(values),
                                                        dtype=torch.float32)
-
-
-def point_index(quantiles) -> int:
-    """Which quantile output serves as the point prediction: the median's."""
-    return int(np.argmin(np.abs(np.asarray(quantiles, dtype=float) - 0.5)))

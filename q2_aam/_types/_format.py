@@ -1,4 +1,4 @@
-"""The model directory (DESIGN s.7): config.json, model.pt, history.tsv.
+"""The model directory: config.json, model.pt, history.tsv.
 
 Validation reuses aam_core.bundle's checks, so the plugin and the `aam` CLI
 refuse the same directories with the same messages. At level=max the weights

@@ -99,7 +99,7 @@ def model_dir(tmp_path_factory):
     import torch
 
     from aam_core.bundle import ModelBundle
-    from aam_core.finetune import network_for
+    from aam_core.model.build import network_for
     from tests.plugin.conftest import fake_config
     torch.manual_seed(0)
     config = fake_config("regressor")

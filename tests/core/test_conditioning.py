@@ -31,7 +31,8 @@ def test_vocabularies_and_codes_reserve_zero_for_unknown():
     assert vocabularies == {"study": ["2202", "550"], "site": ["a", "b"]}
     new = pd.DataFrame({"study": ["550", "999"], "site": ["b", None]}, index=["s1", "x"])
     messages = []
-    codes = encode_conditions(new, ["s1", "x", "absent"], vocabularies, messages.append)
+    codes = encode_conditions(new, ["s1", "x", "absent"], vocabularies, list(vocabularies),
+                              messages.append)
     assert codes.tolist() == [[2, 2], [0, 0], [0, 0]]
     assert any("1 categor(ies) not seen in training (999)" in m for m in messages)
 
@@ -154,7 +155,7 @@ def test_hidden_abundances_are_predicted(batch):
 
 def test_models_saved_before_the_abundance_head_still_load():
     from aam_core.errors import AAMInputError
-    from aam_core.finetune import load_weights, network_for
+    from aam_core.model.build import load_weights, network_for
     config = {"kind": "regressor", "architecture": TINY.to_dict(), "target": {},
               "conditioning": None}
     state = {k: v for k, v in network_for(config).state_dict().items()

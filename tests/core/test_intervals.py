@@ -6,7 +6,7 @@ import pytest
 from aam_core import api, intervals
 from aam_core.config import TrainConfig
 from aam_core.errors import AAMInputError
-from tests.core.test_classifier import QUIET, _site_data, pools  # noqa: F401
+from tests.core.test_fit import QUIET, _site_data, pools  # noqa: F401
 
 
 def test_conformal_quantile_is_the_finite_sample_rank():

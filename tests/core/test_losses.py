@@ -45,3 +45,23 @@ def test_mask_tokens_touches_only_real_positions():
 def test_target_losses_by_hand(kind, expected):
     prediction, target = torch.tensor([1.0, 3.0]), torch.tensor([0.5, 1.0])
     assert losses.target_loss(prediction, target, kind).item() == pytest.approx(expected)
+
+
+def test_label_smoothing_by_hand():
+    logits = torch.tensor([[math.log(3.0), 0.0]])  # probabilities 3/4, 1/4
+    # the target keeps 1 - 0.2 on class 0 and spreads 0.2 over both: 0.9, 0.1
+    expected = -(0.9 * math.log(3 / 4) + 0.1 * math.log(1 / 4))
+    loss = losses.target_loss(logits, torch.tensor([0]), "cross_entropy", smoothing=0.2)
+    assert loss.item() == pytest.approx(expected)
+
+
+def test_label_smoothing_reaches_a_classifier_s_loss():
+    from aam_core.config import TrainConfig
+    from aam_core.train.task import TargetTask
+    logits, rows = torch.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]]), torch.arange(2)
+    plain = TargetTask.classification([0, 1], TrainConfig()).loss_of(logits, rows)
+    smooth = TargetTask.classification([0, 1], TrainConfig(label_smoothing=0.3))
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1]),
+                                                 label_smoothing=0.3)
+    assert smooth.loss_of(logits, rows).item() == pytest.approx(expected.item())
+    assert smooth.loss_of(logits, rows).item() > plain.item()

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from aam_core.train.split import fold_splits, member_splits
+from aam_core.data.split import fold_splits, member_splits
 
 
 def test_fold_splits_partition_whole_groups():

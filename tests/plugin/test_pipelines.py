@@ -12,7 +12,7 @@ from skbio.diversity import beta_diversity
 
 from aam_core.bundle import ModelBundle
 from aam_core.errors import AAMInputError
-from q2_aam._pipelines import split_samples
+from aam_core.data.split import holdout_split
 
 EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'oral-age-mini'
 FAST = {'preset': 'tiny', 'epochs': 2, 'pretrain_epochs': 1,
@@ -91,17 +91,17 @@ def _targets(n=40):
 def test_split_keeps_groups_together():
     targets, ids = _targets()
     groups = pd.Series([f'g{i // 3}' for i in range(40)], index=ids)
-    train, test = split_samples(targets, 0.25, 0, groups)
+    train, test = holdout_split(targets, 0.25, 0, groups)
     assert not set(groups[train]) & set(groups[test])
     assert 8 <= len(test) <= 13
     assert sorted(train + test) == sorted(ids)
-    assert split_samples(targets, 0.25, 0, groups) == (train, test)
+    assert holdout_split(targets, 0.25, 0, groups) == (train, test)
 
 
 def test_split_stratifies_classes():
     targets, ids = _targets()
     classes = pd.Series(['a'] * 30 + ['b'] * 6 + ['c'] * 4, index=ids)
-    train, test = split_samples(classes, 0.25, 1, stratify=True)
+    train, test = holdout_split(classes, 0.25, 1, stratify=True)
     for label in 'abc':
         assert (classes[test] == label).any()
         assert (classes[train] == label).any()
@@ -110,7 +110,7 @@ def test_split_stratifies_classes():
 def test_split_that_leaves_too_few_samples_is_an_error():
     targets, _ = _targets(5)
     with pytest.raises(AAMInputError, match='needs at least 4 and 2'):
-        split_samples(targets, 0.2, 0)
+        holdout_split(targets, 0.2, 0)
 
 
 def test_missing_samples_are_named(oral):

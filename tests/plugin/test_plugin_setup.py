@@ -1,17 +1,68 @@
-"""The plugin loads cheaply and every action is fully described."""
+"""The plugin's registrations: it loads without torch, every action is
+described, stays within what q2galaxy can render, records concrete defaults
+(aam_core's) in provenance, and uses only stable QIIME 2 API."""
+import ast
 import subprocess
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 import pytest
+from qiime2.core.type import is_metadata_type
 from qiime2.sdk import PluginManager
 
 from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig
+
+PACKAGE = Path(__file__).resolve().parents[2] / 'q2_aam'
+ALL_ACTIONS = {'pretrain', 'fit_regressor', 'predict_regression',
+               'fit_classifier', 'predict_classification', 'embed',
+               'feature_importance', 'summarize', 'regress_samples',
+               'classify_samples'}
+# Galaxy has no user file system: no parameter may name a path
+PATH_WORDS = ('path', 'file', 'dir', 'folder', 'url')
 
 
 @pytest.fixture(scope='module')
 def plugin():
     return PluginManager().plugins['aam']
+
+
+def parameters(plugin):
+    for action_id, action in sorted(plugin.actions.items()):
+        for name, spec in action.signature.parameters.items():
+            yield action_id, name, spec
+
+
+def members(qiime_type):
+    """The primitive types a parameter may take (unions, List/Set unrolled)."""
+    if qiime_type.name in ('List', 'Set'):
+        for field in qiime_type.fields:
+            yield from members(field)
+    elif hasattr(qiime_type, 'members') and qiime_type.name not in (
+            'Int', 'Float', 'Str', 'Bool') and qiime_type.members:
+        for member in qiime_type.members:
+            yield from members(member)
+    else:
+        yield qiime_type
+
+
+def galaxy_problem(qiime_type):
+    """Why q2galaxy could not render this parameter type well, or None."""
+    if is_metadata_type(qiime_type):
+        return None
+    for member in members(qiime_type):
+        predicate = member.predicate
+        predicate_name = getattr(predicate, 'name', None)
+        if member.name == 'Bool':
+            continue
+        if member.name == 'Str' and predicate_name != 'Choices':
+            return 'a free Str (use Choices; never a file path)'
+        if member.name in ('Int', 'Float') and predicate_name not in (
+                'Range', 'Choices'):
+            return f'{member.name} without Range or Choices'
+        if member.name not in ('Int', 'Float', 'Str'):
+            return f'an unsupported primitive {member!r}'
+    return None
 
 
 def test_plugin_loads_without_torch():
@@ -25,25 +76,113 @@ def test_plugin_loads_without_torch():
     subprocess.run([sys.executable, '-c', code], check=True)
 
 
-def test_actions_are_registered(plugin):
-    assert set(plugin.actions) >= {'pretrain', 'fit_regressor',
-                                   'predict_regression'}
+def test_all_actions_are_registered(plugin):
+    assert set(plugin.actions) >= ALL_ACTIONS
 
 
-def test_every_input_parameter_and_output_is_described(plugin):
-    for name, action in plugin.actions.items():
-        signature = action.signature
-        # visualizers cannot describe their one output (a Visualization)
-        outputs = {} if action.type == 'visualizer' else signature.outputs
-        for group in (signature.inputs, signature.parameters, outputs):
-            for spec_name, spec in group.items():
-                assert spec.has_description(), (name, spec_name)
+def test_cli_lists_every_action(plugin):
+    from .test_q2cli import qiime
+    done = qiime('aam', '--help')
+    assert done.returncode == 0, done.stderr
+    for action_id in plugin.actions:
+        assert action_id.replace('_', '-') in done.stdout, action_id
+
+
+def test_parameters_are_galaxy_primitives(plugin):
+    problems = [(a, n, galaxy_problem(s.qiime_type))
+                for a, n, s in parameters(plugin)
+                if galaxy_problem(s.qiime_type)]
+    assert not problems
 
 
 def test_no_file_path_parameters(plugin):
-    for action in plugin.actions.values():
-        for name in action.signature.parameters:
-            assert not any(word in name for word in ('path', 'file', 'dir'))
+    for action_id, name, spec in parameters(plugin):
+        assert not any(word in name for word in PATH_WORDS), (action_id, name)
+        choices = getattr(spec.qiime_type.predicate, 'template', None)
+        for choice in getattr(choices, 'choices', ()):
+            assert '/' not in str(choice), (action_id, name, choice)
+
+
+def test_everything_is_described(plugin):
+    for action_id, action in plugin.actions.items():
+        assert action.name and action.description, action_id
+        signature = action.signature
+        # a visualizer's one output cannot be described (QIIME 2 has no
+        # output_descriptions for visualizers); it is always a Visualization
+        outputs = {} if action.type == 'visualizer' else signature.outputs
+        for group in (signature.inputs, signature.parameters, outputs):
+            for name, spec in group.items():
+                assert spec.has_description(), (action_id, name)
+                assert spec.description.strip(), (action_id, name)
+
+
+def test_primitive_parameters_have_concrete_defaults(plugin):
+    """Provenance records every value: no None seeds, no hidden defaults.
+    Only metadata may be optional (an absent column is not a setting)."""
+    for action_id, name, spec in parameters(plugin):
+        if is_metadata_type(spec.qiime_type):
+            continue
+        assert spec.has_default(), (action_id, name)
+        assert spec.default is not None, (action_id, name)
+
+
+def test_every_action_has_a_usage_example(plugin):
+    for action_id, action in plugin.actions.items():
+        assert action.examples, action_id
+
+
+# Public QIIME 2 names present in 2022.11 and in the newest releases.
+STABLE_API = {
+    'qiime2': {'Artifact', 'Metadata', 'MetadataColumn',
+               'NumericMetadataColumn', 'CategoricalMetadataColumn',
+               'Visualization'},
+    'qiime2.plugin': {'Bool', 'Categorical', 'Choices', 'Citations', 'Float',
+                      'Int', 'List', 'Metadata', 'MetadataColumn', 'Numeric',
+                      'Plugin', 'Range', 'SemanticType', 'Set', 'Str',
+                      'TextFileFormat', 'BinaryFileFormat',
+                      'DirectoryFormat', 'ValidationError', 'Visualization',
+                      'model'},
+    'qiime2.plugin.testing': {'TestPluginBase'},
+    'qiime2.sdk': {'PluginManager'},
+}
+# attributes used as qiime2.<name> after `import qiime2`
+STABLE_ATTRIBUTES = STABLE_API['qiime2']
+
+
+def qiime2_uses(source: str):
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and (
+                node.module == 'qiime2' or node.module.startswith('qiime2.')):
+            for alias in node.names:
+                yield node.module, alias.name
+        elif (isinstance(node, ast.Attribute)
+              and isinstance(node.value, ast.Name)
+              and node.value.id == 'qiime2'):
+            yield 'qiime2', node.attr
+
+
+def test_plugin_uses_only_stable_qiime2_api():
+    unknown = set()
+    for path in sorted(PACKAGE.rglob('*.py')):
+        for module, name in qiime2_uses(path.read_text()):
+            if module == 'qiime2' and name == 'plugins':
+                continue  # qiime2.plugins.<plugin> in examples/tests
+            if name not in STABLE_API.get(module, ()):
+                unknown.add((path.name, module, name))
+    assert not unknown
+
+
+def test_rules_catch_what_galaxy_cannot_render():
+    from qiime2.plugin import (Bool, Choices, Float, Int, List, Metadata,
+                               Range, Str)
+    assert galaxy_problem(Str)
+    assert galaxy_problem(Int)
+    assert galaxy_problem(List[Float])
+    assert galaxy_problem(Int % Range(0, None) | Str)
+    for fine in (Bool, Metadata, Str % Choices(['a', 'b']),
+                 Int % Range(0, None), List[Float % Range(0, 1)]):
+        assert galaxy_problem(fine) is None, fine
 
 
 def test_defaults_are_aam_core_defaults(plugin):

@@ -10,7 +10,7 @@ from qiime2.sdk import PluginManager
 
 from aam_core.bundle import ModelBundle
 from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
-from q2_aam import _examples, _fit_options
+from q2_aam import _examples
 
 from .conftest import TINY
 
@@ -101,19 +101,6 @@ def test_numeric_loss_weights(table, sample_metadata):
         loss_weights=weights, hidden_layers=1, **TINY)
     assert model.view(ModelBundle).config['architecture'][
         'classification_hidden'] == [32]
-
-
-def test_choices_match_aam_core():
-    from aam_core.losses import TARGET_LOSSES
-    from aam_core.model.conditioning import FUSIONS
-    from aam_core.model.heads import ACTIVATIONS
-    from aam_core.finetune import PRECISIONS
-    from aam_core.train.schedule import SCHEDULERS
-    assert tuple(_fit_options.FUSIONS) == FUSIONS
-    assert tuple(_fit_options.REGRESSION_LOSSES) == TARGET_LOSSES
-    assert tuple(_fit_options.ACTIVATIONS) == ACTIVATIONS
-    assert tuple(_fit_options.PRECISIONS) == PRECISIONS
-    assert tuple(_fit_options.SCHEDULERS) == SCHEDULERS
 
 
 # Every option of issue 3, as the fit actions name it

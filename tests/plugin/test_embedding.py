@@ -9,9 +9,9 @@ from scipy.spatial.distance import pdist, squareform
 
 from aam_core import api
 from aam_core.bundle import ModelBundle
-from q2_aam._embed import embedding_distances, embedding_ordination
+from q2_aam._embedding import embedding_distances, embedding_ordination
 
-from .test_cli import qiime
+from .test_q2cli import qiime
 
 
 def test_ordination_reproduces_euclidean_distances():

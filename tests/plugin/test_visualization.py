@@ -5,7 +5,7 @@ import pandas as pd
 from qiime2.plugins import aam
 
 from aam_core.bundle import ModelBundle
-from q2_aam._visualizers import curve_names, parameter_counts, summarize
+from q2_aam._visualization import curve_names, parameter_counts, summarize
 
 
 def exported(visualization, tmp_path):

@@ -14,7 +14,8 @@ from scipy.spatial.distance import pdist, squareform
 from aam_core.bundle import ModelBundle
 from aam_core.errors import AAMInputError
 
-from ._methods import _sequences
+from . import _views
+from ._parameters import with_options
 
 # skbio drops nothing; axes below this share of the largest eigenvalue are
 # numerically zero (at most n_samples - 1 axes have variance after centring)
@@ -52,18 +53,16 @@ def embedding_distances(embedding: pd.DataFrame) -> skbio.DistanceMatrix:
     return skbio.DistanceMatrix(distances, ids=list(embedding.index))
 
 
-def embed(table: biom.Table,
-          model: ModelBundle,
-          sequences: pd.Series = None,
-          batch_size: int = 64,
-          device: str = 'auto',
-          n_threads: int = 0) -> (skbio.OrdinationResults,
-                                  skbio.DistanceMatrix):
+def _embed(table: biom.Table, model: ModelBundle, sequences: pd.Series = None,
+           **options) -> (skbio.OrdinationResults, skbio.DistanceMatrix):
     from aam_core import api
-    embedding = api.embed(model, table, _sequences(sequences),
-                          batch_size=batch_size, device=device,
-                          n_threads=n_threads)
+    embedding = api.embed(model, table, _views.sequences(sequences),
+                          batch_size=options['batch_size'], device=options['device'],
+                          n_threads=options['n_threads'])
     if len(embedding) < 2:
         raise AAMInputError('embed needs at least two usable samples to '
                             'make an ordination and distances.')
     return embedding_ordination(embedding), embedding_distances(embedding)
+
+
+embed = with_options('embed', _embed)

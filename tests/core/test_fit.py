@@ -221,7 +221,7 @@ def test_bad_options_are_refused_early(pools):
     table, target, frame = _site_data(pools, 12, "t", 11)
     for train, match in ((TrainConfig(scheduler="step"), "scheduler"),
                          (TrainConfig(target_loss="quantile", quantiles=(0.5, 1.5)),
-                          "strictly between"),
+                          "quantiles must be below 1"),
                          (TrainConfig(selection_metric="accuracy"), "selection_metric")):
         with pytest.raises(AAMInputError, match=match):
             api.fit_regressor(table, target, model="tiny", train=train, **QUIET)
@@ -253,7 +253,7 @@ def test_memory_cap_splits_batches_that_do_not_fit(monkeypatch):
 
 
 def test_grouped_validation_keeps_huge_groups_in_training():
-    from aam_core.train.split import validation_split
+    from aam_core.data.split import validation_split
     groups = np.array(["giant"] * 60 + [f"g{i}" for i in range(40)])
     for seed in range(5):
         _, val = validation_split(100, 0.2, seed, groups)

@@ -12,7 +12,7 @@ from aam_core.data.table import CountTable
 from aam_core.data.targets import TargetScaler
 from aam_core.errors import AAMInputError
 from aam_core.train.objective import NonFiniteLossError
-from aam_core.train.split import validation_split
+from aam_core.data.split import validation_split
 from tests.conftest import random_dna
 
 QUIET = dict(log=lambda message: None)

@@ -1,0 +1,47 @@
+"""A run's inputs made ready once: the cleaned table, each distinct sequence
+tokenised once, and the distances between the samples in table order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from ..config import DataConfig
+from ..errors import AAMInputError
+from .table import CountTable, clean_table
+from .tokens import resolve_sequences, tokenize
+
+
+@dataclass
+class PreparedData:
+    table: CountTable
+    tokens: np.ndarray  # (n_features, L) uint8, each distinct sequence once
+
+
+def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
+            log: Callable[[str], None]) -> PreparedData:
+    """Clean the table and tokenise each of its features once for the run."""
+    counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
+    counts = clean_table(counts, data.rarefaction_depth, log)
+    dna = resolve_sequences(counts.feature_ids,
+                            None if sequences is None else _as_str_mapping(sequences))
+    return PreparedData(counts, tokenize(dna, counts.feature_ids,
+                                         data.max_length, data.truncate))
+
+
+def _as_str_mapping(sequences) -> Mapping[str, str]:
+    items = sequences.items() if hasattr(sequences, "items") else sequences
+    return {str(k): str(v) for k, v in items}
+
+
+def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
+    """The distances between `sample_ids`, in their order, as float32 (a
+    lazy DistanceView when `distances` is a file read by data.distances)."""
+    from .distances import DistanceFile, check_distances, matrix_positions, square_block
+    if isinstance(distances, DistanceFile):
+        return distances.view(sample_ids)
+    index = matrix_positions(distances.ids, sample_ids, "the distance matrix")
+    block = square_block(distances.data, index)  # no full-size temporary copies
+    check_distances(block, "the distance matrix")
+    return block

@@ -1,0 +1,333 @@
+"""Fine-tuning (or training from scratch) a regressor or a classifier.
+
+fit_regressor / fit_classifier take plain Python objects by sample id; the
+supervision (targets, normalisation, conditioning, weights) is fitted on the
+training samples only (supervision.py), then one network, or an ensemble of
+networks each early-stopped on its own grouped validation split, is trained
+by the loop in train/loop.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import intervals, supervision
+from .bundle import ModelBundle
+from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, ConditioningConfig, DataConfig,
+                     ModelConfig, TrainConfig)
+from .data.batching import BatchBuilder
+from .data.prepare import distance_block, prepare
+from .data.split import member_splits
+from .errors import AAMInputError
+from .model import AAM, Ensemble
+from .model.build import cpu_state, load_matching_weights, new_config
+from .model.ensemble import first_member_state
+from .option import check_fields, choices_of
+from .train.cache import cache_asv_vectors
+from .train.device import resolve_device, seed_everything
+from .train.loop import TrainingData, evaluate, fit, log_to_stderr
+from .train.lr_finder import lr_range_test
+from .train.objective import Objective, as_tensor
+
+Log = Callable[[str], None]
+# the validation metrics that may pick the best epoch, by kind
+SELECTION = {kind: tuple(c for c in choices_of(TrainConfig, "selection_metric",
+                                               f"fit-{kind}") if c != "auto")
+             for kind in ("regressor", "classifier")}
+
+
+@dataclass
+class FitInputs:
+    """What a fine-tuning run reads; Series and DataFrames by sample id."""
+    table: object
+    targets: pd.Series
+    sequences: object = None
+    groups: pd.Series | None = None
+    pretrained: ModelBundle | None = None
+    distances: object = None            # skbio.DistanceMatrix or a DistanceFile
+    conditioning: pd.DataFrame | None = None
+    # columns normalise_by / weight_by may name, not fed to the model
+    categories: pd.DataFrame | None = None
+    sample_weights: pd.Series | None = None
+
+
+@dataclass
+class FitSettings:
+    model: str | ModelConfig = "small"
+    head_options: dict | None = None    # HEAD_FIELDS, also over a pretrained model
+    data: DataConfig = DataConfig()
+    train: TrainConfig = FIT_TRAIN_DEFAULTS
+    conditioning: ConditioningConfig = ConditioningConfig()
+
+
+def _fitter(kind: str, doc: str):
+    def fit_kind(table, targets: pd.Series, sequences=None, groups=None,
+                 pretrained: ModelBundle | None = None, *,
+                 model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
+                 train: TrainConfig = FIT_TRAIN_DEFAULTS, log: Log = log_to_stderr,
+                 distances=None, conditioning: pd.DataFrame | None = None,
+                 conditioning_config: ConditioningConfig = ConditioningConfig(),
+                 head_options: dict | None = None, categories=None,
+                 sample_weights=None) -> ModelBundle:
+        inputs = FitInputs(table, targets, sequences, groups, pretrained, distances,
+                           conditioning, categories, sample_weights)
+        settings = FitSettings(model, head_options, data, train, conditioning_config)
+        return fit_model(kind, inputs, settings, log)
+    fit_kind.__name__ = fit_kind.__qualname__ = f"fit_{kind}"
+    fit_kind.__doc__ = doc
+    return fit_kind
+
+
+fit_regressor = _fitter("regressor", """Fine-tune (or train from scratch) a
+    regressor of a numeric target.
+
+    distances: optional skbio.DistanceMatrix for the auxiliary UniFrac term;
+    conditioning: a DataFrame of categorical columns by sample id, used as
+    conditioning_config says; head_options: ModelConfig head fields
+    (HEAD_FIELDS) that override the preset's or the pretrained model's;
+    categories: more columns that conditioning_config.normalise_by or
+    weight_by may name (not fed to the model); sample_weights: a loss weight
+    per sample id (missing ones weigh 1).""")
+fit_classifier = _fitter("classifier", """Fine-tune (or train from scratch) a
+    classifier of a categorical target (cross-entropy; train.class_weight
+    'balanced' or 'none'). Options as for fit_regressor.""")
+
+
+@dataclass
+class _Run:
+    """One fine-tuning run, set up: what each ensemble member trains with."""
+    kind: str
+    architecture: ModelConfig
+    spec: dict | None
+    n_outputs: int
+    train: TrainConfig
+    device: object
+    builder: BatchBuilder
+    tokens: np.ndarray
+    objective: Objective
+    score_on: Callable
+
+
+def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> ModelBundle:
+    """Fit a 'regressor' or a 'classifier'."""
+    train = check_options(kind, settings.train, settings.conditioning,
+                          inputs.pretrained, log)
+    seed_everything(train)
+    architecture, data = _architecture(settings.model, settings.head_options,
+                                       settings.data, inputs.pretrained)
+    prepared = prepare(inputs.table, inputs.sequences, data, log)
+    target = supervision.aligned_targets(kind, inputs.targets,
+                                         prepared.table.sample_ids, log)
+    sample_ids = list(target.index)
+    groups = supervision.group_values(inputs.groups, target.index)
+    # member i of an ensemble early-stops on its own grouped split (seed + i),
+    # or on the i-th of disjoint grouped folds
+    splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
+                           train.seed, groups, train.ensemble_validation)
+    # what all members share (normalisation, vocabularies, weights) is fitted
+    # on the samples they train on: one member's, or all of them for an
+    # ensemble, whose members between them train on every sample
+    fit_rows = splits[0][0] if len(splits) == 1 else np.arange(len(target))
+    spec, task, block, score_on = _supervise(kind, target, inputs, fit_rows, train,
+                                             settings.conditioning, log)
+    use_distances = inputs.distances is not None and train.unifrac_weight > 0
+    distances = distance_block(inputs.distances, sample_ids) if use_distances else None
+    run = _Run(kind, architecture, spec, _n_outputs(kind, block, train), train,
+               resolve_device(train.device),
+               BatchBuilder(prepared.table.select_samples(sample_ids).counts,
+                            prepared.tokens, data),
+               prepared.tokens, Objective(train, distances=as_tensor(distances),
+                                          task=task), score_on)
+    members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
+        run, splits, inputs.pretrained, groups is not None, log)
+    if out_of_fold:
+        block["calibration"] = _calibration(target.to_numpy(dtype=float), out_of_fold,
+                                            train, log)
+    network = members[0] if len(members) == 1 else Ensemble(members)
+    config = new_config(kind, architecture, data, train, run.device)
+    config["training"].update(pretrained=inputs.pretrained is not None,
+                              best_epoch=best_epochs[0] if len(best_epochs) == 1
+                              else best_epochs, selection_metric=selected_by)
+    config.update(target=block, conditioning=spec,
+                  class_labels=block.get("labels") if kind == "classifier" else None)
+    return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
+
+
+def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
+    """(conditioning spec, TargetTask, the model's target block, score_on)."""
+    sample_ids = list(target.index)
+    frame = supervision.conditioning_frame(inputs.conditioning, sample_ids, target.name)
+    columns = supervision.lookup(frame, supervision.conditioning_frame(
+        inputs.categories, sample_ids, target.name))
+    spec, codes = supervision.conditioning(frame, columns, fit_rows, options, log)
+    weights = supervision.sample_weights(columns, inputs.sample_weights, sample_ids,
+                                         fit_rows, options, log)
+    conditions = None if codes is None else torch.as_tensor(codes)
+    if kind == "classifier":
+        task, block, score_on = supervision.classification_task(
+            target, fit_rows, train, conditions, weights)
+    else:
+        task, block, score_on = supervision.regression_task(
+            target, columns, fit_rows, train, options, conditions, weights, log)
+    return spec, task, block, score_on
+
+
+def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
+    """Train each member on its split; (members, histories, best epochs,
+    selection metric, the settings, with a found learning rate, and a
+    regressor's out-of-fold predictions: (validation rows, predictions) of
+    each member)."""
+    members, histories, best_epochs, selected_by, out_of_fold = [], [], [], "loss", []
+    asv_vectors = None  # of the frozen pretrained nucleotide encoder: alike in every member
+    for index, (train_rows, val_rows) in enumerate(splits):
+        member_train = replace(run.train, seed=run.train.seed + index)
+        seed_everything(member_train)
+        network = _member_network(run, pretrained, log if index == 0 else None)
+        if run.train.freeze_encoder or run.train.freeze_nucleotide_encoder:
+            # check_options allows freezing only with a pretrained model, whose
+            # nucleotide encoder every member loads unchanged: encode once
+            if asv_vectors is None:
+                asv_vectors = cache_asv_vectors(network, run.tokens, run.device)
+            network.asv_cache = asv_vectors
+        training = TrainingData(run.builder, train_rows, val_rows,
+                                score=run.score_on(val_rows))
+        if run.train.find_learning_rate and index == 0:
+            found = lr_range_test(network, training, run.objective, member_train,
+                                  run.device, log=log)
+            run.train = replace(run.train, learning_rate=found.suggestion)
+            member_train = replace(member_train, learning_rate=found.suggestion)
+        member = (f" (ensemble member {index + 1} of {len(splits)})"
+                  if len(splits) > 1 else "")
+        log(f"Fitting a {run.kind}{member} on {len(train_rows)} samples ({len(val_rows)} "
+            f"for validation{', grouped' if grouped else ''}); objectives: "
+            f"{', '.join(run.objective.weights)}; device {run.device}.")
+        result = fit(network, training, run.objective, member_train, run.device,
+                     _selection(run.kind, run.train, len(val_rows)), log)
+        if run.kind == "regressor" and len(val_rows):
+            out_of_fold.append((val_rows, validation_predictions(
+                network, training, run.objective, member_train, run.device)))
+        network.asv_cache = None
+        members.append(network)
+        history = result.history.copy()
+        if len(splits) > 1:
+            history.insert(1, "member", index)
+        histories.append(history)
+        best_epochs.append(result.best_epoch)
+        selected_by = result.selection_metric
+    return members, histories, best_epochs, selected_by, run.train, out_of_fold
+
+
+def validation_predictions(network, training: TrainingData, objective: Objective,
+                           train: TrainConfig, device) -> np.ndarray:
+    """A fitted member's predictions of its own validation samples, in
+    target units: samples of groups it never trained on (out of fold)."""
+    kept = {}
+
+    def keep(predictions):
+        kept["predictions"] = predictions
+        return {}
+    evaluate(network, replace(training, score=keep), objective, train, device)
+    task, rows = objective.task, training.val_rows
+    predictions = kept["predictions"]
+    scale, shift = task.scale[rows].numpy(), task.shift[rows].numpy()
+    if predictions.ndim == 2:
+        scale, shift = scale[:, None], shift[:, None]
+    return predictions * scale + shift
+
+
+def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) -> dict:
+    """The conformal margin of the intervals, from every member's
+    out-of-fold predictions (a sample in several members' validation sets
+    counts each time)."""
+    rows = np.concatenate([r for r, _ in out_of_fold])
+    predicted = np.concatenate([p for _, p in out_of_fold])
+    quantiles = train.quantiles if train.target_loss == "quantile" else ()
+    calibrated = intervals.calibration(truth[rows], predicted,
+                                       intervals.interval_level(quantiles))
+    log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
+        f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
+    return calibrated
+
+
+def _member_network(run: _Run, pretrained, log) -> AAM:
+    network = AAM(run.architecture,
+                  "regression" if run.kind == "regressor" else "classification",
+                  run.n_outputs, run.spec, monotone=run.train.target_loss == "quantile")
+    if pretrained is not None:
+        loaded = load_matching_weights(network, first_member_state(pretrained.state_dict))
+        if log is not None:
+            log(f"Started from the pretrained model: {loaded} tensors loaded.")
+    _freeze(network, run.train)
+    network.set_gradient_checkpointing(run.train.gradient_checkpointing)
+    return network.to(run.device)
+
+
+def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfig,
+                  pretrained, log) -> TrainConfig:
+    """Refuse settings that cannot work, before any data is read."""
+    if train.selection_metric != "auto" and train.selection_metric not in SELECTION[kind]:
+        raise AAMInputError(f"selection_metric must be one of {SELECTION[kind]} for a "
+                            f"{kind}, not {train.selection_metric!r}.")
+    check_fields(replace(train, selection_metric="auto"))
+    check_fields(conditioning)
+    if train.target_loss == "quantile" and kind == "regressor":
+        train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
+                                                          train.quantiles))))
+        if not train.quantiles:
+            raise AAMInputError("quantiles must lie strictly between 0 and 1.")
+    if train.freeze_encoder and pretrained is None:
+        raise AAMInputError("freeze_encoder needs a pretrained model: a frozen "
+                            "random encoder cannot learn anything.")
+    if train.freeze_nucleotide_encoder and pretrained is None:
+        # it is on by default, for the pretrained case; a random nucleotide
+        # encoder must learn, so it trains here
+        log("No pretrained model: the nucleotide encoder trains "
+            "(freeze_nucleotide_encoder applies to a pretrained one).")
+        train = replace(train, freeze_nucleotide_encoder=False)
+    return train
+
+
+def _architecture(model, head_options, data: DataConfig, pretrained):
+    """Encoder shape and data rules (a pretrained model's, when given), then
+    the head options asked for."""
+    if pretrained is not None:
+        # the encoder's shape and sequence rules must match its weights
+        architecture = ModelConfig.from_dict(pretrained.config["architecture"])
+        data = DataConfig(**pretrained.config["data"]).with_draws_of(data)
+    else:
+        config = ModelConfig.preset(model) if isinstance(model, str) else model
+        architecture = replace(config, max_length=data.max_length)
+    head_options = {k: v for k, v in (head_options or {}).items() if v is not None}
+    unknown = set(head_options) - set(HEAD_FIELDS)
+    if unknown:
+        raise AAMInputError(f"Unknown head option(s) {sorted(unknown)}; "
+                            f"choose among {HEAD_FIELDS}.")
+    for name in ("regression_hidden", "classification_hidden", "output_bounds"):
+        if name in head_options:
+            head_options[name] = tuple(head_options[name])
+    return replace(architecture, **head_options), data
+
+
+def _n_outputs(kind: str, target_block: dict, train: TrainConfig) -> int:
+    if kind == "classifier":
+        return len(target_block["labels"])
+    return len(train.quantiles) if train.target_loss == "quantile" else 1
+
+
+def _freeze(network: AAM, train: TrainConfig) -> None:
+    if train.freeze_encoder:
+        network.sample_encoder.requires_grad_(False)
+    if train.freeze_encoder or train.freeze_nucleotide_encoder:
+        network.nucleotide_encoder.requires_grad_(False)
+
+
+def _selection(kind: str, train: TrainConfig, n_validation: int) -> str:
+    if n_validation < 2:
+        return "loss"
+    if train.selection_metric != "auto":
+        return train.selection_metric
+    return "mae" if kind == "regressor" else "loss"

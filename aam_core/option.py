@@ -1,0 +1,152 @@
+"""What one declaration of an option holds, and how it is read per action.
+
+An option is declared once: as a field of a settings dataclass
+(config.py, `field(default, metadata=option(...))`) or, for the few that
+only the front ends translate (a metadata column, a preset name), in
+settings.py. The `aam` command's flags, the QIIME 2 parameters and the
+range and choice checks are all read from these records. No torch here:
+the plugin imports this at load time.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Mapping
+
+# what each QIIME 2 action and `aam` command does, for defaults and help
+# that differ by job (pretraining trains longer, fine-tuning more gently)
+JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
+       "fit-regressor": "fit", "fit-classifier": "fit",
+       "regress_samples": "pipeline", "classify_samples": "pipeline",
+       "predict_regression": "predict", "predict_regression_interval": "predict",
+       "predict_classification": "predict", "feature_importance": "predict",
+       "predict": "predict", "embed": "predict"}
+
+PRETRAIN = ("pretrain",)
+FIT = ("fit_regressor", "fit_classifier")
+TRAINING = PRETRAIN + FIT
+PIPELINES = ("regress_samples", "classify_samples")
+PREDICTING = ("predict_regression", "predict_regression_interval",
+              "predict_classification", "feature_importance")
+APPLYING = PREDICTING + ("embed",)
+
+FIT_COMMANDS = ("fit-regressor", "fit-classifier")
+TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS
+APPLY_COMMANDS = ("predict", "embed")
+
+# value kinds: Python's, and what the front ends make of them
+KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",
+         "metadata", "column", "categorical_column", "numeric_column")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One user-facing setting. `name` is its Python and QIIME 2 name and,
+    with dashes, its `aam` flag; `field` names where its value lands
+    ('train.seed') when that differs or when it is stored at all."""
+    name: str
+    kind: str
+    default: object
+    help: str
+    low: float | None = None
+    high: float | None = None
+    # QIIME 2's Range: start included, end excluded unless said otherwise
+    inclusive: tuple = (True, False)
+    choices: tuple = ()
+    actions: tuple = ()
+    commands: tuple = ()
+    field: str = ""
+    # differences by action, command or job: {'pretrain': {'default': 16}}
+    per: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
+    # an older spelling still accepted, with a warning
+    old_name: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"option {self.name}: unknown kind {self.kind!r}")
+        # help may be written as an indented block; it is read as one line
+        object.__setattr__(self, "help", " ".join(self.help.split()))
+
+    def at(self, where: str) -> "Option":
+        """This option as the action or command `where` takes it."""
+        changes = {**self.per.get(JOB.get(where, ""), {}), **self.per.get(where, {})}
+        return dataclasses.replace(self, per={}, **changes) if changes else self
+
+    def applies_to(self, where: str) -> bool:
+        return where in self.actions or where in self.commands
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def problem(self, value, where: str = "") -> str | None:
+        """Why `value` is not allowed, or None."""
+        values = value if self.kind in ("ints", "floats") else (value,)
+        here = self.at(where)
+        low, high, (start, end) = here.low, here.high, here.inclusive
+        for item in values:
+            if here.choices and item not in here.choices:
+                return f"must be one of {', '.join(map(repr, here.choices))}, not {item!r}"
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                continue
+            if low is not None and (item < low or (item == low and not start)):
+                return f"must be {'at least' if start else 'above'} {low}, not {item}"
+            if high is not None and (item > high or (item == high and not end)):
+                return f"must be {'at most' if end else 'below'} {high}, not {item}"
+        return None
+
+
+def setting(default, help: str, **declaration):
+    """A settings-dataclass field declared as an option; its name (unless
+    `name` is given) and its kind (unless `kind` is) come from the field."""
+    return dataclasses.field(default=default, metadata={
+        "option": dict(default=default, help=help, **declaration)})
+
+
+def declared(cls) -> list[Option]:
+    """The options declared on a settings dataclass, in field order."""
+    found = []
+    for spec in dataclasses.fields(cls):
+        meta = spec.metadata.get("option")
+        if meta is None:
+            continue  # internal: set from other options or by the front ends
+        meta = dict(meta)
+        kind = meta.pop("kind", "") or type(meta["default"]).__name__
+        found.append(Option(name=meta.pop("name", spec.name), kind=kind,
+                            field=f"{cls.__name__}.{spec.name}", **meta))
+    return found
+
+
+def field_name(declaration: Option) -> str:
+    return declaration.field.rpartition(".")[2]
+
+
+def defaults_for(cls, where: str) -> dict:
+    """Field values of `cls` whose default differs for the job `where`."""
+    out = {}
+    for declaration in declared(cls):
+        here = declaration.at(where)
+        if here.default != declaration.default:
+            out[field_name(declaration)] = here.default
+    return out
+
+
+def check_fields(settings) -> None:
+    """Refuse a settings object with a value outside its declared range or
+    choices; the message uses the Python name (the field's)."""
+    from .errors import AAMInputError
+    for declaration in declared(type(settings)):
+        name = field_name(declaration)
+        value = getattr(settings, name)
+        if declaration.kind.endswith("column") or value is None:
+            continue
+        problem = declaration.problem(value)
+        if problem:
+            raise AAMInputError(f"{name} {problem} ({declaration.help})")
+
+
+def choices_of(cls, name: str, where: str = "") -> tuple:
+    """The declared choices of the field `name` of `cls` (at `where`), for the
+    modules that check or dispatch on them."""
+    declaration = next(d for d in declared(cls) if field_name(d) == name)
+    return declaration.at(where).choices

@@ -1,0 +1,220 @@
+"""Applying a saved model: predictions, embeddings, and the one prediction
+context they and feature importance share.
+
+A model's per-sample context at prediction is rebuilt from its config alone:
+the category codes of a conditioned model, in the column order it was fitted
+with (config.json stores the vocabularies with sorted keys, so that order is
+taken from its 'columns', never from the vocabularies), and the target
+normalisation (shift, scale) of a regressor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import intervals
+from .bundle import ModelBundle
+from .config import DataConfig
+from .data.batching import BatchBuilder, batch_rows
+from .data.prepare import PreparedData, prepare
+from .data.targets import (CategoryScaler, category_values, point_index,
+                           scaler_from_dict, scaling_parameters)
+from .errors import AAMInputError
+from .model.build import build_model
+from .model.conditioning import encode_conditions
+from .model.ensemble import members_of
+from .threads import set_torch_threads
+from .train.cache import cache_members
+from .train.device import resolve_device
+from .train.loop import log_to_stderr
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class PredictionContext:
+    """What a model needs per sample besides its ASVs, by table row."""
+    shift: np.ndarray                # (n,) target shift (0 for non-regressors)
+    scale: np.ndarray                # (n,) target scale (1 for non-regressors)
+    codes: torch.Tensor | None       # (n, n_columns) category codes, or None
+
+    def rows(self, rows, device) -> dict:
+        context = {"shift": torch.as_tensor(self.shift[rows], dtype=torch.float32).to(device),
+                   "scale": torch.as_tensor(self.scale[rows], dtype=torch.float32).to(device)}
+        if self.codes is not None:
+            context["conditions"] = self.codes[rows].to(device)
+        return context
+
+
+def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log: Log
+                       ) -> PredictionContext:
+    """The context of each sample, as the model was trained with."""
+    shift, scale = _target_scaling(bundle, sample_ids, conditioning, log)
+    spec = bundle.config.get("conditioning")
+    codes = None
+    if spec:
+        frame = None if conditioning is None else pd.DataFrame(conditioning)
+        codes = torch.as_tensor(encode_conditions(
+            frame, sample_ids, spec["vocabularies"], spec["columns"], log))
+    return PredictionContext(shift, scale, codes)
+
+
+def _target_scaling(bundle, sample_ids, conditioning, log):
+    if bundle.kind != "regressor":
+        return np.zeros(len(sample_ids)), np.ones(len(sample_ids))
+    scaler = scaler_from_dict(bundle.config.get("target") or {})
+    categories = None
+    if isinstance(scaler, CategoryScaler):
+        column = scaler.column
+        if conditioning is None or column not in conditioning.columns:
+            log(f"Warning: no {column!r} column to undo the per-category target "
+                "normalisation; using the global statistics.")
+        else:
+            frame = pd.DataFrame(conditioning).copy()
+            frame.index = frame.index.map(str)
+            categories = category_values(frame.reindex(sample_ids), column)
+    return scaling_parameters(scaler, len(sample_ids), categories, log)
+
+
+@dataclass
+class Application:
+    """A saved model set up on a table: network, batches and context."""
+    prepared: PreparedData
+    builder: BatchBuilder
+    network: torch.nn.Module
+    context: PredictionContext
+    device: torch.device
+
+    @property
+    def sample_ids(self) -> list:
+        return self.prepared.table.sample_ids
+
+
+def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: str,
+                n_threads: int, log: Log) -> Application:
+    """Everything predict, embed and feature importance share."""
+    set_torch_threads(n_threads)
+    data = DataConfig(**bundle.config["data"]).for_prediction()
+    prepared = prepare(table, sequences, data, log)
+    target_device = resolve_device(device)
+    context = prediction_context(bundle, prepared.table.sample_ids, conditioning, log)
+    return Application(prepared, BatchBuilder(prepared.table.counts, prepared.tokens, data),
+                       build_model(bundle).to(target_device), context, target_device)
+
+
+def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
+                    batch_size: int = 64, device: str = "auto", n_threads: int = 0,
+                    log: Log = log_to_stderr, embedding_only: bool = False):
+    """(the application, {'embedding', 'prediction'} arrays) for every usable
+    sample of `table`, in table order; predictions in normalised units.
+    `embedding_only`: an ensemble runs its first member alone (whose
+    embedding is the ensemble's), not every member."""
+    run = apply_model(bundle, table, sequences, conditioning, device=device,
+                      n_threads=n_threads, log=log)
+    network = members_of(run.network)[0] if embedding_only else run.network
+    cache_members(network, run.prepared.tokens, run.device)  # each ASV once per member
+    outputs = {"embedding": [], "prediction": []}
+    with torch.no_grad():
+        for rows in batch_rows(len(run.sample_ids), batch_size, None):
+            out = network(run.builder.build(rows).to(run.device),
+                          context=run.context.rows(rows, run.device))
+            for key in outputs:
+                if key in out:
+                    outputs[key].append(out[key].float().cpu().numpy())
+    return run, {k: np.concatenate(v) for k, v in outputs.items() if v}
+
+
+def _in_target_units(values: np.ndarray, context: PredictionContext) -> np.ndarray:
+    shift, scale = context.shift, context.scale
+    if values.ndim == 2:
+        shift, scale = shift[:, None], scale[:, None]
+    return values * scale + shift
+
+
+def _regression_outputs(bundle, table, sequences, conditioning, options, log):
+    if bundle.kind != "regressor":
+        raise AAMInputError(f"This is a {bundle.kind} model; it needs a regressor.")
+    run, outputs = forward_outputs(bundle, table, sequences, conditioning, log=log,
+                                   **options)
+    return (pd.Index(run.sample_ids, name="SampleID"),
+            _in_target_units(outputs["prediction"], run.context))
+
+
+def predict_regression(bundle, table, sequences=None, conditioning=None, *,
+                       log: Log = log_to_stderr, **options) -> pd.Series:
+    """Point predictions in target units (the median of a quantile model)."""
+    index, original = _regression_outputs(bundle, table, sequences, conditioning,
+                                          options, log)
+    if original.ndim == 2:
+        original = original[:, point_index(bundle.config["target"]["quantiles"])]
+    return pd.Series(original.astype(float), index=index, name="prediction")
+
+
+def predict_quantiles(bundle, table, sequences=None, conditioning=None, *,
+                      log: Log = log_to_stderr, **options) -> pd.DataFrame:
+    """One column per quantile of a model fitted with the quantile loss."""
+    quantiles = (bundle.config.get("target") or {}).get("quantiles")
+    if not quantiles:
+        raise AAMInputError("This regressor was not fitted with the quantile loss, "
+                            "so it has no prediction intervals. Refit it with "
+                            "loss='quantile'.")
+    index, original = _regression_outputs(bundle, table, sequences, conditioning,
+                                          options, log)
+    return pd.DataFrame(original.astype(float), index=index,
+                        columns=[f"q{q:g}" for q in quantiles])
+
+
+def predict_interval(bundle, table, sequences=None, conditioning=None, *,
+                     log: Log = log_to_stderr, **options) -> pd.DataFrame:
+    """Columns 'prediction', 'lower', 'upper': the point prediction and a
+    prediction interval, widened by the margin the model was calibrated
+    with on its out-of-fold errors (the raw outer quantiles of a quantile
+    model that has none)."""
+    target = bundle.config.get("target") or {}
+    quantiles, calibrated = target.get("quantiles"), target.get("calibration")
+    if bundle.kind == "regressor" and not quantiles and not calibrated:
+        raise AAMInputError("This regressor has no prediction intervals: it was "
+                            "fitted without the quantile loss and without "
+                            "validation samples to calibrate them on. Refit it "
+                            "(any loss, with validation) or with loss='quantile'.")
+    index, original = _regression_outputs(bundle, table, sequences, conditioning,
+                                          options, log)
+    if original.ndim == 2:
+        point = original[:, point_index(quantiles)]
+        low, high = original[:, 0], original[:, -1]
+    else:
+        point = low = high = original
+    lower, upper = intervals.interval(point, low, high, calibrated)
+    return pd.DataFrame({"prediction": point, "lower": lower, "upper": upper},
+                        index=index).astype(float)
+
+
+def predict_classification(bundle, table, sequences=None, conditioning=None, *,
+                           log: Log = log_to_stderr, **options) -> tuple:
+    """(predicted label Series 'prediction', class probabilities DataFrame)."""
+    if bundle.kind != "classifier":
+        raise AAMInputError(f"This is a {bundle.kind} model; it needs a classifier.")
+    run, outputs = forward_outputs(bundle, table, sequences, conditioning,
+                                   log=log, **options)
+    labels = bundle.config["class_labels"]
+    probabilities = torch.softmax(torch.as_tensor(outputs["prediction"]), -1).numpy()
+    index = pd.Index(run.sample_ids, name="SampleID")
+    frame = pd.DataFrame(probabilities.astype(float), index=index, columns=labels)
+    predicted = pd.Series(np.asarray(labels, dtype=object)[probabilities.argmax(1)],
+                          index=index, name="prediction")
+    return predicted, frame
+
+
+def embed(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
+          log: Log = log_to_stderr, **options) -> pd.DataFrame:
+    """Sample embeddings (samples x d_model) of any model; a conditioned
+    model uses 'unknown' where `conditioning` lacks a sample's category."""
+    run, outputs = forward_outputs(bundle, table, sequences, conditioning, log=log,
+                                   embedding_only=True, **options)
+    embedding = outputs["embedding"]
+    return pd.DataFrame(embedding, index=pd.Index(run.sample_ids, name="SampleID"),
+                        columns=[f"dim{i + 1}" for i in range(embedding.shape[1])])

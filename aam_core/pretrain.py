@@ -1,0 +1,47 @@
+"""Self-supervised pretraining of an AAM encoder: sample embeddings learn
+the given distances (UniFrac), nucleotide tokens the masked nucleotides."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from .bundle import ModelBundle
+from .config import PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
+from .data.batching import BatchBuilder
+from .data.prepare import distance_block, prepare
+from .data.split import validation_split
+from .errors import AAMInputError
+from .model import AAM
+from .model.build import cpu_state, new_config
+from .train.device import resolve_device, seed_everything
+from .train.loop import TrainingData, fit, log_to_stderr
+from .train.objective import Objective, as_tensor
+
+
+def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = "small",
+             data: DataConfig = DataConfig(),
+             train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
+             log: Callable[[str], None] = log_to_stderr) -> ModelBundle:
+    """Self-supervised encoder: UniFrac pairs (when distances) + masked nucleotides."""
+    seed_everything(train)
+    prepared = prepare(table, sequences, data, log)
+    if distances is None and train.nucleotide_weight <= 0:
+        raise AAMInputError("Nothing to pretrain on: give a distance matrix or a "
+                            "nucleotide_weight above 0.")
+    block = None if distances is None else distance_block(
+        distances, prepared.table.sample_ids)
+    config = ModelConfig.preset(model) if isinstance(model, str) else model
+    architecture = replace(config, max_length=data.max_length)
+    device = resolve_device(train.device)
+    network = AAM(architecture).to(device)
+    train_rows, val_rows = validation_split(prepared.table.n_samples,
+                                            train.validation_fraction, train.seed)
+    training = TrainingData(BatchBuilder(prepared.table.counts, prepared.tokens, data),
+                            train_rows, val_rows)
+    objective = Objective(train, distances=as_tensor(block))
+    log(f"Pretraining on {prepared.table.n_samples} samples, "
+        f"{len(prepared.table.feature_ids)} ASVs; objectives: "
+        f"{', '.join(objective.weights)}; device {device}.")
+    result = fit(network, training, objective, train, device, "loss", log)
+    return ModelBundle(new_config("encoder", architecture, data, train, device),
+                       cpu_state(network), result.history)

@@ -1,0 +1,159 @@
+"""Every user-facing option, declared once, and the questions asked of them.
+
+Most options are fields of the settings dataclasses (config.py). The few
+declared here are translated by the front ends before they reach a settings
+object: the target and grouping columns, the conditioning metadata, the
+preset name, head shapes given as a depth and a width, the pipelines' own
+options. `aam_core.cli` builds its flags from `for_command`, the QIIME 2
+plugin its parameters and descriptions from `for_action`; both turn the
+values back into settings objects with `build`. No torch here.
+"""
+from __future__ import annotations
+
+from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS, TrainConfig
+from .option import (FIT, FIT_COMMANDS, PIPELINES, PREDICTING, TRAINING,
+                     TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
+
+REQUIRED = object()  # an option with no default: the caller must give it
+
+_MISSING_SAMPLES = Option(
+    "missing_samples", "str", "error",
+    'How to handle table samples absent from the metadata: "error" fails and '
+    'names some of them, "ignore" drops them.', choices=("error", "ignore"),
+    actions=FIT + PIPELINES)
+
+_LEADING = [
+    Option("metadata", "numeric_column", REQUIRED,
+           "Numeric metadata column to predict. Samples with no value are dropped.",
+           actions=("fit_regressor", "fit_classifier") + PIPELINES,
+           per={"fit_classifier": {
+                    "kind": "categorical_column",
+                    "help": "Categorical metadata column to predict. Samples with no "
+                            "value are dropped; classes are the distinct values."},
+                "regress_samples": {"help": "Numeric metadata column to predict."},
+                "classify_samples": {"kind": "categorical_column",
+                                     "help": "Categorical metadata column to predict."}}),
+    Option("groups", "categorical_column", None, """
+           Categorical metadata column; samples of one group stay together on
+           one side of the validation split (e.g. one subject).""",
+           actions=FIT + PIPELINES, commands=FIT_COMMANDS,
+           per={"pipeline": {"help": """
+               Categorical metadata column (e.g. subject); all samples of a
+               group go to the same side of the test split and of the
+               validation split, so no subject is both trained on and
+               tested."""}}),
+    Option("conditioning", "metadata", None, """
+           Categorical sample metadata (site, season, sex, study...) the model
+           is conditioned on: every column of it is used, so pass a file (or
+           files) with only those columns, never the target or the subject.
+           Numeric columns are read as categories. Missing values, and
+           categories not seen in training (also at prediction), use a
+           reserved 'unknown' embedding. Pass the same metadata to the predict
+           actions.""", actions=FIT + PREDICTING, commands=FIT_COMMANDS,
+           per={"predict": {"help": """
+               The conditioning metadata of the samples, for a model fitted with
+               conditioning (the columns it was fitted on are taken from it).
+               Missing samples, columns or categories use the 'unknown'
+               embedding, with a message; without it every sample is
+               unknown."""}}),
+    Option("test_size", "float", 0.2,
+           "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
+           inclusive=(False, False), actions=PIPELINES,
+           per={"classify_samples": {"help": "Fraction of the samples (or groups) held "
+                                     "out for testing, drawn within each class so that "
+                                     "every class with two samples (groups) or more is "
+                                     "on both sides."}}),
+    Option("preset", "str", "small",
+           "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU).",
+           choices=tuple(PRESETS), actions=TRAINING + PIPELINES,
+           commands=TRAINING_COMMANDS),
+]
+
+_HEAD = [
+    Option("hidden_layers", "int", 1, "Number of hidden layers of the head (0: linear).",
+           low=0, actions=FIT, per={"fit_classifier": {"default": 0}}),
+    Option("hidden_width", "int", 0, "Width of the hidden layers of the head; 0 uses "
+           "the model width (d_model).", low=0, actions=FIT),
+    Option("lower_bound", "float", float("-inf"),
+           "Predictions stay above this value (sigmoid between the bounds when both "
+           "are given); -inf: no lower bound. Not with an output_activation.",
+           low=None, inclusive=(True, False), actions=("fit_regressor",)),
+    Option("upper_bound", "float", float("inf"),
+           "Predictions stay below this value; inf: no upper bound.",
+           inclusive=(True, True), actions=("fit_regressor",)),
+]
+
+_PIPELINE_TRAINING = [
+    Option("pretrain_epochs", "int", 16,
+           "Maximum epochs of pretraining (only with a distance matrix).", low=1,
+           actions=PIPELINES),
+    Option("pretrain_learning_rate", "float", 1e-3,
+           "Peak learning rate of pretraining (only with a distance matrix); "
+           "learning_rate is that of fine-tuning.", low=0, inclusive=(False, False),
+           actions=PIPELINES),
+]
+
+_CONDITIONING = [
+    Option("hierarchical", "bool", False,
+           "Treat nested conditioning columns as a hierarchy: when every category of "
+           "one column lies within one category of another (city within country), "
+           "the child's embedding adds its parent's, so an unseen city still carries "
+           "its country.", actions=FIT),
+    Option("loss_weights", "column", None,
+           "Weights of the samples in the loss. A categorical column weighs each "
+           "category by its inverse frequency among the training samples (every "
+           "category then counts the same in total); a numeric column gives each "
+           "sample its weight (give the samples of a category the same value to set "
+           "per-category weights). Samples without a value weigh 1.", actions=FIT),
+]
+
+_TRAILING = [
+    _MISSING_SAMPLES,
+    Option("n_devices", "int", 1,
+           "Devices of this machine to train on in parallel (torch.distributed DDP, "
+           "one process per device, started from inside the action). With device "
+           "'cuda', or 'auto' where GPUs are visible: that many GPUs (NCCL). With "
+           "device 'cpu', or 'auto' without GPUs: that many CPU processes (gloo) "
+           "sharing n_threads. batch_size is then the global batch, split over the "
+           "devices; the UniFrac loss still covers every pair of it. 1 trains in "
+           "this process.", low=1, actions=TRAINING),
+]
+
+SETTINGS_CLASSES = {cls.__name__: cls for cls in
+                    (ModelConfig, DataConfig, TrainConfig, ConditioningConfig)}
+
+# the order of the actions' signatures and --help: what to fit, how to
+# train, the model, the data, the conditioning, then where and how to run
+_RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
+OPTIONS: tuple[Option, ...] = tuple(sorted(
+    _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
+    + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
+    + _TRAILING, key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
+BY_NAME = {option.name: option for option in OPTIONS}
+
+
+def for_action(action: str) -> list[Option]:
+    """The options a QIIME 2 action takes, as it takes them."""
+    return [o.at(action) for o in OPTIONS if action in o.actions]
+
+
+def for_command(command: str) -> list[Option]:
+    """The options an `aam` command takes, as it takes them."""
+    return [o.at(command) for o in OPTIONS if command in o.commands]
+
+
+def given(cls, values: dict) -> dict:
+    """{field: value} of `cls` for every option in `values` (keyed by option
+    name) that is not None."""
+    fields = {}
+    for option in declared(cls):
+        value = values.get(option.name)
+        if value is not None:
+            fields[field_name(option)] = tuple(value) if isinstance(value, list) else value
+    return fields
+
+
+def build(cls, values: dict, where: str):
+    """A `cls` settings object: the defaults of the job `where`, then every
+    option given in `values`."""
+    return cls(**{**defaults_for(cls, where), **given(cls, values)})

@@ -1,0 +1,191 @@
+"""What a fine-tuning run learns from, besides the ASVs: targets aligned with
+the table, subject groups, conditioning codes, the target normalisation,
+class and sample weights, each fitted on the training samples only."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .config import ConditioningConfig, TrainConfig
+from .data.split import sample_units
+from .data.targets import (CategoryScaler, TargetScaler, category_values,
+                           encode_classes, point_index, scaling_parameters)
+from .errors import AAMInputError
+from .model.conditioning import build_vocabularies, category_text, encode_conditions
+from .train.metrics import classification_metrics, regression_metrics
+from .train.objective import as_tensor
+from .train.task import TargetTask
+
+
+def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.Series:
+    """The targets of the table's samples that have one (numbers for a
+    regressor, category texts for a classifier); at least 4 of them."""
+    targets = pd.Series(targets)
+    targets.index = targets.index.map(str)
+    if kind == "regressor" and not pd.api.types.is_numeric_dtype(targets):
+        raise AAMInputError(f"The target column {targets.name!r} must be numeric "
+                            "for a regressor.")
+    aligned = targets.reindex(sample_ids)
+    aligned = aligned[aligned.notna()]
+    missing = len(sample_ids) - len(aligned)
+    if missing:
+        log(f"Dropped {missing} sample(s) that have no target value.")
+    if kind == "classifier":
+        aligned = aligned.map(category_text)
+        if aligned.nunique() < 2:
+            raise AAMInputError(f"The target column {targets.name!r} needs at least "
+                                "two classes among the table's samples.")
+    if len(aligned) < 4:
+        raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
+                            f"target; a {kind} needs at least 4.")
+    return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)
+
+
+def group_values(groups, index: pd.Index):
+    """Each sample's group (itself when it has none), or None without groups."""
+    return None if groups is None else sample_units(list(index), groups).to_numpy(dtype=str)
+
+
+def conditioning_frame(conditioning, sample_ids: list, target_name):
+    if conditioning is None or conditioning.shape[1] == 0:
+        return None
+    frame = pd.DataFrame(conditioning).copy()
+    frame.index = frame.index.map(str)
+    frame.columns = [str(c) for c in frame.columns]
+    if target_name is not None and str(target_name) in frame.columns:
+        raise AAMInputError(f"The conditioning metadata holds the target column "
+                            f"{target_name!r}; conditioning on it would leak the answer.")
+    return frame.reindex(sample_ids)
+
+
+def lookup(frame, categories):
+    """Where normalise_by / weight_by find their column: either frame."""
+    if frame is None or categories is None:
+        return frame if categories is None else categories
+    extra = [c for c in categories.columns if c not in frame.columns]
+    return frame.join(categories[extra])
+
+
+def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
+    """The model's conditioning block (vocabularies from training samples
+    only: a category seen only in validation is 'unknown', as at prediction)
+    and the code of every sample. `columns`: where normalise_by and
+    weight_by are looked up."""
+    for what, column in (("normalise_by", options.normalise_by),
+                         ("weight_by", options.weight_by)):
+        if column and (columns is None or column not in columns.columns):
+            known = [] if columns is None else list(columns.columns)
+            raise AAMInputError(f"{what}: {column!r} is not a column of the "
+                                f"conditioning metadata ({known}).")
+    for child, parent in options.parents:
+        if frame is None or not {child, parent} <= set(frame.columns):
+            known = [] if frame is None else list(frame.columns)
+            raise AAMInputError(f"Hierarchy {child}:{parent}: both must be "
+                                f"conditioning columns ({known}).")
+    if frame is None:
+        return None, None
+    vocabularies = build_vocabularies(frame.iloc[train_rows])
+    spec = {**options.to_dict(), "columns": list(frame.columns),
+            "vocabularies": vocabularies, "parents": dict(options.parents),
+            "category_weights": dict(options.category_weights)}
+    codes = encode_conditions(frame, list(frame.index), vocabularies,
+                              list(frame.columns), log)
+    sizes = ", ".join(f"{c} ({len(v)})" for c, v in vocabularies.items())
+    log(f"Conditioning on {sizes} with {options.fusion} fusion.")
+    return spec, codes
+
+
+def classification_task(target, train_rows, train: TrainConfig, conditions, weights):
+    """(TargetTask, the model's 'target' block, score_on): score_on(val_rows)
+    scores validation predictions of those rows."""
+    labels, classes = encode_classes(target.to_numpy())
+    class_weights = None
+    if train.class_weight == "balanced":
+        counts = np.bincount(classes[train_rows], minlength=len(labels))
+        # n / (k * n_c), as scikit-learn's 'balanced'; unseen classes weigh 1
+        class_weights = np.where(counts > 0, len(train_rows) / (
+            len(labels) * np.maximum(counts, 1)), 1.0)
+    task = TargetTask.classification(classes, train, class_weights, sample_weights=weights,
+                                     conditions=conditions)
+
+    def score_on(val_rows):
+        def score(logits):
+            probabilities = torch.softmax(torch.as_tensor(logits), -1).numpy()
+            return classification_metrics(classes[val_rows], probabilities)
+        return score
+    return task, {"name": str(target.name), "labels": labels}, score_on
+
+
+def regression_task(target, columns, train_rows, train: TrainConfig,
+                    options: ConditioningConfig, conditions, weights, log):
+    """As classification_task, for a numeric target normalised on the
+    training samples (per category of options.normalise_by, if set)."""
+    truth = target.to_numpy(dtype=float)
+    if options.normalise_by:
+        categories = category_values(columns, options.normalise_by)
+        scaler = CategoryScaler.fit(truth[train_rows], categories[train_rows],
+                                    train.normalisation, options.normalise_by)
+        shift, scale = scaler.parameters(categories, log)
+    else:
+        scaler = TargetScaler.fit(truth[train_rows], train.normalisation)
+        shift, scale = scaling_parameters(scaler, len(truth))
+    task = TargetTask.regression((truth - shift) / scale, train, sample_weights=weights,
+                                 conditions=conditions, shift=as_tensor(shift),
+                                 scale=as_tensor(scale))
+    block = {"name": str(target.name), **scaler.to_dict()}
+    if train.target_loss == "quantile":
+        block["quantiles"] = list(train.quantiles)
+
+    def score_on(val_rows):
+        def score(predictions):
+            wide = predictions.ndim == 2
+            original = (predictions * _column(scale[val_rows], wide)
+                        + _column(shift[val_rows], wide))
+            point = original[:, point_index(train.quantiles)] if wide else original
+            metrics = regression_metrics(truth[val_rows], point)
+            if wide:  # share of truths inside the outer quantiles
+                metrics["coverage"] = float(np.mean((truth[val_rows] >= original[:, 0])
+                                                    & (truth[val_rows] <= original[:, -1])))
+            return metrics
+        return score
+    return task, block, score_on
+
+
+def _column(values: np.ndarray, wide: bool) -> np.ndarray:
+    return values[:, None] if wide else values
+
+
+def sample_weights(columns, given, sample_ids, train_rows,
+                   options: ConditioningConfig, log):
+    """Per-sample loss weights: the weight_by column's, times the given
+    ones; None when neither is asked for."""
+    weights = None
+    if given is not None:
+        given = pd.Series(given).rename(index=str).reindex(sample_ids)
+        weights = given.fillna(1.0).to_numpy(dtype=float)
+        if (weights < 0).any() or not np.isfinite(weights).all():
+            raise AAMInputError("Sample weights must be finite and not negative.")
+    if options.weight_by:
+        by_category = _category_weights(columns, train_rows, options)
+        weights = by_category if weights is None else weights * by_category
+    if weights is None:
+        return None
+    if weights[train_rows].sum() <= 0:
+        raise AAMInputError("The loss weights of the training samples are all 0.")
+    log(f"Loss weights from {weights[train_rows].min():.3g} to "
+        f"{weights[train_rows].max():.3g} over the training samples.")
+    return as_tensor(weights)
+
+
+def _category_weights(columns, train_rows, options: ConditioningConfig) -> np.ndarray:
+    categories = category_values(columns, options.weight_by)
+    if options.category_weights:
+        given = {str(k): float(v) for k, v in options.category_weights}
+        if any(v < 0 for v in given.values()):
+            raise AAMInputError("category_weights must not be negative.")
+        return np.array([given.get(c, 1.0) for c in categories])
+    # inverse frequency among the training samples: n / (k * n_c)
+    seen, counts = np.unique(categories[train_rows].astype(str), return_counts=True)
+    per = dict(zip(seen, len(train_rows) / (len(seen) * counts)))
+    return np.array([per.get(str(c), 1.0) for c in categories])

@@ -1,0 +1,32 @@
+"""Where and how a run computes: the device, mixed precision, the seed."""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from ..config import TrainConfig
+from ..threads import set_torch_threads
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but no CUDA GPU is "
+                           "visible; use device='auto' or 'cpu'.")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, precision: str = "auto"):
+    """bf16 (default) or fp16 autocast on CUDA; full precision on CPU
+    (reproducible there) or when precision='fp32'."""
+    if device.type == "cuda" and precision in ("auto", "bf16", "fp16"):
+        dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def seed_everything(train: TrainConfig) -> None:
+    torch.manual_seed(train.seed)
+    set_torch_threads(train.n_threads)

@@ -1,0 +1,100 @@
+"""What fit-regressor and fit-classifier share: turning their options into
+aam_core's fine-tuning call (conditioning, loss weights, head shape)."""
+import biom
+import pandas as pd
+import qiime2
+import skbio
+
+from aam_core.bundle import ModelBundle
+from aam_core.config import ConditioningConfig, ModelConfig
+
+from . import _views
+from ._distributed import on_devices
+
+
+def fitting(kind: str):
+    """The body of the action fitting a 'regression' or 'classification'
+    model (see _parameters.with_options)."""
+    def body(table: biom.Table, sequences: pd.Series = None,
+             pretrained_model: ModelBundle = None,
+             distance_matrix: skbio.DistanceMatrix = None,
+             **options) -> ModelBundle:
+        from aam_core import api
+        function = api.fit_regressor if kind == 'regression' else api.fit_classifier
+        return fit(kind, function, dict(
+            options, table=table, sequences=sequences,
+            pretrained_model=pretrained_model, distance_matrix=distance_matrix))
+    return body
+
+
+def fit(kind: str, fit_function, options: dict) -> ModelBundle:
+    """Fit with aam_core's `fit_function` from an action's options (its
+    inputs included)."""
+    data, train = _views.settings(options, 'fit')
+    table, targets = _views.table_samples_with_metadata(
+        options['table'], options['metadata'], options['missing_samples'])
+    groups = options['groups']
+    frame = _views.frame(options['conditioning'])
+    return on_devices(
+        options['n_devices'], fit_function,
+        table, targets, _views.sequences(options['sequences']),
+        groups=None if groups is None else groups.to_series(),
+        pretrained=options['pretrained_model'], model=options['preset'],
+        data=data, train=train, distances=options['distance_matrix'],
+        conditioning=frame,
+        conditioning_config=conditioning_config(options, frame),
+        categories=_categories(options), sample_weights=_sample_weights(options),
+        head_options=head_options(options, kind))
+
+
+def conditioning_config(options: dict, frame) -> ConditioningConfig:
+    """The library's settings; `frame` is the conditioning DataFrame."""
+    parents = ()
+    if options['hierarchical'] and frame is not None:
+        from aam_core.model.conditioning import nested_columns
+        parents = nested_columns(frame)
+    weights = options['loss_weights']
+    normalise_by = options.get('normalise_by')
+    return ConditioningConfig(
+        fusion=options['fusion'], output_scaling=options['conditional_output'],
+        parents=parents, unknown_rate=options['unknown_rate'],
+        normalise_by='' if normalise_by is None else normalise_by.name,
+        weight_by=weights.name if _is_categorical(weights) else '')
+
+
+def _categories(options: dict):
+    """Columns used only to normalise or weight (not fed to the model)."""
+    columns = [options.get('normalise_by'), options['loss_weights']]
+    columns = [c for c in columns if _is_categorical(c)]
+    if not columns:
+        return None
+    import pandas as pd
+    return pd.concat([c.to_series() for c in columns], axis=1)
+
+
+def _sample_weights(options: dict):
+    weights = options['loss_weights']
+    if weights is None or _is_categorical(weights):
+        return None
+    return weights.to_series()
+
+
+def _is_categorical(column) -> bool:
+    return isinstance(column, qiime2.CategoricalMetadataColumn)
+
+
+def head_options(options: dict, kind: str) -> dict:
+    """ModelConfig head fields from the depth and width the action takes."""
+    pretrained = options['pretrained_model']
+    d_model = (pretrained.config['architecture']['d_model'] if pretrained
+               is not None else ModelConfig.preset(options['preset']).d_model)
+    width = options['hidden_width'] or d_model
+    head = {'head_dropout': options['head_dropout'],
+            f'{kind}_hidden': (width,) * options['hidden_layers']}
+    if kind == 'regression':
+        bounds = tuple(None if abs(b) == float('inf') else b
+                       for b in (options['lower_bound'], options['upper_bound']))
+        head.update(head_residual=options['residual_head'],
+                    output_activation=options['output_activation'],
+                    output_bounds=bounds)
+    return head

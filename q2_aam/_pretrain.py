@@ -1,0 +1,24 @@
+"""pretrain: a self-supervised AAM encoder (UniFrac distances, masked
+nucleotides). Its options are declared in aam_core (settings.py)."""
+import biom
+import pandas as pd
+import skbio
+
+from aam_core.bundle import ModelBundle
+
+from . import _views
+from ._distributed import on_devices
+from ._parameters import with_options
+
+
+def _pretrain(table: biom.Table, sequences: pd.Series = None,
+              distance_matrix: skbio.DistanceMatrix = None,
+              **options) -> ModelBundle:
+    from aam_core import api
+    data, train = _views.settings(options, 'pretrain')
+    return on_devices(options['n_devices'], api.pretrain, table,
+                      _views.sequences(sequences), distance_matrix,
+                      model=options['preset'], data=data, train=train)
+
+
+pretrain = with_options('pretrain', _pretrain)
