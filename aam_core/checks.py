@@ -63,6 +63,8 @@ def writable_file(path: str | os.PathLike, option: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise AAMInputError(f"{option} {path} is a directory; give a file name.")
+    if path.exists() and not path.is_file():  # e.g. /dev/stdout
+        return
     folder = path.parent
     if not folder.is_dir():
         raise AAMInputError(f"{option} {path}: the folder {folder} does not exist.")
@@ -81,6 +83,23 @@ def new_fasta_id(name: str, sequences: dict, path) -> None:
     if name in sequences:
         raise AAMInputError(f"{path} holds the id {name!r} more than once; FASTA "
                             "ids must be unique. Remove the repeated records.")
+
+
+def write_atomically(path, write) -> None:
+    """write(temporary path), then rename it to `path`: a reader never sees
+    half a file; a failed write (disk full) leaves nothing and says so."""
+    path = Path(path)
+    if path.exists() and not path.is_file():  # e.g. /dev/stdout: write through
+        write(path)
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OSError(f"Could not write {path}: {error.strerror or error}. Is the disk "
+                      "full? Free some space, or write elsewhere.") from error
 
 
 def save_or_remove(bundle, directory: Path) -> None:

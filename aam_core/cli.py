@@ -384,7 +384,7 @@ def _model_conditioning(args, bundle):
 def _write_tsv(frame, path: str) -> None:
     frame = frame.copy()
     frame.index.name = "sample-id"
-    frame.to_csv(path, sep="\t")
+    checks.write_atomically(path, lambda partial: frame.to_csv(partial, sep="\t"))
     print(f"Wrote {path} ({len(frame)} samples).", file=sys.stderr)
 
 
