@@ -217,6 +217,17 @@ def predict_quantiles(bundle: ModelBundle, table, sequences=None, *, batch_size:
                      batch_size=batch_size, device=device, n_threads=n_threads)
 
 
+def predict_interval(bundle: ModelBundle, table, sequences=None, *, batch_size: int = 64,
+                     device: str = "auto", n_threads: int = 0, log: Log = log_to_stderr,
+                     conditioning: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Point prediction and interval ('prediction', 'lower', 'upper') in
+    original units; the interval is calibrated on the fit's out-of-fold
+    errors (config['target']['calibration'])."""
+    from .finetune import predict_interval as interval
+    return interval(bundle, table, sequences, conditioning, log=log,
+                    batch_size=batch_size, device=device, n_threads=n_threads)
+
+
 def predict_classification(bundle: ModelBundle, table, sequences=None, *,
                            batch_size: int = 64, device: str = "auto", n_threads: int = 0,
                            log: Log = log_to_stderr,

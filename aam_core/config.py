@@ -158,6 +158,10 @@ class TrainConfig:
     # fine-tuning: average this many models, each with its own seed and
     # grouped validation split (model/ensemble.py)
     ensemble_size: int = 1
+    # how the members' validation samples are drawn: 'random' (each its own
+    # grouped split of validation_fraction) or 'folds' (disjoint grouped
+    # folds, one per member, that cover the samples: cross-validation)
+    ensemble_validation: str = "random"
 
     def to_dict(self) -> dict:
         out = asdict(self)

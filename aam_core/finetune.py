@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import intervals
 from .bundle import ModelBundle
 from .config import (HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig,
                      TrainConfig)
@@ -27,12 +28,12 @@ from .model.ensemble import first_member_state, members_of
 from .model.conditioning import (FUSIONS, build_vocabularies, category_text,
                                  encode_conditions)
 from .train.cache import cache_asv_vectors
-from .train.loop import TrainingData, fit, resolve_device
+from .train.loop import TrainingData, evaluate, fit, resolve_device
 from .train.lr_finder import lr_range_test
 from .train.metrics import classification_metrics, regression_metrics
 from .train.objective import Objective, as_tensor
 from .train.schedule import SCHEDULERS
-from .train.split import validation_split
+from .train.split import member_splits
 from .train.task import TargetTask, point_index
 
 SELECTION = {"regressor": ("loss", "mae", "rmse", "r2"),
@@ -71,8 +72,8 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     counts = prepared.table.select_samples(sample_ids)
     group_values = _group_values(groups, target.index)
     # member i of an ensemble early-stops on its own grouped split (seed + i)
-    splits = [validation_split(len(target), train.validation_fraction, train.seed + i,
-                               group_values) for i in range(train.ensemble_size)]
+    splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
+                           train.seed, group_values, train.ensemble_validation)
     # what all members share (normalisation, vocabularies, weights) is fitted
     # on the samples they train on: one member's, or all of them for an
     # ensemble, whose members between them train on every sample
@@ -91,7 +92,7 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     objective = Objective(train, distances=as_tensor(block), task=task)
     builder = BatchBuilder(counts.counts, prepared.tokens, data)
 
-    members, histories, best_epochs = [], [], []
+    members, histories, best_epochs, out_of_fold = [], [], [], []
     asv_vectors = None  # of the frozen pretrained nucleotide encoder: alike in every member
     for index, (train_rows, val_rows) in enumerate(splits):
         member_train = replace(train, seed=train.seed + index)
@@ -124,6 +125,9 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
             f"validation{', grouped' if groups is not None else ''}); objectives: "
             f"{', '.join(objective.weights)}; device {device}.")
         result = fit(network, training, objective, member_train, device, selection, log)
+        if kind == "regressor" and len(val_rows):
+            out_of_fold.append((val_rows, validation_predictions(
+                network, training, objective, member_train, device, task)))
         network.asv_cache = None
         members.append(network)
         history = result.history.copy()
@@ -138,11 +142,43 @@ def fit_model(kind: str, table, targets: pd.Series, sequences=None, groups=None,
                               best_epoch=best_epochs[0] if len(best_epochs) == 1
                               else best_epochs,
                               selection_metric=selected_by)
+    if out_of_fold:
+        target_block["calibration"] = _calibration(target.to_numpy(dtype=float),
+                                                   out_of_fold, train, log)
     config["target"] = target_block
     config["class_labels"] = target_block.get("labels") if kind == "classifier" else None
     config["conditioning"] = spec
     return ModelBundle(config, api._cpu_state(network),
                        pd.concat(histories, ignore_index=True))
+
+
+def validation_predictions(network, training: TrainingData, objective, train, device,
+                           task) -> np.ndarray:
+    """A fitted member's predictions of its own validation samples, in
+    target units (the samples it never trained on: out of fold)."""
+    kept = {}
+
+    def keep(predictions):
+        kept["predictions"] = predictions
+        return {}
+    evaluate(network, replace(training, score=keep), objective, train, device)
+    rows = training.val_rows
+    predictions = kept["predictions"]
+    scale, shift = task.scale[rows].numpy(), task.shift[rows].numpy()
+    return predictions * _column(scale, predictions) + _column(shift, predictions)
+
+
+def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log):
+    """Conformal margin of the intervals from every member's out-of-fold
+    predictions (a sample out of several members' folds counts each time)."""
+    rows = np.concatenate([r for r, _ in out_of_fold])
+    predicted = np.concatenate([p for _, p in out_of_fold])
+    quantiles = train.quantiles if train.target_loss == "quantile" else ()
+    calibrated = intervals.calibration(truth[rows], predicted,
+                                       intervals.interval_level(quantiles))
+    log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
+        f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
+    return calibrated
 
 
 def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfig,
@@ -156,6 +192,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
         choose("normalisation", train.normalisation, NORMALISATIONS)
     choose("class_weight", train.class_weight, ("none", "balanced"))
     choose("scheduler", train.scheduler, SCHEDULERS)
+    choose("ensemble_validation", train.ensemble_validation, ("random", "folds"))
     choose("precision", train.precision, PRECISIONS)
     choose("fusion", conditioning.fusion, FUSIONS)
     if train.selection_metric != "auto":
@@ -529,6 +566,30 @@ def predict_quantiles(bundle, table, sequences=None, conditioning=None, *,
                                           options, log)
     return pd.DataFrame(original.astype(float), index=index,
                         columns=[f"q{q:g}" for q in quantiles])
+
+
+def predict_interval(bundle, table, sequences=None, conditioning=None, *,
+                     log=print, **options) -> pd.DataFrame:
+    """Columns 'prediction', 'lower', 'upper': the point prediction and a
+    prediction interval, calibrated on out-of-fold errors when the model
+    stores a calibration; the raw outer quantiles otherwise."""
+    target = bundle.config.get("target") or {}
+    quantiles, calibrated = target.get("quantiles"), target.get("calibration")
+    if not quantiles and not calibrated:
+        raise AAMInputError("This regressor has no prediction intervals: it was "
+                            "fitted without the quantile loss and without "
+                            "validation samples to calibrate them on. Refit it "
+                            "(any loss, with validation) or with loss='quantile'.")
+    index, original = _regression_outputs(bundle, table, sequences, conditioning,
+                                          options, log)
+    if original.ndim == 2:
+        point = original[:, point_index(quantiles)]
+        low, high = original[:, 0], original[:, -1]
+    else:
+        point = low = high = original
+    lower, upper = intervals.interval(point, low, high, calibrated)
+    return pd.DataFrame({"prediction": point, "lower": lower, "upper": upper},
+                        index=index).astype(float)
 
 
 def predict_classification(bundle, table, sequences=None, conditioning=None, *,

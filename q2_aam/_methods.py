@@ -211,14 +211,12 @@ def predict_regression_interval(table: biom.Table,
                                 n_threads: int = _T.n_threads
                                 ) -> (pd.Series, pd.Series, pd.Series):
     from aam_core import api
-    frame = api.predict_quantiles(
+    frame = api.predict_interval(
         model, table, _sequences(sequences), batch_size=batch_size,
         device=device, n_threads=n_threads,
         conditioning=_conditioning_view(conditioning))
-    quantiles = model.config['target']['quantiles']
-    middle = min(range(len(quantiles)), key=lambda i: abs(quantiles[i] - 0.5))
-    return tuple(frame.iloc[:, i].rename('prediction')
-                 for i in (middle, 0, len(quantiles) - 1))
+    return tuple(frame[c].rename('prediction')
+                 for c in ('prediction', 'lower', 'upper'))
 
 
 def _conditioning_view(conditioning):

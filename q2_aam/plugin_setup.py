@@ -287,19 +287,24 @@ plugin.methods.register_function(
              ('upper', SampleData[RegressorPredictions])],
     input_descriptions={
         'table': input_descriptions['table'],
-        'model': ("An AAM regressor fitted with loss 'quantile'."),
+        'model': ('An AAM regressor: one fitted with validation samples '
+                  '(the default), or with loss \'quantile\'.'),
         'sequences': input_descriptions['sequences']},
     parameter_descriptions=_predict_descriptions,
     output_descriptions={
-        'predictions': 'The median (the quantile closest to 0.5).',
-        'lower': 'The lowest quantile the model was fitted on.',
-        'upper': 'The highest quantile the model was fitted on.'},
+        'predictions': ('The point prediction (a quantile model: the quantile '
+                        'closest to 0.5).'),
+        'lower': 'The lower bound of the prediction interval.',
+        'upper': 'The upper bound of the prediction interval.'},
     name='Predict a numeric target with an interval.',
     description=(
-        "For a regressor fitted with the 'quantile' loss: the median "
-        'prediction and, as the bounds of a prediction interval, the lowest '
-        'and the highest quantile (e.g. 0.1 and 0.9: an 80% interval). All '
-        "three work with q2-sample-classifier's scatterplot."),
+        'The point prediction and a prediction interval: 80% for a model '
+        "fitted with the default loss; for the 'quantile' loss, between its "
+        'lowest and highest quantile (0.1 and 0.9: 80%). The interval is '
+        'calibrated at fitting time on the validation samples\' errors '
+        '(split-conformal; samples of groups the model did not train on), '
+        'so that it covers new subjects about as often as it claims. All '
+        "three outputs work with q2-sample-classifier's scatterplot."),
     citations=_citations,
     examples={'predict_regression_interval':
               _examples.predict_regression_interval},

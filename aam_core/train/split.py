@@ -34,3 +34,48 @@ def validation_split(n_samples: int, fraction: float, seed: int,
         taken += sizes[group]
     is_val = np.isin(codes, chosen)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def fold_splits(n_samples: int, k: int, seed: int, groups: np.ndarray | None = None):
+    """k (train_rows, validation_rows) pairs whose validation sides are
+    disjoint and together cover the samples: cross-validation folds, so
+    that an ensemble of k members has one out-of-fold prediction per sample
+    (honest residuals) and each member early-stops on 1/k of the data
+    rather than on a thin random slice.
+
+    Whole groups go to one fold; groups are dealt largest first to the
+    smallest fold. A group bigger than half a fold stays in training for
+    every member (as in validation_split: the selection metric must not be
+    one subject's error) whenever the smaller groups can fill the folds.
+    """
+    if groups is None:
+        groups = np.arange(n_samples).astype(str)
+    labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    if len(labels) < k:
+        raise ValueError(f"{k} validation folds need at least {k} groups; "
+                         f"there are {len(labels)}.")
+    rng = np.random.default_rng(seed)
+    sizes = np.bincount(codes)
+    big = sizes > max(1.0, n_samples / k / 2)
+    if sizes[~big].sum() < n_samples / 2 or (~big).sum() < k:
+        big[:] = False
+    order = rng.permutation(len(labels))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    fold_of, filled = np.full(len(labels), -1), np.zeros(k)
+    for group in order[~big[order]]:
+        fold_of[group] = int(np.argmin(filled))
+        filled[fold_of[group]] += sizes[group]
+    sample_fold = fold_of[codes]
+    return [(np.flatnonzero(sample_fold != f), np.flatnonzero(sample_fold == f))
+            for f in range(k)]
+
+
+def member_splits(n_samples: int, members: int, fraction: float, seed: int,
+                  groups: np.ndarray | None = None, mode: str = "random"):
+    """The (train_rows, validation_rows) of each ensemble member: member i
+    gets its own grouped split (seed + i), or, with mode 'folds', the i-th of
+    `members` disjoint folds."""
+    if mode == "folds" and members > 1:
+        return fold_splits(n_samples, members, seed, groups)
+    return [validation_split(n_samples, fraction, seed + i, groups)
+            for i in range(members)]

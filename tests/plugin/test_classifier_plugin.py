@@ -76,9 +76,13 @@ def test_conditioned_regressor_with_new_site_at_prediction(table,
     assert point.view(pd.Series).notna().all()
 
 
-def test_interval_needs_a_quantile_model(table, regressor):
-    with pytest.raises(ValueError, match="not fitted with the quantile loss"):
-        aam.methods.predict_regression_interval(table=table, model=regressor)
+def test_interval_of_a_default_regressor_is_calibrated(table, regressor):
+    # fitted with the default loss and validation_fraction: calibrated
+    calibrated = regressor.view(ModelBundle).config['target']['calibration']
+    median, lower, upper = aam.methods.predict_regression_interval(
+        table=table, model=regressor)
+    width = upper.view(pd.Series) - lower.view(pd.Series)
+    assert (width - 2 * calibrated['margin']).abs().max() < 1e-4
 
 
 def test_conditioning_on_the_target_is_refused(table, sample_metadata):

@@ -1,0 +1,379 @@
+"""Does pretraining pay? Learning curves with few labels, on grouped folds.
+
+For each grouped fold of the accuracy benchmark (oral-age, 5 folds by
+`group`): pretrain one encoder on every training-fold sample WITHOUT labels
+(aam pretrain with its defaults, UniFrac on those samples), then give each
+method only N labelled training samples (whole groups, drawn at random;
+the last group drawn is cut to fill N) and score it on the held-out fold:
+
+- study_mean: each sample gets its study's mean labelled age (an unseen
+  study: the labelled mean); it reads no ASV, so a model must beat it to
+  show signal beyond recognising the study
+- forest: q2-sample-classifier fit-regressor (500 trees) on the N samples
+- aam: aam fit-regressor from the pretrained encoder (all defaults)
+- knn, ridge: on the frozen encoder's embeddings (the fast probe of the
+  representation: k and alpha chosen by grouped CV inside the N samples)
+
+`--population american-gut` asks where only the microbiome can tell age:
+the labelled and the test samples are American Gut's (study 10317, one
+sample per person); the encoder is the same (all training-fold samples,
+unlabelled).
+
+    python -m benchmarks.label_efficiency                 # every fold, N 50,150,500
+    python -m benchmarks.label_efficiency --folds 2 --sizes 150 --methods study_mean,forest,knn,ridge
+    python -m benchmarks.label_efficiency --report        # tables from saved folds
+Writes benchmarks/results/label_efficiency/<population>-fold<F>.json per
+fold, and docs/label-efficiency.md (+ .png) from whatever folds are saved.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.accuracy import (REPO, RESULTS, Methods, Recipe, Settings, grouped_folds,
+                                 load, regression_scores)
+from benchmarks.study_rules import rule_predictions
+
+OUT = RESULTS / "label_efficiency"
+DOCS = REPO / "docs"
+CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
+PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignored
+AMERICAN_GUT = "10317"
+METHODS = ("study_mean", "forest", "aam", "knn", "ridge")
+
+
+def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
+    """N training sample ids, whole groups in a seeded random order; the
+    group that would overflow N is cut to fill it exactly."""
+    rng = np.random.default_rng(seed)
+    groups = train_md[group].unique()
+    chosen = []
+    for g in groups[rng.permutation(len(groups))]:
+        members = list(train_md.index[train_md[group] == g])
+        room = n - len(chosen)
+        if room <= 0:
+            break
+        if len(members) > room:
+            members = list(rng.choice(members, room, replace=False))
+        chosen += members
+    return chosen
+
+
+def study_mean(labelled: pd.DataFrame, test: pd.DataFrame) -> pd.Series:
+    """study_rules' study recogniser, fitted on the labelled samples."""
+    return rule_predictions(test, labelled)["study's training mean"].astype(float)
+
+
+def _inner_folds(groups: pd.Series, k: int = 5) -> list:
+    folds = grouped_folds(groups, min(k, groups.nunique()), seed=0)
+    return [(np.flatnonzero(folds != f), np.flatnonzero(folds == f))
+            for f in range(min(k, groups.nunique()))]
+
+
+def embedding_head(kind: str, x_train: np.ndarray, y: np.ndarray, groups: pd.Series,
+                   x_test: np.ndarray) -> np.ndarray:
+    """kNN (k) or ridge (alpha) on embeddings, the setting chosen by grouped
+    CV inside the labelled samples (what a user with N labels can do)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    if kind == "knn":
+        grid = [k for k in (3, 5, 10, 15, 25, 40) if k < len(y) * 0.6]
+        make = lambda k: KNeighborsRegressor(k, weights="distance")  # noqa: E731
+    else:
+        grid = [0.1, 1.0, 10.0, 100.0, 1000.0]
+        make = lambda a: make_pipeline(StandardScaler(), Ridge(alpha=a))  # noqa: E731
+    folds = _inner_folds(groups)
+    errors = []
+    for setting in grid:
+        error = 0.0
+        for fit_rows, val_rows in folds:
+            model = make(setting).fit(x_train[fit_rows], y[fit_rows])
+            error += np.abs(model.predict(x_train[val_rows]) - y[val_rows]).sum()
+        errors.append(error)
+    best = grid[int(np.argmin(errors))]
+    return make(best).fit(x_train, y).predict(x_test)
+
+
+class Fold:
+    """One grouped fold: its pretrained encoder (cached) and embeddings."""
+
+    def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
+                 pretraining: dict):
+        import qiime2
+        self.settings, self.fold, self.threads = settings, fold, threads
+        self.variants = variants  # method name -> TrainConfig fields for fitting
+        self.pretraining = pretraining  # aam pretrain parameters over its defaults
+        self.table, self.metadata, self.tree = load(settings)
+        self.metadata["study"] = self.metadata["study"].astype(str)
+        folds = grouped_folds(self.metadata[settings.group], settings.folds, settings.seed)
+        self.train_md = self.metadata[folds != fold]
+        self.test_md = self.metadata[folds == fold]
+        self.train_table = self._artifact(self.train_md.index)
+        self.methods = Methods(settings, Recipe(), self.tree)
+        self.encoder = self._pretrained()
+        self.embeddings = self._embeddings()
+        del qiime2
+
+    def _artifact(self, ids):
+        import qiime2
+        table = self.table.filter(list(ids), inplace=False).remove_empty(axis="observation")
+        return qiime2.Artifact.import_data("FeatureTable[Frequency]", table)
+
+    def _pretrained(self):
+        """aam pretrain (defaults) on the training fold, unlabelled; cached."""
+        import qiime2
+        from qiime2.plugins import aam, diversity_lib
+        from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
+        key = [self.fold, self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
+               len(self.train_md)] + ([self.pretraining] if self.pretraining else [])
+        key = json.dumps(key, sort_keys=True)
+        path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
+        if path.exists():
+            return qiime2.Artifact.load(str(path))
+        started = time.perf_counter()
+        distances = diversity_lib.methods.unweighted_unifrac(
+            table=self.train_table, phylogeny=self.tree).distance_matrix
+        model = aam.methods.pretrain(table=self.train_table, distance_matrix=distances,
+                                     **{"random_state": self.settings.seed,
+                                        "n_threads": self.threads, **self.pretraining}).model
+        CACHE.mkdir(parents=True, exist_ok=True)
+        model.save(str(path))
+        print(f"fold {self.fold}: pretrained in {time.perf_counter() - started:.0f} s",
+              flush=True)
+        return model
+
+    def _embeddings(self) -> pd.DataFrame:
+        from aam_core import api
+        from aam_core.bundle import ModelBundle
+        bundle = self.encoder.view(ModelBundle)
+        return api.embed(bundle, self.table.filter(list(self.metadata.index),
+                                                   inplace=False).remove_empty(axis="observation"),
+                         n_threads=self.threads, log=lambda m: None)
+
+    def run(self, method: str, labelled: list, test_ids: list) -> pd.Series:
+        target = self.settings.target
+        labelled_md = self.metadata.loc[labelled]
+        if method == "study_mean":
+            return study_mean(labelled_md, self.metadata.loc[test_ids])
+        if method in ("knn", "ridge"):
+            values = embedding_head(method, self.embeddings.loc[labelled].to_numpy(),
+                                    labelled_md[target].to_numpy(float),
+                                    labelled_md[self.settings.group],
+                                    self.embeddings.loc[test_ids].to_numpy())
+            return pd.Series(values, index=test_ids)
+        train_table, test_table = self._artifact(labelled), self._artifact(test_ids)
+        if method == "forest":
+            return self.methods.random_forest(train_table, test_table, labelled_md, test_ids)
+        return self.aam(train_table, test_table, labelled_md, self.variants.get(method, {}))
+
+    def aam(self, train_table, test_table, labelled_md, options: dict) -> pd.Series:
+        """aam fit-regressor from the fold's encoder, through the action with
+        its defaults; a variant (TrainConfig fields over the action's
+        defaults) through aam_core, for settings not yet parameters."""
+        import qiime2
+        from qiime2.plugins import aam
+        s = self.settings
+        if options:
+            return self.aam_variant(train_table, test_table, labelled_md, options)
+        metadata = qiime2.Metadata(labelled_md[[s.target, s.group]].astype({s.group: str}))
+        model = aam.methods.fit_regressor(
+            table=train_table, metadata=metadata.get_column(s.target),
+            groups=metadata.get_column(s.group), pretrained_model=self.encoder,
+            random_state=s.seed, n_threads=self.threads).model
+        outputs = aam.methods.predict_regression_interval(
+            table=test_table, model=model, n_threads=self.threads)
+        return pd.DataFrame({name: output.view(pd.Series) for name, output in
+                             zip(("prediction", "lower", "upper"), outputs)})
+
+    def aam_variant(self, train_table, test_table, labelled_md, options: dict) -> pd.Series:
+        import biom
+        from dataclasses import replace
+        from aam_core import api
+        from aam_core.bundle import ModelBundle
+        from aam_core.config import FIT_TRAIN_DEFAULTS
+        s = self.settings
+        train = replace(FIT_TRAIN_DEFAULTS, seed=s.seed, n_threads=self.threads, **options)
+        bundle = api.fit_regressor(train_table.view(biom.Table), labelled_md[s.target],
+                                   groups=labelled_md[s.group].astype(str),
+                                   pretrained=self.encoder.view(ModelBundle), train=train,
+                                   log=lambda m: None)
+        return api.predict_interval(bundle, test_table.view(biom.Table),
+                                    n_threads=self.threads, log=lambda m: None)
+
+
+def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
+    """(candidate labelled samples, test ids) of a population."""
+    if name == "all":
+        return fold.train_md, list(fold.test_md.index)
+    if name == "american-gut":
+        test = fold.test_md[fold.test_md["study"] == AMERICAN_GUT]
+        return fold.train_md[fold.train_md["study"] == AMERICAN_GUT], list(test.index)
+    raise ValueError(f"unknown population {name!r}")
+
+
+def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
+             methods: list, name: str, threads: int, variants: dict,
+             pretraining: dict, label: str) -> list:
+    """Every method at every size on one fold; `label` names the run (the
+    population, and a tag for changed settings) in rows and files."""
+    fold = Fold(settings, fold_number, threads, variants, pretraining)
+    candidates, test_ids = population(fold, name)
+    truth = fold.metadata.loc[test_ids, settings.target]
+    rows, kept = [], [truth]
+    for n in sizes:
+        n_draws = 1 if n >= len(candidates) else draws
+        for draw in range(n_draws):
+            labelled = draw_labelled(candidates, min(n, len(candidates)), seed=draw)
+            for method in methods:
+                started = time.perf_counter()
+                predicted = fold.run(method, labelled, test_ids)
+                extra = {}
+                if isinstance(predicted, pd.DataFrame):  # with an 80% interval
+                    extra["coverage"] = float(truth.between(
+                        predicted["lower"].reindex(truth.index),
+                        predicted["upper"].reindex(truth.index)).mean())
+                    predicted = predicted["prediction"]
+                kept.append(predicted.rename(f"{n}/{draw}/{method}"))
+                size = "all" if n >= len(candidates) else n
+                rows.append({"population": label, "fold": fold_number, "n": size,
+                             "n_labelled": len(labelled), "draw": draw, "method": method,
+                             "n_test": len(test_ids),
+                             **regression_scores(truth, predicted),
+                             "seconds": round(time.perf_counter() - started, 1), **extra})
+                print(json.dumps(rows[-1]), flush=True)
+    # every prediction, for blends and per-study looks without refitting
+    PREDICTIONS.mkdir(parents=True, exist_ok=True)
+    pd.concat(kept, axis=1).to_csv(PREDICTIONS / f"{label}-fold{fold_number}.tsv", sep="\t")
+    return rows
+
+
+def fold_path(name: str, fold: int) -> Path:
+    return OUT / f"{name}-fold{fold}.json"
+
+
+def summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean MAE and Spearman per (N, method), over folds and draws, and the
+    MAE as a ratio of the forest's."""
+    rows = rows.assign(n=rows["n"].astype(str))
+    per = rows.groupby(["n", "method"], sort=False).agg(
+        mae=("mae", "mean"), spearman=("spearman", "mean"), folds=("fold", "nunique"),
+        n_labelled=("n_labelled", "mean"), seconds=("seconds", "median"),
+        **({"coverage": ("coverage", "mean")} if "coverage" in rows else {}))
+    if "forest" in set(rows["method"]):
+        forest = per.xs("forest", level="method")["mae"]
+        per["vs_forest"] = per["mae"] / forest.reindex(
+            per.index.get_level_values("n")).to_numpy()
+    return per.reset_index()
+
+
+def markdown(name: str, rows: pd.DataFrame) -> str:
+    table = summary(rows)
+    machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+    lines = [f"### Population `{name}`", "",
+             f"{rows['fold'].nunique()} grouped folds ({sorted(rows['fold'].unique())}), "
+             f"{rows['draw'].nunique()} draw(s) of N labelled samples; "
+             f"{time.strftime('%Y-%m-%d')}, {machine}. MAE in years (mean over folds "
+             "and draws), ratio to the forest's MAE, Spearman, median seconds, and "
+             "the share of held-out samples inside the 80% interval.", "",
+             "| N | method | MAE | vs forest | Spearman | s | 80% coverage |",
+             "|---|---|---|---|---|---|---|"]
+    for _, row in table.iterrows():
+        ratio = f"{row['vs_forest']:.2f}x" if pd.notna(row.get("vs_forest")) else ""
+        lines.append(f"| {row['n']} | {row['method']} | {row['mae']:.2f} | {ratio} | "
+                     f"{row['spearman']:.2f} | {row['seconds']:.0f} | "
+                     f"{_percent(row.get('coverage'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _percent(value) -> str:
+    return "" if value is None or pd.isna(value) else f"{value:.0%}"
+
+
+def plot(frames: dict, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(frames), figsize=(5.5 * len(frames), 4), squeeze=False)
+    for ax, (name, rows) in zip(axes[0], frames.items()):
+        table = summary(rows)
+        for method, part in table.groupby("method"):
+            ax.plot(part["n_labelled"], part["mae"], marker="o", label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled samples N")
+        ax.set_ylabel("MAE of age on held-out people (years)")
+        ax.set_title(name)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def report() -> str:
+    frames = {}
+    for path in sorted(OUT.glob("*-fold*.json")):
+        rows = json.loads(path.read_text())
+        frames.setdefault(rows[0]["population"], []).extend(rows)
+    frames = {k: pd.DataFrame(v) for k, v in frames.items()}
+    if not frames:
+        raise SystemExit(f"No saved folds under {OUT}; run the benchmark first.")
+    text = "".join(markdown(name, rows) + "\n" for name, rows in frames.items())
+    DOCS.mkdir(exist_ok=True)
+    plot(frames, DOCS / "label-efficiency.png")
+    (DOCS / "label-efficiency-tables.md").write_text(text)
+    return text
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--folds", default="0,1,2,3,4")
+    parser.add_argument("--sizes", default="50,150,500")
+    parser.add_argument("--draws", type=int, default=2)
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--population", default="all", choices=["all", "american-gut"])
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                        help="an aam method NAME (list it in --methods) that fits "
+                             "with these TrainConfig fields over fit-regressor's "
+                             "defaults, e.g. "
+                             "aam_frozen='{\"freeze_encoder\": true}'")
+    parser.add_argument("--pretrain", default="{}", metavar="JSON",
+                        help="aam pretrain parameters over its defaults: the "
+                             "probe of a pretraining change, e.g. "
+                             "--pretrain '{\"epochs\": 8}' --sizes 150 "
+                             "--methods forest,knn,ridge")
+    parser.add_argument("--tag", default="",
+                        help="a name for this run's settings (e.g. a pretraining "
+                             "change): its results are kept apart as <population>-<tag>")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--report", action="store_true",
+                        help="only write the tables and plot from saved folds")
+    args = parser.parse_args(argv)
+    if not args.report:
+        import torch
+        torch.set_num_threads(args.threads)
+        OUT.mkdir(parents=True, exist_ok=True)
+        variants = {name: json.loads(text) for name, text in
+                    (v.split("=", 1) for v in args.variant)}
+        for fold in [int(f) for f in args.folds.split(",")]:
+            label = "-".join(filter(None, [args.population, args.tag]))
+            rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
+                            args.draws, args.methods.split(","), args.population,
+                            args.threads, variants, json.loads(args.pretrain), label)
+            path = fold_path(label, fold)
+            old = json.loads(path.read_text()) if path.exists() else []
+            keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in
+                    {(r2["n"], r2["method"], r2["draw"]) for r2 in rows}]
+            path.write_text(json.dumps(keep + rows, indent=1) + "\n")
+    print(report())
+
+
+if __name__ == "__main__":
+    main()

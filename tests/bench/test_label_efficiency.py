@@ -1,0 +1,49 @@
+"""The label-efficiency benchmark's draws, probe heads and tables."""
+import numpy as np
+import pandas as pd
+
+from benchmarks.label_efficiency import draw_labelled, embedding_head, markdown, summary
+
+
+def _metadata():
+    groups = ["big"] * 30 + [f"p{i}" for i in range(40)]
+    return pd.DataFrame({"group": groups, "study": ["s"] * 70},
+                        index=[f"x{i}" for i in range(70)])
+
+
+def test_draws_take_whole_groups_and_exactly_n():
+    metadata = _metadata()
+    for seed in range(5):
+        chosen = draw_labelled(metadata, 20, seed)
+        assert len(chosen) == len(set(chosen)) == 20
+        groups = metadata.loc[chosen, "group"]
+        # at most one group (the last drawn) is cut to fill N
+        cut = [g for g in groups.unique() if (metadata["group"] == g).sum() > (groups == g).sum()]
+        assert len(cut) <= 1
+    assert draw_labelled(metadata, 20, 1) == draw_labelled(metadata, 20, 1)
+    assert draw_labelled(metadata, 20, 1) != draw_labelled(metadata, 20, 2)
+
+
+def test_probe_heads_learn_a_planted_signal():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = 40 + 10 * x[:, 0] + rng.normal(scale=0.5, size=200)
+    groups = pd.Series(np.repeat(np.arange(100), 2).astype(str))
+    for kind in ("knn", "ridge"):
+        predicted = embedding_head(kind, x[:150], y[:150], groups[:150], x[150:])
+        baseline = np.abs(y[150:] - y[:150].mean()).mean()
+        assert np.abs(predicted - y[150:]).mean() < 0.5 * baseline
+
+
+def test_tables_give_the_ratio_to_the_forest():
+    rows = pd.DataFrame([
+        {"population": "all", "fold": f, "n": n, "n_labelled": 50 if n == 50 else 900,
+         "draw": 0, "method": m, "mae": mae, "spearman": 0.1, "seconds": 1.0}
+        for f in (0, 1) for n in (50, "all")
+        for m, mae in (("forest", 10.0), ("knn", 8.0))])
+    table = summary(rows)
+    knn = table[(table["method"] == "knn") & (table["n"] == "50")].iloc[0]
+    assert knn["vs_forest"] == 0.8 and knn["folds"] == 2
+    text = markdown("all", rows)
+    assert "| 50 | knn | 8.00 | 0.80x | 0.10 | 1 |  |" in text
+    assert "| all | forest | 10.00 | 1.00x |" in text
