@@ -116,7 +116,8 @@ def interrupted(args) -> int:
     """Ctrl-C: say how to continue; the exit status of SIGINT."""
     message = f"aam {args.command}: interrupted."
     if getattr(args, "output_dir", None) is not None:
-        message += (f" Continue from the last checkpoint with the same command and "
-                    f"--resume (the checkpoints are in {Path(args.output_dir) / 'checkpoints'}).")
+        folder = Path(args.output_dir) / "checkpoints"
+        message += (" Continue from the last checkpoint with the same command and "
+                    f"--resume (the checkpoints are in {folder}).")
     print(message, file=sys.stderr, flush=True)
     return 130
