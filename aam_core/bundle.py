@@ -135,8 +135,8 @@ class ModelBundle:
         config = read_config(directory, name)
         weights = directory / WEIGHTS_FILE
         if not weights.is_file():
-            raise ModelFormatError(f"{name} has no {WEIGHTS_FILE}; copy the whole "
-                                   "model directory.")
+            raise ModelFormatError(f"{_capital(name)} has no {WEIGHTS_FILE}; copy the "
+                                   "whole model directory.")
         verify.check_digest(config, weights, name, notice)
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -149,8 +149,8 @@ class ModelBundle:
         config.pop(DIGEST_KEY, None)  # true of the file, not of the bundle in memory
         history_path = directory / HISTORY_FILE
         if not history_path.is_file():
-            raise ModelFormatError(f"{name} has no {HISTORY_FILE}; copy the whole "
-                                   "model directory.")
+            raise ModelFormatError(f"{_capital(name)} has no {HISTORY_FILE}; copy the "
+                                   "whole model directory.")
         history_text = history_path.read_text()
         validate_history(history_text)
         history = pd.read_csv(io.StringIO(history_text), sep="\t")
@@ -161,7 +161,8 @@ def read_config(directory: str | Path, name: str | None = None) -> dict:
     path = Path(directory) / CONFIG_FILE
     name = name or verify.model_name(directory)
     if not path.is_file():
-        raise ModelFormatError(f"{name} has no {CONFIG_FILE}; is it a model directory?")
+        raise ModelFormatError(f"{_capital(name)} has no {CONFIG_FILE}; is it a model "
+                               "directory?")
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -170,5 +171,9 @@ def read_config(directory: str | Path, name: str | None = None) -> dict:
     try:
         validate_config(config)
     except ModelFormatError as error:
-        raise ModelFormatError(f"{name[:1].upper()}{name[1:]}: {error}") from error
+        raise ModelFormatError(f"{_capital(name)}: {error}") from error
     return config
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

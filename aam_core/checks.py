@@ -63,6 +63,8 @@ def writable_file(path: str | os.PathLike, option: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise AAMInputError(f"{option} {path} is a directory; give a file name.")
+    if path.exists() and not path.is_file():  # e.g. /dev/stdout
+        return
     folder = path.parent
     if not folder.is_dir():
         raise AAMInputError(f"{option} {path}: the folder {folder} does not exist.")
@@ -72,6 +74,23 @@ def writable_file(path: str | os.PathLike, option: str) -> None:
     except OSError as error:
         raise AAMInputError(f"{option} {path}: cannot write in {folder} "
                             f"({error.strerror}).") from error
+
+
+def write_atomically(path, write) -> None:
+    """write(temporary path), then rename it to `path`: a reader never sees
+    half a file; a failed write (disk full) leaves nothing and says so."""
+    path = Path(path)
+    if path.exists() and not path.is_file():  # e.g. /dev/stdout: write through
+        write(path)
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise OSError(f"Could not write {path}: {error.strerror or error}. Is the disk "
+                      "full? Free some space, or write elsewhere.") from error
 
 
 def save_or_remove(bundle, directory: Path) -> None:
@@ -88,7 +107,8 @@ def interrupted(args) -> int:
     """Ctrl-C: say how to continue; the exit status of SIGINT."""
     message = f"aam {args.command}: interrupted."
     if getattr(args, "output_dir", None) is not None:
-        message += (f" Continue from the last checkpoint with the same command and "
-                    f"--resume (the checkpoints are in {Path(args.output_dir) / 'checkpoints'}).")
+        folder = Path(args.output_dir) / "checkpoints"
+        message += (" Continue from the last checkpoint with the same command and "
+                    f"--resume (the checkpoints are in {folder}).")
     print(message, file=sys.stderr, flush=True)
     return 130

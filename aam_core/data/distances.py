@@ -41,6 +41,11 @@ class DistanceFile:
                                 "sample ids.")
         if len(set(self.ids)) != len(self.ids):
             raise AAMInputError(f"{self.source} has repeated sample ids.")
+        # a lazy matrix is checked block by block as batches read it; its
+        # corner now, so that a wrong kind of matrix is refused before training
+        corner = min(shape[0], _CORNER)
+        check_distances(np.asarray(self.matrix[:corner, :corner], dtype=np.float32),
+                        self.source)
 
     def view(self, sample_ids: Sequence[str]) -> "DistanceView":
         """The matrix seen by dataset row: row i is sample_ids[i]."""
@@ -115,6 +120,8 @@ def take(distances, rows, columns, device: torch.device) -> torch.Tensor:
 # -- checking the values -------------------------------------------------------
 
 _TOLERANCE = 1e-5  # float32 text round trips and unifrac's own rounding
+_ROWS = 1024       # rows compared at a time in the symmetry check
+_CORNER = 512      # a lazy matrix: its first rows x columns checked at opening
 
 
 def check_distances(block: np.ndarray, source: str, square: bool = True) -> None:
@@ -130,13 +137,14 @@ def check_distances(block: np.ndarray, source: str, square: bool = True) -> None
                             "distances are 0 or more. Is it a distance matrix?")
     if not square or block.size == 0:
         return
-    scale = max(1.0, float(np.abs(block).max()))
+    scale = max(1.0, float(block.max()))
     diagonal = np.abs(np.diagonal(block)).max()
     if diagonal > _TOLERANCE * scale:
         raise AAMInputError(f"{source} is not hollow: a sample's distance to itself "
                             f"is {diagonal:g}, not 0. Is it a distance matrix (not a "
                             "similarity)?")
-    asymmetry = np.abs(block - block.T).max()
+    asymmetry = max(np.abs(block[i:i + _ROWS] - block[:, i:i + _ROWS].T).max()
+                    for i in range(0, len(block), _ROWS))  # in slices: no copy of it all
     if asymmetry > _TOLERANCE * scale:
         raise AAMInputError(f"{source} is not symmetric: d(a, b) and d(b, a) differ "
                             f"by up to {asymmetry:g}. Is it a distance matrix?")

@@ -5,7 +5,6 @@ traceback, never exit 0 (DESIGN s.12)."""
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import qiime2
+import skbio
 
 from q2_aam import _examples
 
@@ -82,7 +82,7 @@ def workspace(tmp_path_factory):
     distances.save(str(folder / "distances.qza"))
     with h5py.File(folder / "table.biom", "w") as handle:
         table.view(biom.Table).to_hdf5(handle, "bad-input tests")
-    matrix = distances.view(__import__("skbio").DistanceMatrix)
+    matrix = distances.view(skbio.DistanceMatrix)
     write_matrix(folder / "distances.tsv", matrix.data, list(matrix.ids))
     return folder
 
@@ -187,10 +187,6 @@ def damaged_qza(source: Path, damage, destination: Path) -> Path:
     return destination
 
 
-def no_traceback_or_partial(folder: Path) -> None:
+def no_partial_files(folder: Path) -> None:
     leftovers = [str(p) for p in Path(folder).rglob("*.partial")]
     assert not leftovers, leftovers
-
-
-def words(text: str) -> str:
-    return re.sub(r"\s+", " ", text)

@@ -1,6 +1,7 @@
 """Distance matrices no distance matrix can be: refused by the one check
 (aam_core.data.distances.check_distances) that both routes use, before
-training starts; lazy (.npy) matrices block by block as they are read."""
+training starts; a lazy (.npy, HDF5) matrix is checked in its first rows at
+opening and block by block as batches read it."""
 import numpy as np
 import pytest
 import qiime2
@@ -73,6 +74,7 @@ def test_bad_distance_matrix_is_refused(interface, matrix, workspace, tmp_path, 
                            "--distances", tmp_path / "d.npy", "--distance-ids",
                            tmp_path / "d.ids", "--validation-fraction", 0, *training)
         refused(output, code, fragment)
+        assert "epoch 1/" not in output  # its first block is checked at opening
     else:
         artifact = qiime2.Artifact.import_data(
             "DistanceMatrix", skbio.DistanceMatrix(data, ids, validate=False))
@@ -95,3 +97,22 @@ def test_bad_distance_matrix_is_refused(interface, matrix, workspace, tmp_path, 
                                  "--p-preset", "tiny", "--p-epochs", 1,
                                  "--o-model", tmp_path / "m.qza")
             refused(output, code, fragment)
+
+
+def test_a_lazy_matrix_is_checked_block_by_block_beyond_its_corner():
+    """Past the corner checked at opening, each block batches read is checked."""
+    from aam_core.data.distances import DistanceFile
+    from aam_core.errors import AAMInputError
+    n = 600
+    rng = np.random.default_rng(0)
+    data = rng.random((n, n)).astype(np.float32)
+    data = data + data.T
+    np.fill_diagonal(data, 0)
+    data[590, 595] += 1.0  # beyond the first 512 rows and columns
+    ids = [f"s{i}" for i in range(n)]
+    view = DistanceFile(ids, data).view(ids)
+    rows = np.arange(0, 8)
+    view.block(rows, rows)  # an intact block reads fine
+    rows = np.arange(588, 596)
+    with pytest.raises(AAMInputError, match="is not symmetric"):
+        view.block(rows, rows)

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from .conftest import BIN, no_traceback_or_partial, refused
+from .conftest import BIN, no_partial_files, refused
 
 TINY = ["--preset", "tiny", "--batch-size", "8", "--n-threads", "1"]
 
@@ -65,7 +65,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(disk, workspace, tmp
     done = subprocess.run(pretrain(workspace, run, epochs), capture_output=True,
                           text=True, **options)
     refused(done.stderr, done.returncode, "Is the disk full?")
-    no_traceback_or_partial(run)
+    no_partial_files(run)
     assert not (run / "model").exists()  # never half a model
 
 
@@ -81,4 +81,4 @@ def test_ctrl_c_says_how_to_resume(workspace, tmp_path):
     assert process.wait(timeout=120) == 130, rest
     assert "Traceback" not in rest, rest
     assert "--resume" in rest, rest
-    no_traceback_or_partial(run)
+    no_partial_files(run)

@@ -38,6 +38,7 @@ WEIGHTS_AND_SCHEMA = ["flipped-64-bytes", "truncated-to-half", "no-data.max_asvs
 ROWS = ([("artifact-api-import", d) for d in ALL]
         + [("aam-predict", d) for d in ALL]
         + [("artifact-api-predict", d) for d in WEIGHTS_AND_SCHEMA]
+        + [("q2cli-import", d) for d in ("flipped-64-bytes", "truncated-to-half")]
         + [("q2cli-validate", d) for d in WEIGHTS_AND_SCHEMA]
         + [("q2cli-predict", d) for d in ("flipped-64-bytes", "truncated-to-half")])
 
@@ -63,6 +64,12 @@ def test_damaged_model_is_refused(interface, damage, model_dir, model_qza, works
         table = qiime2.Artifact.load(str(workspace / "table.qza"))
         artifact_api(lambda: plugin.methods.predict_regression(
             table=table, model=qiime2.Artifact.load(str(path))), fragment)
+    elif interface == "q2cli-import":
+        folder = damaged_copy(model_dir, change, tmp_path / "model")
+        code, output = qiime("tools", "import", "--type", "AAMModel[AAMRegressor]",
+                             "--input-path", folder, "--output-path", tmp_path / "m.qza")
+        refused(output, code, fragment)
+        assert not (tmp_path / "m.qza").exists()
     elif interface == "q2cli-validate":
         path = damaged_qza(model_qza, change, tmp_path / "model.qza")
         code, output = qiime("tools", "validate", path)

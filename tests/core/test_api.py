@@ -80,7 +80,7 @@ def test_corrupt_or_newer_models_are_refused(planted, tmp_path):
         ModelBundle.load(tmp_path)
     (tmp_path / "config.json").write_text(config)
     (tmp_path / "model.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelFormatError, match="not a readable state_dict"):
+    with pytest.raises(ModelFormatError, match="damaged or were replaced"):
         ModelBundle.load(tmp_path)
 
 
