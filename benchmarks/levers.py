@@ -1,8 +1,10 @@
 """Speed levers on CPU, each measured against its baseline (issue 17).
 
 Training step (small preset pretraining: UniFrac pairs + masked nucleotides,
-AdamW, clipping; batch 32 on examples/oral-age-mini), each variant in a fresh
-process, median of --repeats timed runs of --steps steps after warm-up:
+AdamW, clipping; batch 32 on examples/oral-age-mini), median of --repeats
+timed runs of --steps steps after warm-up. fp32 and bf16 run in one process,
+alternating run by run, so that a change in the machine's load hits both
+alike; compile runs in its own process (its first steps compile):
 
     fp32        the default
     bf16        torch.autocast('cpu', bfloat16) around the forward pass
@@ -13,7 +15,8 @@ The bf16 loss of the same first batch is compared with fp32's.
 
 Prediction: a 5-member small regressor (the default ensemble) predicting
 --predict-samples resampled oral-age samples, with and without the per-member
-ASV-vector cache (train/cache.cache_members), median of --repeats runs.
+ASV-vector cache (train/cache.cache_members), alternating, median of
+--repeats runs each.
 
     python -m benchmarks.levers              # JSON + Markdown, benchmarks/results/levers.*
 """
@@ -34,7 +37,7 @@ RESULTS = REPO / "benchmarks" / "results"
 TRAIN_VARIANTS = ("fp32", "bf16", "compile")
 
 
-def train_worker(spec: dict) -> dict:
+def train_worker(spec: dict) -> list[dict]:
     import contextlib
     import numpy as np
     import torch
@@ -55,42 +58,51 @@ def train_worker(spec: dict) -> dict:
     objective = Objective(train, distances=as_tensor(
         api.distance_block(distances, prepared.table.sample_ids)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
-    variant = spec["variant"]
-    runner = torch.compile(model, dynamic=True) if variant == "compile" else model
-    cast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if variant == "bf16" \
-        else contextlib.nullcontext
+    variants = spec["variants"]
+    runner = torch.compile(model, dynamic=True) if variants == ["compile"] else model
+
+    def cast(variant):
+        return (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16"
+                else contextlib.nullcontext())
     rng = np.random.default_rng(0)
     batches = batch_rows(prepared.table.n_samples, train.batch_size, rng, drop_last=True)
     first = builder.build(batches[0], np.random.default_rng(1))
-    with torch.no_grad(), cast():
-        first_loss = float(objective(model.eval(), first, torch.Generator().manual_seed(0))[0])
+    first_loss = {}
+    for variant in variants:
+        with torch.no_grad(), cast(variant):
+            first_loss[variant] = float(objective(model.eval(), first,
+                                                  torch.Generator().manual_seed(0))[0])
     model.train()
 
-    def step(rows, index):
+    def step(rows, index, variant):
         batch = builder.build(rows, np.random.default_rng(index))
-        with cast():
+        with cast(variant):
             total, _, _ = objective(runner, batch, torch.Generator().manual_seed(index))
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
         optimizer.step()
-        return float(total)
 
-    started = time.perf_counter()
-    for i, rows in enumerate(batches[:2]):
-        step(rows, i)  # warm-up (and compilation)
-    warm_up = time.perf_counter() - started
-    rates = []
-    for _ in range(spec["repeats"]):
+    warm_up = {}
+    for variant in variants:
         started = time.perf_counter()
-        for i, rows in enumerate(batches[2: 2 + spec["steps"]]):
-            step(rows, i + 2)
-        rates.append(spec["steps"] * train.batch_size / (time.perf_counter() - started))
-    return {"variant": variant, "samples_per_s": statistics.median(rates),
-            "runs": rates, "warm_up_seconds": warm_up, "first_batch_loss": first_loss}
+        for i, rows in enumerate(batches[:2]):
+            step(rows, i, variant)  # warm-up (and compilation)
+        warm_up[variant] = time.perf_counter() - started
+    rates = {v: [] for v in variants}
+    for _ in range(spec["repeats"]):
+        for variant in variants:  # alternating: load changes hit every variant
+            started = time.perf_counter()
+            for i, rows in enumerate(batches[2: 2 + spec["steps"]]):
+                step(rows, i + 2, variant)
+            rates[variant].append(spec["steps"] * train.batch_size
+                                  / (time.perf_counter() - started))
+    return [{"variant": v, "samples_per_s": statistics.median(rates[v]), "runs": rates[v],
+             "warm_up_seconds": warm_up[v], "first_batch_loss": first_loss[v]}
+            for v in variants]
 
 
-def predict_worker(spec: dict) -> dict:
+def predict_worker(spec: dict) -> list[dict]:
     import biom
     import numpy as np
     from aam_core import api, finetune
@@ -99,25 +111,29 @@ def predict_worker(spec: dict) -> dict:
     bundle = api.load(spec["bundle"])
     table = resample_table(biom.load_table(str(DATA / "table.biom")),
                            spec["samples"], seed=0)
-    if not spec["cache"]:
-        finetune.cache_members = lambda *args: None
-    seconds = []
+    cache_members = finetune.cache_members
+    seconds = {"no cache": [], "cache": []}
+    means = {}
     for _ in range(spec["repeats"]):
-        started = time.perf_counter()
-        predictions = api.predict(bundle, table, n_threads=spec["threads"],
-                                  log=lambda m: None)
-        seconds.append(time.perf_counter() - started)
-    return {"variant": "cache" if spec["cache"] else "no cache",
-            "samples_per_s": spec["samples"] / statistics.median(seconds),
-            "runs": [spec["samples"] / s for s in seconds],
-            "prediction_mean": float(np.mean(predictions))}
+        for variant in seconds:  # alternating
+            finetune.cache_members = (cache_members if variant == "cache"
+                                      else lambda *args: None)
+            started = time.perf_counter()
+            predictions = api.predict(bundle, table, n_threads=spec["threads"],
+                                      log=lambda m: None)
+            seconds[variant].append(time.perf_counter() - started)
+            means[variant] = float(np.mean(predictions))
+    finetune.cache_members = cache_members
+    return [{"variant": v, "samples_per_s": spec["samples"] / statistics.median(s),
+             "runs": [spec["samples"] / x for x in s], "prediction_mean": means[v]}
+            for v, s in seconds.items()]
 
 
 def in_subprocess(mode: str, spec: dict) -> dict:
     out = subprocess.run([sys.executable, "-m", "benchmarks.levers", "--worker", mode,
                           json.dumps(spec)], cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
-        return {**spec, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -170,19 +186,25 @@ def main(argv=None) -> None:
     import tempfile
     from benchmarks.scaling import make_bundle
     common = {"threads": args.threads, "repeats": args.repeats}
-    training = [in_subprocess("train", {**common, "variant": v, "steps": args.steps})
-                for v in args.variants.split(",") if v]
+    wanted = [v for v in args.variants.split(",") if v]
+    groups = [[v for v in wanted if v != "compile"]] + (
+        [["compile"]] if "compile" in wanted else [])
+    training = []
+    for group in (g for g in groups if g):
+        out = in_subprocess("train", {**common, "variants": group, "steps": args.steps})
+        training += out if isinstance(out, list) else [
+            {**out, "variant": v} for v in group]
     for r in training:
         print(json.dumps(r), file=sys.stderr, flush=True)
     prediction = []
     if args.predict_samples:
         with tempfile.TemporaryDirectory() as work:
             bundle = make_bundle(Path(work), args.threads)
-            for cache in (False, True):
-                prediction.append(in_subprocess("predict", {
-                    **common, "bundle": bundle, "samples": args.predict_samples,
-                    "cache": cache}))
-                print(json.dumps(prediction[-1]), file=sys.stderr, flush=True)
+            out = in_subprocess("predict", {**common, "bundle": bundle,
+                                            "samples": args.predict_samples})
+            prediction = out if isinstance(out, list) else [
+                {**out, "variant": v} for v in ("no cache", "cache")]
+            print(json.dumps(prediction), file=sys.stderr, flush=True)
     report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{platform.node()}, {platform.machine()}, "
                          f"{len(os.sched_getaffinity(0))} cores, load average "
