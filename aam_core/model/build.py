@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from .. import __version__
-from ..bundle import ModelBundle
 from ..config import DataConfig, ModelConfig, TrainConfig
 from ..data.tokens import VOCAB
 from ..errors import AAMInputError
@@ -49,8 +48,8 @@ def _single_network(config: dict) -> AAM:
     return AAM(architecture)
 
 
-def build_model(bundle: ModelBundle):
-    """The network of a bundle (head and conditioning from its config), with
+def build_model(bundle):
+    """The network of a ModelBundle (head and conditioning from its config), with
     its weights, in eval mode on CPU."""
     return load_weights(network_for(bundle.config), bundle.state_dict).eval()
 
