@@ -15,19 +15,12 @@ from pathlib import Path
 
 from .errors import AAMInputError
 
-# options every training command takes, with the smallest value that works
-_AT_LEAST_ONE = ("epochs", "batch_size")
-
 
 def before_command(args) -> None:
     """Everything that can be checked from the options alone."""
     if getattr(args, "device", None) == "cuda":
         check_cuda()
-    for name in _AT_LEAST_ONE:
-        value = getattr(args, name, None)
-        if value is not None and value < 1:
-            raise AAMInputError(f"--{name.replace('_', '-')} must be at least 1, "
-                                f"not {value}.")
+    # option ranges are checked where the flags are parsed (their declarations)
     if getattr(args, "output_dir", None) is not None:
         writable_directory(args.output_dir, "--output-dir")
     if getattr(args, "output", None) is not None:

@@ -42,7 +42,10 @@ def aam(capsys, *arguments) -> str:
     """The `aam` command in this process (its main(), as the script runs it);
     an exception escaping main() is a traceback, so the row fails."""
     from aam_core import cli
-    code = cli.main([str(a) for a in arguments])
+    try:
+        code = cli.main([str(a) for a in arguments])
+    except SystemExit as exit:  # argparse refuses a flag: usage, then exit 2
+        code = exit.code
     captured = capsys.readouterr()
     return code, captured.err + captured.out
 

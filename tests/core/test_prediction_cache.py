@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aam_core import api, finetune
+from aam_core import api, predict
 from aam_core.config import TrainConfig
 from aam_core.model.aam import NucleotideEncoder
-from tests.core.test_classifier import QUIET, _classes, _samples, pools  # noqa: F401
+from tests.core.test_fit import QUIET, _classes, _samples, pools  # noqa: F401
 
 ENSEMBLE = TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0, seed=3,
                        validation_fraction=0.25, ensemble_size=2)
@@ -45,7 +45,7 @@ def test_each_member_encodes_each_asv_once(fitted, monkeypatch):
 def test_cached_predictions_equal_per_batch_encoding(fitted, monkeypatch):
     table, bundle = fitted
     cached, _ = _predict_counting_encoder_calls(monkeypatch, table, bundle)
-    monkeypatch.setattr(finetune, "cache_members", lambda *args: None)
+    monkeypatch.setattr(predict, "cache_members", lambda *args: None)
     per_batch, calls = _predict_counting_encoder_calls(monkeypatch, table, bundle)
     assert len(calls) == 2 * 5  # without the cache: every batch of 8, every member
     np.testing.assert_allclose(cached.to_numpy(), per_batch.to_numpy(), rtol=1e-5,
