@@ -2,9 +2,9 @@
 
 Training step (small preset pretraining: UniFrac pairs + masked nucleotides,
 AdamW, clipping; batch 32 on examples/oral-age-mini), median of --repeats
-timed runs of --steps steps after warm-up. fp32 and bf16 run in one process,
-alternating run by run, so that a change in the machine's load hits both
-alike; compile runs in its own process (its first steps compile):
+timed runs of --steps steps after warm-up. The variants run in one process
+on one model, alternating run by run, so that a change in the machine's load
+hits them alike (compile's warm-up steps compile):
 
     fp32        the default
     bf16        torch.autocast('cpu', bfloat16) around the forward pass
@@ -59,7 +59,9 @@ def train_worker(spec: dict) -> list[dict]:
         api.distance_block(distances, prepared.table.sample_ids)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=train.learning_rate)
     variants = spec["variants"]
-    runner = torch.compile(model, dynamic=True) if variants == ["compile"] else model
+    # the compiled module shares the model's weights: variants alternate on one model
+    runners = {v: torch.compile(model, dynamic=True) if v == "compile" else model
+               for v in variants}
 
     def cast(variant):
         return (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16"
@@ -77,7 +79,8 @@ def train_worker(spec: dict) -> list[dict]:
     def step(rows, index, variant):
         batch = builder.build(rows, np.random.default_rng(index))
         with cast(variant):
-            total, _, _ = objective(runner, batch, torch.Generator().manual_seed(index))
+            total, _, _ = objective(runners[variant], batch,
+                                    torch.Generator().manual_seed(index))
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
@@ -187,8 +190,7 @@ def main(argv=None) -> None:
     from benchmarks.scaling import make_bundle
     common = {"threads": args.threads, "repeats": args.repeats}
     wanted = [v for v in args.variants.split(",") if v]
-    groups = [[v for v in wanted if v != "compile"]] + (
-        [["compile"]] if "compile" in wanted else [])
+    groups = [wanted]  # one process: the variants alternate run by run
     training = []
     for group in (g for g in groups if g):
         out = in_subprocess("train", {**common, "variants": group, "steps": args.steps})
