@@ -190,7 +190,9 @@ class TrainConfig:
         choices=("auto", "cpu", "cuda"), actions=TRAINING + PIPELINES + APPLYING,
         commands=TRAINING_COMMANDS + APPLY_COMMANDS)
     n_threads: int = setting(
-        0, "CPU threads for PyTorch; 0 uses all cores.", low=0,
+        0, "CPU threads for PyTorch; 0: the CPUs this job may use (its CPU "
+        "affinity, GALAXY_SLOTS, SLURM_CPUS_PER_TASK or OMP_NUM_THREADS, the "
+        "smallest).", low=0,
         actions=TRAINING + PIPELINES + APPLYING,
         commands=TRAINING_COMMANDS + APPLY_COMMANDS)
     mask_ratio: float = setting(

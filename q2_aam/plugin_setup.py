@@ -56,8 +56,8 @@ for _transformer in TRANSFORMERS:
 
 # -- shared parameters and descriptions --------------------------------------
 
-_citations = [citations['q2aam'], citations['vaswani2017attention'],
-              citations['paszke2019pytorch']]
+_citations = [citations['q2aam'], citations['cantrell_aam'],
+              citations['vaswani2017attention'], citations['paszke2019pytorch']]
 
 input_descriptions = {
     'table': 'Feature table of counts, samples by ASVs.',
