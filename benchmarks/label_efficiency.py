@@ -305,10 +305,13 @@ def plot(frames: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(frames), figsize=(5.5 * len(frames), 4), squeeze=False)
+    methods = sorted({m for rows in frames.values() for m in rows["method"]})
+    colours = {m: f"C{i}" for i, m in enumerate(methods)}  # one colour per method
     for ax, (name, rows) in zip(axes[0], frames.items()):
         table = summary(rows)
         for method, part in table.groupby("method"):
-            ax.plot(part["n_labelled"], part["mae"], marker="o", label=method)
+            ax.plot(part["n_labelled"], part["mae"], marker="o", label=method,
+                    color=colours[method])
         ax.set_xscale("log")
         ax.set_xlabel("labelled samples N")
         ax.set_ylabel("MAE of age on held-out people (years)")
