@@ -313,7 +313,11 @@ def capped_batch(bench: Bench, preset: str, train, device) -> dict:
     peak = _trial_step(model, bench.training_data(), objective, heaviest, device,
                        train.precision)
     total = torch.cuda.get_device_properties(device).total_memory
-    limit = torch.cuda.memory_allocated(device) + peak / 3
+    # the limit counts the allocator's cached blocks too: release them first
+    import gc
+    gc.collect()
+    torch.cuda.empty_cache()
+    limit = torch.cuda.memory_reserved(device) + peak / 3
     torch.cuda.set_per_process_memory_fraction(min(1.0, limit / total), device)
     capped = fit_batch_to_memory(model, bench.training_data(), objective,
                                  replace(train, batch_size=asked), device)
