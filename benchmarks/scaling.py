@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.reports import pretraining_step, write_report
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "oral-age"
 RESULTS = REPO / "benchmarks" / "results"
@@ -194,12 +196,8 @@ def worker_train(spec: dict) -> dict:
     step_seconds = []
     for i, rows in enumerate(timed):
         started = time.perf_counter()
-        batch = builder.build(rows, rng)
-        total, _, _ = objective(model, batch, generator)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
+        pretraining_step(model, objective, optimizer, builder, rows, rng, generator,
+                         train.grad_clip)
         if i >= 2:  # after warm-up
             step_seconds.append(time.perf_counter() - started)
     step = statistics.median(step_seconds)
@@ -396,12 +394,7 @@ def main(argv=None) -> None:
               "training": training, "in_memory": in_memory}
     report["limits"] = limits_text(report)
     table = markdown(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(table)
-    if args.docs is not None:
-        args.docs.mkdir(parents=True, exist_ok=True)
-        (args.docs / f"{args.name}.md").write_text("# Scaling\n\n" + table)
+    write_report(report, table, args.out, args.name, args.docs, "Scaling")
     print(table)
 
 

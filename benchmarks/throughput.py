@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.reports import pretraining_step
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "oral-age-mini"
 RESULTS = REPO / "benchmarks" / "results"
@@ -102,13 +104,8 @@ def worker(spec: dict) -> dict:
     rss_before = peak_rss_mb()
 
     def step(rows):
-        batch = builder.build(rows, rng)
-        total, _, _ = objective(model, batch, generator)
-        optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train.grad_clip)
-        optimizer.step()
-        return batch
+        return pretraining_step(model, objective, optimizer, builder, rows, rng,
+                                generator, train.grad_clip)
 
     batches = batch_rows(prepared.table.n_samples, spec["batch_size"], rng, drop_last=True)
     for rows in batches[:2]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import os
 import platform
 import shutil
@@ -41,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.reports import write_report
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -367,13 +368,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     report = run(args)
     table = markdown(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text(table)
-    if args.docs is not None:
-        args.docs.mkdir(parents=True, exist_ok=True)
-        (args.docs / f"{args.name.replace('_', '-')}.md").write_text(
-            "# Time to a result\n\n" + table)
+    write_report(report, table, args.out, args.name, args.docs, "Time to a result",
+                 page=args.name.replace("_", "-"))
     print(table)
 
 
