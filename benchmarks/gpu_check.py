@@ -153,7 +153,7 @@ def load_data(n_samples: int, seed: int = 0):
     import biom
     import numpy as np
     import skbio
-    from skbio.diversity import beta_diversity
+    from aam_core.skbio_compat import beta_diversity
     table = biom.load_table(str(DATA / "table.biom"))
     ids = list(table.ids())
     chosen = sorted(np.random.default_rng(seed).choice(
@@ -164,7 +164,7 @@ def load_data(n_samples: int, seed: int = 0):
     tree = skbio.TreeNode.read(str(DATA / "tree.nwk")).shear(features)
     distances = beta_diversity("unweighted_unifrac",
                                table.matrix_data.T.toarray().astype(int),
-                               ids=list(table.ids()), otu_ids=features, tree=tree)
+                               ids=list(table.ids()), taxa=features, tree=tree)
     return table, distances
 
 

@@ -50,13 +50,13 @@ CONFIGS = [
 def load_example():
     import biom
     import skbio
-    from skbio.diversity import beta_diversity
+    from aam_core.skbio_compat import beta_diversity
     table = biom.load_table(str(EXAMPLE / "table.biom"))
     features = list(table.ids(axis="observation"))
     tree = skbio.TreeNode.read(str(EXAMPLE / "tree.nwk")).shear(features)
     distances = beta_diversity("unweighted_unifrac",
                                table.matrix_data.T.toarray().astype(int),
-                               ids=list(table.ids()), otu_ids=features, tree=tree)
+                               ids=list(table.ids()), taxa=features, tree=tree)
     return table, distances
 
 

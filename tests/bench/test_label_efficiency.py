@@ -1,6 +1,7 @@
 """The label-efficiency benchmark's draws, probe heads and tables."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmarks.label_efficiency import draw_labelled, embedding_head, markdown, summary
 
@@ -25,6 +26,7 @@ def test_draws_take_whole_groups_and_exactly_n():
 
 
 def test_probe_heads_learn_a_planted_signal():
+    pytest.importorskip("sklearn")  # the newest-stack environment has no scikit-learn
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2))
     y = 40 + 10 * x[:, 0] + rng.normal(scale=0.5, size=200)
