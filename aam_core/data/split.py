@@ -66,8 +66,9 @@ def fold_splits(n_samples: int, k: int, seed: int, groups: np.ndarray | None = N
         groups = np.arange(n_samples).astype(str)
     labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(labels) < k:
-        raise ValueError(f"{k} validation folds need at least {k} groups; "
-                         f"there are {len(labels)}.")
+        raise AAMInputError(f"ensemble_validation 'folds' deals the groups into "
+                            f"ensemble_size ({k}) folds, but there are {len(labels)} "
+                            "groups: lower ensemble_size or use 'random'.")
     rng = np.random.default_rng(seed)
     sizes = np.bincount(codes)
     big = sizes > max(1.0, n_samples / k / 2)

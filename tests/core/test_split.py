@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from aam_core.data.split import fold_splits, member_splits
+from aam_core.errors import AAMInputError
 
 
 def test_fold_splits_partition_whole_groups():
@@ -24,7 +25,7 @@ def test_a_subject_bigger_than_half_a_fold_stays_in_training():
 
 
 def test_fold_splits_need_as_many_groups_as_folds():
-    with pytest.raises(ValueError, match="at least 5 groups"):
+    with pytest.raises(AAMInputError, match="there are 2 groups: lower ensemble_size"):
         fold_splits(10, 5, seed=0, groups=np.array(["a", "b"] * 5))
 
 
