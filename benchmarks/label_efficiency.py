@@ -110,7 +110,6 @@ class Fold:
 
     def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
                  pretraining: dict):
-        import qiime2
         self.settings, self.fold, self.threads = settings, fold, threads
         self.variants = variants  # method name -> TrainConfig fields for fitting
         self.pretraining = pretraining  # aam pretrain parameters over its defaults
@@ -123,7 +122,6 @@ class Fold:
         self.methods = Methods(settings, Recipe(), self.tree)
         self.encoder = self._pretrained()
         self.embeddings = self._embeddings()
-        del qiime2
 
     def _artifact(self, ids):
         import qiime2
