@@ -269,9 +269,13 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         n_labelled=("n_labelled", "mean"), seconds=("seconds", "median"),
         **({"coverage": ("coverage", "mean")} if "coverage" in rows else {}))
     if "forest" in set(rows["method"]):
-        forest = per.xs("forest", level="method")["mae"]
-        per["vs_forest"] = per["mae"] / forest.reindex(
-            per.index.get_level_values("n")).to_numpy()
+        # against the forest's MAE on the same folds and draws, where a
+        # method ran on fewer of them than the forest
+        keys = ["fold", "n", "draw"]
+        forest = rows[rows["method"] == "forest"].set_index(keys)["mae"]
+        paired = rows.join(forest.rename("forest_mae"), on=keys)
+        per["vs_forest"] = (paired.groupby(["n", "method"], sort=False)["mae"].mean()
+                            / paired.groupby(["n", "method"], sort=False)["forest_mae"].mean())
     return per.reset_index()
 
 
