@@ -30,7 +30,10 @@ def validation_split(n_samples: int, fraction: float, seed: int,
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(labels) < 2:
-        raise ValueError("A grouped validation split needs at least two groups.")
+        raise AAMInputError(f"All {n_samples} samples belong to one group, so no "
+                            "validation split can leave that subject out of "
+                            "training: give samples of at least two groups, or "
+                            "set validation_fraction to 0 (no early stopping).")
     sizes = np.bincount(codes)
     wanted = n_samples * fraction
     order = rng.permutation(len(labels))

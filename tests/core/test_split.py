@@ -36,3 +36,8 @@ def test_member_splits_random_mode_draws_one_split_per_member():
     assert len({tuple(val) for _, val in splits}) == 3  # seeds differ
     folds = member_splits(60, 3, 0.1, seed=0, groups=groups, mode="folds")
     assert sorted(np.concatenate([val for _, val in folds])) == list(range(60))
+
+
+def test_one_group_cannot_be_split_and_the_message_says_why():
+    with pytest.raises(AAMInputError, match="All 10 samples belong to one group"):
+        member_splits(10, 2, 0.1, seed=0, groups=np.array(["p"] * 10))
