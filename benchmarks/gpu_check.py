@@ -152,20 +152,14 @@ def load_data(n_samples: int, seed: int = 0):
     """A random subset of the oral-age table and its unweighted UniFrac."""
     import biom
     import numpy as np
-    import skbio
-    from aam_core.skbio_compat import beta_diversity
+    from benchmarks.reports import unweighted_unifrac
     table = biom.load_table(str(DATA / "table.biom"))
     ids = list(table.ids())
     chosen = sorted(np.random.default_rng(seed).choice(
         len(ids), min(n_samples, len(ids)), replace=False))
     table = table.filter([ids[i] for i in chosen], inplace=False).remove_empty(
         axis="observation")
-    features = list(table.ids(axis="observation"))
-    tree = skbio.TreeNode.read(str(DATA / "tree.nwk")).shear(features)
-    distances = beta_diversity("unweighted_unifrac",
-                               table.matrix_data.T.toarray().astype(int),
-                               ids=list(table.ids()), taxa=features, tree=tree)
-    return table, distances
+    return table, unweighted_unifrac(table, DATA / "tree.nwk")
 
 
 class Bench:

@@ -29,3 +29,15 @@ def write_report(report: dict, table: str, out: Path, name: str, docs: Path | No
     if docs is not None:
         docs.mkdir(parents=True, exist_ok=True)
         (docs / f"{page or name}.md").write_text(f"# {title}\n\n" + table)
+
+
+def unweighted_unifrac(table, tree_path):
+    """Unweighted UniFrac of a biom.Table's samples on the tree at
+    `tree_path` (sheared to the table's features), as skbio computes it on
+    every supported scikit-bio release."""
+    import skbio
+    from aam_core.skbio_compat import beta_diversity
+    features = list(table.ids(axis="observation"))
+    tree = skbio.TreeNode.read(str(tree_path)).shear(features)
+    return beta_diversity("unweighted_unifrac", table.matrix_data.T.toarray().astype(int),
+                          ids=list(table.ids()), taxa=features, tree=tree)

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.reports import pretraining_step
+from benchmarks.reports import pretraining_step, unweighted_unifrac
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "oral-age-mini"
@@ -49,15 +49,8 @@ CONFIGS = [
 
 def load_example():
     import biom
-    import skbio
-    from aam_core.skbio_compat import beta_diversity
     table = biom.load_table(str(EXAMPLE / "table.biom"))
-    features = list(table.ids(axis="observation"))
-    tree = skbio.TreeNode.read(str(EXAMPLE / "tree.nwk")).shear(features)
-    distances = beta_diversity("unweighted_unifrac",
-                               table.matrix_data.T.toarray().astype(int),
-                               ids=list(table.ids()), taxa=features, tree=tree)
-    return table, distances
+    return table, unweighted_unifrac(table, EXAMPLE / "tree.nwk")
 
 
 def peak_rss_mb() -> float:
