@@ -52,7 +52,9 @@ METHODS = ("study_mean", "forest", "aam", "knn", "ridge")
 
 def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
     """N training sample ids, whole groups in a seeded random order; the
-    group that would overflow N is cut to fill it exactly."""
+    group that would overflow N is cut to fill it exactly. A first group
+    that alone would fill N gives half of it, so that every draw holds two
+    groups or more (a fit's grouped validation split needs a second group)."""
     rng = np.random.default_rng(seed)
     groups = train_md[group].unique()
     chosen = []
@@ -61,6 +63,8 @@ def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group
         room = n - len(chosen)
         if room <= 0:
             break
+        if not chosen and len(members) >= n:
+            room = max(1, n // 2)
         if len(members) > room:
             members = list(rng.choice(members, room, replace=False))
         chosen += members

@@ -22,6 +22,15 @@ def test_draws_take_whole_groups_and_exactly_n():
         cut = [g for g in groups.unique() if (metadata["group"] == g).sum() > (groups == g).sum()]
         assert len(cut) <= 1
     assert draw_labelled(metadata, 20, 1) == draw_labelled(metadata, 20, 1)
+
+
+def test_a_group_that_alone_fills_n_leaves_room_for_another():
+    # a fit's grouped validation split needs two groups in the draw
+    metadata = _metadata()
+    for seed in range(10):
+        chosen = draw_labelled(metadata, 25, seed)
+        assert len(chosen) == 25
+        assert metadata.loc[chosen, "group"].nunique() >= 2
     assert draw_labelled(metadata, 20, 1) != draw_labelled(metadata, 20, 2)
 
 
