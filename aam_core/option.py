@@ -18,6 +18,7 @@ from typing import Mapping
 JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "fit-regressor": "fit", "fit-classifier": "fit",
        "regress_samples": "pipeline", "classify_samples": "pipeline",
+       "regress_samples_ncv": "pipeline", "classify_samples_ncv": "pipeline",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
        "predict": "predict", "embed": "predict"}
@@ -25,7 +26,9 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
 PRETRAIN = ("pretrain",)
 FIT = ("fit_regressor", "fit_classifier")
 TRAINING = PRETRAIN + FIT
-PIPELINES = ("regress_samples", "classify_samples")
+HOLDOUT = ("regress_samples", "classify_samples")  # one train/test split
+NCV = ("regress_samples_ncv", "classify_samples_ncv")  # cross-validated
+PIPELINES = HOLDOUT + NCV
 PREDICTING = ("predict_regression", "predict_regression_interval",
               "predict_classification", "feature_importance")
 APPLYING = PREDICTING + ("embed",)

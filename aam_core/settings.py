@@ -11,7 +11,7 @@ values back into settings objects with `build`. No torch here.
 from __future__ import annotations
 
 from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS, TrainConfig
-from .option import (FIT, FIT_COMMANDS, PIPELINES, PREDICTING, TRAINING,
+from .option import (FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING, TRAINING,
                      TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
 
 REQUIRED = object()  # an option with no default: the caller must give it
@@ -30,9 +30,11 @@ _LEADING = [
                     "kind": "categorical_column",
                     "help": "Categorical metadata column to predict. Samples with no "
                             "value are dropped; classes are the distinct values."},
-                "regress_samples": {"help": "Numeric metadata column to predict."},
-                "classify_samples": {"kind": "categorical_column",
-                                     "help": "Categorical metadata column to predict."}}),
+                **{action: {"help": "Numeric metadata column to predict."}
+                   for action in ("regress_samples", "regress_samples_ncv")},
+                **{action: {"kind": "categorical_column",
+                            "help": "Categorical metadata column to predict."}
+                   for action in ("classify_samples", "classify_samples_ncv")}}),
     Option("groups", "categorical_column", None, """
            Categorical metadata column; samples of one group stay together on
            one side of the validation split (e.g. one subject).""",
@@ -41,7 +43,12 @@ _LEADING = [
                Categorical metadata column (e.g. subject); all samples of a
                group go to the same side of the test split and of the
                validation split, so no subject is both trained on and
-               tested."""}}),
+               tested."""},
+                **{action: {"help": """
+                   Categorical metadata column (e.g. subject); all samples of
+                   a group go to the same cross-validation fold and to the
+                   same side of each validation split, so no subject is
+                   predicted by a model trained on it."""} for action in NCV}}),
     Option("conditioning", "metadata", None, """
            Categorical sample metadata (site, season, sex, study...) the model
            is conditioned on: every column of it is used, so pass a file (or
@@ -58,11 +65,20 @@ _LEADING = [
                unknown."""}}),
     Option("test_size", "float", 0.2,
            "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
-           inclusive=(False, False), actions=PIPELINES,
+           inclusive=(False, False), actions=HOLDOUT,
            per={"classify_samples": {"help": "Fraction of the samples (or groups) held "
                                      "out for testing, drawn within each class so that "
                                      "every class with two samples (groups) or more is "
                                      "on both sides."}}),
+    Option("cv", "int", 5, """
+           Number of cross-validation folds: every sample is predicted once,
+           by the model fitted on the other folds (whole groups to one
+           fold).""", low=2, actions=NCV,
+           per={"classify_samples_ncv": {"help": """
+               Number of cross-validation folds: every sample is predicted
+               once, by the model fitted on the other folds (whole groups to
+               one fold, the groups of each class spread over the
+               folds)."""}}),
     Option("preset", "str", "small",
            "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU).",
            choices=tuple(PRESETS), actions=TRAINING + PIPELINES,

@@ -169,7 +169,8 @@ def summarize(use):
 _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',
-                     'accuracy_results': 'accuracy_results'}
+                     'accuracy_results': 'accuracy_results',
+                     'encoder': 'encoder'}
 
 
 def _pipeline(use, action_id: str, inputs: dict, model_type: str,
@@ -195,3 +196,30 @@ def classify_samples(use):
     _pipeline(use, 'classify_samples', dict(metadata=_column(use, 'label')),
               'AAMModel[AAMClassifier]', 'SampleData[ClassifierPredictions]',
               probabilities='test_probabilities')
+
+
+def _ncv(use, action_id: str, inputs: dict, predictions_type: str,
+         **more_outputs):
+    table = use.init_artifact('table', table_factory)
+    outputs = use.action(
+        use.UsageAction(plugin_id='aam', action_id=action_id),
+        use.UsageInputs(table=table, cv=3, ensemble_size=1, **inputs, **_FAST),
+        use.UsageOutputNames(predictions='cv_predictions',
+                             feature_importance='importance',
+                             accuracy_results='accuracy_results',
+                             **more_outputs))
+    outputs.predictions.assert_output_type(predictions_type)
+
+
+def regress_samples_ncv(use):
+    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
+    _ncv(use, 'regress_samples_ncv',
+         dict(metadata=_column(use, 'age', metadata_factory, 'metadata'),
+              distance_matrix=distances, pretrain_epochs=1),
+         'SampleData[RegressorPredictions]')
+
+
+def classify_samples_ncv(use):
+    _ncv(use, 'classify_samples_ncv', dict(metadata=_column(use, 'label')),
+         'SampleData[ClassifierPredictions]',
+         probabilities='cv_probabilities')

@@ -2,11 +2,15 @@
 
 Like q2-sample-classifier's pipelines of the same names, with what AAM adds:
 the split keeps every group (subject) on one side, and a distance matrix
-turns on self-supervised pretraining on the training samples before fitting.
+turns on self-supervised pretraining on the training samples before fitting
+(or a pretrained encoder is fine-tuned). The encoder is returned too, so that
+it can be fine-tuned to other targets or used to embed samples.
 """
 import biom
 
+from aam_core.bundle import ModelBundle
 from aam_core.data.split import holdout_split
+from aam_core.errors import AAMInputError
 from aam_core.settings import for_action
 
 from ._parameters import with_options
@@ -21,32 +25,61 @@ SHARED = tuple(o.name for o in for_action('regress_samples')
 DEVICE = ('device', 'n_threads')
 
 
-def _split_tables(ctx, table, settings: dict, stratify: bool):
+def check_encoder_inputs(pretrained_model, distance_matrix) -> None:
+    """In the pipelines a distance matrix means 'pretrain an encoder here';
+    with a pretrained one given too, one of the two would be ignored."""
+    if pretrained_model is not None and distance_matrix is not None:
+        raise AAMInputError(
+            'Both pretrained_model and distance_matrix were given. In this '
+            'pipeline the distance matrix is used only to pretrain an encoder, '
+            'and pretrained_model already is one: give pretrained_model to '
+            'fine-tune it, or distance_matrix to pretrain a new encoder on the '
+            'training samples, not both.')
+
+
+def training_samples(table, settings: dict) -> tuple:
+    """(the table without samples missing from the metadata, the targets of
+    its samples that have one)."""
     biom_table, targets = table_samples_with_metadata(
         table.view(biom.Table), settings['metadata'], settings['missing_samples'])
+    return biom_table, targets.dropna()
+
+
+def subset(ctx, biom_table, ids):
+    part = biom_table.filter(ids, inplace=False)
+    part = part.remove_empty(axis='observation', inplace=False)
+    return ctx.make_artifact('FeatureTable[Frequency]', part)
+
+
+def _split_tables(ctx, table, settings: dict, stratify: bool):
+    biom_table, targets = training_samples(table, settings)
     groups = settings['groups']
     train_ids, test_ids = holdout_split(
-        targets.dropna(), settings['test_size'], settings['random_state'],
+        targets, settings['test_size'], settings['random_state'],
         None if groups is None else groups.to_series(), stratify)
-
-    def subset(ids):
-        part = biom_table.filter(ids, inplace=False)
-        part = part.remove_empty(axis='observation', inplace=False)
-        return ctx.make_artifact('FeatureTable[Frequency]', part)
-    return subset(train_ids), subset(test_ids)
+    return subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids)
 
 
-def _fit_model(ctx, kind, train_table, sequences, distance_matrix, settings):
-    """Optional pretraining on the training samples, then fine-tuning."""
+def encoder_for(ctx, train_table, sequences, distance_matrix, pretrained_model,
+                settings):
+    """The encoder to fine-tune: the one given, one pretrained here on the
+    training samples (with a distance matrix), or None (from scratch)."""
+    if distance_matrix is None:
+        return pretrained_model
     shared = {name: settings[name] for name in SHARED}
     optional = {} if sequences is None else {'sequences': sequences}
-    if distance_matrix is not None:
-        pretrain = ctx.get_action('aam', 'pretrain')
-        encoder, = pretrain(table=train_table,
-                            distance_matrix=distance_matrix,
-                            epochs=settings['pretrain_epochs'],
-                            learning_rate=settings['pretrain_learning_rate'],
-                            **optional, **shared)
+    encoder, = ctx.get_action('aam', 'pretrain')(
+        table=train_table, distance_matrix=distance_matrix,
+        epochs=settings['pretrain_epochs'],
+        learning_rate=settings['pretrain_learning_rate'], **optional, **shared)
+    return encoder
+
+
+def fit_model(ctx, kind, train_table, sequences, encoder, settings):
+    """Fine-tune a model of the target on the training samples."""
+    shared = {name: settings[name] for name in SHARED}
+    optional = {} if sequences is None else {'sequences': sequences}
+    if encoder is not None:
         optional['pretrained_model'] = encoder
     if settings['groups'] is not None:
         optional['groups'] = settings['groups']
@@ -59,39 +92,62 @@ def _fit_model(ctx, kind, train_table, sequences, distance_matrix, settings):
     return model
 
 
-def _train_and_test(ctx, kind, table, sequences, distance_matrix, settings):
-    """(model, feature importance, the predict action's outputs on the test
-    samples, model summary)."""
+def predict_action(ctx, kind):
+    return ctx.get_action('aam', 'predict_regression' if kind == 'regressor'
+                          else 'predict_classification')
+
+
+def _train_and_test(ctx, kind, table, sequences, distance_matrix,
+                    pretrained_model, settings):
+    """(model, encoder, feature importance, the predict action's outputs on
+    the test samples, model summary)."""
+    check_encoder_inputs(pretrained_model, distance_matrix)
     train_table, test_table = _split_tables(ctx, table, settings,
                                             stratify=kind == 'classifier')
-    model = _fit_model(ctx, kind, train_table, sequences, distance_matrix, settings)
+    encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
+                          pretrained_model, settings)
+    model = fit_model(ctx, kind, train_table, sequences, encoder, settings)
     optional = {} if sequences is None else {'sequences': sequences}
     device = {name: settings[name] for name in DEVICE}
-    predict = ctx.get_action('aam', 'predict_regression' if kind == 'regressor'
-                             else 'predict_classification')
-    outputs = predict(table=test_table, model=model, **optional, **device)
+    outputs = predict_action(ctx, kind)(table=test_table, model=model,
+                                        **optional, **device)
     importance, = ctx.get_action('aam', 'feature_importance')(
         table=table, model=model, **optional, **device)
     summary, = ctx.get_action('aam', 'summarize')(model=model)
-    return model, importance, outputs, summary
+    if encoder is None:
+        encoder = _encoder_of_model(ctx, model)
+    return model, encoder, importance, outputs, summary
 
 
-def _regress_samples(ctx, table, sequences=None, distance_matrix=None, **settings):
-    model, importance, (predictions,), summary = _train_and_test(
-        ctx, 'regressor', table, sequences, distance_matrix, settings)
+def _encoder_of_model(ctx, model):
+    """QIIME 2 outputs are never optional: trained from scratch, the encoder
+    output is the fitted model's own (fine-tuned) encoder."""
+    from aam_core.model.build import encoder_of
+    return ctx.make_artifact('AAMModel[AAMEncoder]',
+                             encoder_of(model.view(ModelBundle)))
+
+
+def _regress_samples(ctx, table, sequences=None, distance_matrix=None,
+                     pretrained_model=None, **settings):
+    model, encoder, importance, (predictions,), summary = _train_and_test(
+        ctx, 'regressor', table, sequences, distance_matrix, pretrained_model,
+        settings)
     scatter = ctx.get_action('sample_classifier', 'scatterplot')
     accuracy, = scatter(predictions=predictions, truth=settings['metadata'],
                         missing_samples='ignore')
-    return model, importance, predictions, summary, accuracy
+    return model, importance, predictions, summary, accuracy, encoder
 
 
-def _classify_samples(ctx, table, sequences=None, distance_matrix=None, **settings):
-    model, importance, (predictions, probabilities), summary = _train_and_test(
-        ctx, 'classifier', table, sequences, distance_matrix, settings)
+def _classify_samples(ctx, table, sequences=None, distance_matrix=None,
+                      pretrained_model=None, **settings):
+    model, encoder, importance, (predictions, probabilities), summary = (
+        _train_and_test(ctx, 'classifier', table, sequences, distance_matrix,
+                        pretrained_model, settings))
     confusion = ctx.get_action('sample_classifier', 'confusion_matrix')
     accuracy, = confusion(predictions=predictions, truth=settings['metadata'],
                           probabilities=probabilities, missing_samples='ignore')
-    return model, importance, predictions, probabilities, summary, accuracy
+    return (model, importance, predictions, probabilities, summary, accuracy,
+            encoder)
 
 
 regress_samples = with_options('regress_samples', _regress_samples)

@@ -13,7 +13,7 @@ from q2_types.ordination import PCoAResults
 from q2_types.sample_data import SampleData
 
 from . import (__version__, _classification, _embedding, _examples, _importance,
-               _pipelines, _pretrain, _regression, _visualization)
+               _ncv, _pipelines, _pretrain, _regression, _visualization)
 from ._parameters import descriptions, parameters
 from ._types import (AAMClassifier, AAMEncoder, AAMModel,
                      AAMModelDirectoryFormat, AAMRegressor, KIND_OF_VARIANT)
@@ -262,31 +262,48 @@ plugin.visualizers.register_function(
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],
                     'sequences': FeatureData[Sequence],
-                    'distance_matrix': DistanceMatrix}
+                    'distance_matrix': DistanceMatrix,
+                    'pretrained_model': AAMModel[AAMEncoder]}
 _PIPELINE_INPUT_DESCRIPTIONS = _inputs(
     'table', 'sequences',
-    distance_matrix=input_descriptions['pipeline_distance_matrix'])
+    distance_matrix=input_descriptions['pipeline_distance_matrix'] + (
+        ' Not with pretrained_model.'),
+    pretrained_model=(
+        'A pretrained encoder (from pretrain) to fine-tune, instead of '
+        'pretraining one here: not with distance_matrix. Its architecture '
+        'and data settings are kept; preset, max_length, max_asvs and '
+        'truncate are then ignored.'))
+_ENCODER_OUTPUT = (
+    'The encoder the model was fine-tuned from: pretrained_model when given, '
+    'else the encoder pretrained here on the training samples (with '
+    'distance_matrix). Trained from scratch (neither given), the fitted '
+    "model's own encoder (fine-tuned; an ensemble's first member's) without "
+    'its head. Fine-tune it on another target (fit-regressor, '
+    'fit-classifier, pretrained_model here) or embed samples with it.')
 _PIPELINE_OUTPUT_DESCRIPTIONS = {
     'model': 'The model fitted on the training samples.',
     'feature_importance': (
         'Importance of each feature (gradient x input, see '
         'feature-importance) over all samples of the table.'),
     'predictions': 'Predictions for the held-out test samples.',
-    'model_summary': 'Training curves and settings of the model (summarize).'}
+    'model_summary': 'Training curves and settings of the model (summarize).',
+    'encoder': _ENCODER_OUTPUT}
 
 _register(
     plugin.pipelines, _pipelines.regress_samples, _PIPELINE_INPUTS,
     [('model', AAMModel[AAMRegressor]),
      ('feature_importance', FeatureData[Importance]),
      ('predictions', _REGRESSOR_PREDICTIONS),
-     ('model_summary', Visualization), ('accuracy_results', Visualization)], """
+     ('model_summary', Visualization), ('accuracy_results', Visualization),
+     ('encoder', AAMModel[AAMEncoder])], """
     Train and test an AAM regressor.
 
     Split the samples into training and test sets (whole groups to one side),
     pretrain the encoder on the training samples when a distance matrix is
-    given, fit a regressor of the metadata column, predict the test samples
-    and plot the predictions against the truth; also returns the model's
-    feature importance and summary. AAM's counterpart of sample-classifier's
+    given (or start from a given pretrained encoder), fit a regressor of the
+    metadata column, predict the test samples and plot the predictions
+    against the truth; also returns the model's feature importance and
+    summary, and its encoder. AAM's counterpart of sample-classifier's
     regress-samples.""",
     _PIPELINE_INPUT_DESCRIPTIONS,
     {**_PIPELINE_OUTPUT_DESCRIPTIONS, 'accuracy_results': (
@@ -299,18 +316,85 @@ _register(
      ('feature_importance', FeatureData[Importance]),
      ('predictions', SampleData[ClassifierPredictions]),
      ('probabilities', SampleData[Probabilities]),
-     ('model_summary', Visualization), ('accuracy_results', Visualization)], """
+     ('model_summary', Visualization), ('accuracy_results', Visualization),
+     ('encoder', AAMModel[AAMEncoder])], """
     Train and test an AAM classifier.
 
     Split the samples into training and test sets, stratified by class (whole
     groups to one side), pretrain the encoder on the training samples when a
-    distance matrix is given, fit a classifier of the metadata column,
-    predict the test samples and show the confusion matrix; also returns the
-    model's feature importance and summary. AAM's counterpart of
-    sample-classifier's classify-samples.""",
+    distance matrix is given (or start from a given pretrained encoder), fit
+    a classifier of the metadata column, predict the test samples and show
+    the confusion matrix; also returns the model's feature importance and
+    summary, and its encoder. AAM's counterpart of sample-classifier's
+    classify-samples.""",
     _PIPELINE_INPUT_DESCRIPTIONS,
     {**_PIPELINE_OUTPUT_DESCRIPTIONS,
      'probabilities': 'Predicted class probabilities of the test samples.',
      'accuracy_results': (
         "Confusion matrix and ROC curves of the test predictions "
+        "(q2-sample-classifier's confusion-matrix).")})
+
+_NCV_INPUT_DESCRIPTIONS = {
+    **_PIPELINE_INPUT_DESCRIPTIONS,
+    'distance_matrix': (
+        'Distances between the samples (e.g. UniFrac). When given, an encoder '
+        "is pretrained for every fold on only that fold's training samples "
+        '(and masked nucleotides), then fine-tuned; without it (and without '
+        'pretrained_model) each fold model is trained from scratch. Not with '
+        'pretrained_model.'),
+    'pretrained_model': (
+        'A pretrained encoder (from pretrain) that every fold model is '
+        'fine-tuned from, instead of pretraining per fold: not with '
+        'distance_matrix. Pretraining uses no target values, so an encoder '
+        "pretrained on all samples leaks no fold's labels; its architecture "
+        'and data settings are kept.')}
+_NCV_IMPORTANCE = (
+    "Importance of each feature (gradient x input, see feature-importance): "
+    "the mean over the folds of each fold model's importance over all "
+    'samples of the table.')
+
+_register(
+    plugin.pipelines, _ncv.regress_samples_ncv, _PIPELINE_INPUTS,
+    [('predictions', _REGRESSOR_PREDICTIONS),
+     ('feature_importance', FeatureData[Importance]),
+     ('accuracy_results', Visualization)], """
+    Predict every sample by cross-validation with AAM regressors.
+
+    Deal the samples into cv folds (whole groups to one fold); for each fold,
+    pretrain an encoder on the other folds' samples when a distance matrix is
+    given (or start from a given pretrained encoder), fit a regressor of the
+    metadata column on them and predict the fold. Every sample with a value
+    is predicted exactly once, by a model that never saw it or its group.
+    Fits cv x ensemble_size models. AAM's counterpart of sample-classifier's
+    regress-samples-ncv.""",
+    _NCV_INPUT_DESCRIPTIONS,
+    {'predictions': 'Out-of-fold prediction of every sample.',
+     'feature_importance': _NCV_IMPORTANCE,
+     'accuracy_results': (
+        "Out-of-fold predictions against the truth (q2-sample-classifier's "
+        'scatterplot).')})
+
+_register(
+    plugin.pipelines, _ncv.classify_samples_ncv, _PIPELINE_INPUTS,
+    [('predictions', SampleData[ClassifierPredictions]),
+     ('feature_importance', FeatureData[Importance]),
+     ('probabilities', SampleData[Probabilities]),
+     ('accuracy_results', Visualization)], """
+    Predict every sample by cross-validation with AAM classifiers.
+
+    Deal the samples into cv folds (whole groups to one fold, each class
+    spread over the folds); for each fold, pretrain an encoder on the other
+    folds' samples when a distance matrix is given (or start from a given
+    pretrained encoder), fit a classifier of the metadata column on them and
+    predict the fold. Every sample with a class is predicted exactly once, by
+    a model that never saw it or its group. Fits cv x ensemble_size models.
+    AAM's counterpart of sample-classifier's classify-samples-ncv.""",
+    _NCV_INPUT_DESCRIPTIONS,
+    {'predictions': 'Out-of-fold predicted class of every sample.',
+     'feature_importance': _NCV_IMPORTANCE,
+     'probabilities': (
+        'Out-of-fold class probabilities of every sample, one column per '
+        "class (0 for a class absent from a fold's training samples)."),
+     'accuracy_results': (
+        "Confusion matrix and ROC curves of the out-of-fold predictions "
         "(q2-sample-classifier's confusion-matrix).")})

@@ -134,3 +134,41 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
             "test samples; it needs at least 4 and 2. Use more samples (or "
             "groups), or change test_size.")
     return train_ids, test_ids
+
+
+def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
+             stratify: bool = False) -> list:
+    """The test sample ids of each of `k` cross-validation folds: disjoint,
+    together every sample, whole units (groups) to one fold. Units are dealt
+    largest first to the fold with the fewest samples (with `stratify`: the
+    fewest of the unit's class, a unit's class being its most common), so
+    that folds are alike in size and class mix. Unlike fold_splits (an
+    ensemble's validation folds), no big group is kept out: every sample
+    must be predicted."""
+    if k < 2:
+        raise AAMInputError(f"cv must be at least 2 (one fold to test, the "
+                            f"others to train), not {k}.")
+    units = sample_units(list(targets.index), groups)
+    sizes = units.value_counts()
+    if len(sizes) < k:
+        what = "groups" if groups is not None else "samples"
+        raise AAMInputError(
+            f"cv is {k}, but the samples form only {len(sizes)} {what}, and a "
+            f"{what[:-1]} cannot be split over folds: lower cv to at most "
+            f"{len(sizes)}, or use a finer groups column.")
+    labels = (targets.groupby(units).agg(lambda v: v.value_counts().index[0])
+              if stratify else pd.Series("all", index=sizes.index))
+    order = np.random.default_rng(seed).permutation(sorted(sizes.index))
+    order = sorted(order, key=lambda unit: -sizes[unit])  # stable: ties stay shuffled
+    filled = {label: np.zeros(k) for label in labels.unique()}
+    total, fold_of = np.zeros(k), {}
+    for unit in order:
+        of_class = filled[labels[unit]]
+        # fewest of this class, then fewest in all: an empty fold is always
+        # taken first, so no fold ends up empty
+        fold = min(range(k), key=lambda f: (of_class[f], total[f]))
+        fold_of[unit] = fold
+        of_class[fold] += sizes[unit]
+        total[fold] += sizes[unit]
+    sample_fold = units.map(fold_of)
+    return [list(units.index[(sample_fold == f).to_numpy()]) for f in range(k)]

@@ -1,0 +1,95 @@
+"""regress-samples-ncv and classify-samples-ncv: a prediction for every
+sample by cross-validation, like q2-sample-classifier's actions of the same
+names. Each of `cv` folds (whole groups to one fold) is predicted by a model
+fitted on the other folds, pretrained first on only those folds' samples when
+a distance matrix is given, so no prediction has seen its sample or its
+subject."""
+import pandas as pd
+
+from aam_core.data.split import cv_folds
+
+from ._parameters import with_options
+from ._pipelines import (DEVICE, check_encoder_inputs, encoder_for, fit_model,
+                         predict_action, subset, training_samples)
+
+
+def _fold_results(ctx, kind, table, sequences, distance_matrix,
+                  pretrained_model, settings):
+    """[(the predict action's outputs on the fold's samples, the fold
+    model's feature importance)] for every fold."""
+    check_encoder_inputs(pretrained_model, distance_matrix)
+    biom_table, targets = training_samples(table, settings)
+    groups = settings['groups']
+    folds = cv_folds(targets, settings['cv'], settings['random_state'],
+                     None if groups is None else groups.to_series(),
+                     stratify=kind == 'classifier')
+    optional = {} if sequences is None else {'sequences': sequences}
+    device = {name: settings[name] for name in DEVICE}
+    results = []
+    for test_ids in folds:
+        held_out = set(test_ids)
+        train_table = subset(ctx, biom_table,
+                             [i for i in targets.index if i not in held_out])
+        encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
+                              pretrained_model, settings)
+        model = fit_model(ctx, kind, train_table, sequences, encoder, settings)
+        outputs = predict_action(ctx, kind)(
+            table=subset(ctx, biom_table, test_ids), model=model,
+            **optional, **device)
+        # over the whole table, as regress-samples does, so that every
+        # feature has a value from every fold to average
+        importance, = ctx.get_action('aam', 'feature_importance')(
+            table=table, model=model, **optional, **device)
+        results.append((outputs, importance.view(pd.DataFrame)))
+    return results
+
+
+def _mean_importance(ctx, importances):
+    mean = pd.concat(importances).groupby(level=0).mean()
+    mean = mean.sort_values('importance', ascending=False)
+    mean.index.name = importances[0].index.name
+    return ctx.make_artifact('FeatureData[Importance]', mean)
+
+
+def _out_of_fold(outputs, position: int, view=pd.DataFrame):
+    """The folds' `position`-th outputs as one `view` of every sample."""
+    return pd.concat([fold[position].view(view) for fold in outputs])
+
+
+def _regress_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
+                         pretrained_model=None, **settings):
+    results = _fold_results(ctx, 'regressor', table, sequences,
+                            distance_matrix, pretrained_model, settings)
+    outputs = [fold for fold, _ in results]
+    predictions = ctx.make_artifact('SampleData[RegressorPredictions]',
+                                    _out_of_fold(outputs, 0, pd.Series))
+    accuracy, = ctx.get_action('sample_classifier', 'scatterplot')(
+        predictions=predictions, truth=settings['metadata'],
+        missing_samples='ignore')
+    importance = _mean_importance(ctx, [i for _, i in results])
+    return predictions, importance, accuracy
+
+
+def _classify_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
+                          pretrained_model=None, **settings):
+    results = _fold_results(ctx, 'classifier', table, sequences,
+                            distance_matrix, pretrained_model, settings)
+    outputs = [fold for fold, _ in results]
+    predictions = ctx.make_artifact('SampleData[ClassifierPredictions]',
+                                    _out_of_fold(outputs, 0, pd.Series))
+    # a class absent from a fold's training samples has no column in that
+    # fold's probabilities: its model gives it probability 0
+    probabilities = _out_of_fold(outputs, 1).fillna(0.0)
+    probabilities = ctx.make_artifact(
+        'SampleData[Probabilities]',
+        probabilities[sorted(probabilities.columns)])
+    accuracy, = ctx.get_action('sample_classifier', 'confusion_matrix')(
+        predictions=predictions, truth=settings['metadata'],
+        probabilities=probabilities, missing_samples='ignore')
+    importance = _mean_importance(ctx, [i for _, i in results])
+    return predictions, importance, probabilities, accuracy
+
+
+regress_samples_ncv = with_options('regress_samples_ncv', _regress_samples_ncv)
+classify_samples_ncv = with_options('classify_samples_ncv',
+                                    _classify_samples_ncv)
