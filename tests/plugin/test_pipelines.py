@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import qiime2
 from qiime2.plugins import aam
+from skbio import DistanceMatrix
 from skbio.diversity import beta_diversity
 
 from aam_core.bundle import ModelBundle
@@ -62,6 +63,12 @@ def test_regress_samples(oral):
     assert len(importance) == table.view(biom.Table).shape[0]
     for visualization in (result.model_summary, result.accuracy_results):
         assert str(visualization.type) == 'Visualization'
+    # the encoder pretrained on the training samples, usable on its own
+    assert str(result.encoder.type) == 'AAMModel[AAMEncoder]'
+    result.encoder.validate(level='max')
+    encoder = result.encoder.view(ModelBundle)
+    assert encoder.kind == 'encoder'
+    assert 'encoder_of' not in encoder.config['training']
 
 
 def test_classify_samples(oral):
@@ -79,6 +86,39 @@ def test_classify_samples(oral):
     probabilities = result.probabilities.view(pd.DataFrame)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     assert str(result.accuracy_results.type) == 'Visualization'
+    # trained from scratch: the encoder output is the fitted model's own
+    assert str(result.encoder.type) == 'AAMModel[AAMEncoder]'
+    result.encoder.validate(level='max')
+    encoder = result.encoder.view(ModelBundle)
+    assert encoder.config['training']['encoder_of'] == 'classifier'
+    embedded = aam.methods.embed(table=table, model=result.encoder)
+    assert embedded.distance_matrix.view(DistanceMatrix).shape == (48, 48)
+
+
+def test_regress_samples_from_a_pretrained_encoder(oral):
+    table, metadata, distances = oral
+    given = aam.methods.pretrain(table=table, distance_matrix=distances,
+                                 preset='tiny', epochs=1, batch_size=16,
+                                 device='cpu').model
+    result = aam.pipelines.regress_samples(
+        table=table, metadata=metadata.get_column('age'),
+        pretrained_model=given, groups=metadata.get_column('group'),
+        **{**FAST, 'ensemble_size': 1})
+    assert result.model.view(ModelBundle).config['training']['pretrained']
+    # the encoder output is the encoder given, unchanged
+    returned, original = (a.view(ModelBundle) for a in (result.encoder, given))
+    assert returned.state_dict.keys() == original.state_dict.keys()
+    for name, tensor in original.state_dict.items():
+        assert (returned.state_dict[name] == tensor).all(), name
+
+
+def test_pretrained_model_and_distance_matrix_are_refused(oral, encoder):
+    table, metadata, distances = oral
+    with pytest.raises(AAMInputError, match='Both pretrained_model and '
+                       'distance_matrix were given.*not both'):
+        aam.pipelines.regress_samples(
+            table=table, metadata=metadata.get_column('age'),
+            distance_matrix=distances, pretrained_model=encoder, **FAST)
 
 
 # -- the split ---------------------------------------------------------------
