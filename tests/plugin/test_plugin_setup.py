@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / 'q2_aam'
 ALL_ACTIONS = {'pretrain', 'fit_regressor', 'predict_regression',
                'fit_classifier', 'predict_classification', 'embed',
                'feature_importance', 'summarize', 'regress_samples',
-               'classify_samples'}
+               'classify_samples', 'regress_samples_ncv',
+               'classify_samples_ncv'}
 # Galaxy has no user file system: no parameter may name a path
 PATH_WORDS = ('path', 'file', 'dir', 'folder', 'url')
 
