@@ -21,6 +21,17 @@ SHARED = tuple(o.name for o in for_action('regress_samples')
 DEVICE = ('device', 'n_threads')
 
 
+def _fit_only(kind: str) -> tuple:
+    """The pipeline's options that only its fit-* step takes (e.g. the
+    regressor's head), passed on unchanged."""
+    fit = {o.name for o in for_action(f'fit_{kind}')}
+    return tuple(o.name for o in for_action(_PIPELINE[kind])
+                 if o.name in fit and o.name not in _OWN and o.name not in SHARED)
+
+
+_PIPELINE = {'regressor': 'regress_samples', 'classifier': 'classify_samples'}
+
+
 def _split_tables(ctx, table, settings: dict, stratify: bool):
     biom_table, targets = table_samples_with_metadata(
         table.view(biom.Table), settings['metadata'], settings['missing_samples'])
@@ -55,7 +66,8 @@ def _fit_model(ctx, kind, train_table, sequences, distance_matrix, settings):
                  epochs=settings['epochs'],
                  learning_rate=settings['learning_rate'],
                  ensemble_size=settings['ensemble_size'],
-                 missing_samples='ignore', **optional, **shared)
+                 missing_samples='ignore', **optional, **shared,
+                 **{name: settings[name] for name in _fit_only(kind)})
     return model
 
 

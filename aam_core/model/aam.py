@@ -232,7 +232,9 @@ class AAM(nn.Module):
         if self.head is not None:
             features = embedding if vectors is None else self.conditioning.fuse(
                 embedding, vectors)
-            raw = self.head.raw(features)
+            raw, gate = self.head.gated(features)
+            if gate is not None:
+                out["expert_gate"] = gate  # for the load-balancing loss
             if codes is not None:
                 raw = self.conditioning.scale_output(raw, codes)
             out["prediction"] = self.head.finish(raw, context.get("shift"),
