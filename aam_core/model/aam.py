@@ -110,6 +110,7 @@ class KmerEmbedding(nn.Module):
 
 class NucleotideEncoder(nn.Module):
     gradient_checkpointing = False
+    skip_full_mask = True  # off for an exported graph (export.py)
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -129,7 +130,7 @@ class NucleotideEncoder(nn.Module):
         positions = torch.arange(tokens.shape[1], device=tokens.device)
         x = self.token_embedding(tokens) + self.position_embedding(positions)
         # amplicons often share one length: then no position is padding
-        attention_mask = None if bool(mask.all()) else mask
+        attention_mask = None if self.skip_full_mask and bool(mask.all()) else mask
         x = run_blocks(self.blocks, x, attention_mask, self.gradient_checkpointing)
         x = self.final_norm(x)
         logits = self.token_head(x) if with_token_logits else None
