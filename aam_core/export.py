@@ -120,9 +120,21 @@ def require_onnx():
     return onnx
 
 
+def _expm1(g, x):
+    """exp(x) - 1 for the TorchScript exporter, which has no expm1 (heads.py
+    uses it): 2t / (1 - t) with t = tanh(x / 2) keeps its precision near 0,
+    where exp(x) - 1 would cancel."""
+    one = g.op("Constant", value_t=torch.tensor(1.0))
+    half_tanh = g.op("Tanh", g.op("Div", x, g.op("Constant", value_t=torch.tensor(2.0))))
+    near_zero = g.op("Div", g.op("Add", half_tanh, half_tanh), g.op("Sub", one, half_tanh))
+    small = g.op("Less", g.op("Abs", x), one)
+    return g.op("Where", small, near_zero, g.op("Sub", g.op("Exp", x), one))
+
+
 def export_onnx(bundle: ModelBundle, path: str | Path, opset: int = OPSET) -> Path:
     """Write the model's prediction graph to `path` (.onnx); returns it."""
     onnx = require_onnx()
+    torch.onnx.register_custom_op_symbolic("aten::expm1", _expm1, opset)
     graph = PredictionGraph(bundle).eval()
     length = int(bundle.config["data"]["max_length"])
     example = (torch.full((2, 3, length), 1, dtype=torch.long),
@@ -135,6 +147,10 @@ def export_onnx(bundle: ModelBundle, path: str | Path, opset: int = OPSET) -> Pa
     # torch.export one would need onnxscript too, for the same graph
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        # the k-mer embedding's branch for reads shorter than k is traced as
+        # not taken: such reads are padded to the batch's longest read anyway
+        warnings.filterwarnings("ignore", "Converting a tensor to a Python boolean",
+                                module="aam_core.model.aam")
         torch.onnx.export(graph, example, str(path), input_names=["tokens", "abundances"],
                           output_names=[output], dynamic_axes=axes,
                           opset_version=opset, dynamo=False)

@@ -100,7 +100,10 @@ class KmerEmbedding(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if tokens.shape[1] < self.k:  # shorter than one k-mer: padding only
             tokens = F.pad(tokens, (0, self.k - tokens.shape[1]))
-        windows = tokens.unfold(1, self.k, 1)          # (U, L-k+1, k)
+        # shifted slices, not unfold: ONNX export has no unfold of a dynamic length
+        n_windows = tokens.shape[1] - self.k + 1
+        windows = torch.stack([tokens[:, i:i + n_windows] for i in range(self.k)],
+                              dim=-1)                 # (U, L-k+1, k)
         valid = ((windows >= 1) & (windows <= 4)).all(-1)
         codes = ((windows - 1).clamp(0, 3) * self.powers).sum(-1)
         weights = valid.to(self.embedding.weight.dtype)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from aam_core import api, cli, export
-from aam_core.config import FIT_TRAIN_DEFAULTS
+from aam_core.config import FIT_TRAIN_DEFAULTS, ModelConfig
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "oral-age-mini"
@@ -60,6 +60,20 @@ def test_onnxruntime_predicts_as_torch_on_real_samples(fitted, tmp_path):
               "abundances": np.pad(inputs["abundances"][:1], ((0, 0), (0, 5)))}
     alone, = session.run(["prediction"], padded)
     assert abs(alone[0] - expected.iloc[0]) < 1e-4
+
+
+def test_a_classifier_with_kmers_exports_its_probabilities(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    table, age = _mini(48)
+    labels = (age > 40).map({True: "over 40", False: "40 or under"})
+    bundle = api.fit_classifier(table, labels, model=ModelConfig.preset("tiny", kmer_size=3),
+                                train=TRAIN, log=lambda message: None)
+    path = export.export_onnx(bundle, tmp_path / "classifier.onnx")
+    _, expected = api.predict_classification(bundle, table, n_threads=1,
+                                             log=lambda message: None)
+    got, = ort.InferenceSession(str(path)).run(["probabilities"],
+                                               export.onnx_inputs(bundle, table)[1])
+    assert np.abs(got - expected.to_numpy()).max() < 1e-4
 
 
 def test_export_command_writes_the_model(fitted, tmp_path):
