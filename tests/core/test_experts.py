@@ -1,10 +1,12 @@
 """The mixture-of-experts regression head (regression_experts > 1)."""
+import biom
 import numpy as np
 import torch
 
-from aam_core import losses
+from aam_core import api, cli, losses
 from aam_core.config import ModelConfig
 from aam_core.model.heads import MixtureOfExperts, RegressionHead
+from tests.conftest import REPO
 
 
 def _two_regimes(n: int, seed: int):
@@ -68,3 +70,22 @@ def test_balance_loss_is_zero_when_balanced_and_grows_with_collapse():
     assert losses.expert_balance_loss(balanced).item() == 0.0
     # shares (1, 0): variance 0.25 over a squared mean of 0.25
     assert np.isclose(losses.expert_balance_loss(collapsed).item(), 1.0)
+
+
+def test_fit_with_two_experts_saves_loads_and_predicts(tmp_path):
+    """`aam fit-regressor --regression-experts 2` end to end on real samples."""
+    example = REPO / "examples" / "oral-age-mini"
+    run = tmp_path / "run"
+    assert cli.main(["fit-regressor", "--table", str(example / "table.biom"),
+                     "--metadata", str(example / "metadata.tsv"), "--target", "age",
+                     "--output-dir", str(run), "--preset", "tiny", "--epochs", "2",
+                     "--ensemble-size", "1", "--batch-size", "32", "--n-threads", "1",
+                     "--regression-experts", "2", "--expert-balance", "0.1"]) == 0
+    bundle = api.load(run / "model")
+    assert bundle.config["architecture"]["regression_experts"] == 2
+    assert bundle.config["training"]["expert_balance"] == 0.1
+    assert "expert_balance" in " ".join(bundle.history.columns)
+    table = biom.load_table(str(example / "table.biom"))
+    predictions = api.predict(bundle, table, n_threads=1,
+                              log=lambda message: None)
+    assert len(predictions) == 191 and np.isfinite(predictions).all()
