@@ -6,6 +6,7 @@
     aam fit-classifier --table T.biom --metadata M.tsv --target site --output-dir FIT
     aam predict        --model FIT/model --table NEW.biom --output predictions.tsv
     aam embed          --model RUN/model --table NEW.biom --output embeddings.tsv
+    aam export-onnx    FIT/model --output model.onnx
 
 Inputs are the plain formats QIIME 2 exports: a BIOM table, an optional
 FASTA of the features' sequences, a distance matrix (TSV; a .npy array with
@@ -325,6 +326,18 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def cmd_export_onnx(args) -> int:
+    from .bundle import ModelBundle
+    from .export import export_onnx, require_onnx
+    require_onnx()  # before loading anything: a missing package is said first
+    bundle = ModelBundle.load(existing(args.model, "The model directory"))
+    checks.write_atomically(args.output, lambda partial: export_onnx(bundle, partial))
+    output = "probabilities" if bundle.kind == "classifier" else "prediction"
+    print(f"Wrote {args.output}: inputs tokens (batch, asvs, length) int64 and abundances "
+          f"(batch, asvs) float32, output {output}.", file=sys.stderr)
+    return 0
+
+
 def _model_conditioning(args, bundle):
     columns = (bundle.config.get("conditioning") or {}).get("columns")
     if not columns:
@@ -426,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(embed, training=False)
     _apply_options(embed, "embed")
     embed.set_defaults(run=cmd_embed)
+
+    onnx = commands.add_parser("export-onnx", help="the prediction graph of a fitted "
+                               "model (ASV encoder included) as an ONNX file")
+    onnx.add_argument("model", metavar="MODEL_DIR", help="model directory (RUN/model, "
+                      "or the data/ folder `qiime tools export` makes of a .qza)")
+    onnx.add_argument("--output", required=True, help="ONNX file to write")
+    onnx.set_defaults(run=cmd_export_onnx)
     return parser
 
 

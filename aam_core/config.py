@@ -65,6 +65,14 @@ class ModelConfig:
     classification_hidden: tuple = setting(
         (), "widths of the classification head's hidden layers (none: linear)",
         kind="ints", low=1, commands=("fit-classifier",))
+    # a mixture of experts (REG-9): targets whose relation to the microbiome
+    # differs by regime (e.g. infants and adults) get one head per regime
+    regression_experts: int = setting(
+        1, "Number of expert heads of a regressor, mixed by a learned softmax gate "
+        "over the sample embedding (the conditioned one, with conditioning), for "
+        "targets that follow different rules in different kinds of samples. Each "
+        "expert has the head's hidden layers. 1: a single head.", low=1,
+        actions=("fit_regressor", "regress_samples", "regress_samples_ncv"), commands=("fit-regressor",))
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelConfig":
@@ -91,7 +99,8 @@ class ModelConfig:
 _TUPLE_FIELDS = ("regression_hidden", "output_bounds", "classification_hidden")
 # options of the heads, which fine-tuning may set on a pretrained encoder
 HEAD_FIELDS = ("regression_hidden", "head_dropout", "head_residual",
-               "output_activation", "output_bounds", "classification_hidden")
+               "output_activation", "output_bounds", "classification_hidden",
+               "regression_experts")
 
 
 PRESETS = {
@@ -332,6 +341,12 @@ class TrainConfig:
         "hundred samples; fitting takes ensemble_size times as long. 1 fits a "
         "single model.", low=1, actions=FIT + PIPELINES, commands=FIT_COMMANDS,
         per={"fit": {"default": 5}, "pipeline": {"default": 5}})
+    expert_balance: float = setting(
+        0.01, "Weight of the load-balancing loss of a regressor with "
+        "regression_experts > 1: the squared coefficient of variation of the "
+        "experts' mean gate weights in a batch, which keeps every expert in use. "
+        "0: off.", low=0, actions=("fit_regressor", "regress_samples", "regress_samples_ncv"),
+        commands=("fit-regressor",))
     ensemble_validation: str = setting(
         "random", "How the ensemble members' validation samples are drawn: "
         "'random' gives each member its own grouped split of validation_fraction; "

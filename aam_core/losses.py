@@ -133,3 +133,11 @@ def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
 
 
 TARGET_LOSSES = choices_of(TrainConfig, "target_loss")
+
+
+def expert_balance_loss(gate: torch.Tensor) -> torch.Tensor:
+    """Squared coefficient of variation of the experts' mean gate weights
+    over a batch: 0 when every expert takes the same share, so that the gate
+    cannot collapse onto one expert and leave the others untrained."""
+    share = gate.float().mean(0)
+    return share.var(unbiased=False) / share.mean().pow(2).clamp_min(1e-12)

@@ -96,5 +96,6 @@ def head_options(options: dict, kind: str) -> dict:
                        for b in (options['lower_bound'], options['upper_bound']))
         head.update(head_residual=options['residual_head'],
                     output_activation=options['output_activation'],
-                    output_bounds=bounds)
+                    output_bounds=bounds,
+                    regression_experts=options['regression_experts'])
     return head

@@ -25,6 +25,17 @@ SHARED = tuple(o.name for o in for_action('regress_samples')
 DEVICE = ('device', 'n_threads')
 
 
+def _fit_only(kind: str) -> tuple:
+    """The pipeline's options that only its fit-* step takes (e.g. the
+    regressor's head), passed on unchanged."""
+    fit = {o.name for o in for_action(f'fit_{kind}')}
+    return tuple(o.name for o in for_action(_PIPELINE[kind])
+                 if o.name in fit and o.name not in _OWN and o.name not in SHARED)
+
+
+_PIPELINE = {'regressor': 'regress_samples', 'classifier': 'classify_samples'}
+
+
 def check_encoder_inputs(pretrained_model, distance_matrix) -> None:
     """In the pipelines a distance matrix means 'pretrain an encoder here';
     with a pretrained one given too, one of the two would be ignored."""
@@ -88,7 +99,9 @@ def fit_model(ctx, kind, train_table, sequences, encoder, settings):
                  epochs=settings['epochs'],
                  learning_rate=settings['learning_rate'],
                  ensemble_size=settings['ensemble_size'],
-                 missing_samples='ignore', **optional, **shared)
+                 missing_samples='ignore', **optional, **shared,
+                 **{name: settings[name] for name in _fit_only(kind)
+                    if name in settings})
     return model
 
 

@@ -30,7 +30,10 @@ SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}
 LOCK=$ROOT/scripts/newest-stack.txt
 PY=$NEWEST_VENV/bin/python
 # What "the newest stack" means: these, unpinned (torch pinned, see above).
-TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest "torch==$TORCH_SPEC")
+# onnx and onnxruntime: only for `aam export-onnx` and its test (optional
+# for users, so not in setup.py)
+TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest onnx onnxruntime
+           "torch==$TORCH_SPEC")
 
 log() { printf '[bootstrap-newest] %s\n' "$*" >&2; }
 die() { printf '[bootstrap-newest] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -112,7 +115,7 @@ build() {
     fi
     log "q2-aam: pip install --no-deps -e $ROOT"
     (cd "$ROOT" && pip_in "$PY" install -q --no-deps --no-build-isolation -e .)
-    "$PY" -c 'import aam_core.cli, numpy, pandas, scipy, skbio, biom, h5py, torch' \
+    "$PY" -c 'import aam_core.cli, numpy, pandas, scipy, skbio, biom, h5py, torch, onnx, onnxruntime' \
         || die "the newest stack does not import"
     if "$PY" -c 'import qiime2' 2>/dev/null; then
         die "qiime2 is importable in $NEWEST_VENV; it must not be"
@@ -125,7 +128,8 @@ versions() {
     "$PY" - <<'PYEOF'
 import platform
 from importlib import metadata
-names = ["numpy", "pandas", "scipy", "scikit-bio", "biom-format", "h5py", "torch", "pytest"]
+names = ["numpy", "pandas", "scipy", "scikit-bio", "biom-format", "h5py", "torch", "pytest",
+         "onnx", "onnxruntime"]
 print("[bootstrap-newest] Python " + platform.python_version() + ", "
       + ", ".join(f"{n} {metadata.version(n)}" for n in names))
 PYEOF

@@ -100,7 +100,10 @@ class KmerEmbedding(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         if tokens.shape[1] < self.k:  # shorter than one k-mer: padding only
             tokens = F.pad(tokens, (0, self.k - tokens.shape[1]))
-        windows = tokens.unfold(1, self.k, 1)          # (U, L-k+1, k)
+        # shifted slices, not unfold: ONNX export has no unfold of a dynamic length
+        n_windows = tokens.shape[1] - self.k + 1
+        windows = torch.stack([tokens[:, i:i + n_windows] for i in range(self.k)],
+                              dim=-1)                 # (U, L-k+1, k)
         valid = ((windows >= 1) & (windows <= 4)).all(-1)
         codes = ((windows - 1).clamp(0, 3) * self.powers).sum(-1)
         weights = valid.to(self.embedding.weight.dtype)
@@ -110,6 +113,7 @@ class KmerEmbedding(nn.Module):
 
 class NucleotideEncoder(nn.Module):
     gradient_checkpointing = False
+    skip_full_mask = True  # off for an exported graph (export.py)
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -129,7 +133,7 @@ class NucleotideEncoder(nn.Module):
         positions = torch.arange(tokens.shape[1], device=tokens.device)
         x = self.token_embedding(tokens) + self.position_embedding(positions)
         # amplicons often share one length: then no position is padding
-        attention_mask = None if bool(mask.all()) else mask
+        attention_mask = None if self.skip_full_mask and bool(mask.all()) else mask
         x = run_blocks(self.blocks, x, attention_mask, self.gradient_checkpointing)
         x = self.final_norm(x)
         logits = self.token_head(x) if with_token_logits else None
@@ -232,7 +236,9 @@ class AAM(nn.Module):
         if self.head is not None:
             features = embedding if vectors is None else self.conditioning.fuse(
                 embedding, vectors)
-            raw = self.head.raw(features)
+            raw, gate = self.head.gated(features)
+            if gate is not None:
+                out["expert_gate"] = gate  # for the load-balancing loss
             if codes is not None:
                 raw = self.conditioning.scale_output(raw, codes)
             out["prediction"] = self.head.finish(raw, context.get("shift"),

@@ -54,6 +54,29 @@ def mlp(d_model: int, hidden: tuple, n_outputs: int, dropout: float,
     return nn.Sequential(*layers)
 
 
+class MixtureOfExperts(nn.Module):
+    """k expert MLPs mixed by a softmax gate over the same input.
+
+    One head must fit one function of the embedding; a target whose rule
+    flips between kinds of samples (y = +x in one regime, -x in another) is
+    a product a small head fits badly, but a gate that picks the regime and
+    an expert per regime fit it with linear parts.
+    """
+
+    def __init__(self, d_model: int, hidden: tuple, n_outputs: int, dropout: float,
+                 residual: bool, n_experts: int):
+        super().__init__()
+        self.experts = nn.ModuleList(mlp(d_model, hidden, n_outputs, dropout, residual)
+                                     for _ in range(n_experts))
+        self.gate = nn.Linear(d_model, n_experts)
+
+    def forward(self, x: torch.Tensor):
+        """(mixed outputs (B, n_outputs), gate weights (B, k))."""
+        gate = torch.softmax(self.gate(x).float(), dim=-1)
+        outputs = torch.stack([expert(x) for expert in self.experts], dim=-1)
+        return torch.einsum("bok,bk->bo", outputs.float(), gate), gate
+
+
 class RegressionHead(nn.Module):
     def __init__(self, config: ModelConfig, n_outputs: int = 1, monotone: bool = False):
         super().__init__()
@@ -66,13 +89,25 @@ class RegressionHead(nn.Module):
         if lower is not None and upper is not None and not lower < upper:
             raise ValueError(f"The lower bound ({lower}) must be below the upper "
                              f"bound ({upper}).")
+        experts = config.regression_experts
+        if experts < 1:
+            raise ValueError(f"regression_experts must be at least 1, not {experts}.")
+        # one expert keeps the plain head, and the state_dict names of models
+        # saved before mixtures existed
         self.mlp = mlp(config.d_model, config.regression_hidden, n_outputs,
-                       config.head_dropout, config.head_residual)
+                       config.head_dropout, config.head_residual) if experts == 1 \
+            else MixtureOfExperts(config.d_model, config.regression_hidden, n_outputs,
+                                  config.head_dropout, config.head_residual, experts)
         self.n_outputs, self.monotone = n_outputs, monotone
         self.activation, self.lower, self.upper = config.output_activation, lower, upper
 
     def raw(self, embedding: torch.Tensor) -> torch.Tensor:
-        return self.mlp(embedding)  # (B, n_outputs)
+        return self.gated(embedding)[0]  # (B, n_outputs)
+
+    def gated(self, embedding: torch.Tensor):
+        """(raw outputs, gate weights (B, k) of a mixture of experts or None)."""
+        out = self.mlp(embedding)
+        return out if isinstance(out, tuple) else (out, None)
 
     def finish(self, raw: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
         """Raw outputs -> normalised predictions, (B,) or (B, n_outputs)."""
@@ -124,6 +159,9 @@ class ClassificationHead(nn.Module):
 
     def raw(self, embedding: torch.Tensor) -> torch.Tensor:
         return self.mlp(embedding)
+
+    def gated(self, embedding: torch.Tensor):
+        return self.mlp(embedding), None
 
     def finish(self, raw: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
         return raw.float()

@@ -69,6 +69,9 @@ class Objective:
                 out["abundance"], batch.log_abundance, hidden)
         if "target" in weights:
             terms["target"] = self.task.loss_of(out["prediction"], batch.rows)
+            if self.train.expert_balance > 0 and out.get("expert_gate") is not None:
+                weights = {**weights, "expert_balance": self.train.expert_balance}
+                terms["expert_balance"] = losses.expert_balance_loss(out["expert_gate"])
         terms = scale_for_processes(terms, shard)
         total = sum(weights[name] * value for name, value in terms.items())
         return total, terms, out

@@ -53,9 +53,12 @@ def test_regress_samples(oral):
     result = aam.pipelines.regress_samples(
         table=table, metadata=metadata.get_column('age'),
         distance_matrix=distances, groups=metadata.get_column('group'),
-        **FAST)
+        regression_experts=2, **FAST)
     assert str(result.model.type) == 'AAMModel[AAMRegressor]'
-    assert result.model.view(ModelBundle).config['training']['pretrained']
+    config = result.model.view(ModelBundle).config
+    assert config['training']['pretrained']
+    # an option only fit-regressor takes reaches it through the pipeline
+    assert config['architecture']['regression_experts'] == 2
     predictions = result.predictions.view(pd.Series)
     assert predictions.notna().all()
     check_grouped_split(metadata, table, predictions)
