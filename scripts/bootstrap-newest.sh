@@ -31,6 +31,8 @@ LOCK=$ROOT/scripts/newest-stack.txt
 PY=$NEWEST_VENV/bin/python
 # What "the newest stack" means: these, unpinned (torch pinned, see above).
 TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest "torch==$TORCH_SPEC")
+# optional: experiment tracking of the aam command (--tensorboard, --mlflow-uri)
+TOP_LEVEL+=(mlflow-skinny tensorboard)
 
 log() { printf '[bootstrap-newest] %s\n' "$*" >&2; }
 die() { printf '[bootstrap-newest] ERROR: %s\n' "$*" >&2; exit 1; }
