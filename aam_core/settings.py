@@ -119,6 +119,21 @@ _TRAILING = [
            "this process.", low=1, actions=TRAINING),
 ]
 
+# the `aam` training commands only; the packages are optional (tracking.py)
+_TRACKING = [
+    Option("tensorboard", "str", None,
+           "Write TensorBoard event files to this directory: every loss and metric "
+           "per epoch, the learning rate and, for a regressor, the validation "
+           "predictions against the truth (needs: pip install tensorboard)",
+           commands=TRAINING_COMMANDS, field="tracking.tensorboard"),
+    Option("mlflow_uri", "str", None,
+           "Log the run to this MLflow tracking URI (e.g. file:./mlruns): the "
+           "options as parameters, the metrics per epoch, the model directory as "
+           "an artifact; the experiment is $MLFLOW_EXPERIMENT_NAME, else 'aam' "
+           "(needs: pip install mlflow-skinny)",
+           commands=TRAINING_COMMANDS, field="tracking.mlflow_uri"),
+]
+
 SETTINGS_CLASSES = {cls.__name__: cls for cls in
                     (ModelConfig, DataConfig, TrainConfig, ConditioningConfig)}
 
@@ -128,7 +143,8 @@ _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
     + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
-    + _TRAILING, key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
+    + _TRAILING + _TRACKING,
+    key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
