@@ -29,6 +29,7 @@ PIPELINES = ("regress_samples", "classify_samples")
 PREDICTING = ("predict_regression", "predict_regression_interval",
               "predict_classification", "feature_importance")
 APPLYING = PREDICTING + ("embed",)
+ERRORS = ("error_analysis",)  # a visualizer of any regressor's predictions
 
 FIT_COMMANDS = ("fit-regressor", "fit-classifier")
 TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS
