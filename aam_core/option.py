@@ -20,7 +20,7 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "regress_samples": "pipeline", "classify_samples": "pipeline",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
-       "predict": "predict", "embed": "predict"}
+       "predict": "predict", "embed": "predict", "error_analysis": "analysis"}
 
 PRETRAIN = ("pretrain",)
 FIT = ("fit_regressor", "fit_classifier")
