@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import tracking
 from .errors import AAMInputError
 
 
@@ -25,6 +26,7 @@ def before_command(args) -> None:
         writable_directory(args.output_dir, "--output-dir")
     if getattr(args, "output", None) is not None:
         writable_file(args.output, "--output")
+    tracking.check_available(args)  # a missing optional package, not a traceback
 
 
 def check_cuda() -> None:

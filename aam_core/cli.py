@@ -29,7 +29,7 @@ import zlib
 from dataclasses import replace
 from pathlib import Path
 
-from . import checks
+from . import checks, tracking
 from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
@@ -45,7 +45,8 @@ class UsageError(AAMInputError):
 # -- flags from the option declarations (settings.py) ---------------------------
 
 _GROUPS = {"ModelConfig": "model", "DataConfig": "data", "TrainConfig": "training",
-           "ConditioningConfig": "conditioning", "": "targets and model size"}
+           "ConditioningConfig": "conditioning", "": "targets and model size",
+           "tracking": "experiment tracking"}
 _ELEMENTS = {"ints": int, "floats": float, "bounds": float}
 
 
@@ -174,10 +175,14 @@ def _train(args, command: str, work) -> int:
               file=sys.stderr)
         return 0
     dist = init_from_environment(args.strategy, args.device or "auto")
+    tracker, written = tracking.NONE, None
     try:
         log = log_to_stderr if dist.is_main else (lambda message: None)
+        if dist.is_main:  # one voice per run; its metrics are every process's
+            tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
+                                            f"aam {command}", _options(args))
         checkpoints.identity = {"command": command}
-        runtime = Runtime(dist, checkpoints)
+        runtime = Runtime(dist, checkpoints, tracker)
         with runtime.active():
             bundle = work(log, checkpoints)
         if dist.is_main:
@@ -188,10 +193,18 @@ def _train(args, command: str, work) -> int:
             log(f"Wrote {output / MODEL_DIR}; import it with: qiime tools import "
                 f"--type 'AAMModel[{_VARIANT[bundle.kind]}]' --input-path "
                 f"{output / MODEL_DIR} --output-path model.qza")
+            written = output / MODEL_DIR
         dist.barrier()
     finally:
+        tracker.finish(written)
         shutdown(dist)
     return 0
+
+
+def _options(args) -> dict:
+    """The command's options as given or defaulted, for the tracker."""
+    return {key: value for key, value in sorted(vars(args).items())
+            if key not in ("run", "debug") and not callable(value)}
 
 
 _VARIANT = {"encoder": "AAMEncoder", "regressor": "AAMRegressor",

@@ -22,6 +22,7 @@ from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, ConditioningConfig, DataCo
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.split import member_splits
+from .data.targets import point_index
 from .errors import AAMInputError
 from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config
@@ -29,6 +30,7 @@ from .model.ensemble import first_member_state
 from .option import check_fields, choices_of
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
+from .train.distributed import current_runtime
 from .train.loop import TrainingData, evaluate, fit, log_to_stderr
 from .train.lr_finder import lr_range_test
 from .train.objective import Objective, as_tensor
@@ -147,6 +149,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
     if out_of_fold:
         block["calibration"] = _calibration(target.to_numpy(dtype=float), out_of_fold,
                                             train, log)
+        _track_validation(target.to_numpy(dtype=float), out_of_fold, train)
     network = members[0] if len(members) == 1 else Ensemble(members)
     config = new_config(kind, architecture, data, train, run.device)
     config["training"].update(pretrained=inputs.pretrained is not None,
@@ -200,6 +203,7 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
                                   run.device, log=log)
             run.train = replace(run.train, learning_rate=found.suggestion)
             member_train = replace(member_train, learning_rate=found.suggestion)
+        current_runtime().tracker.member(index, len(splits))
         member = (f" (ensemble member {index + 1} of {len(splits)})"
                   if len(splits) > 1 else "")
         log(f"Fitting a {run.kind}{member} on {len(train_rows)} samples ({len(val_rows)} "
@@ -251,6 +255,16 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
     log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
         f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
     return calibrated
+
+
+def _track_validation(truth: np.ndarray, out_of_fold: list, train: TrainConfig) -> None:
+    """The validation scatter for --tensorboard / --mlflow-uri (point
+    predictions of a quantile model: its median)."""
+    rows = np.concatenate([r for r, _ in out_of_fold])
+    predicted = np.concatenate([p for _, p in out_of_fold])
+    if predicted.ndim == 2:
+        predicted = predicted[:, point_index(train.quantiles)]
+    current_runtime().tracker.validation(truth[rows], predicted)
 
 
 def _member_network(run: _Run, pretrained, log) -> AAM:

@@ -21,7 +21,7 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "regress_samples_ncv": "pipeline", "classify_samples_ncv": "pipeline",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
-       "predict": "predict", "embed": "predict"}
+       "predict": "predict", "embed": "predict", "error_analysis": "analysis"}
 
 PRETRAIN = ("pretrain",)
 FIT = ("fit_regressor", "fit_classifier")
@@ -32,6 +32,7 @@ PIPELINES = HOLDOUT + NCV
 PREDICTING = ("predict_regression", "predict_regression_interval",
               "predict_classification", "feature_importance")
 APPLYING = PREDICTING + ("embed",)
+ERRORS = ("error_analysis",)  # a visualizer of any regressor's predictions
 
 FIT_COMMANDS = ("fit-regressor", "fit-classifier")
 TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS

@@ -11,8 +11,8 @@ values back into settings objects with `build`. No torch here.
 from __future__ import annotations
 
 from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS, TrainConfig
-from .option import (FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING, TRAINING,
-                     TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
+from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
+                     TRAINING, TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
 
 REQUIRED = object()  # an option with no default: the caller must give it
 
@@ -20,13 +20,22 @@ _MISSING_SAMPLES = Option(
     "missing_samples", "str", "error",
     'How to handle table samples absent from the metadata: "error" fails and '
     'names some of them, "ignore" drops them.', choices=("error", "ignore"),
-    actions=FIT + PIPELINES)
+    actions=FIT + PIPELINES + ERRORS, per={"error_analysis": {"help": """
+        How to handle predicted samples absent from the truth column: "error"
+        fails and names some of them, "ignore" leaves them out (the page says
+        how many)."""}})
 
 _LEADING = [
     Option("metadata", "numeric_column", REQUIRED,
            "Numeric metadata column to predict. Samples with no value are dropped.",
-           actions=("fit_regressor", "fit_classifier") + PIPELINES,
-           per={"fit_classifier": {
+           actions=("fit_regressor", "fit_classifier") + PIPELINES + ERRORS,
+           per={"error_analysis": {
+                    "kind": "metadata", "default": None,
+                    "help": "Sample metadata to break the errors down by: residuals "
+                            "per category of each categorical column, against each "
+                            "numeric column, and the mean absolute error of each "
+                            "category."},
+                "fit_classifier": {
                     "kind": "categorical_column",
                     "help": "Categorical metadata column to predict. Samples with no "
                             "value are dropped; classes are the distinct values."},
@@ -135,6 +144,31 @@ _TRAILING = [
            "this process.", low=1, actions=TRAINING),
 ]
 
+# the `aam` training commands only; the packages are optional (tracking.py)
+_TRACKING = [
+    Option("tensorboard", "str", None,
+           "Write TensorBoard event files to this directory: every loss and metric "
+           "per epoch, the learning rate and, for a regressor, the validation "
+           "predictions against the truth (needs: pip install tensorboard)",
+           commands=TRAINING_COMMANDS, field="tracking.tensorboard"),
+    Option("mlflow_uri", "str", None,
+           "Log the run to this MLflow tracking URI (e.g. file:./mlruns): the "
+           "options as parameters, the metrics per epoch, the model directory as "
+           "an artifact; the experiment is $MLFLOW_EXPERIMENT_NAME, else 'aam' "
+           "(needs: pip install mlflow-skinny)",
+           commands=TRAINING_COMMANDS, field="tracking.mlflow_uri"),
+]
+
+# error_analysis (q2_aam/_errors.py), besides metadata and missing_samples
+_ERRORS = [
+    Option("truth", "numeric_column", REQUIRED,
+           "Metadata column of the true values of the predicted samples; "
+           "predicted samples with no value are left out (the page says how many).",
+           actions=ERRORS),
+    Option("largest", "int", 20, "Number of samples listed among the largest errors.",
+           low=1, actions=ERRORS),
+]
+
 SETTINGS_CLASSES = {cls.__name__: cls for cls in
                     (ModelConfig, DataConfig, TrainConfig, ConditioningConfig)}
 
@@ -144,7 +178,8 @@ _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
     + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
-    + _TRAILING, key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
+    + _TRAILING + _TRACKING + _ERRORS,
+    key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
 
 

@@ -166,6 +166,26 @@ def summarize(use):
          {'visualization': ('model_summary', None)})
 
 
+def predictions_factory():
+    """Predicted ages as q2-sample-classifier writes them: a Series named
+    'prediction'; the gum samples are predicted too old."""
+    truth = sample_metadata_factory().to_dataframe()
+    bias = np.where(truth['site'] == 'gum', 8.0, 0.0)
+    predicted = pd.Series(truth['age'].to_numpy() + bias + _rng().normal(0, 2, len(truth)),
+                          index=truth.index, name='prediction')
+    return qiime2.Artifact.import_data('SampleData[RegressorPredictions]', predicted)
+
+
+def error_analysis(use):
+    predictions = use.init_artifact('predictions', predictions_factory)
+    metadata = use.init_metadata('sample_metadata', sample_metadata_factory)
+    _run(use, 'error_analysis',
+         dict(predictions=predictions,
+              truth=use.get_metadata_column('age', 'age', metadata),
+              metadata=metadata, largest=5),
+         {'visualization': ('error_analysis', None)})
+
+
 _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',

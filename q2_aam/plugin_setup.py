@@ -12,8 +12,8 @@ from q2_types.feature_table import FeatureTable, Frequency
 from q2_types.ordination import PCoAResults
 from q2_types.sample_data import SampleData
 
-from . import (__version__, _classification, _embedding, _examples, _importance,
-               _ncv, _pipelines, _pretrain, _regression, _visualization)
+from . import (__version__, _classification, _embedding, _errors, _examples,
+               _importance, _ncv, _pipelines, _pretrain, _regression, _visualization)
 from ._parameters import descriptions, parameters
 from ._types import (AAMClassifier, AAMEncoder, AAMModel,
                      AAMModelDirectoryFormat, AAMRegressor, KIND_OF_VARIANT)
@@ -258,6 +258,25 @@ plugin.visualizers.register_function(
         'epoch whose weights were kept.'),
     citations=[citations['q2aam']],
     examples={'summarize': _examples.summarize},
+)
+
+plugin.visualizers.register_function(
+    function=_errors.error_analysis,
+    inputs={'predictions': _REGRESSOR_PREDICTIONS},
+    parameters=parameters('error_analysis'),
+    input_descriptions={'predictions': (
+        "Predictions of a numeric target: an AAM regressor's or "
+        "q2-sample-classifier's.")},
+    parameter_descriptions=descriptions('error_analysis'),
+    name='Break prediction errors down by sample metadata.',
+    description=(
+        'Where a regressor goes wrong: the errors (prediction - truth) against '
+        'the truth, a box plot of them per category of each categorical '
+        'metadata column with its mean absolute error per category, a scatter '
+        'against each numeric column, and the samples with the largest '
+        'errors.'),
+    citations=[citations['q2aam']],
+    examples={'error_analysis': _examples.error_analysis},
 )
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],

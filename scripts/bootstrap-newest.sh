@@ -34,6 +34,8 @@ PY=$NEWEST_VENV/bin/python
 # for users, so not in setup.py)
 TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest onnx onnxruntime
            "torch==$TORCH_SPEC")
+# optional: experiment tracking of the aam command (--tensorboard, --mlflow-uri)
+TOP_LEVEL+=(mlflow-skinny tensorboard)
 
 log() { printf '[bootstrap-newest] %s\n' "$*" >&2; }
 die() { printf '[bootstrap-newest] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -36,7 +36,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .. import losses
+from .. import losses, tracking
 from ..errors import AAMInputError
 
 STRATEGIES = ("ddp", "fsdp")
@@ -292,6 +292,7 @@ class Runtime:
     """How `fit` runs: among which processes, and with which checkpoints."""
     dist: Distributed = field(default_factory=Distributed)
     checkpoints: Any = None  # checkpoint.Checkpoints, or None
+    tracker: Any = tracking.NONE  # tracking.Tracker: rank 0's, when asked for
 
     @contextlib.contextmanager
     def active(self):

@@ -144,6 +144,7 @@ class _Training:
         self.model, self.data, self.objective = model, data, objective
         self.train, self.device = train, device
         self.dist, self.checkpoints = runtime.dist, runtime.checkpoints
+        self.tracker = runtime.tracker
         self.wrapped = self.dist.wrap(model, device)
         self.params = [p for p in self.wrapped.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=train.learning_rate,
@@ -240,6 +241,7 @@ class _Training:
         record = dist.broadcast(record)  # one history and one decision everywhere
         state.records.append(record)
         log(format_epoch(record, self.train.epochs))
+        self.tracker.epoch(record)  # the one place epochs reach --tensorboard/--mlflow-uri
         value = record.get(self.key, record["train_loss"])
         improved = state.best_value is None or (
             value > state.best_value if self.higher_better else value < state.best_value)
