@@ -20,7 +20,10 @@ _MISSING_SAMPLES = Option(
     "missing_samples", "str", "error",
     'How to handle table samples absent from the metadata: "error" fails and '
     'names some of them, "ignore" drops them.', choices=("error", "ignore"),
-    actions=FIT + PIPELINES)
+    actions=FIT + PIPELINES + ("summarize_predictions",),
+    per={"summarize_predictions": {"help": 'How to handle predicted samples absent '
+         'from the truth metadata: "error" fails and names some of them, "ignore" '
+         'leaves them out (their number is shown).'}})
 
 _LEADING = [
     Option("metadata", "numeric_column", REQUIRED,
@@ -56,6 +59,10 @@ _LEADING = [
                Missing samples, columns or categories use the 'unknown'
                embedding, with a message; without it every sample is
                unknown."""}}),
+    Option("truth", "column", REQUIRED, "Metadata column of the true values: "
+           "numeric for a regressor's predictions, categorical for a "
+           "classifier's. Samples with no value are left out (counted).",
+           actions=("summarize_predictions",)),
     Option("test_size", "float", 0.2,
            "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
            inclusive=(False, False), actions=PIPELINES,

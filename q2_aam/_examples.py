@@ -166,6 +166,24 @@ def summarize(use):
          {'visualization': ('model_summary', None)})
 
 
+def predictions_factory():
+    """Predictions of the example samples' age, off by a few years."""
+    truth = metadata_factory().get_column('age').to_series()
+    noise = _rng().normal(0, 5, size=len(truth))
+    predictions = pd.Series(truth.to_numpy() + noise, name='prediction',
+                            index=pd.Index(truth.index, name='SampleID'))
+    return qiime2.Artifact.import_data('SampleData[RegressorPredictions]',
+                                       predictions)
+
+
+def summarize_predictions(use):
+    predictions = use.init_artifact('predictions', predictions_factory)
+    _run(use, 'summarize_predictions',
+         dict(predictions=predictions,
+              truth=_column(use, 'age', metadata_factory, 'metadata')),
+         {'visualization': ('predictions_summary', None)})
+
+
 _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',

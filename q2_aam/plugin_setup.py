@@ -13,7 +13,8 @@ from q2_types.ordination import PCoAResults
 from q2_types.sample_data import SampleData
 
 from . import (__version__, _classification, _embedding, _examples, _importance,
-               _pipelines, _pretrain, _regression, _visualization)
+               _pipelines, _prediction_summary, _pretrain, _regression,
+               _visualization)
 from ._parameters import descriptions, parameters
 from ._types import (AAMClassifier, AAMEncoder, AAMModel,
                      AAMModelDirectoryFormat, AAMRegressor, KIND_OF_VARIANT)
@@ -258,6 +259,26 @@ plugin.visualizers.register_function(
         'epoch whose weights were kept.'),
     citations=[citations['q2aam']],
     examples={'summarize': _examples.summarize},
+)
+
+plugin.visualizers.register_function(
+    function=_prediction_summary.summarize_predictions,
+    inputs={'predictions': SampleData[RegressorPredictions | ClassifierPredictions]},
+    parameters=parameters('summarize_predictions'),
+    input_descriptions={'predictions': (
+        'Predictions of AAM (predict-regression, predict-classification) or '
+        'of q2-sample-classifier.')},
+    parameter_descriptions=descriptions('summarize_predictions'),
+    name='Summarize predictions against the truth.',
+    description=(
+        'The accuracy of predictions in numbers, beside a baseline that '
+        "predicts the truth's mean (the most frequent class) for every "
+        "sample: for a regressor's predictions MAE and RMSE in the target's "
+        "units, R² and Spearman's rho; for a classifier's, accuracy, balanced "
+        'accuracy and the counts of every class; and the number of samples. '
+        "Complements q2-sample-classifier's scatterplot and confusion-matrix."),
+    citations=[citations['q2aam']],
+    examples={'summarize_predictions': _examples.summarize_predictions},
 )
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],
