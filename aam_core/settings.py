@@ -25,6 +25,21 @@ _MISSING_SAMPLES = Option(
          'from the truth metadata: "error" fails and names some of them, "ignore" '
          'leaves them out (their number is shown).'}})
 
+# what each preset costs: parameters of a regressor built on it, and
+# training speed on 2 CPU cores (docs/benchmarks.md, unique-ASV batching)
+_PRESET_COST = {"tiny": "33k parameters, ~270 samples/s: for tests",
+                "small": "220k parameters, ~60 samples/s: for CPUs",
+                "base": "1.6M parameters, ~7 samples/s at batch 8: for GPUs"}
+
+
+def _preset_help() -> str:
+    sizes = "; ".join(
+        f"'{name}' (width {c.d_model}, {c.nucleotide_layers} nucleotide and "
+        f"{c.sample_layers} sample layers, {_PRESET_COST[name]})"
+        for name, c in PRESETS.items())
+    return "Model size: " + sizes + ". Speeds: training on 2 CPU cores."
+
+
 _LEADING = [
     Option("metadata", "numeric_column", REQUIRED,
            "Numeric metadata column to predict. Samples with no value are dropped.",
@@ -70,8 +85,7 @@ _LEADING = [
                                      "out for testing, drawn within each class so that "
                                      "every class with two samples (groups) or more is "
                                      "on both sides."}}),
-    Option("preset", "str", "small",
-           "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU).",
+    Option("preset", "str", "small", _preset_help(),
            choices=tuple(PRESETS), actions=TRAINING + PIPELINES,
            commands=TRAINING_COMMANDS),
 ]
@@ -80,7 +94,8 @@ _HEAD = [
     Option("hidden_layers", "int", 1, "Number of hidden layers of the head (0: linear).",
            low=0, actions=FIT, per={"fit_classifier": {"default": 0}}),
     Option("hidden_width", "int", 0, "Width of the hidden layers of the head; 0 uses "
-           "the model width (d_model).", low=0, actions=FIT),
+           "the width of the model (the preset's, or the pretrained model's).", low=0,
+           actions=FIT),
     Option("lower_bound", "float", float("-inf"),
            "Predictions stay above this value (sigmoid between the bounds when both "
            "are given); -inf: no lower bound. Not with an output_activation.",
