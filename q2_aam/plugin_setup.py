@@ -253,10 +253,12 @@ plugin.visualizers.register_function(
     parameter_descriptions={},
     name='Summarize an AAM model.',
     description=(
-        'The architecture and parameter count, the training and data '
-        'settings, the resolved random seed and device, the loss and metric '
-        'curves per epoch (training and validation) and the metrics of the '
-        'epoch whose weights were kept.'),
+        'The architecture and parameter count (per ensemble member and in '
+        'total), the samples trained and validated on, dropped, the ASVs and '
+        'the training time, the training and data settings that applied, '
+        'the resolved random seed and device, the loss and metric curves per '
+        'epoch (training and validation; for an ensemble the mean and range '
+        "over its members) and every member's metrics at its kept epoch."),
     citations=[citations['q2aam']],
     examples={'summarize': _examples.summarize},
 )
