@@ -30,7 +30,8 @@ _ENSEMBLE_SETTINGS = ('ensemble_size', 'ensemble_validation')
 # head fields of the architecture, by the kind of model whose head they shape
 _HEAD_KINDS = {'regression_hidden': 'regressor', 'head_residual': 'regressor',
                'output_activation': 'regressor', 'output_bounds': 'regressor',
-               'classification_hidden': 'classifier', 'head_dropout': 'regressor classifier'}
+               'classification_hidden': 'classifier',
+               'head_dropout': 'regressor classifier'}
 
 
 def applied_architecture(config: dict) -> dict:
@@ -52,7 +53,8 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         name not in _OBJECTIVE_SETTINGS or _OBJECTIVE_SETTINGS[name] in terms,
         name not in _LOSS_SETTINGS or training.get('target_loss') == _LOSS_SETTINGS[name],
         name not in _KIND_SETTINGS or config['kind'] == _KIND_SETTINGS[name],
-        name not in _SCHEDULE_SETTINGS or training.get('scheduler') == _SCHEDULE_SETTINGS[name],
+        name not in _SCHEDULE_SETTINGS
+        or training.get('scheduler') == _SCHEDULE_SETTINGS[name],
         name not in _CUDA_SETTINGS or config['device'].startswith('cuda'),
         name not in _PRETRAINED_SETTINGS or bool(training.get('pretrained')),
         name not in _ENSEMBLE_SETTINGS or int(training.get('ensemble_size', 1)) > 1,

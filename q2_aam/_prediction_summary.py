@@ -66,7 +66,8 @@ def classification_rows(predicted: np.ndarray, truth: np.ndarray) -> tuple:
     recall = {c: float(np.mean(predicted[truth == c] == c)) for c in classes
               if (truth == c).any()}
     counts = pd.Series(truth).value_counts()
-    metrics = [('accuracy', float(np.mean(predicted == truth)), counts.iloc[0] / len(truth)),
+    metrics = [('accuracy', float(np.mean(predicted == truth)),
+                counts.iloc[0] / len(truth)),
                ('balanced accuracy', float(np.mean(list(recall.values()))),
                 1 / len(recall))]
     per_class = [(c, int((truth == c).sum()), int((predicted == c).sum()),
