@@ -50,8 +50,8 @@ class ModelConfig:
     # Head options (model/heads.py). Fine-tuning takes them from the caller
     # even when the encoder fields come from a pretrained model (HEAD_FIELDS).
     head_residual: bool = setting(
-        False, "Use residual blocks (x + MLP(LayerNorm(x)), of hidden_width inner "
-        "width) in the head instead of a plain MLP.", name="residual_head",
+        False, "Use residual blocks (x + MLP(LayerNorm(x)), the hidden layers' "
+        "widths as inner widths) in the head instead of a plain MLP.", name="residual_head",
         old_name="head_residual", actions=("fit_regressor",),
         commands=("fit-regressor",))
     output_activation: str = setting(
@@ -211,7 +211,7 @@ class TrainConfig:
         1.0, "Weight of the masked-nucleotide loss; 0 skips it.", low=0,
         actions=TRAINING, commands=TRAINING_COMMANDS, per={"fit": {"default": 0.0}})
     unifrac_weight: float = setting(
-        1.0, "Weight of the auxiliary UniFrac loss (only with a distance_matrix); "
+        1.0, "Weight of the auxiliary UniFrac loss (only with a distance matrix); "
         "0 skips it.", low=0, actions=TRAINING, commands=TRAINING_COMMANDS,
         per={"pretrain": {"default": 20.0, "help": "Weight of the UniFrac distance "
                           "loss; 0 skips it."}})
@@ -233,7 +233,7 @@ class TrainConfig:
     freeze_encoder: bool = setting(
         False, "Train only the head (and the conditioning), keeping the whole "
         "pretrained encoder fixed; ASV vectors are then computed once and cached. "
-        "Needs pretrained_model.", actions=FIT, commands=FIT_COMMANDS)
+        "Needs a pretrained model.", actions=FIT, commands=FIT_COMMANDS)
     quantiles: tuple = setting(
         (0.1, 0.5, 0.9), "Quantiles the 'quantile' loss fits, e.g. 0.1 0.5 0.9 (the "
         "default). The prediction is the one closest to 0.5.", kind="floats",
@@ -265,7 +265,7 @@ class TrainConfig:
         False, "Keep the pretrained model's nucleotide encoder fixed and train the "
         "sample encoder and head: every ASV is then encoded once and its vector "
         "cached (about 10x faster per epoch), and the masked-nucleotide loss is "
-        "skipped. Without a pretrained_model it has no effect: a random "
+        "skipped. Without a pretrained model it has no effect: a random "
         "nucleotide encoder has to learn.", actions=FIT, commands=FIT_COMMANDS,
         per={"fit": {"default": True}})
     abundance_weight: float = setting(

@@ -8,6 +8,7 @@ by the loop in train/loop.py.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -25,7 +26,7 @@ from .data.split import member_splits
 from .data.targets import point_index
 from .errors import AAMInputError
 from .model import AAM, Ensemble
-from .model.build import cpu_state, load_matching_weights, new_config
+from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
 from .option import check_fields, choices_of
 from .train.cache import cache_asv_vectors
@@ -116,6 +117,7 @@ class _Run:
 
 def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> ModelBundle:
     """Fit a 'regressor' or a 'classifier'."""
+    started = time.perf_counter()
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
     seed_everything(train)
@@ -154,7 +156,10 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
     config = new_config(kind, architecture, data, train, run.device)
     config["training"].update(pretrained=inputs.pretrained is not None,
                               best_epoch=best_epochs[0] if len(best_epochs) == 1
-                              else best_epochs, selection_metric=selected_by)
+                              else best_epochs, selection_metric=selected_by,
+                              run=run_record(prepared, splits,
+                                             prepared.table.n_samples - len(target),
+                                             time.perf_counter() - started))
     config.update(target=block, conditioning=spec,
                   class_labels=block.get("labels") if kind == "classifier" else None)
     return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
@@ -194,7 +199,10 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
             # check_options allows freezing only with a pretrained model, whose
             # nucleotide encoder every member loads unchanged: encode once
             if asv_vectors is None:
+                log(f"Encoding {len(run.tokens)} distinct ASV sequences once with the "
+                    "frozen nucleotide encoder...")
                 asv_vectors = cache_asv_vectors(network, run.tokens, run.device)
+                log("ASV vectors cached.")
             network.asv_cache = asv_vectors
         training = TrainingData(run.builder, train_rows, val_rows,
                                 score=run.score_on(val_rows))

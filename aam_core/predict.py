@@ -9,6 +9,7 @@ normalisation (shift, scale) of a regressor.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -116,7 +117,7 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     run = apply_model(bundle, table, sequences, conditioning, device=device,
                       n_threads=n_threads, log=log)
     network = members_of(run.network)[0] if embedding_only else run.network
-    cache_members(network, run.prepared.tokens, run.device)  # each ASV once per member
+    cache_vectors(network, run.prepared.tokens, run.device, log)
     outputs = {"embedding": [], "prediction": []}
     with torch.no_grad():
         for rows in batch_rows(len(run.sample_ids), batch_size, None):
@@ -126,6 +127,18 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
                 if key in out:
                     outputs[key].append(out[key].float().cpu().numpy())
     return run, {k: np.concatenate(v) for k, v in outputs.items() if v}
+
+
+def cache_vectors(network, tokens: np.ndarray, device, log: Log) -> None:
+    """Encode each ASV of the table once per member (the longest silent
+    step before the batches of a large table: say so)."""
+    n_members = len(members_of(network))
+    log(f"Encoding {len(tokens)} distinct ASV sequences once"
+        f"{f' for each of {n_members} ensemble members' if n_members > 1 else ''}...")
+    started = time.perf_counter()
+    cache_members(network, tokens, device)
+    log(f"ASV vectors cached in {time.perf_counter() - started:.1f}s; predicting "
+        "the samples.")
 
 
 def _in_target_units(values: np.ndarray, context: PredictionContext) -> np.ndarray:

@@ -2,6 +2,7 @@
 the given distances (UniFrac), nucleotide tokens the masked nucleotides."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Callable
 
@@ -12,7 +13,7 @@ from .data.prepare import distance_block, prepare
 from .data.split import validation_split
 from .errors import AAMInputError
 from .model import AAM
-from .model.build import cpu_state, new_config
+from .model.build import cpu_state, new_config, run_record
 from .train.device import resolve_device, seed_everything
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
@@ -23,6 +24,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
              train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
              log: Callable[[str], None] = log_to_stderr) -> ModelBundle:
     """Self-supervised encoder: UniFrac pairs (when distances) + masked nucleotides."""
+    started = time.perf_counter()
     seed_everything(train)
     prepared = prepare(table, sequences, data, log)
     if distances is None and train.nucleotide_weight <= 0:
@@ -43,5 +45,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
         f"{len(prepared.table.feature_ids)} ASVs; objectives: "
         f"{', '.join(objective.weights)}; device {device}.")
     result = fit(network, training, objective, train, device, "loss", log)
-    return ModelBundle(new_config("encoder", architecture, data, train, device),
-                       cpu_state(network), result.history)
+    config = new_config("encoder", architecture, data, train, device)
+    config["training"]["run"] = run_record(prepared, [(train_rows, val_rows)], 0,
+                                           time.perf_counter() - started)
+    return ModelBundle(config, cpu_state(network), result.history)

@@ -20,10 +20,29 @@ _MISSING_SAMPLES = Option(
     "missing_samples", "str", "error",
     'How to handle table samples absent from the metadata: "error" fails and '
     'names some of them, "ignore" drops them.', choices=("error", "ignore"),
-    actions=FIT + PIPELINES + ERRORS, per={"error_analysis": {"help": """
+    actions=FIT + PIPELINES + ERRORS + ("summarize_predictions",),
+    per={"error_analysis": {"help": """
         How to handle predicted samples absent from the truth column: "error"
         fails and names some of them, "ignore" leaves them out (the page says
-        how many)."""}})
+        how many)."""},
+         "summarize_predictions": {"help": 'How to handle predicted samples absent '
+         'from the truth metadata: "error" fails and names some of them, "ignore" '
+         'leaves them out (their number is shown).'}})
+
+# what each preset costs: parameters of a regressor built on it, and
+# training speed on 2 CPU cores (docs/benchmarks.md, unique-ASV batching)
+_PRESET_COST = {"tiny": "33k parameters, ~270 samples/s: for tests",
+                "small": "220k parameters, ~60 samples/s: for CPUs",
+                "base": "1.6M parameters, ~7 samples/s at batch 8: for GPUs"}
+
+
+def _preset_help() -> str:
+    sizes = "; ".join(
+        f"'{name}' (width {c.d_model}, {c.nucleotide_layers} nucleotide and "
+        f"{c.sample_layers} sample layers, {_PRESET_COST[name]})"
+        for name, c in PRESETS.items())
+    return "Model size: " + sizes + ". Speeds: training on 2 CPU cores."
+
 
 _LEADING = [
     Option("metadata", "numeric_column", REQUIRED,
@@ -88,8 +107,7 @@ _LEADING = [
                once, by the model fitted on the other folds (whole groups to
                one fold, the groups of each class spread over the
                folds)."""}}),
-    Option("preset", "str", "small",
-           "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU).",
+    Option("preset", "str", "small", _preset_help(),
            choices=tuple(PRESETS), actions=TRAINING + PIPELINES,
            commands=TRAINING_COMMANDS),
 ]
@@ -98,7 +116,8 @@ _HEAD = [
     Option("hidden_layers", "int", 1, "Number of hidden layers of the head (0: linear).",
            low=0, actions=FIT, per={"fit_classifier": {"default": 0}}),
     Option("hidden_width", "int", 0, "Width of the hidden layers of the head; 0 uses "
-           "the model width (d_model).", low=0, actions=FIT),
+           "the width of the model (the preset's, or the pretrained model's).", low=0,
+           actions=FIT),
     Option("lower_bound", "float", float("-inf"),
            "Predictions stay above this value (sigmoid between the bounds when both "
            "are given); -inf: no lower bound. Not with an output_activation.",
@@ -159,12 +178,17 @@ _TRACKING = [
            commands=TRAINING_COMMANDS, field="tracking.mlflow_uri"),
 ]
 
-# error_analysis (q2_aam/_errors.py), besides metadata and missing_samples
+# error_analysis (q2_aam/_errors.py) and summarize_predictions, besides
+# metadata and missing_samples
 _ERRORS = [
-    Option("truth", "numeric_column", REQUIRED,
-           "Metadata column of the true values of the predicted samples; "
-           "predicted samples with no value are left out (the page says how many).",
-           actions=ERRORS),
+    Option("truth", "column", REQUIRED, "Metadata column of the true values: "
+           "numeric for a regressor's predictions, categorical for a "
+           "classifier's. Samples with no value are left out (counted).",
+           actions=("summarize_predictions",) + ERRORS,
+           per={"error_analysis": {"kind": "numeric_column", "help": """
+               Metadata column of the true values of the predicted samples;
+               predicted samples with no value are left out (the page says
+               how many)."""}}),
     Option("largest", "int", 20, "Number of samples listed among the largest errors.",
            low=1, actions=ERRORS),
 ]

@@ -186,6 +186,14 @@ def error_analysis(use):
          {'visualization': ('error_analysis', None)})
 
 
+def summarize_predictions(use):
+    predictions = use.init_artifact('predictions', predictions_factory)
+    _run(use, 'summarize_predictions',
+         dict(predictions=predictions,
+              truth=_column(use, 'age', metadata_factory, 'metadata')),
+         {'visualization': ('predictions_summary', None)})
+
+
 _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',

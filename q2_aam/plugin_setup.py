@@ -13,7 +13,8 @@ from q2_types.ordination import PCoAResults
 from q2_types.sample_data import SampleData
 
 from . import (__version__, _classification, _embedding, _errors, _examples,
-               _importance, _ncv, _pipelines, _pretrain, _regression, _visualization)
+               _importance, _ncv, _pipelines, _prediction_summary, _pretrain,
+               _regression, _visualization)
 from ._parameters import descriptions, parameters
 from ._types import (AAMClassifier, AAMEncoder, AAMModel,
                      AAMModelDirectoryFormat, AAMRegressor, KIND_OF_VARIANT)
@@ -252,10 +253,12 @@ plugin.visualizers.register_function(
     parameter_descriptions={},
     name='Summarize an AAM model.',
     description=(
-        'The architecture and parameter count, the training and data '
-        'settings, the resolved random seed and device, the loss and metric '
-        'curves per epoch (training and validation) and the metrics of the '
-        'epoch whose weights were kept.'),
+        'The architecture and parameter count (per ensemble member and in '
+        'total), the samples trained and validated on, dropped, the ASVs and '
+        'the training time, the training and data settings that applied, '
+        'the resolved random seed and device, the loss and metric curves per '
+        'epoch (training and validation; for an ensemble the mean and range '
+        "over its members) and every member's metrics at its kept epoch."),
     citations=[citations['q2aam']],
     examples={'summarize': _examples.summarize},
 )
@@ -277,6 +280,26 @@ plugin.visualizers.register_function(
         'errors.'),
     citations=[citations['q2aam']],
     examples={'error_analysis': _examples.error_analysis},
+)
+
+plugin.visualizers.register_function(
+    function=_prediction_summary.summarize_predictions,
+    inputs={'predictions': SampleData[RegressorPredictions | ClassifierPredictions]},
+    parameters=parameters('summarize_predictions'),
+    input_descriptions={'predictions': (
+        'Predictions of AAM (predict-regression, predict-classification) or '
+        'of q2-sample-classifier.')},
+    parameter_descriptions=descriptions('summarize_predictions'),
+    name='Summarize predictions against the truth.',
+    description=(
+        'The accuracy of predictions in numbers, beside a baseline that '
+        "predicts the truth's mean (the most frequent class) for every "
+        "sample: for a regressor's predictions MAE and RMSE in the target's "
+        "units, R² and Spearman's rho; for a classifier's, accuracy, balanced "
+        'accuracy and the counts of every class; and the number of samples. '
+        "Complements q2-sample-classifier's scatterplot and confusion-matrix."),
+    citations=[citations['q2aam']],
+    examples={'summarize_predictions': _examples.summarize_predictions},
 )
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],

@@ -17,17 +17,25 @@ from .tokens import resolve_sequences, tokenize
 class PreparedData:
     table: CountTable
     tokens: np.ndarray  # (n_features, L) uint8, each distinct sequence once
+    # samples of the table given, before empty and too shallow ones were dropped
+    n_input_samples: int = 0
+
+    @property
+    def n_dropped(self) -> int:
+        """Samples dropped for having no reads or fewer than the depth."""
+        return self.n_input_samples - self.table.n_samples
 
 
 def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
             log: Callable[[str], None]) -> PreparedData:
     """Clean the table and tokenise each of its features once for the run."""
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
+    n_input = counts.n_samples
     counts = clean_table(counts, data.rarefaction_depth, log)
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
     return PreparedData(counts, tokenize(dna, counts.feature_ids,
-                                         data.max_length, data.truncate))
+                                         data.max_length, data.truncate), n_input)
 
 
 def _as_str_mapping(sequences) -> Mapping[str, str]:

@@ -26,6 +26,19 @@ def new_config(kind: str, architecture: ModelConfig, data: DataConfig,
             "versions": {"aam_core": __version__, "torch": torch.__version__}}
 
 
+def run_record(prepared, splits, no_target: int, seconds: float) -> dict:
+    """config.json's training["run"]: what the run saw and how long it took,
+    for summarize. `splits`: (train_rows, validation_rows) of each member;
+    samples are counted per member, the same for all but an ensemble's."""
+    return {"train_samples": [len(t) for t, _ in splits],
+            "validation_samples": [len(v) for _, v in splits],
+            "dropped_samples": {"no reads or below the rarefaction depth":
+                                int(prepared.n_dropped),
+                                "no target value": int(no_target)},
+            "asvs": len(prepared.table.feature_ids),
+            "seconds": round(float(seconds), 3)}
+
+
 def network_for(config: dict):
     """An untrained network with the shape a model config describes (an
     Ensemble of such networks for a model fitted with ensemble_size > 1)."""

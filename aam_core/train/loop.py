@@ -228,6 +228,7 @@ class _Training:
 
     def end_epoch(self, epoch: int, state: Progress, started: float, log) -> None:
         """Record the epoch, keep the best weights, decide on stopping."""
+        trained = time.perf_counter()  # the epoch's training steps end here
         dist = self.dist
         sums, count = dist.sum(state.sums), dist.sum(state.count)
         record = {"epoch": epoch}
@@ -240,7 +241,6 @@ class _Training:
         record["seconds"] = time.perf_counter() - started
         record = dist.broadcast(record)  # one history and one decision everywhere
         state.records.append(record)
-        log(format_epoch(record, self.train.epochs))
         self.tracker.epoch(record)  # the one place epochs reach --tensorboard/--mlflow-uri
         value = record.get(self.key, record["train_loss"])
         improved = state.best_value is None or (
@@ -251,9 +251,13 @@ class _Training:
             state.best_state = dist.full_state_dict(self.wrapped)
         else:
             state.stale += 1
-            if self.has_validation and state.stale >= self.train.patience:
-                log(f"Early stop: no better {self.key} for {state.stale} epochs.")
-                state.stopped = True
+        samples = min(self.n_batches * self.train.batch_size, len(self.data.train_rows))
+        log(format_epoch(record, self.train.epochs) + "  " + format_pace(
+            state.records, self.train.epochs, samples / max(trained - started, 1e-9),
+            (state.stale, self.train.patience) if self.has_validation else None))
+        if self.has_validation and state.stale >= self.train.patience:
+            log(f"Early stop: no better {self.key} for {state.stale} epochs.")
+            state.stopped = True
         state.finished = state.stopped or epoch == self.train.epochs
         state.next_epoch()
         if self.checkpoints is not None:
@@ -269,3 +273,29 @@ def format_epoch(record: dict, epochs: int) -> str:
             parts.append(prefix + " " + " ".join(f"{k} {v:.4g}" for k, v in values))
     parts.append(f"lr {record['lr']:.2e}  {record['seconds']:.1f}s")
     return "  ".join(parts)
+
+
+def format_pace(records: list, epochs: int, samples_per_second: float,
+                patience: tuple | None) -> str:
+    """How the run goes: training samples per second (validation excluded),
+    time elapsed over the epochs so far, time left if every remaining epoch
+    runs (early stopping may end sooner), and epochs without improvement
+    out of the patience (`patience`: (stale, patience), None without
+    validation, where nothing stops early)."""
+    seconds = [r["seconds"] for r in records]
+    left = (epochs - records[-1]["epoch"]) * sum(seconds) / len(seconds)
+    parts = [f"{samples_per_second:.1f} samples/s",
+             f"elapsed {_duration(sum(seconds))}", f"ETA {_duration(left)}"]
+    if patience is not None:
+        parts.append(f"no improvement {patience[0]}/{patience[1]}")
+    return "  ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """12s, 3m05s, 1h02m."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

@@ -56,3 +56,66 @@ def test_helpers():
     counts = parameter_counts({'a.w': torch.zeros(2, 3), 'a.b': torch.zeros(3),
                                'head.w': torch.zeros(4)})
     assert counts.to_dict() == {'a': 9, 'head': 4}
+
+
+def _row(html, key):
+    """The value cell of a two-column row of the page."""
+    found = re.search(rf'<td>{re.escape(key)}</td><td>([^<]*)</td>', html)
+    assert found, key
+    return found.group(1)
+
+
+def test_ensemble_summary_shows_every_member(tmp_path, regressor):
+    html = exported(aam.visualizers.summarize(model=regressor)[0], tmp_path)
+    bundle = regressor.view(ModelBundle)
+    training = bundle.config['training']
+    members = training['ensemble_size']
+    assert members > 1
+    total = sum(t.numel() for t in bundle.state_dict.values())
+    assert _row(html, 'parameters per member') == f'{total // members:,}'
+    assert _row(html, f'parameters in total ({members} members)') == f'{total:,}'
+    table = html[html.index('id="members"'):]
+    table = table[:table.index('</table>')]
+    rows = re.findall(r'<tr><td>(\d+)</td><td>([\d,]+)</td><td>([\d,]+)</td>', table)
+    assert [int(r[0]) for r in rows] == list(range(1, members + 1))
+    run = training['run']
+    assert [int(r[1]) for r in rows] == run['train_samples']
+    assert [int(r[2]) for r in rows] == run['validation_samples']
+    assert _row(html, 'ASVs (features of the table)') == f"{run['asvs']:,}"
+    assert _row(html, 'dropped samples') == '0'
+    assert re.fullmatch(r'\d+ (s|min \d\d s)', _row(html, 'total training time'))
+    assert "MAE, in age's units" in (tmp_path / 'training_curves.svg').read_text()
+    assert f'mean of {members}' in (tmp_path / 'training_curves.svg').read_text()
+
+
+def test_settings_that_did_not_apply_are_not_shown(tmp_path, regressor, encoder):
+    html = exported(aam.visualizers.summarize(model=regressor)[0], tmp_path)
+    settings = html[html.index('Training settings'):]
+    assert '<td>huber_delta</td>' in settings  # a huber model
+    for absent in ('quantiles', 'overprediction_weight', 'unifrac_weight',
+                   'nucleotide_weight', 'class_weight', 'lr_cycles', 'precision',
+                   'classification_hidden'):
+        assert f'<td>{absent}</td>' not in html, absent
+    html = exported(aam.visualizers.summarize(model=encoder)[0], tmp_path / 'e')
+    assert '<td>unifrac_weight</td>' in html  # pretrained on distances
+    for absent in ('target_loss', 'quantiles', 'regression_hidden', 'ensemble_size'):
+        assert f'<td>{absent}</td>' not in html, absent
+
+
+def test_quantile_settings_shown_for_a_quantile_model():
+    from q2_aam._model_facts import applied_training
+    from tests.plugin.conftest import fake_config
+    training = {'target_loss': 'quantile', 'quantiles': [0.1, 0.5, 0.9],
+                'huber_delta': 1.0, 'unifrac_weight': 1.0, 'target_weight': 1.0}
+    config = fake_config('regressor', training=training)
+    history = pd.DataFrame({'epoch': [1], 'train_loss': [1.0], 'train_target': [1.0]})
+    assert set(applied_training(config, history)) == {'target_loss', 'quantiles',
+                                                      'target_weight'}
+
+
+def test_a_model_without_run_facts_says_not_recorded(tmp_path, fake_bundle):
+    summarize(str(tmp_path), fake_bundle)
+    html = (tmp_path / 'index.html').read_text()
+    for key in ('training samples', 'validation samples', 'dropped samples',
+                'ASVs (features of the table)', 'total training time'):
+        assert _row(html, key) == 'not recorded', key

@@ -1,0 +1,115 @@
+"""summarize-predictions: how good predictions are, in numbers, beside a
+baseline that knows nothing about the samples.
+
+q2-sample-classifier's scatterplot and confusion matrix show predictions
+against the truth but not the error in the target's units nor the number of
+samples. This page gives both, for any SampleData[RegressorPredictions]
+(MAE, RMSE, R², Spearman) or SampleData[ClassifierPredictions] (accuracy,
+balanced accuracy, per-class counts), and the same numbers for a baseline
+that predicts the truth's mean (the majority class) for every sample: a
+model that does not beat it has learned nothing usable.
+"""
+import os
+
+import numpy as np
+import pandas as pd
+import qiime2
+from scipy.stats import spearmanr
+
+from aam_core.errors import AAMInputError
+from aam_core.train.metrics import regression_metrics
+
+from ._parameters import with_options
+
+TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets',
+                         'summarize_predictions')
+
+
+def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
+            missing_samples: str) -> tuple:
+    """(predictions, truth) of the predicted samples that have a true value,
+    and how many were left out: absent from the metadata (an error unless
+    missing_samples is 'ignore'), or with no value in the column."""
+    values = truth.to_series()
+    predictions = predictions.copy()
+    predictions.index = predictions.index.map(str)
+    absent = [i for i in predictions.index if i not in values.index]
+    if absent and missing_samples == 'error':
+        raise AAMInputError(
+            f'{len(absent)} predicted sample(s) are not in the truth metadata '
+            f'(e.g. {", ".join(absent[:5])}). Add them, or pass '
+            "missing_samples='ignore' to leave them out.")
+    kept = values.reindex(predictions.index)
+    has_truth = kept.notna() & predictions.notna()
+    left_out = {'not in the metadata': len(absent),
+                'no true value': int((~has_truth).sum()) - len(absent)}
+    if not has_truth.any():
+        raise AAMInputError(f'None of the {len(predictions)} predicted samples has '
+                            f'a value in the truth column {truth.name!r}.')
+    return predictions[has_truth], kept[has_truth], left_out
+
+
+def regression_rows(predicted: np.ndarray, truth: np.ndarray) -> list:
+    """(metric, model, baseline) rows; the baseline predicts the mean of
+    these true values for every sample."""
+    baseline = np.full_like(truth, truth.mean())
+    model, base = regression_metrics(truth, predicted), regression_metrics(truth, baseline)
+    rho = spearmanr(truth, predicted).correlation if len(truth) > 2 else np.nan
+    return [('MAE', model['mae'], base['mae']), ('RMSE', model['rmse'], base['rmse']),
+            ('R²', model['r2'], base['r2']), ('Spearman ρ', rho, np.nan)]
+
+
+def classification_rows(predicted: np.ndarray, truth: np.ndarray) -> tuple:
+    """((metric, model, baseline) rows, per-class rows); the baseline
+    predicts the most frequent true class for every sample."""
+    classes = sorted(set(truth) | set(predicted))
+    recall = {c: float(np.mean(predicted[truth == c] == c)) for c in classes
+              if (truth == c).any()}
+    counts = pd.Series(truth).value_counts()
+    metrics = [('accuracy', float(np.mean(predicted == truth)),
+                counts.iloc[0] / len(truth)),
+               ('balanced accuracy', float(np.mean(list(recall.values()))),
+                1 / len(recall))]
+    per_class = [(c, int((truth == c).sum()), int((predicted == c).sum()),
+                  int(((truth == c) & (predicted == c)).sum()),
+                  _number(recall.get(c, np.nan))) for c in classes]
+    return metrics, per_class
+
+
+def _number(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return 'not defined'
+    return f'{value:.4g}'
+
+
+def _summarize_predictions(output_dir: str, predictions: pd.Series,
+                           **options) -> None:
+    import q2templates
+    from aam_core.model.conditioning import category_text
+    truth_column = options['truth']
+    predictions, truth, left_out = aligned(predictions, truth_column,
+                                           options['missing_samples'])
+    regression = isinstance(truth_column, qiime2.NumericMetadataColumn)
+    per_class = []
+    if regression:
+        if not pd.api.types.is_numeric_dtype(predictions):
+            raise AAMInputError(
+                f'The truth column {truth_column.name!r} is numeric but the '
+                'predictions are classes; give the categorical column the '
+                'classifier was fitted on.')
+        metrics = regression_rows(predictions.to_numpy(float), truth.to_numpy(float))
+        baseline = f'every sample predicted as the mean true value ({truth.mean():.4g})'
+    else:
+        labels = [np.array([category_text(v) for v in s], dtype=object)
+                  for s in (predictions, truth)]
+        metrics, per_class = classification_rows(*labels)
+        baseline = (f'every sample predicted as the most frequent true class '
+                    f'({pd.Series(labels[1]).value_counts().index[0]})')
+    q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir, context={
+        'column': truth_column.name, 'regression': regression,
+        'n_samples': len(truth), 'left_out': left_out, 'baseline': baseline,
+        'metrics': [(n, _number(m), _number(b)) for n, m, b in metrics],
+        'per_class': per_class})
+
+
+summarize_predictions = with_options('summarize_predictions', _summarize_predictions)
