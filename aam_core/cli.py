@@ -32,6 +32,7 @@ from . import checks
 from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
+from .spelling import speaking
 from .settings import build, for_command, given
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
@@ -434,8 +435,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
     try:
-        checks.before_command(args)
-        return args.run(args)
+        with speaking("aam"):
+            checks.before_command(args)
+            return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:
         if args.debug:
             raise

@@ -10,7 +10,8 @@ values back into settings objects with `build`. No torch here.
 """
 from __future__ import annotations
 
-from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS, TrainConfig
+from .config import (DEFAULT_PRESET, PRESETS, ConditioningConfig, DataConfig, ModelConfig,
+                     TrainConfig)
 from .option import (FIT, FIT_COMMANDS, PIPELINES, PREDICTING, TRAINING,
                      TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
 
@@ -63,8 +64,10 @@ _LEADING = [
                                      "out for testing, drawn within each class so that "
                                      "every class with two samples (groups) or more is "
                                      "on both sides."}}),
-    Option("preset", "str", "small",
-           "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU).",
+    Option("preset", "str", DEFAULT_PRESET,
+           "Model size: 'tiny' (tests), 'small' (CPU), 'base' (GPU). With a "
+           "pretrained model, its own size is used; another preset than the "
+           "default is then an error.",
            choices=tuple(PRESETS), actions=TRAINING + PIPELINES,
            commands=TRAINING_COMMANDS),
 ]
