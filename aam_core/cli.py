@@ -434,11 +434,13 @@ def main(argv=None) -> int:
     from .bundle import ModelFormatError
     args = build_parser().parse_args(argv)
     _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
+    created = []
     try:
         with speaking("aam"):
-            checks.before_command(args)
+            created = checks.before_command(args)
             return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:
+        checks.remove_if_empty(created)
         if args.debug:
             raise
         import os

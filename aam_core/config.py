@@ -111,8 +111,9 @@ class DataConfig:
     max_length: int = setting(
         0, "Longest ASV sequence the model reads, in nucleotides; longer ones "
         "are an error unless truncate is set. 0: the longest sequence of the "
-        "table (a V4 table of 253-nt reads takes about 1.7x the time of "
-        "150-nt reads), or the pretrained model's when one is given, which "
+        "table (253-nt V4 reads take about 1.9x the time of 150-nt reads "
+        "in the nucleotide encoder, which dominates a step), or the pretrained "
+        "model's when one is given, which "
         "fixes it.", low=0, actions=TRAINING + PIPELINES,
         commands=TRAINING_COMMANDS)
     truncate: bool = setting(

@@ -178,3 +178,4 @@ def test_aam_names_its_own_flags(tmp_path, capsys):
         tmp_path / "run", "--preset", "tiny", "--epochs", 1,
         "--validation-fraction", 0.95, "--nucleotide-weight", 1)
     refused(output, code, "Lower --validation-fraction 0.95")
+    assert not (tmp_path / "run").exists()  # no empty --output-dir left behind
