@@ -17,16 +17,30 @@ from . import tracking
 from .errors import AAMInputError
 
 
-def before_command(args) -> None:
-    """Everything that can be checked from the options alone."""
+def before_command(args) -> list:
+    """Everything that can be checked from the options alone; the folders it
+    created (for remove_if_empty, should the command then fail)."""
     if getattr(args, "device", None) == "cuda":
         check_cuda()
     # option ranges are checked where the flags are parsed (their declarations)
+    created = []
     if getattr(args, "output_dir", None) is not None:
+        path = Path(args.output_dir).absolute()
+        created = [p for p in (path, *path.parents) if not p.exists()][::-1]
         writable_directory(args.output_dir, "--output-dir")
     if getattr(args, "output", None) is not None:
         writable_file(args.output, "--output")
     tracking.check_available(args)  # a missing optional package, not a traceback
+    return created
+
+
+def remove_if_empty(created: list) -> None:
+    """A failed command leaves no empty --output-dir that it made itself."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a checkpoint to resume from), or gone
+            return
 
 
 def check_cuda() -> None:

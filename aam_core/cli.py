@@ -33,6 +33,7 @@ from . import checks, tracking
 from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
+from .spelling import speaking
 from .settings import build, for_command, given
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
@@ -466,10 +467,13 @@ def main(argv=None) -> int:
     from .bundle import ModelFormatError
     args = build_parser().parse_args(argv)
     _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
+    created = []
     try:
-        checks.before_command(args)
-        return args.run(args)
+        with speaking("aam"):
+            created = checks.before_command(args)
+            return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:
+        checks.remove_if_empty(created)
         if args.debug:
             raise
         import os

@@ -103,6 +103,7 @@ HEAD_FIELDS = ("regression_hidden", "head_dropout", "head_residual",
                "regression_experts")
 
 
+DEFAULT_PRESET = "small"
 PRESETS = {
     "tiny": ModelConfig(d_model=32, n_heads=2, nucleotide_layers=1, sample_layers=1,
                         regression_hidden=(32,)),
@@ -117,8 +118,12 @@ PRESETS = {
 class DataConfig:
     """How tables and sequences become batches."""
     max_length: int = setting(
-        150, "Longest ASV sequence accepted; longer ones are an error unless "
-        "truncate is set.", low=1, actions=TRAINING + PIPELINES,
+        0, "Longest ASV sequence the model reads, in nucleotides; longer ones "
+        "are an error unless truncate is set. 0: the longest sequence of the "
+        "table (253-nt V4 reads take about 1.9x the time of 150-nt reads "
+        "in the nucleotide encoder, which dominates a step), or the pretrained "
+        "model's when one is given, which "
+        "fixes it.", low=0, actions=TRAINING + PIPELINES,
         commands=TRAINING_COMMANDS)
     truncate: bool = setting(
         False, "Cut sequences longer than max_length instead of failing.",
@@ -149,6 +154,20 @@ class DataConfig:
         """The same input rules without the training-time draws (their
         defaults are 'off')."""
         return self.with_draws_of(DataConfig())
+
+    def under_pretrained(self, model: "DataConfig") -> "DataConfig":
+        """This run's rules on a pretrained model whose rules are `model`:
+        the model fixes max_length (its position embedding has one row per
+        nucleotide position); truncate, max_asvs and the draws are the run's."""
+        if self.max_length not in (0, model.max_length):
+            from .errors import AAMInputError
+            from .spelling import spelled
+            raise AAMInputError(
+                f"The pretrained model reads sequences of up to {model.max_length} "
+                f"nt, so it cannot take {spelled('max_length', self.max_length)}. "
+                f"Leave {spelled('max_length')} at 0 (the pretrained model's), or "
+                f"pretrain a model with {spelled('max_length', self.max_length)}.")
+        return replace(self, max_length=model.max_length)
 
     def with_draws_of(self, run: "DataConfig") -> "DataConfig":
         """These input rules (a pretrained model's) with a run's own draws."""

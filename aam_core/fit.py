@@ -18,8 +18,8 @@ import torch
 
 from . import intervals, supervision
 from .bundle import ModelBundle
-from .config import (FIT_TRAIN_DEFAULTS, HEAD_FIELDS, ConditioningConfig, DataConfig,
-                     ModelConfig, TrainConfig)
+from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS,
+                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.split import member_splits
@@ -29,6 +29,7 @@ from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
 from .option import check_fields, choices_of
+from .spelling import spelled
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
 from .train.distributed import current_runtime
@@ -60,7 +61,7 @@ class FitInputs:
 
 @dataclass
 class FitSettings:
-    model: str | ModelConfig = "small"
+    model: str | ModelConfig = DEFAULT_PRESET
     head_options: dict | None = None    # HEAD_FIELDS, also over a pretrained model
     data: DataConfig = DataConfig()
     train: TrainConfig = FIT_TRAIN_DEFAULTS
@@ -70,7 +71,7 @@ class FitSettings:
 def _fitter(kind: str, doc: str):
     def fit_kind(table, targets: pd.Series, sequences=None, groups=None,
                  pretrained: ModelBundle | None = None, *,
-                 model: str | ModelConfig = "small", data: DataConfig = DataConfig(),
+                 model: str | ModelConfig = DEFAULT_PRESET, data: DataConfig = DataConfig(),
                  train: TrainConfig = FIT_TRAIN_DEFAULTS, log: Log = log_to_stderr,
                  distances=None, conditioning: pd.DataFrame | None = None,
                  conditioning_config: ConditioningConfig = ConditioningConfig(),
@@ -121,9 +122,13 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
     seed_everything(train)
-    architecture, data = _architecture(settings.model, settings.head_options,
-                                       settings.data, inputs.pretrained)
+    data = settings.data
+    if inputs.pretrained is not None:
+        data = data.under_pretrained(DataConfig(**inputs.pretrained.config["data"]))
     prepared = prepare(inputs.table, inputs.sequences, data, log)
+    data = prepared.data  # max_length 0 resolved to the longest sequence
+    architecture = _architecture(settings.model, settings.head_options, data,
+                                 inputs.pretrained, log)
     target = supervision.aligned_targets(kind, inputs.targets,
                                          prepared.table.sample_ids, log)
     sample_ids = list(target.index)
@@ -132,6 +137,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
     # or on the i-th of disjoint grouped folds
     splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
                            train.seed, groups, train.ensemble_validation)
+    if kind == "classifier":
+        supervision.check_classes(target, splits)
     # what all members share (normalisation, vocabularies, weights) is fitted
     # on the samples they train on: one member's, or all of them for an
     # ensemble, whose members between them train on every sample
@@ -313,13 +320,13 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
     return train
 
 
-def _architecture(model, head_options, data: DataConfig, pretrained):
-    """Encoder shape and data rules (a pretrained model's, when given), then
-    the head options asked for."""
+def _architecture(model, head_options, data: DataConfig, pretrained, log):
+    """Encoder shape (a pretrained model's, when given), then the head
+    options asked for."""
     if pretrained is not None:
-        # the encoder's shape and sequence rules must match its weights
+        # the encoder's shape must match its weights
         architecture = ModelConfig.from_dict(pretrained.config["architecture"])
-        data = DataConfig(**pretrained.config["data"]).with_draws_of(data)
+        check_preset(model, architecture, log)
     else:
         config = ModelConfig.preset(model) if isinstance(model, str) else model
         architecture = replace(config, max_length=data.max_length)
@@ -331,7 +338,27 @@ def _architecture(model, head_options, data: DataConfig, pretrained):
     for name in ("regression_hidden", "classification_hidden", "output_bounds"):
         if name in head_options:
             head_options[name] = tuple(head_options[name])
-    return replace(architecture, **head_options), data
+    return replace(architecture, **head_options)
+
+
+def check_preset(model, pretrained: ModelConfig, log) -> None:
+    """A pretrained model fixes the encoder's shape: the default preset
+    gives way to it with a notice; another preset that differs is an error."""
+    if not isinstance(model, str):
+        return
+    shape = ("d_model", "n_heads", "nucleotide_layers", "sample_layers")
+    asked = ModelConfig.preset(model)
+    if all(getattr(asked, f) == getattr(pretrained, f) for f in shape):
+        return
+    sizes = ", ".join(f"{f} {getattr(pretrained, f)}" for f in shape)
+    if model == DEFAULT_PRESET:
+        log(f"The pretrained model's encoder shape is used ({sizes}).")
+        return
+    raise AAMInputError(
+        f"{spelled('preset', model)} does not match the pretrained model, whose "
+        f"encoder has {sizes}. Leave the preset at its default "
+        f"({DEFAULT_PRESET!r}: the pretrained model's shape is used), or "
+        "pretrain with this preset.")
 
 
 def _n_outputs(kind: str, target_block: dict, train: TrainConfig) -> int:

@@ -100,7 +100,7 @@ def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: 
     """Everything predict, embed and feature importance share."""
     set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
-    prepared = prepare(table, sequences, data, log)
+    prepared = prepare(table, sequences, data, log, model_rules=True)
     target_device = resolve_device(device)
     context = prediction_context(bundle, prepared.table.sample_ids, conditioning, log)
     return Application(prepared, BatchBuilder(prepared.table.counts, prepared.tokens, data),

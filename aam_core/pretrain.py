@@ -7,10 +7,11 @@ from dataclasses import replace
 from typing import Callable
 
 from .bundle import ModelBundle
-from .config import PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
+from .config import (DEFAULT_PRESET, PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig,
+                     TrainConfig)
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
-from .data.split import validation_split
+from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
 from .model import AAM
 from .model.build import cpu_state, new_config, run_record
@@ -19,7 +20,7 @@ from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
 
 
-def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = "small",
+def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = DEFAULT_PRESET,
              data: DataConfig = DataConfig(),
              train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
              log: Callable[[str], None] = log_to_stderr) -> ModelBundle:
@@ -27,6 +28,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     started = time.perf_counter()
     seed_everything(train)
     prepared = prepare(table, sequences, data, log)
+    data = prepared.data  # max_length 0 resolved to the longest sequence
     if distances is None and train.nucleotide_weight <= 0:
         raise AAMInputError("Nothing to pretrain on: give a distance matrix or a "
                             "nucleotide_weight above 0.")
@@ -38,6 +40,8 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     network = AAM(architecture).to(device)
     train_rows, val_rows = validation_split(prepared.table.n_samples,
                                             train.validation_fraction, train.seed)
+    check_training_size(len(train_rows), prepared.table.n_samples,
+                        train.validation_fraction)
     training = TrainingData(BatchBuilder(prepared.table.counts, prepared.tokens, data),
                             train_rows, val_rows)
     objective = Objective(train, distances=as_tensor(block))

@@ -10,7 +10,8 @@ values back into settings objects with `build`. No torch here.
 """
 from __future__ import annotations
 
-from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS, TrainConfig
+from .config import (DEFAULT_PRESET, PRESETS, ConditioningConfig, DataConfig, ModelConfig,
+                     TrainConfig)
 from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
                      TRAINING, TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
 
@@ -41,7 +42,9 @@ def _preset_help() -> str:
         f"'{name}' (width {c.d_model}, {c.nucleotide_layers} nucleotide and "
         f"{c.sample_layers} sample layers, {_PRESET_COST[name]})"
         for name, c in PRESETS.items())
-    return "Model size: " + sizes + ". Speeds: training on 2 CPU cores."
+    return ("Model size: " + sizes + ". Speeds: training on 2 CPU cores. With a "
+            "pretrained model, its own size is used; another preset than the "
+            "default is then an error.")
 
 
 _LEADING = [
@@ -107,7 +110,7 @@ _LEADING = [
                once, by the model fitted on the other folds (whole groups to
                one fold, the groups of each class spread over the
                folds)."""}}),
-    Option("preset", "str", "small", _preset_help(),
+    Option("preset", "str", DEFAULT_PRESET, _preset_help(),
            choices=tuple(PRESETS), actions=TRAINING + PIPELINES,
            commands=TRAINING_COMMANDS),
 ]

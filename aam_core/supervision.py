@@ -8,11 +8,12 @@ import pandas as pd
 import torch
 
 from .config import ConditioningConfig, TrainConfig
-from .data.split import sample_units
+from .data.split import MIN_TRAINING_SAMPLES, sample_units
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
 from .errors import AAMInputError
 from .model.conditioning import build_vocabularies, category_text, encode_conditions
+from .spelling import spelled
 from .train.metrics import classification_metrics, regression_metrics
 from .train.objective import as_tensor
 from .train.task import TargetTask
@@ -36,10 +37,36 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
         if aligned.nunique() < 2:
             raise AAMInputError(f"The target column {targets.name!r} needs at least "
                                 "two classes among the table's samples.")
-    if len(aligned) < 4:
+    if len(aligned) < MIN_TRAINING_SAMPLES:
         raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
-                            f"target; a {kind} needs at least 4.")
+                            f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}.")
+    if kind == "regressor":
+        _check_numbers(aligned.astype(float))
     return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)
+
+
+def _check_numbers(target: pd.Series) -> None:
+    """A regressor's target must vary and be finite: a constant leaves
+    nothing to learn (and no scale to normalise by)."""
+    infinite = target.index[~np.isfinite(target.to_numpy())]
+    if len(infinite):
+        raise AAMInputError(f"The target column {target.name!r} holds infinite "
+                            f"values, e.g. samples {', '.join(infinite[:5])}.")
+    if target.nunique() < 2:
+        raise AAMInputError(f"The target column {target.name!r} has the same value "
+                            f"({target.iloc[0]:g}) for every sample: there is nothing "
+                            "to learn. Choose a column that varies.")
+
+
+def check_classes(target: pd.Series, splits) -> None:
+    """Each member of a classifier must see two classes in training."""
+    for number, (train_rows, _) in enumerate(splits, start=1):
+        seen = target.iloc[train_rows].unique()
+        if len(seen) < 2:
+            raise AAMInputError(
+                f"The training samples of ensemble member {number} are all of "
+                f"class {seen[0]!r} (the others went to validation): give more "
+                f"samples of the other classes, or lower {spelled('validation_fraction')}.")
 
 
 def group_values(groups, index: pd.Index):

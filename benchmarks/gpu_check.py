@@ -171,8 +171,8 @@ class Bench:
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig
         from aam_core.data.batching import BatchBuilder
         from aam_core.train.objective import as_tensor
-        self.data = DataConfig()
-        prepared = api.prepare(table, None, self.data, log=lambda m: None)
+        prepared = api.prepare(table, None, DataConfig(), log=lambda m: None)
+        self.data = prepared.data  # max_length resolved from the sequences
         self.tokens = prepared.tokens
         self.builder = BatchBuilder(prepared.table.counts, prepared.tokens, self.data)
         self.distances = as_tensor(api.distance_block(distances, prepared.table.sample_ids))

@@ -50,8 +50,8 @@ def train_worker(spec: dict) -> list[dict]:
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     table, distances = load_example()
-    data = DataConfig()
-    prepared = api.prepare(table, None, data, log=lambda m: None)
+    prepared = api.prepare(table, None, DataConfig(), log=lambda m: None)
+    data = prepared.data  # max_length resolved from the sequences
     builder = BatchBuilder(prepared.table.counts, prepared.tokens, data)
     model = AAM(ModelConfig.preset("small", max_length=data.max_length))
     train = PRETRAIN_TRAIN_DEFAULTS

@@ -165,8 +165,8 @@ def worker_train(spec: dict) -> dict:
     out["rss_table_gb"] = peak_rss_gb()
 
     started = time.perf_counter()
-    data = DataConfig()
-    prepared = api.prepare(table, None, data, log=lambda m: None)
+    prepared = api.prepare(table, None, DataConfig(), log=lambda m: None)
+    data = prepared.data  # max_length resolved from the sequences
     out["prepare_seconds"] = time.perf_counter() - started  # cleaning + tokenisation
     out["asvs"] = len(prepared.table.feature_ids)
     out["rss_prepared_gb"] = peak_rss_gb()

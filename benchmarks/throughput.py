@@ -83,8 +83,8 @@ def worker(spec: dict) -> dict:
 
     torch.manual_seed(0)
     table, distances = load_example()
-    data = DataConfig()
-    prepared = api.prepare(table, None, data, log=lambda m: None)
+    prepared = api.prepare(table, None, DataConfig(), log=lambda m: None)
+    data = prepared.data  # max_length resolved from the sequences
     block = api.distance_block(distances, prepared.table.sample_ids)
     builder = BatchBuilder(prepared.table.counts, prepared.tokens, data,
                            unique_asvs=spec["unique"])

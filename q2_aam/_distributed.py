@@ -36,7 +36,7 @@ def on_devices(n_devices: int, function, *args, train, **kwargs):
                         n_threads=max(1, threads // n_devices))
     with tempfile.TemporaryDirectory(prefix='q2-aam-') as folder:
         launch_local(n_devices, _worker, folder, function, args,
-                     {**kwargs, 'train': train})
+                     {**kwargs, 'train': train}, folder=folder)
         return ModelBundle.load(Path(folder) / 'model')
 
 

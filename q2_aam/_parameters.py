@@ -6,14 +6,17 @@ action is a small body taking its inputs and `**options`; `with_options`
 gives it the full signature (every declared option of the action, with its
 default and view type) that QIIME 2, q2cli and the Python API show.
 """
+import functools
 import inspect
 import linecache
+import sys
 
 import qiime2
 from qiime2.plugin import (Bool, Categorical, Choices, Float, Int, List, Metadata,
                            MetadataColumn, Numeric, Range, Str)
 
 from aam_core.settings import REQUIRED, for_action
+from aam_core.spelling import speaking
 
 _PRIMITIVES = {'int': Int, 'float': Float, 'bool': Bool, 'str': Str,
                'ints': Int, 'floats': Float}
@@ -72,6 +75,16 @@ def with_options(action: str, body):
     return _function(action, body, ordered, pipeline, own.return_annotation)
 
 
+def _spoken(body):
+    """`body`, whose messages name options as the caller typed them: q2cli's
+    flags when q2cli runs this process, the Python names otherwise."""
+    @functools.wraps(body)
+    def spoken(**arguments):
+        with speaking('q2cli' if 'q2cli' in sys.modules else 'python'):
+            return body(**arguments)
+    return spoken
+
+
 def _function(name: str, body, parameters: list, pipeline: bool, returns):
     """A plain function `name(parameters...)` that calls `body`. It is
     written out and compiled (not given a __signature__) because QIIME 2
@@ -82,7 +95,7 @@ def _function(name: str, body, parameters: list, pipeline: bool, returns):
     filename = f'<q2_aam action {name}>'
     # inspect.getsource (QIIME 2's Action.source) reads it back from here
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {'body': body}
+    namespace = {'body': _spoken(body)}
     exec(compile(source, filename, 'exec'), namespace)
     function = namespace[name]
     function.__defaults__ = tuple(p.default for p in parameters

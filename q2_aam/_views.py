@@ -6,6 +6,7 @@ import qiime2
 from aam_core.config import DataConfig, TrainConfig
 from aam_core.errors import AAMInputError
 from aam_core.settings import build
+from aam_core.spelling import spelled
 
 
 def sequences(values):
@@ -33,11 +34,17 @@ def table_samples_with_metadata(table: biom.Table, column: qiime2.MetadataColumn
     q2-sample-classifier."""
     values = column.to_series()
     missing = [str(i) for i in table.ids() if str(i) not in values.index]
+    if missing and len(missing) == len(table.ids()):
+        raise AAMInputError(
+            f'None of the {len(missing)} samples of the table is in the metadata '
+            f'(table: {", ".join(missing[:3])}...; metadata: '
+            f'{", ".join(map(str, values.index[:3]))}...). Check that both '
+            'name the same samples.')
     if missing and missing_samples == 'error':
         raise AAMInputError(
             f'{len(missing)} sample(s) of the table are not in the metadata '
             f'(e.g. {", ".join(missing[:5])}). Add them, or pass '
-            "missing_samples='ignore' to drop them.")
+            f"{spelled('missing_samples', 'ignore')} to drop them.")
     if missing:
         table = table.filter(missing, invert=True, inplace=False)
     return table, values.loc[[str(i) for i in table.ids()]]

@@ -62,6 +62,12 @@ _citations = [citations['q2aam'], citations['cantrell_aam'],
 
 input_descriptions = {
     'table': 'Feature table of counts, samples by ASVs.',
+    'predict_table': (
+        'Feature table of counts, samples by ASVs, each sample with counts '
+        '(a sample with none is refused, by name). Sequences are read as '
+        'the model was trained: up to its max_length nucleotides, cut to it '
+        'when it was trained with truncate and refused otherwise; shorter '
+        'ones are read as they are.'),
     'sequences': (
         'DNA sequence of each feature. Needed when the feature ids are not '
         'DNA themselves (e.g. md5 hashes from DADA2 or Deblur).'),
@@ -71,8 +77,10 @@ input_descriptions = {
         'table. Without it only the masked-nucleotide objective is trained.'),
     'pretrained_model': (
         'A pretrained encoder (or a fitted model) to start from. Its '
-        'architecture and data settings are kept; preset, max_length, '
-        'max_asvs and truncate are then ignored.'),
+        'architecture is kept, and with it the longest sequence it reads '
+        '(max_length: leave it at 0, another value is an error) and its '
+        'size (a preset other than the default is an error); truncate, '
+        'max_asvs and the other data settings are this run\'s.'),
     'model_regressor': 'An AAM regressor trained with fit-regressor.',
     'fit_distance_matrix': (
         'Distances between the samples (e.g. UniFrac) for an auxiliary loss '
@@ -156,7 +164,8 @@ _register(
     Apply a trained AAM regressor to the samples of a table; their ASVs need
     not have been seen in training. The predictions work with
     q2-sample-classifier's scatterplot.""",
-    _inputs('table', 'sequences', model=input_descriptions['model_regressor']),
+    _inputs('sequences', table=input_descriptions['predict_table'],
+            model=input_descriptions['model_regressor']),
     {'predictions': 'Predicted target value of each sample.'})
 
 _register(
@@ -173,7 +182,7 @@ _register(
     samples of groups the model did not train on), so that it covers new
     subjects about as often as it claims. All three outputs work with
     q2-sample-classifier's scatterplot.""",
-    _inputs('table', 'sequences',
+    _inputs('sequences', table=input_descriptions['predict_table'],
             model=("An AAM regressor: one fitted with validation samples (the "
                    "default), or with loss 'quantile'.")),
     {'predictions': ('The point prediction (a quantile model: the quantile '
@@ -201,7 +210,7 @@ _register(
     Apply a trained AAM classifier to the samples of a table; their ASVs need
     not have been seen in training. The outputs work with
     q2-sample-classifier's confusion-matrix.""",
-    _inputs('table', 'sequences',
+    _inputs('sequences', table=input_descriptions['predict_table'],
             model='An AAM classifier trained with fit-classifier.'),
     {'predictions': 'Predicted class of each sample (the most probable).',
      'probabilities': 'Probability of each class, one column per class.'})
@@ -214,8 +223,8 @@ _register(
     Compute each sample's embedding (the sample encoder's pooled vector) with
     a trained AAM model, and return it as an ordination and as a distance
     matrix. The samples need not share ASVs with the training data.""",
-    _inputs('table', 'sequences', model=(
-        'Any AAM model: a pretrained encoder, a regressor or a classifier.')),
+    _inputs('sequences', table=input_descriptions['predict_table'],
+            model=('Any AAM model: a pretrained encoder, a regressor or a classifier.')),
     {'embeddings': (
         'The sample embeddings as an ordination: rotated onto their principal '
         'axes (PCA, which for Euclidean distances is PCoA), largest variance '

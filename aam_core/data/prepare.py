@@ -2,13 +2,14 @@
 tokenised once, and the distances between the samples in table order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import numpy as np
 
 from ..config import DataConfig
 from ..errors import AAMInputError
+from ..spelling import spelled
 from .table import CountTable, clean_table
 from .tokens import resolve_sequences, tokenize
 
@@ -17,6 +18,7 @@ from .tokens import resolve_sequences, tokenize
 class PreparedData:
     table: CountTable
     tokens: np.ndarray  # (n_features, L) uint8, each distinct sequence once
+    data: DataConfig    # the run's rules, max_length 0 resolved
     # samples of the table given, before empty and too shallow ones were dropped
     n_input_samples: int = 0
 
@@ -27,15 +29,30 @@ class PreparedData:
 
 
 def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
-            log: Callable[[str], None]) -> PreparedData:
-    """Clean the table and tokenise each of its features once for the run."""
+            log: Callable[[str], None], model_rules: bool = False) -> PreparedData:
+    """Clean the table and tokenise each of its features once for the run.
+    `model_rules`: `data` are a trained model's (prediction), which can
+    neither drop samples nor read longer sequences than it was trained on."""
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
     n_input = counts.n_samples
-    counts = clean_table(counts, data.rarefaction_depth, log)
+    counts = clean_table(counts, data.rarefaction_depth, log, keep_all=model_rules)
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
-    return PreparedData(counts, tokenize(dna, counts.feature_ids,
-                                         data.max_length, data.truncate), n_input)
+    if data.max_length == 0:
+        longest = max(map(len, dna), default=1)
+        log(f"max_length: {longest} nt, the longest sequence of the table.")
+        data = replace(data, max_length=longest)
+    fix = too_long_for_model(data) if model_rules else None
+    return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
+                                         data.truncate, fix), data, n_input)
+
+
+def too_long_for_model(data: DataConfig) -> str:
+    """What to do about sequences longer than a trained model reads."""
+    return (f"The model was trained on sequences of up to {data.max_length} nt "
+            "and reads no longer ones. Give sequences trimmed to "
+            f"{data.max_length} nt, or fit a model with {spelled('max_length', 0)} "
+            f"(the longest sequence) or {spelled('truncate', True)}.")
 
 
 def _as_str_mapping(sequences) -> Mapping[str, str]:

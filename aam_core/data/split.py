@@ -7,6 +7,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AAMInputError
+from ..spelling import spelled
+
+# the fewest samples any training run (pretraining or fitting) trains on
+MIN_TRAINING_SAMPLES = 4
 
 
 def sample_units(sample_ids: list, groups: pd.Series | None) -> pd.Series:
@@ -94,9 +98,28 @@ def member_splits(n_samples: int, members: int, fraction: float, seed: int,
     gets its own grouped split (seed + i), or, with mode 'folds', the i-th of
     `members` disjoint folds."""
     if mode == "folds" and members > 1:
-        return fold_splits(n_samples, members, seed, groups)
-    return [validation_split(n_samples, fraction, seed + i, groups)
-            for i in range(members)]
+        splits = fold_splits(n_samples, members, seed, groups)
+    else:
+        splits = [validation_split(n_samples, fraction, seed + i, groups)
+                  for i in range(members)]
+    for train_rows, _ in splits:
+        check_training_size(len(train_rows), n_samples, fraction)
+    return splits
+
+
+def check_training_size(n_train: int, n_samples: int, fraction: float) -> None:
+    """Refuse a run that would train on fewer than MIN_TRAINING_SAMPLES: its
+    model would be fitted to a handful of samples and say nothing."""
+    if n_train >= MIN_TRAINING_SAMPLES:
+        return
+    if n_train == n_samples:
+        raise AAMInputError(
+            f"Only {n_samples} usable sample(s): training needs at least "
+            f"{MIN_TRAINING_SAMPLES}. Give more samples.")
+    raise AAMInputError(
+        f"The validation split leaves {n_train} of the {n_samples} usable "
+        f"samples to train on; training needs at least {MIN_TRAINING_SAMPLES}. "
+        f"Lower {spelled('validation_fraction', fraction)}, or give more samples.")
 
 
 def holdout_split(targets: pd.Series, test_size: float, seed: int,
@@ -128,10 +151,10 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     is_test = units.isin(set(test_units)).to_numpy()
     train_ids = list(units.index[~is_test])
     test_ids = list(units.index[is_test])
-    if len(test_ids) < 2 or len(train_ids) < 4:
+    if len(test_ids) < 2 or len(train_ids) < MIN_TRAINING_SAMPLES:
         raise AAMInputError(
             f"The split leaves {len(train_ids)} training and {len(test_ids)} "
-            "test samples; it needs at least 4 and 2. Use more samples (or "
+            f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more samples (or "
             "groups), or change test_size.")
     return train_ids, test_ids
 

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import AAMInputError
+from ..spelling import spelled
 
 
 @dataclass
@@ -53,8 +54,10 @@ class CountTable:
 
 
 def clean_table(table: CountTable, rarefaction_depth: int,
-                log: Callable[[str], None]) -> CountTable:
-    """Drop samples that cannot be used (empty, or below the rarefaction depth)."""
+                log: Callable[[str], None], keep_all: bool = False) -> CountTable:
+    """Drop samples that cannot be used (empty, or below the rarefaction
+    depth); `keep_all` (prediction): refuse them instead, naming them, as an
+    output that silently lacks samples would lose them."""
     if table.n_samples == 0:
         raise AAMInputError("The table has no samples.")
     if (table.counts.data < 0).any():
@@ -62,6 +65,16 @@ def clean_table(table: CountTable, rarefaction_depth: int,
                             "frequency table of non-negative counts.")
     depths = table.depths()
     keep = depths > 0
+    if not keep.any():
+        raise AAMInputError(f"All {table.n_samples} samples of the table have "
+                            "zero counts: there is nothing to read.")
+    if (~keep).any() and keep_all:
+        empty = [table.sample_ids[i] for i in np.flatnonzero(~keep)]
+        raise AAMInputError(
+            f"{len(empty)} sample(s) of the table have zero counts, so nothing "
+            f"can be said of them: {', '.join(map(str, empty[:10]))}"
+            f"{' ...' if len(empty) > 10 else ''}. Remove them from the table "
+            "first (e.g. qiime feature-table filter-samples --p-min-frequency 1).")
     if (~keep).any():
         log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
     if rarefaction_depth > 0:
@@ -72,6 +85,7 @@ def clean_table(table: CountTable, rarefaction_depth: int,
         keep &= depths >= rarefaction_depth
     if not keep.any():
         raise AAMInputError(
-            "No sample is left after dropping empty samples and samples below "
-            f"the rarefaction depth ({rarefaction_depth}). Lower the depth.")
+            f"No sample reaches the rarefaction depth ({rarefaction_depth} "
+            f"reads; the deepest has {int(depths.max())}). Lower "
+            f"{spelled('rarefaction_depth')}, or set it to 0 (no rarefaction).")
     return table.take_samples(np.flatnonzero(keep)).drop_unused_features()

@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import AAMInputError
+from ..spelling import spelled
 
 PAD, A, C, G, T, N, MASK = range(7)
 VOCAB = {"PAD": PAD, "A": A, "C": C, "G": G, "T": T, "N": N, "MASK": MASK}
@@ -62,18 +63,21 @@ def is_dna(text: str) -> bool:
 
 
 def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
-             max_length: int = 150, truncate: bool = False) -> np.ndarray:
-    """Token matrix (n_sequences, longest length) of uint8, PAD on the right."""
+             max_length: int = 150, truncate: bool = False,
+             fix: str | None = None) -> np.ndarray:
+    """Token matrix (n_sequences, longest length) of uint8, PAD on the right.
+    `fix`: what the error for too long sequences tells the user to do."""
     feature_ids = list(feature_ids) if feature_ids is not None else list(sequences)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64,
                           count=len(sequences))
     too_long = np.flatnonzero(lengths > max_length)
     if len(too_long) and not truncate:
         raise AAMInputError(
-            f"{len(too_long)} sequence(s) are longer than max_length="
-            f"{max_length} (longest {lengths.max()} nt), e.g. features "
-            f"{_examples([feature_ids[i] for i in too_long])}. Raise max_length "
-            "or ask for truncate=True.")
+            f"{len(too_long)} sequence(s) are longer than {max_length} nt "
+            f"(longest {lengths.max()} nt), e.g. features "
+            f"{_examples([feature_ids[i] for i in too_long])}. " + (
+                fix or f"Raise {spelled('max_length')} (0: the longest "
+                f"sequence), or set {spelled('truncate', True)} to cut them."))
     empty = np.flatnonzero(lengths == 0)
     if len(empty):
         raise AAMInputError(f"{len(empty)} sequence(s) are empty, e.g. features "

@@ -31,6 +31,7 @@ import copy
 import os
 import warnings
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -347,21 +348,61 @@ def shutdown(dist: Distributed) -> None:
         torch.distributed.destroy_process_group()
 
 
-def launch_local(n_processes: int, function: Callable, *args) -> Any:
+def launch_local(n_processes: int, function: Callable, *args, folder: str) -> Any:
     """Run function(*args) in n_processes processes of this machine through
     torch's own launcher (the API behind torchrun); rank 0's return value.
 
     Each process joins the group with init_from_environment(). Used by the
-    QIIME 2 actions, which cannot be started under torchrun.
+    QIIME 2 actions, which cannot be started under torchrun. The launcher's
+    logs go into `folder` (the caller's temporary folder, so nothing is left
+    in the system's), and a process's input error reaches the caller as the
+    same AAMInputError it would raise in one process.
     """
+    import logging
     import uuid
+    from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from ..spelling import environment
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=n_processes,
                           run_id=f"aam-{uuid.uuid4().hex[:8]}", rdzv_backend="c10d",
                           rdzv_endpoint="localhost:0", max_restarts=0,
-                          monitor_interval=0.2, start_method="spawn")
-    results = elastic_launch(config, function)(*args)
+                          monitor_interval=0.2, start_method="spawn",
+                          logs_specs=DefaultLogsSpecs(log_dir=os.path.join(folder, "logs")))
+    elastic = logging.getLogger("torch.distributed.elastic")
+    level, elastic.level = elastic.level, logging.CRITICAL  # its report is ours to give
+    try:
+        results = elastic_launch(config, _reporting)(folder, environment(), function, *args)
+    except ChildFailedError as failure:
+        raise _process_error(folder, failure) from None
+    finally:
+        elastic.setLevel(level)
     return results[0]
+
+
+def _reporting(folder: str, environment: dict, function: Callable, *args) -> Any:
+    """One launched process: an input error is written down for the caller
+    (and ends the process without a traceback)."""
+    os.environ.update(environment)
+    try:
+        return function(*args)
+    except AAMInputError as error:
+        rank = os.environ.get("RANK", "0")
+        Path(folder, f"input-error-{rank}.txt").write_text(str(error))
+        raise SystemExit(1) from None
+
+
+def _process_error(folder: str, failure) -> Exception:
+    """The caller's error for a failed launch: the first process's input
+    error, else one line naming the process and its failure."""
+    written = sorted(Path(folder).glob("input-error-*.txt"))
+    if written:
+        return AAMInputError(written[0].read_text())
+    rank, first = failure.get_first_failure()
+    message = first.message if isinstance(first.message, str) else \
+        (first.message or {}).get("message", {}).get("message", "")
+    return RuntimeError(f"Training process {rank} failed (exit code {first.exitcode})"
+                        + (f": {message.strip().splitlines()[-1]}" if message else "."))
 
 
 def per_process_batch(train, dist: Distributed, adjust: Callable):

@@ -19,7 +19,7 @@ def test_invalid_character_names_the_feature():
 
 
 def test_too_long_is_an_error_unless_truncated():
-    with pytest.raises(AAMInputError, match="longer than max_length=4.*'f1'"):
+    with pytest.raises(AAMInputError, match="longer than 4 nt.*'f1'.*Raise max_length"):
         tokenize(["ACGTA"], feature_ids=["f1"], max_length=4)
     assert tokenize(["ACGTA"], max_length=4, truncate=True).tolist() == [[A, C, G, T]]
 

@@ -20,7 +20,7 @@ def fake_config(kind='encoder', **changes):
     config = {
         'format_version': 1, 'kind': kind,
         'architecture': PRESETS['tiny'].to_dict(),
-        'data': DataConfig().to_dict(), 'training': {}, 'seed': 0,
+        'data': DataConfig(max_length=150).to_dict(), 'training': {}, 'seed': 0,
         'device': 'cpu', 'vocabulary': {'PAD': 0}, 'target': None,
         'class_labels': None, 'conditioning': None,
         'versions': {'aam_core': 'test'}}

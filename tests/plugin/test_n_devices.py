@@ -1,4 +1,7 @@
 """n_devices: training actions start their own torch.distributed processes."""
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
 from qiime2.plugins import aam
@@ -23,3 +26,14 @@ def test_more_gpus_than_visible_is_a_clear_error(table, distances):
     with pytest.raises(AAMInputError, match='asks for 2 GPUs'):
         aam.methods.pretrain(table=table, distance_matrix=distances,
                              device='cuda', n_devices=2, **TINY)
+
+
+def test_a_process_input_error_is_the_one_line_message(table, distances):
+    # the same message as in one process, and torchelastic leaves no
+    # temporary folders behind
+    before = set(Path(tempfile.gettempdir()).glob('torchelastic_*'))
+    with pytest.raises(AAMInputError, match=r'longer than 20 nt') as raised:
+        aam.methods.pretrain(table=table, distance_matrix=distances, max_length=20,
+                             device='cpu', n_devices=2, **TINY)
+    assert '\n' not in str(raised.value)
+    assert set(Path(tempfile.gettempdir()).glob('torchelastic_*')) == before

@@ -1,0 +1,55 @@
+"""Options named as the user typed them, in messages.
+
+The same check runs behind three front ends: the Python API
+(`max_length=300`), q2cli (`--p-max-length 300`) and the `aam` command
+(`--max-length 300`). Each front end says which one it is (`speaking`), and
+messages name options with `spelled`, so a user is never told to set a flag
+that does not exist where they are.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+
+INTERFACES = ("python", "q2cli", "aam")
+# worker processes of a multi-process run inherit it through the environment
+_ENVIRONMENT = "AAM_INTERFACE"
+_INTERFACE = contextvars.ContextVar("interface", default="")
+_NO_VALUE = object()
+
+
+def interface() -> str:
+    found = _INTERFACE.get() or os.environ.get(_ENVIRONMENT, "python")
+    return found if found in INTERFACES else "python"
+
+
+@contextlib.contextmanager
+def speaking(name: str):
+    """Messages raised inside name options as the front end `name` does."""
+    token = _INTERFACE.set(name)
+    try:
+        yield
+    finally:
+        _INTERFACE.reset(token)
+
+
+def spelled(name: str, value=_NO_VALUE) -> str:
+    """The option `name` (its Python and QIIME 2 name), with `value` when
+    given, as the current front end writes it."""
+    where = interface()
+    if where == "python":
+        return name if value is _NO_VALUE else f"{name}={value!r}"
+    dashed = name.replace("_", "-")
+    flag = f"--p-{dashed}" if where == "q2cli" else f"--{dashed}"
+    if value is _NO_VALUE or value is True:
+        return flag
+    if value is False:
+        return flag.replace("--", "--no-", 1) if where == "aam" else \
+            flag.replace("--p-", "--p-no-", 1)
+    return f"{flag} {value}"
+
+
+def environment() -> dict:
+    """What a worker process needs to speak as this one does."""
+    return {_ENVIRONMENT: interface()}
