@@ -31,7 +31,8 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
     aligned = aligned[aligned.notna()]
     missing = len(sample_ids) - len(aligned)
     if missing:
-        log(f"Dropped {missing} sample(s) that have no target value.")
+        log(f"Dropped {missing} sample(s) that have no target value (or no row "
+            "in the metadata).")
     if kind == "classifier":
         aligned = aligned.map(category_text)
         if aligned.nunique() < 2:

@@ -30,7 +30,7 @@ def settings(options: dict, job: str) -> tuple:
 def table_samples_with_metadata(table: biom.Table, column: qiime2.MetadataColumn,
                                 missing_samples: str) -> tuple:
     """(the table, the column's values for its samples); table samples that
-    the metadata lacks are an error or are dropped, as in
+    the metadata lacks are an error or have no value, as in
     q2-sample-classifier."""
     values = column.to_series()
     missing = [str(i) for i in table.ids() if str(i) not in values.index]
@@ -45,9 +45,10 @@ def table_samples_with_metadata(table: biom.Table, column: qiime2.MetadataColumn
             f'{len(missing)} sample(s) of the table are not in the metadata '
             f'(e.g. {", ".join(missing[:5])}). Add them, or pass '
             f"{spelled('missing_samples', 'ignore')} to drop them.")
-    if missing:
-        table = table.filter(missing, invert=True, inplace=False)
-    return table, values.loc[[str(i) for i in table.ids()]]
+    # 'ignore': they stay in the table without a value, so that training
+    # drops them where it drops samples with no value, and counts them in
+    # the model's record (summarize shows it)
+    return table, values.reindex([str(i) for i in table.ids()])
 
 
 def prediction_options(options: dict) -> dict:

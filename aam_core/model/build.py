@@ -34,7 +34,7 @@ def run_record(prepared, splits, no_target: int, seconds: float) -> dict:
             "validation_samples": [len(v) for _, v in splits],
             "dropped_samples": {"no reads or below the rarefaction depth":
                                 int(prepared.n_dropped),
-                                "no target value": int(no_target)},
+                                "no target value (or not in the metadata)": int(no_target)},
             "asvs": len(prepared.table.feature_ids),
             "seconds": round(float(seconds), 3)}
 

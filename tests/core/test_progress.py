@@ -46,7 +46,7 @@ def test_epoch_lines_caching_lines_and_recorded_run():
     assert epochs[1].split("ETA ")[1].startswith("0s")  # the last epoch
     run = bundle.config["training"]["run"]
     assert run["dropped_samples"] == {"no reads or below the rarefaction depth": 1,
-                                      "no target value": 1}
+                                      "no target value (or not in the metadata)": 1}
     assert run["asvs"] == 12 and run["seconds"] > 0
     assert len(run["train_samples"]) == 2
     for n_train, n_val in zip(run["train_samples"], run["validation_samples"]):

@@ -17,7 +17,8 @@ def test_targets_follow_the_table_and_drop_missing_values():
     aligned = aligned_targets("regressor", targets, IDS, messages.append)
     assert list(aligned.index) == ["s0", "s1", "s2", "s3", "s5"]
     assert aligned["s0"] == 4.0 and aligned["s5"] == 5.0
-    assert messages == ["Dropped 1 sample(s) that have no target value."]
+    assert messages == ["Dropped 1 sample(s) that have no target value (or no row "
+                        "in the metadata)."]
 
 
 @pytest.mark.parametrize("values, fragment", [
