@@ -198,7 +198,8 @@ _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',
                      'accuracy_results': 'accuracy_results',
-                     'encoder': 'encoder'}
+                     'encoder': 'encoder',
+                     'accuracy_summary': 'accuracy_summary'}
 
 
 def _pipeline(use, action_id: str, inputs: dict, model_type: str,
@@ -235,6 +236,7 @@ def _ncv(use, action_id: str, inputs: dict, predictions_type: str,
         use.UsageOutputNames(predictions='cv_predictions',
                              feature_importance='importance',
                              accuracy_results='accuracy_results',
+                             accuracy_summary='accuracy_summary',
                              **more_outputs))
     outputs.predictions.assert_output_type(predictions_type)
 

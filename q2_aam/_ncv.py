@@ -9,7 +9,7 @@ import pandas as pd
 from aam_core.data.split import cv_folds
 
 from ._parameters import with_options
-from ._pipelines import (DEVICE, check_encoder_inputs, encoder_for, fit_model,
+from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, encoder_for, fit_model,
                          predict_action, subset, training_samples)
 
 
@@ -67,7 +67,8 @@ def _regress_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
         predictions=predictions, truth=settings['metadata'],
         missing_samples='ignore')
     importance = _mean_importance(ctx, [i for _, i in results])
-    return predictions, importance, accuracy
+    return (predictions, importance, accuracy,
+            accuracy_summary(ctx, predictions, settings))
 
 
 def _classify_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
@@ -87,7 +88,8 @@ def _classify_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
         predictions=predictions, truth=settings['metadata'],
         probabilities=probabilities, missing_samples='ignore')
     importance = _mean_importance(ctx, [i for _, i in results])
-    return predictions, importance, probabilities, accuracy
+    return (predictions, importance, probabilities, accuracy,
+            accuracy_summary(ctx, predictions, settings))
 
 
 regress_samples_ncv = with_options('regress_samples_ncv', _regress_samples_ncv)

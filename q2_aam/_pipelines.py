@@ -132,6 +132,15 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
     return model, encoder, importance, outputs, summary
 
 
+def accuracy_summary(ctx, predictions, settings):
+    """MAE or accuracy and the number of samples, beside a baseline
+    (summarize-predictions): what the reused sample-classifier plots omit."""
+    summary, = ctx.get_action('aam', 'summarize_predictions')(
+        predictions=predictions, truth=settings['metadata'],
+        missing_samples='ignore')
+    return summary
+
+
 def _encoder_of_model(ctx, model):
     """QIIME 2 outputs are never optional: trained from scratch, the encoder
     output is the fitted model's own (fine-tuned) encoder."""
@@ -148,7 +157,8 @@ def _regress_samples(ctx, table, sequences=None, distance_matrix=None,
     scatter = ctx.get_action('sample_classifier', 'scatterplot')
     accuracy, = scatter(predictions=predictions, truth=settings['metadata'],
                         missing_samples='ignore')
-    return model, importance, predictions, summary, accuracy, encoder
+    return (model, importance, predictions, summary, accuracy, encoder,
+            accuracy_summary(ctx, predictions, settings))
 
 
 def _classify_samples(ctx, table, sequences=None, distance_matrix=None,
@@ -160,7 +170,7 @@ def _classify_samples(ctx, table, sequences=None, distance_matrix=None,
     accuracy, = confusion(predictions=predictions, truth=settings['metadata'],
                           probabilities=probabilities, missing_samples='ignore')
     return (model, importance, predictions, probabilities, summary, accuracy,
-            encoder)
+            encoder, accuracy_summary(ctx, predictions, settings))
 
 
 regress_samples = with_options('regress_samples', _regress_samples)

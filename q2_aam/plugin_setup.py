@@ -331,6 +331,11 @@ _ENCODER_OUTPUT = (
     "model's own encoder (fine-tuned; an ensemble's first member's) without "
     'its head. Fine-tune it on another target (fit-regressor, '
     'fit-classifier, pretrained_model here) or embed samples with it.')
+_ACCURACY_SUMMARY = (
+    'The predictions in numbers (summarize-predictions): MAE, RMSE, R² and '
+    "Spearman's rho, or accuracy, balanced accuracy and per-class counts, and "
+    'the number of samples, beside a baseline that predicts the mean (the '
+    'majority class).')
 _PIPELINE_OUTPUT_DESCRIPTIONS = {
     'model': 'The model fitted on the training samples.',
     'feature_importance': (
@@ -338,7 +343,8 @@ _PIPELINE_OUTPUT_DESCRIPTIONS = {
         'feature-importance) over all samples of the table.'),
     'predictions': 'Predictions for the held-out test samples.',
     'model_summary': 'Training curves and settings of the model (summarize).',
-    'encoder': _ENCODER_OUTPUT}
+    'encoder': _ENCODER_OUTPUT,
+    'accuracy_summary': _ACCURACY_SUMMARY}
 
 _register(
     plugin.pipelines, _pipelines.regress_samples, _PIPELINE_INPUTS,
@@ -346,7 +352,7 @@ _register(
      ('feature_importance', FeatureData[Importance]),
      ('predictions', _REGRESSOR_PREDICTIONS),
      ('model_summary', Visualization), ('accuracy_results', Visualization),
-     ('encoder', AAMModel[AAMEncoder])], """
+     ('encoder', AAMModel[AAMEncoder]), ('accuracy_summary', Visualization)], """
     Train and test an AAM regressor.
 
     Split the samples into training and test sets (whole groups to one side),
@@ -368,7 +374,7 @@ _register(
      ('predictions', SampleData[ClassifierPredictions]),
      ('probabilities', SampleData[Probabilities]),
      ('model_summary', Visualization), ('accuracy_results', Visualization),
-     ('encoder', AAMModel[AAMEncoder])], """
+     ('encoder', AAMModel[AAMEncoder]), ('accuracy_summary', Visualization)], """
     Train and test an AAM classifier.
 
     Split the samples into training and test sets, stratified by class (whole
@@ -408,7 +414,7 @@ _register(
     plugin.pipelines, _ncv.regress_samples_ncv, _PIPELINE_INPUTS,
     [('predictions', _REGRESSOR_PREDICTIONS),
      ('feature_importance', FeatureData[Importance]),
-     ('accuracy_results', Visualization)], """
+     ('accuracy_results', Visualization), ('accuracy_summary', Visualization)], """
     Predict every sample by cross-validation with AAM regressors.
 
     Deal the samples into cv folds (whole groups to one fold); for each fold,
@@ -420,6 +426,7 @@ _register(
     regress-samples-ncv.""",
     _NCV_INPUT_DESCRIPTIONS,
     {'predictions': 'Out-of-fold prediction of every sample.',
+     'accuracy_summary': _ACCURACY_SUMMARY,
      'feature_importance': _NCV_IMPORTANCE,
      'accuracy_results': (
         "Out-of-fold predictions against the truth (q2-sample-classifier's "
@@ -430,7 +437,7 @@ _register(
     [('predictions', SampleData[ClassifierPredictions]),
      ('feature_importance', FeatureData[Importance]),
      ('probabilities', SampleData[Probabilities]),
-     ('accuracy_results', Visualization)], """
+     ('accuracy_results', Visualization), ('accuracy_summary', Visualization)], """
     Predict every sample by cross-validation with AAM classifiers.
 
     Deal the samples into cv folds (whole groups to one fold, each class
@@ -442,6 +449,7 @@ _register(
     AAM's counterpart of sample-classifier's classify-samples-ncv.""",
     _NCV_INPUT_DESCRIPTIONS,
     {'predictions': 'Out-of-fold predicted class of every sample.',
+     'accuracy_summary': _ACCURACY_SUMMARY,
      'feature_importance': _NCV_IMPORTANCE,
      'probabilities': (
         'Out-of-fold class probabilities of every sample, one column per '

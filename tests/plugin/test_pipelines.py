@@ -64,8 +64,14 @@ def test_regress_samples(oral):
     check_grouped_split(metadata, table, predictions)
     importance = result.feature_importance.view(pd.DataFrame)
     assert len(importance) == table.view(biom.Table).shape[0]
-    for visualization in (result.model_summary, result.accuracy_results):
+    for visualization in (result.model_summary, result.accuracy_results,
+                          result.accuracy_summary):
         assert str(visualization.type) == 'Visualization'
+    # the numbers beside the scatterplot: the test samples' MAE
+    page = _page(result.accuracy_summary)
+    truth = metadata.get_column('age').to_series().loc[predictions.index]
+    assert f"<td>{(predictions - truth).abs().mean():.4g}</td>" in page
+    assert f"{len(predictions)} predicted samples with a true value" in page
     # the encoder pretrained on the training samples, usable on its own
     assert str(result.encoder.type) == 'AAMModel[AAMEncoder]'
     result.encoder.validate(level='max')
@@ -161,3 +167,12 @@ def test_missing_samples_are_named(oral):
     partial = metadata.filter_ids(metadata.ids[1:]).get_column('age')
     with pytest.raises(AAMInputError, match='not in the metadata'):
         aam.pipelines.regress_samples(table=table, metadata=partial, **FAST)
+
+
+def _page(visualization) -> str:
+    """The index.html of a visualization, as text."""
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as folder:
+        visualization.export_data(folder)
+        return (Path(folder) / 'index.html').read_text()
