@@ -14,7 +14,8 @@ from .data.prepare import distance_block, prepare
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
 from .model import AAM
-from .model.build import cpu_state, new_config, run_record
+from .model.build import cpu_state, load_weights, new_config, run_record
+from .model.ensemble import first_member_state
 from .train.device import resolve_device, seed_everything
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
@@ -53,3 +54,21 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     config["training"]["run"] = run_record(prepared, [(train_rows, val_rows)], 0,
                                            time.perf_counter() - started)
     return ModelBundle(config, cpu_state(network), result.history)
+
+
+def encoder_of(bundle):
+    """The encoder of a fitted model as an 'encoder' ModelBundle: its
+    nucleotide and sample encoders (an ensemble's first member's, as
+    fitting from an ensemble starts from), without head or conditioning,
+    so that it can be embedded with or fine-tuned again like a pretrained
+    one."""
+    config = dict(bundle.config, kind="encoder", target=None, class_labels=None,
+                  conditioning=None)
+    config["training"] = dict(config["training"], ensemble_size=1,
+                              encoder_of=bundle.kind)
+    network = AAM(ModelConfig.from_dict(config["architecture"]))
+    own = network.state_dict()
+    state = {name: tensor.clone() for name, tensor
+             in first_member_state(bundle.state_dict).items() if name in own}
+    load_weights(network, state)  # every encoder tensor is there
+    return ModelBundle(config, state, bundle.history)

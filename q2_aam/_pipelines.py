@@ -144,7 +144,7 @@ def accuracy_summary(ctx, predictions, settings):
 def _encoder_of_model(ctx, model):
     """QIIME 2 outputs are never optional: trained from scratch, the encoder
     output is the fitted model's own (fine-tuned) encoder."""
-    from aam_core.model.build import encoder_of
+    from aam_core.pretrain import encoder_of
     return ctx.make_artifact('AAMModel[AAMEncoder]',
                              encoder_of(model.view(ModelBundle)))
 

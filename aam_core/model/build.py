@@ -94,23 +94,3 @@ def load_matching_weights(network: torch.nn.Module, state_dict: dict) -> int:
 
 def cpu_state(network: torch.nn.Module) -> dict:
     return {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
-
-
-def encoder_of(bundle):
-    """The encoder of a fitted model as an 'encoder' ModelBundle: its
-    nucleotide and sample encoders (an ensemble's first member's, as
-    fitting from an ensemble starts from), without head or conditioning,
-    so that it can be embedded with or fine-tuned again like a pretrained
-    one."""
-    from ..bundle import ModelBundle
-    from .ensemble import first_member_state
-    config = dict(bundle.config, kind="encoder", target=None, class_labels=None,
-                  conditioning=None)
-    config["training"] = dict(config["training"], ensemble_size=1,
-                              encoder_of=bundle.kind)
-    network = AAM(ModelConfig.from_dict(config["architecture"]))
-    own = network.state_dict()
-    state = {name: tensor.clone() for name, tensor
-             in first_member_state(bundle.state_dict).items() if name in own}
-    load_weights(network, state)  # every encoder tensor is there
-    return ModelBundle(config, state, bundle.history)
