@@ -30,7 +30,7 @@ SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}
 LOCK=$ROOT/scripts/newest-stack.txt
 PY=$NEWEST_VENV/bin/python
 # What "the newest stack" means: these, unpinned (torch pinned, see above).
-TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest "torch==$TORCH_SPEC")
+TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py optuna pytest "torch==$TORCH_SPEC")
 
 log() { printf '[bootstrap-newest] %s\n' "$*" >&2; }
 die() { printf '[bootstrap-newest] ERROR: %s\n' "$*" >&2; exit 1; }
