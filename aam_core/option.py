@@ -20,7 +20,7 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "regress_samples": "pipeline", "classify_samples": "pipeline",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
-       "predict": "predict", "embed": "predict"}
+       "predict": "predict", "embed": "predict", "tune": "tune"}
 
 PRETRAIN = ("pretrain",)
 FIT = ("fit_regressor", "fit_classifier")
@@ -33,6 +33,7 @@ APPLYING = PREDICTING + ("embed",)
 FIT_COMMANDS = ("fit-regressor", "fit-classifier")
 TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS
 APPLY_COMMANDS = ("predict", "embed")
+TUNE_COMMANDS = ("tune",)
 
 # value kinds: Python's, and what the front ends make of them
 KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",
