@@ -134,6 +134,7 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     log = log or _stderr
     fixed = settings_file.check(fixed or {}, f"fit-{kind}", "the fixed settings")
     _refuse_columns(fixed)
+    fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
     seed = int(fixed.get("random_state", 0))
     data = tune_data(kind, table, targets, sequences, groups, pretrained, folds, seed, log)
     dimensions = searched(SPACE if space is None else space, fixed, kind)
@@ -190,7 +191,7 @@ def open_study(optuna, path, identity: dict, direction: str, seed: int):
     storage = f"sqlite:///{Path(path).resolve()}"
     study = optuna.create_study(
         storage=storage, study_name=STUDY_NAME, direction=direction, load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0))
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
     stored = study.user_attrs.get("aam")
     if stored is None:
         study.set_user_attr("aam", identity)
@@ -235,10 +236,11 @@ def cross_validate(trial, splits, score) -> float:
 
 def fold_score(data: TuneData, arguments: dict, train_rows, validation_rows) -> float:
     """Fit on the training rows, score on the validation rows."""
-    from . import api
+    from .fit import fit_classifier, fit_regressor  # torch, only when a study runs
+    from .predict import predict_classification, predict_regression
     ids = data.target.index
     train_ids, validation_ids = list(ids[train_rows]), list(ids[validation_rows])
-    fit = api.fit_classifier if data.kind == "classifier" else api.fit_regressor
+    fit = fit_classifier if data.kind == "classifier" else fit_regressor
     bundle = fit(data.table.select_samples(train_ids).drop_unused_features(),
                  data.target.loc[train_ids], data.sequences, data.groups, data.pretrained,
                  **arguments, log=_quiet)
@@ -247,9 +249,9 @@ def fold_score(data: TuneData, arguments: dict, train_rows, validation_rows) -> 
                    log=_quiet)
     truth = data.target.loc[validation_ids]
     if data.kind == "classifier":
-        labels, _ = api.predict_classification(bundle, unseen, data.sequences, **options)
+        labels, _ = predict_classification(bundle, unseen, data.sequences, **options)
         return balanced_accuracy(truth, labels.reindex(truth.index))
-    predicted = api.predict(bundle, unseen, data.sequences, **options)
+    predicted = predict_regression(bundle, unseen, data.sequences, **options)
     # nanmean: a sample rarefaction drops has no prediction
     return float(np.nanmean(np.abs(predicted.reindex(truth.index).to_numpy()
                                    - truth.to_numpy())))
@@ -283,13 +285,20 @@ def _report(log: Log, metric: str):
     def after_trial(study, trial):
         values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in trial.params.items())
-        if trial.value is not None:
+        folds = len(trial.intermediate_values)
+        if trial.state.name == "PRUNED":
+            outcome = f"pruned after {folds} fold(s), {metric} {_last(trial):.4g} so far"
+        elif trial.value is not None:
             outcome = f"{metric} {trial.value:.4g}"
         else:
             outcome = trial.state.name.lower()
         log(f"Trial {trial.number}: {outcome} ({values}); best so far: trial "
             f"{_best_number(study)}.")
     return after_trial
+
+
+def _last(trial) -> float:
+    return trial.intermediate_values[max(trial.intermediate_values)]
 
 
 def _best_number(study):

@@ -192,7 +192,7 @@ def test_a_poor_trial_is_pruned_after_its_first_fold(tmp_path):
     identity = {"kind": "regressor"}
     opened = tune.open_study(optuna, tmp_path / "s.db", identity, "minimize", 0)
     splits = [([0], [1]), ([1], [0])]
-    for error in (1.0, 1.2, 0.9, 5.0):  # three to start the pruner, then a poor one
+    for error in (1.0, 1.2, 0.9, 1.1, 1.0, 5.0):  # five start the pruner, then a poor one
         folds_seen = []
 
         def fold_error(train_rows, validation_rows, error=error, seen=folds_seen):
