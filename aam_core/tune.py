@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -139,7 +140,9 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     data = tune_data(kind, table, targets, sequences, groups, pretrained, folds, seed, log)
     dimensions = searched(SPACE if space is None else space, fixed, kind)
     identity = _identity(data, fixed, folds, seed, dimensions)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial instead
+    # one line per trial instead; and a failing trial's error reaches the
+    # caller once, as a message, not also as optuna's logged traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     opened = open_study(optuna, study, identity, METRIC[kind][1], seed)
     opened.optimize(lambda trial: objective(trial, data, fixed, dimensions),
                     n_trials=trials, callbacks=[_report(log, METRIC[kind][0])])
@@ -178,7 +181,7 @@ def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) ->
     """What a study is about; stored in it, so that adding trials to it with
     other data or settings is refused rather than mixed in."""
     target = data.target.astype(str)
-    digest = pd.util.hash_pandas_object(target, index=True).sum() % (1 << 32)
+    digest = zlib.crc32("\n".join(f"{i}\t{v}" for i, v in target.items()).encode())
     identity = {"kind": data.kind, "target": str(data.target.name),
                 "samples": len(target), "digest": int(digest), "folds": folds,
                 "random_state": seed, "fixed": fixed, "searched": sorted(dimensions),
@@ -188,10 +191,17 @@ def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) ->
 
 def open_study(optuna, path, identity: dict, direction: str, seed: int):
     """The study in the SQLite file `path`, created or resumed."""
+    from sqlalchemy.exc import SQLAlchemyError  # optuna's storage layer
     storage = f"sqlite:///{Path(path).resolve()}"
-    study = optuna.create_study(
-        storage=storage, study_name=STUDY_NAME, direction=direction, load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=STUDY_NAME, direction=direction,
+            load_if_exists=True,
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    except SQLAlchemyError as error:
+        raise AAMInputError(f"--study {path} is not a study file of aam tune "
+                            f"({getattr(error, 'orig', None) or error}); choose another "
+                            "--study file.") from error
     stored = study.user_attrs.get("aam")
     if stored is None:
         study.set_user_attr("aam", identity)

@@ -216,3 +216,18 @@ def test_a_classifier_study(files, tmp_path):
                        log=lambda message: None)
     assert result.metric == "balanced_accuracy" and 0 <= result.value <= 1
     assert set(result.settings) == set(FIXED) | {"learning_rate"}
+
+
+@needs_optuna
+def test_a_failing_trial_or_a_bad_study_file_is_a_one_line_error(
+        files, tmp_path, monkeypatch, capsys):
+    def fail(*args):
+        raise AAMInputError("this fold cannot be fitted")
+    monkeypatch.setattr(tune, "fold_score", fail)
+    assert run(tune_args(files, tmp_path / "s.db", tmp_path / "b.json")) == 1
+    error = capsys.readouterr().err
+    assert error == "aam tune: error: this fold cannot be fitted\n", error
+    (tmp_path / "text.db").write_text("not a database")
+    assert run(tune_args(files, tmp_path / "text.db", tmp_path / "b.json")) == 1
+    error = capsys.readouterr().err
+    assert "is not a study file of aam tune" in error and "Traceback" not in error
