@@ -67,9 +67,11 @@ def check(values: dict, command: str, source: str) -> dict:
     """The values by option name, each of the kind and in the range its
     option declares for `command`."""
     options = {o.name: o for o in for_command(command) if o.name != "settings"}
+    older = {o.old_name: o.name for o in options.values() if o.old_name}
     checked = {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
+        name = older.get(name, name)  # as the flags, the older spellings still work
         if name not in options:
             close = difflib.get_close_matches(name, options, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""

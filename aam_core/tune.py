@@ -182,6 +182,8 @@ def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) ->
     other data or settings is refused rather than mixed in."""
     target = data.target.astype(str)
     digest = zlib.crc32("\n".join(f"{i}\t{v}" for i, v in target.items()).encode())
+    # where it runs may change between runs of a study; what it fits may not
+    fixed = {k: v for k, v in fixed.items() if k not in ("device", "n_threads")}
     identity = {"kind": data.kind, "target": str(data.target.name),
                 "samples": len(target), "digest": int(digest), "folds": folds,
                 "random_state": seed, "fixed": fixed, "searched": sorted(dimensions),
