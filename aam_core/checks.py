@@ -119,5 +119,8 @@ def interrupted(args) -> int:
         folder = Path(args.output_dir) / "checkpoints"
         message += (" Continue from the last checkpoint with the same command and "
                     f"--resume (the checkpoints are in {folder}).")
+    if getattr(args, "study", None) is not None:
+        message += (f" The finished trials are in {args.study}; the same command adds "
+                    "more to them.")
     print(message, file=sys.stderr, flush=True)
     return 130

@@ -5,6 +5,8 @@
                        --pretrained RUN/model --output-dir FIT
     aam fit-classifier --table T.biom --metadata M.tsv --target site --output-dir FIT
     aam predict        --model FIT/model --table NEW.biom --output predictions.tsv
+    aam tune           --table T.biom --metadata M.tsv --target age --groups subject \\
+                       --study tune.db --output best.json   (then fit-regressor --settings)
     aam embed          --model RUN/model --table NEW.biom --output embeddings.tsv
     aam export-onnx    FIT/model --output model.onnx
 
@@ -26,15 +28,15 @@ import argparse
 import shutil
 import sys
 import zlib
-from dataclasses import replace
 from pathlib import Path
 
 from . import checks, tracking
-from .config import HEAD_FIELDS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
+from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
+from .option import FIT_COMMANDS
+from .settings import build, fit_arguments, for_command, given
 from .spelling import speaking
-from .settings import build, for_command, given
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
 
@@ -256,19 +258,7 @@ def cmd_pretrain(args) -> int:
 def cmd_fit(args, kind: str) -> int:
     from . import api
     fit = api.fit_classifier if kind == "classifier" else api.fit_regressor
-    options = vars(args)
-    head_options = given(ModelConfig, options)
-    encoder = {k: v for k, v in head_options.items() if k not in HEAD_FIELDS}
-    head_options = {k: v for k, v in head_options.items() if k in HEAD_FIELDS}
-    if encoder and args.pretrained:
-        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in encoder)} "
-                         "would change the encoder's shape, which --pretrained fixes; "
-                         "leave it out.")
-    model = ModelConfig.preset(args.preset, **encoder)
-    data = build(DataConfig, options, "fit")
-    train = build(TrainConfig, options, "fit")
-    if not args.distances and train.unifrac_weight > 0:
-        train = replace(train, unifrac_weight=0.0)  # nothing to fit it on
+    settings = fit_arguments(vars(args), bool(args.pretrained), bool(args.distances))
     conditioning_config = _conditioning_config(args)
 
     def work(log, checkpoints):
@@ -284,10 +274,9 @@ def cmd_fit(args, kind: str) -> int:
                                   for c in args.conditioning]]
         pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
         checkpoints.identity["table"] = _table_digest(table)
-        return fit(table, target, sequences, groups, pretrained, model=model, data=data,
-                   train=train, log=log, distances=_distances(args),
-                   conditioning=conditioning, conditioning_config=conditioning_config,
-                   head_options=head_options)
+        return fit(table, target, sequences, groups, pretrained, **settings, log=log,
+                   distances=_distances(args), conditioning=conditioning,
+                   conditioning_config=conditioning_config)
     return _train(args, f"fit-{kind}", work)
 
 
@@ -303,6 +292,48 @@ def _conditioning_config(args) -> ConditioningConfig:
             parsed.append((key, convert(value)))
         pairs[name] = tuple(parsed)
     return ConditioningConfig(**given(ConditioningConfig, vars(args)), **pairs)
+
+
+# -- tuning ---------------------------------------------------------------------------
+
+def cmd_tune(args) -> int:
+    from . import settings_file, tune
+    from .bundle import ModelBundle
+    try:
+        tune.require_optuna()
+    except tune.MissingOptuna as error:
+        print(error, file=sys.stderr)  # one line: how to get it
+        return 1
+    kind = args.kind
+    checks.writable_file(args.study, "--study")
+    fixed = settings_file.read(args.settings, f"fit-{kind}") if args.settings else {}
+    table, sequences = _inputs(args)
+    frame = read_metadata(args.metadata)
+    target = _column(frame, args.target, args.metadata)
+    target = _numeric(target) if kind == "regressor" else target
+    groups = _column(frame, args.groups, args.metadata) if args.groups else None
+    pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
+    result = tune.tune(kind, table, target, sequences, groups, pretrained,
+                       study=args.study, fixed=fixed, trials=args.trials,
+                       folds=args.folds, log=_stderr)
+    settings_file.write(args.output, result.settings, f"fit-{kind}", about=result.about)
+    _stderr(f"Best: trial {result.about['trial']}, {result.metric} {result.value:.4g} "
+            f"over {args.folds} folds. Wrote {args.output}; use it with: aam fit-{kind} "
+            f"--settings {args.output} ...")
+    return 0
+
+
+def _with_settings_file(parser, args, argv):
+    """A fit command's --settings FILE: its values become the command's
+    defaults, so that the flags given on the command line win."""
+    if args.command not in FIT_COMMANDS or not getattr(args, "settings", None):
+        return args
+    from . import settings_file
+    values = settings_file.read(args.settings, args.command)
+    commands = next(a for a in parser._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    commands.choices[args.command].set_defaults(**values)
+    return parser.parse_args(argv)
 
 
 # -- applying a model -------------------------------------------------------------
@@ -449,6 +480,24 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_options(predict, "predict")
     predict.set_defaults(run=cmd_predict)
 
+    tune = commands.add_parser("tune", help="search fit settings with Optuna, scored by "
+                               "grouped cross-validation (needs optuna)")
+    _input_options(tune, training=False)
+    group = tune.add_argument_group("targets")
+    group.add_argument("--metadata", required=True, help="sample metadata TSV")
+    group.add_argument("--target", required=True, help="the metadata column to predict")
+    group.add_argument("--kind", choices=("regressor", "classifier"), default="regressor",
+                       help="tune fit-regressor or fit-classifier (default: regressor)")
+    group.add_argument("--pretrained", help="pretrained model directory every trial "
+                       "starts from")
+    group = tune.add_argument_group("run")
+    group.add_argument("--study", required=True, metavar="PATH.db",
+                       help="SQLite file of the study; running again adds trials to it")
+    group.add_argument("--output", required=True, metavar="SETTINGS.json",
+                       help="settings file of the best trial, for fit-KIND --settings")
+    _add_options(tune, "tune")
+    tune.set_defaults(run=cmd_tune)
+
     embed = commands.add_parser("embed", help="sample embeddings of any model")
     _input_options(embed, training=False)
     _apply_options(embed, "embed")
@@ -465,11 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from .bundle import ModelFormatError
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
     created = []
     try:
         with speaking("aam"):
+            args = _with_settings_file(parser, args, argv)
             created = checks.before_command(args)
             return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:

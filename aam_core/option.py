@@ -21,7 +21,8 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "regress_samples_ncv": "pipeline", "classify_samples_ncv": "pipeline",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
-       "predict": "predict", "embed": "predict", "error_analysis": "analysis"}
+       "predict": "predict", "embed": "predict", "error_analysis": "analysis",
+       "tune": "tune"}
 
 PRETRAIN = ("pretrain",)
 FIT = ("fit_regressor", "fit_classifier")
@@ -37,6 +38,7 @@ ERRORS = ("error_analysis",)  # a visualizer of any regressor's predictions
 FIT_COMMANDS = ("fit-regressor", "fit-classifier")
 TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS
 APPLY_COMMANDS = ("predict", "embed")
+TUNE_COMMANDS = ("tune",)
 
 # value kinds: Python's, and what the front ends make of them
 KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",

@@ -10,10 +10,14 @@ values back into settings objects with `build`. No torch here.
 """
 from __future__ import annotations
 
-from .config import (DEFAULT_PRESET, PRESETS, ConditioningConfig, DataConfig, ModelConfig,
-                     TrainConfig)
+from dataclasses import replace
+
+from .config import (DEFAULT_PRESET, HEAD_FIELDS, PRESETS, ConditioningConfig, DataConfig,
+                     ModelConfig, TrainConfig)
+from .errors import AAMInputError
 from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
-                     TRAINING, TRAINING_COMMANDS, Option, declared, defaults_for, field_name)
+                     TRAINING, TRAINING_COMMANDS, TUNE_COMMANDS, Option, declared,
+                     defaults_for, field_name)
 
 REQUIRED = object()  # an option with no default: the caller must give it
 
@@ -69,7 +73,7 @@ _LEADING = [
     Option("groups", "categorical_column", None, """
            Categorical metadata column; samples of one group stay together on
            one side of the validation split (e.g. one subject).""",
-           actions=FIT + PIPELINES, commands=FIT_COMMANDS,
+           actions=FIT + PIPELINES, commands=FIT_COMMANDS + TUNE_COMMANDS,
            per={"pipeline": {"help": """
                Categorical metadata column (e.g. subject); all samples of a
                group go to the same side of the test split and of the
@@ -79,7 +83,11 @@ _LEADING = [
                    Categorical metadata column (e.g. subject); all samples of
                    a group go to the same cross-validation fold and to the
                    same side of each validation split, so no subject is
-                   predicted by a model trained on it."""} for action in NCV}}),
+                   predicted by a model trained on it."""} for action in NCV},
+                "tune": {"help": """
+               Categorical metadata column (e.g. subject); all samples of a
+               group go to the same cross-validation fold, and to the same
+               side of each fit's validation split."""}}),
     Option("conditioning", "metadata", None, """
            Categorical sample metadata (site, season, sex, study...) the model
            is conditioned on: every column of it is used, so pass a file (or
@@ -154,6 +162,24 @@ _CONDITIONING = [
            "per-category weights). Samples without a value weigh 1.", actions=FIT),
 ]
 
+# options given as a file, and those of `aam tune` (aam_core/tune.py)
+_TUNING = [
+    Option("settings", "str", None, """
+           JSON or YAML file of option values by option name, e.g.
+           {"learning_rate": 0.001, "regression_hidden": [64]}, as `aam tune`
+           writes it; flags given on the command line win over it. Unknown
+           names and values out of range are errors.""",
+           commands=FIT_COMMANDS + TUNE_COMMANDS, per={"tune": {"help": """
+               JSON or YAML file of fit-regressor (fit-classifier) option values
+               held fixed in every trial (e.g. {"preset": "tiny", "epochs": 10});
+               the options it names are not searched."""}}),
+    Option("trials", "int", 20, "Trials to run now; a study that already has "
+           "trials (--study) gets this many more.", low=1, commands=TUNE_COMMANDS),
+    Option("folds", "int", 5, "Grouped cross-validation folds each trial is scored "
+           "on (whole groups per fold); the trial's score is their mean.", low=2,
+           commands=TUNE_COMMANDS),
+]
+
 _TRAILING = [
     _MISSING_SAMPLES,
     Option("n_devices", "int", 1,
@@ -205,7 +231,7 @@ _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
     + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
-    + _TRAILING + _TRACKING + _ERRORS,
+    + _TUNING + _TRAILING + _TRACKING + _ERRORS,
     key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
 
@@ -235,3 +261,22 @@ def build(cls, values: dict, where: str):
     """A `cls` settings object: the defaults of the job `where`, then every
     option given in `values`."""
     return cls(**{**defaults_for(cls, where), **given(cls, values)})
+
+
+def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> dict:
+    """Keyword arguments of api.fit_regressor / fit_classifier (model, data,
+    train, head_options) from option values by option name; options left
+    out (or None) take the fit commands' defaults."""
+    model_options = given(ModelConfig, options)
+    encoder = {k: v for k, v in model_options.items() if k not in HEAD_FIELDS}
+    if encoder and pretrained:
+        raise AAMInputError(f"{', '.join('--' + k.replace('_', '-') for k in encoder)} "
+                            "would change the encoder's shape, which --pretrained fixes; "
+                            "leave it out.")
+    train = build(TrainConfig, options, "fit")
+    if not distances and train.unifrac_weight > 0:
+        train = replace(train, unifrac_weight=0.0)  # nothing to fit it on
+    preset = options.get("preset") or BY_NAME["preset"].default
+    return dict(model=ModelConfig.preset(preset, **encoder),
+                data=build(DataConfig, options, "fit"), train=train,
+                head_options={k: v for k, v in model_options.items() if k in HEAD_FIELDS})

@@ -32,7 +32,7 @@ PY=$NEWEST_VENV/bin/python
 # What "the newest stack" means: these, unpinned (torch pinned, see above).
 # onnx and onnxruntime: only for `aam export-onnx` and its test (optional
 # for users, so not in setup.py)
-TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py pytest onnx onnxruntime
+TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py optuna pytest onnx onnxruntime
            "torch==$TORCH_SPEC")
 # optional: experiment tracking of the aam command (--tensorboard, --mlflow-uri)
 TOP_LEVEL+=(mlflow-skinny tensorboard)

@@ -8,7 +8,6 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import AAMInputError
 from ..spelling import spelled
 from .table import CountTable, clean_table
 from .tokens import resolve_sequences, tokenize

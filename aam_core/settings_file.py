@@ -1,0 +1,131 @@
+"""Option values in a file: what `aam tune` writes and `--settings` reads.
+
+The file is one JSON (or YAML) mapping of option name -> value, in the
+vocabulary of the command that reads it (`aam fit-regressor --help`, with
+underscores or dashes), e.g.
+
+    {"learning_rate": 0.0007, "regression_hidden": [64], "epochs": 30}
+
+plus, optionally, "about": anything (`aam tune` records its study there),
+which is read by people, not by the commands. Every value is checked against
+its option's declaration (settings.py) as a flag would be: an unknown name or
+a value of the wrong kind or out of range is an error naming the file.
+No torch here.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+from . import checks
+from .errors import AAMInputError
+from .settings import for_command
+
+ABOUT = "about"
+_YAML = (".yaml", ".yml")
+
+
+def read(path, command: str) -> dict:
+    """{option name: value} of the file, checked for `command`."""
+    path = Path(path)
+    if not path.is_file():
+        raise AAMInputError(f"--settings {path} does not exist (or is not a file).")
+    values = _parse(path)
+    if not isinstance(values, dict):
+        raise AAMInputError(f"--settings {path} must hold a mapping of option names to "
+                            f"values, not {type(values).__name__}.")
+    values = {k: v for k, v in values.items() if k != ABOUT}
+    return check(values, command, f"--settings {path}")
+
+
+def _parse(path: Path):
+    if path.suffix in _YAML:
+        yaml = _yaml()
+        load, errors, format = yaml.safe_load, (yaml.YAMLError,), "YAML"
+    else:
+        load, errors, format = json.loads, (ValueError,), "JSON"
+    try:
+        return load(path.read_text())
+    except errors as error:
+        raise AAMInputError(f"--settings {path} is not valid {format}: "
+                            f"{' '.join(str(error).split())}") from error
+
+
+def write(path, values: dict, command: str, about: dict | None = None) -> None:
+    """Write checked option values (JSON, or YAML for a .yaml/.yml name), atomically."""
+    values = check(values, command, str(path))
+    content = {**values, **({ABOUT: about} if about else {})}
+    if Path(path).suffix in _YAML:
+        text = _yaml().safe_dump(content, sort_keys=False)
+    else:
+        text = json.dumps(content, indent=2) + "\n"
+    checks.write_atomically(path, lambda partial: Path(partial).write_text(text))
+
+
+def check(values: dict, command: str, source: str) -> dict:
+    """The values by option name, each of the kind and in the range its
+    option declares for `command`."""
+    options = {o.name: o for o in for_command(command) if o.name != "settings"}
+    older = {o.old_name: o.name for o in options.values() if o.old_name}
+    checked = {}
+    for key, value in values.items():
+        name = str(key).replace("-", "_")
+        name = older.get(name, name)  # as the flags, the older spellings still work
+        if name not in options:
+            close = difflib.get_close_matches(name, options, n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise AAMInputError(f"{source}: {key!r} is not an option of aam {command}."
+                                f"{hint} See aam {command} --help.")
+        checked[name] = _value(options[name], value, source)
+    return checked
+
+
+_WHAT = {"int": "an integer", "float": "a number", "bool": "true or false",
+         "str": "a string", "ints": "a list of integers", "floats": "a list of numbers",
+         "bounds": "a list of two numbers (null: open)", "metadata": "a list of columns"}
+
+
+def _value(option, value, source: str):
+    """The value as the command's flag would give it, or a clear error."""
+    kind = "str" if option.kind.endswith("column") else option.kind
+    if kind == "metadata" and isinstance(value, str):
+        value = [value]
+    if kind == "float" and _is_number(value, int):
+        value = float(value)
+    if not _is_kind(kind, value):
+        raise AAMInputError(f"{source}: {option.name} must be {_WHAT[kind]}, not "
+                            f"{value!r}.")
+    problem = option.problem(value)
+    if problem:
+        raise AAMInputError(f"{source}: {option.name} {problem}.")
+    return value
+
+
+def _is_kind(kind: str, value) -> bool:
+    if kind in ("ints", "floats", "bounds", "metadata"):
+        if not isinstance(value, list):
+            return False
+        element = {"ints": int, "floats": (int, float), "bounds": (int, float, type(None)),
+                   "metadata": str}[kind]
+        return (len(value) == 2 or kind != "bounds") and all(
+            _is_number(v, element) if kind != "metadata" else isinstance(v, str)
+            for v in value)
+    return _is_number(value, {"int": int, "float": float, "bool": bool, "str": str}[kind])
+
+
+def _is_number(value, kinds) -> bool:
+    """isinstance, except that a bool is no number (JSON true is not 1)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def _yaml():
+    try:
+        import yaml
+    except ImportError as error:
+        raise AAMInputError("A YAML settings file needs PyYAML (pip install pyyaml); "
+                            "or write it as JSON.") from error
+    return yaml

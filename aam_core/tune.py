@@ -1,0 +1,328 @@
+"""`aam tune`: an Optuna search of fit settings, scored by grouped cross-validation.
+
+Each trial draws values of the options in SPACE, fits a model on the
+training side of every fold (data/split.py's `fold_splits`: whole groups,
+e.g. subjects, per fold) and scores it on the fold it did not see: mean
+absolute error for a regressor (lower is better), balanced accuracy for a
+classifier (higher is better). The running mean over the folds is reported
+after each fold, so the median pruner stops a trial that is already worse
+than the median of the earlier trials at the same fold. The study lives in a
+SQLite file: running again adds trials to it. The best trial's values, with
+the fixed ones, are written as a settings file that `aam fit-regressor
+--settings` (fit-classifier) reads (settings_file.py).
+
+optuna is optional: this module imports it only when a study runs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from . import settings_file
+from .data.split import fold_splits, sample_units
+from .data.table import CountTable
+from .errors import AAMInputError
+from .settings import fit_arguments
+
+NEEDS_OPTUNA = "aam tune needs optuna: pip install optuna"
+STUDY_NAME = "aam-tune"
+METRIC = {"regressor": ("mae", "minimize"), "classifier": ("balanced_accuracy", "maximize")}
+Log = Callable[[str], None]
+
+
+class MissingOptuna(ImportError):
+    """optuna is not installed; the message says how to install it."""
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError as error:
+        raise MissingOptuna(NEEDS_OPTUNA) from error
+    return optuna
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """The range of one searched option: low..high (integers when both are
+    ints; log-uniform with `log`), or one of `choices`."""
+    low: float = 0
+    high: float = 0
+    log: bool = False
+    step: int = 1
+    choices: tuple = ()
+
+    def suggest(self, trial, name: str):
+        if self.choices:
+            return trial.suggest_categorical(name, list(self.choices))
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return trial.suggest_int(name, self.low, self.high, step=self.step)
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+
+# The search space, by option name (`aam fit-regressor --help`). The head's
+# shape is searched as a depth and a width (the QIIME 2 actions' hidden_layers
+# and hidden_width), written as regression_hidden (classification_hidden):
+# [width] * depth. A width is drawn only for a head with hidden layers.
+SPACE = {
+    "learning_rate": Dimension(1e-4, 3e-3, log=True),
+    "hidden_layers": Dimension(0, 2),
+    "hidden_width": Dimension(choices=(32, 64, 128)),
+    "head_dropout": Dimension(0.0, 0.5),
+    "asv_dropout": Dimension(0.0, 0.3),
+    "epochs": Dimension(10, 50, step=10),
+    "ensemble_size": Dimension(1, 5),
+}
+HEAD_SHAPE = ("hidden_layers", "hidden_width")
+
+
+def head_field(kind: str) -> str:
+    return "classification_hidden" if kind == "classifier" else "regression_hidden"
+
+
+def searched(space: dict, fixed: dict, kind: str) -> dict:
+    """The dimensions of `space` that the fixed settings leave open."""
+    return {name: dimension for name, dimension in space.items()
+            if name not in fixed and not (name in HEAD_SHAPE and head_field(kind) in fixed)}
+
+
+def as_options(params: dict, kind: str) -> dict:
+    """A trial's values as fit options (the head's depth and width as widths)."""
+    options = {k: v for k, v in params.items() if k not in HEAD_SHAPE}
+    if "hidden_layers" in params:
+        width = params.get("hidden_width") or SPACE["hidden_width"].choices[0]
+        options[head_field(kind)] = [int(width)] * int(params["hidden_layers"])
+    return options
+
+
+@dataclass
+class TuneData:
+    """The samples a study cross-validates on, and its folds."""
+    kind: str
+    table: CountTable
+    target: pd.Series
+    sequences: object
+    groups: pd.Series | None
+    pretrained: object
+    splits: list
+
+
+@dataclass
+class TuneResult:
+    settings: dict          # fit options: the fixed ones and the best trial's
+    value: float            # the best trial's mean over the folds
+    metric: str
+    about: dict             # what the settings file records of the study
+    study: object
+
+
+def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
+         pretrained=None, *, study: str | Path, fixed: dict | None = None,
+         trials: int = 20, folds: int = 5, space: dict | None = None,
+         log: Log = None) -> TuneResult:
+    """Run `trials` more trials of the study in the SQLite file `study` and
+    return the best settings found so far. `fixed`: fit options (by option
+    name) held fixed, whose dimensions are not searched; `space`: the
+    dimensions to search (default SPACE)."""
+    optuna = require_optuna()
+    log = log or _stderr
+    fixed = settings_file.check(fixed or {}, f"fit-{kind}", "the fixed settings")
+    _refuse_columns(fixed)
+    fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
+    seed = int(fixed.get("random_state", 0))
+    data = tune_data(kind, table, targets, sequences, groups, pretrained, folds, seed, log)
+    dimensions = searched(SPACE if space is None else space, fixed, kind)
+    identity = _identity(data, fixed, folds, seed, dimensions)
+    # one line per trial instead; and a failing trial's error reaches the
+    # caller once, as a message, not also as optuna's logged traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    opened = open_study(optuna, study, identity, METRIC[kind][1], seed)
+    opened.optimize(lambda trial: objective(trial, data, fixed, dimensions),
+                    n_trials=trials, callbacks=[_report(log, METRIC[kind][0])])
+    return best_result(opened, kind, fixed, study, folds)
+
+
+def tune_data(kind, table, targets, sequences, groups, pretrained, folds: int,
+              seed: int, log: Log) -> TuneData:
+    """The table's samples with a target, and `folds` grouped folds of them."""
+    from .supervision import aligned_targets
+    counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
+    target = aligned_targets(kind, targets, counts.sample_ids, log)
+    units = sample_units(list(target.index), groups)
+    if units.nunique() < folds:
+        raise AAMInputError(f"--folds {folds} needs at least {folds} groups (whole groups "
+                            f"go to one fold), but the {len(target)} samples fall into "
+                            f"{units.nunique()}; lower --folds.")
+    splits = fold_splits(len(target), folds, seed, units.to_numpy())
+    if any(len(validation) == 0 for _, validation in splits):
+        raise AAMInputError(f"Some of the {folds} folds hold no samples: one group holds "
+                            "most samples, and it always stays in training; lower "
+                            "--folds or give more groups.")
+    return TuneData(kind, counts, target, sequences, groups, pretrained, splits)
+
+
+def _refuse_columns(fixed: dict) -> None:
+    columns = [name for name in ("groups", "conditioning", "normalise_by", "weight_by")
+               if name in fixed]
+    if columns:
+        raise AAMInputError(f"aam tune takes no metadata columns in its fixed settings "
+                            f"({', '.join(columns)}); give the grouping column with "
+                            "--groups. Conditioned models are not tuned yet.")
+
+
+def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) -> dict:
+    """What a study is about; stored in it, so that adding trials to it with
+    other data or settings is refused rather than mixed in."""
+    target = data.target.astype(str)
+    digest = zlib.crc32("\n".join(f"{i}\t{v}" for i, v in target.items()).encode())
+    # where it runs may change between runs of a study; what it fits may not
+    fixed = {k: v for k, v in fixed.items() if k not in ("device", "n_threads")}
+    identity = {"kind": data.kind, "target": str(data.target.name),
+                "samples": len(target), "digest": int(digest), "folds": folds,
+                "random_state": seed, "fixed": fixed, "searched": sorted(dimensions),
+                "pretrained": data.pretrained is not None}
+    return json.loads(json.dumps(identity))  # as the storage returns it
+
+
+def open_study(optuna, path, identity: dict, direction: str, seed: int):
+    """The study in the SQLite file `path`, created or resumed."""
+    from sqlalchemy.exc import SQLAlchemyError  # optuna's storage layer
+    storage = f"sqlite:///{Path(path).resolve()}"
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=STUDY_NAME, direction=direction,
+            load_if_exists=True,
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0))
+    except SQLAlchemyError as error:
+        raise AAMInputError(f"--study {path} is not a study file of aam tune "
+                            f"({getattr(error, 'orig', None) or error}); choose another "
+                            "--study file.") from error
+    stored = study.user_attrs.get("aam")
+    if stored is None:
+        study.set_user_attr("aam", identity)
+    elif stored != identity:
+        differing = sorted(k for k in set(stored) | set(identity)
+                           if stored.get(k) != identity.get(k))
+        raise AAMInputError(f"--study {path} holds a study of other inputs or settings "
+                            f"(they differ in: {', '.join(differing)}); give the same "
+                            "inputs to add trials to it, or choose another --study file.")
+    # a resumed study must not replay the first run's random draws
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    return study
+
+
+def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:
+    """The trial's mean score over the folds (pruned early when poor)."""
+    params = {}
+    for name, dimension in dimensions.items():
+        if name == "hidden_width" and params.get("hidden_layers") == 0:
+            continue  # a linear head has no width
+        params[name] = dimension.suggest(trial, name)
+    arguments = fit_arguments({**fixed, **as_options(params, data.kind)},
+                              data.pretrained is not None)
+    return cross_validate(trial, data.splits,
+                          lambda train, validation: fold_score(data, arguments, train,
+                                                               validation))
+
+
+def cross_validate(trial, splits, score) -> float:
+    """Mean of score(train_rows, validation_rows) over the folds; the running
+    mean is reported after each fold, for the pruner."""
+    optuna = require_optuna()
+    scores = []
+    for step, (train_rows, validation_rows) in enumerate(splits):
+        scores.append(float(score(train_rows, validation_rows)))
+        trial.report(float(np.mean(scores)), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after fold {step + 1}")
+    trial.set_user_attr("fold_scores", scores)
+    return float(np.mean(scores))
+
+
+def fold_score(data: TuneData, arguments: dict, train_rows, validation_rows) -> float:
+    """Fit on the training rows, score on the validation rows."""
+    from .fit import fit_classifier, fit_regressor  # torch, only when a study runs
+    from .predict import predict_classification, predict_regression
+    ids = data.target.index
+    train_ids, validation_ids = list(ids[train_rows]), list(ids[validation_rows])
+    fit = fit_classifier if data.kind == "classifier" else fit_regressor
+    bundle = fit(data.table.select_samples(train_ids).drop_unused_features(),
+                 data.target.loc[train_ids], data.sequences, data.groups, data.pretrained,
+                 **arguments, log=_quiet)
+    unseen = data.table.select_samples(validation_ids).drop_unused_features()
+    options = dict(device=arguments["train"].device, n_threads=arguments["train"].n_threads,
+                   log=_quiet)
+    truth = data.target.loc[validation_ids]
+    if data.kind == "classifier":
+        labels, _ = predict_classification(bundle, unseen, data.sequences, **options)
+        return balanced_accuracy(truth, labels.reindex(truth.index))
+    predicted = predict_regression(bundle, unseen, data.sequences, **options)
+    # nanmean: a sample rarefaction drops has no prediction
+    return float(np.nanmean(np.abs(predicted.reindex(truth.index).to_numpy()
+                                   - truth.to_numpy())))
+
+
+def balanced_accuracy(truth: pd.Series, predicted: pd.Series) -> float:
+    """Mean recall over the classes present in `truth`."""
+    hits = truth.astype(str).to_numpy() == predicted.astype(str).to_numpy()
+    return float(pd.Series(hits).groupby(truth.astype(str).to_numpy()).mean().mean())
+
+
+def best_result(study, kind: str, fixed: dict, path, folds: int) -> TuneResult:
+    optuna = require_optuna()
+    states = [t.state for t in study.trials]
+    finished = states.count(optuna.trial.TrialState.COMPLETE)
+    if not finished:
+        raise AAMInputError(f"No trial of --study {path} has finished (all were pruned or "
+                            "failed); run more --trials.")
+    best = study.best_trial
+    metric = METRIC[kind][0]
+    settings = {**fixed, **as_options(best.params, kind)}
+    about = {"written_by": "aam tune", "study": str(path), "trial": best.number,
+             metric: best.value, "folds": folds,
+             "fold_scores": best.user_attrs.get("fold_scores"), "trials": len(states),
+             "finished": finished,
+             "pruned": states.count(optuna.trial.TrialState.PRUNED)}
+    return TuneResult(settings, best.value, metric, about, study)
+
+
+def _report(log: Log, metric: str):
+    def after_trial(study, trial):
+        values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in trial.params.items())
+        folds = len(trial.intermediate_values)
+        if trial.state.name == "PRUNED":
+            outcome = f"pruned after {folds} fold(s), {metric} {_last(trial):.4g} so far"
+        elif trial.value is not None:
+            outcome = f"{metric} {trial.value:.4g}"
+        else:
+            outcome = trial.state.name.lower()
+        log(f"Trial {trial.number}: {outcome} ({values}); best so far: trial "
+            f"{_best_number(study)}.")
+    return after_trial
+
+
+def _last(trial) -> float:
+    return trial.intermediate_values[max(trial.intermediate_values)]
+
+
+def _best_number(study):
+    try:
+        return study.best_trial.number
+    except ValueError:  # no trial has finished yet
+        return None
+
+
+def _quiet(message: str) -> None:
+    """The fits of a study say nothing: one line per trial is enough."""
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
