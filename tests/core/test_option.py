@@ -6,7 +6,7 @@ import pytest
 
 from aam_core.config import DataConfig, TrainConfig
 from aam_core.errors import AAMInputError
-from aam_core.option import (Option, check_fields, choices_of, declared, defaults_for,
+from aam_core.option import (check_fields, choices_of, declared, defaults_for,
                              field_name, setting)
 from aam_core.settings import build, for_action, for_command
 
