@@ -9,7 +9,8 @@ import pytest
 
 from .conftest import BIN, no_partial_files, refused
 
-TINY = ["--preset", "tiny", "--batch-size", "8", "--n-threads", "1"]
+# max_length 150: the disk sizes below are measured for its position embedding
+TINY = ["--preset", "tiny", "--batch-size", "8", "--n-threads", "1", "--max-length", "150"]
 
 
 def pretrain(workspace, run, epochs):
@@ -71,8 +72,12 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(disk, workspace, tmp
 
 def test_ctrl_c_says_how_to_resume(workspace, tmp_path):
     run = tmp_path / "run"
+    # a shell's background job inherits SIGINT ignored: restore the default,
+    # as in a terminal, so that Python turns it into KeyboardInterrupt
     process = subprocess.Popen(pretrain(workspace, run, 500), stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                signal.SIG_DFL))
     for line in process.stderr:  # wait for training to be under way
         if line.startswith("epoch 2/"):
             break
