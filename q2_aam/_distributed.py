@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aam_core.errors import AAMInputError
+from aam_core.spelling import spelled
 from aam_core.threads import resolve_threads
 
 
@@ -25,9 +26,10 @@ def on_devices(n_devices: int, function, *args, train, **kwargs):
     if train.device == 'cuda' or (train.device == 'auto' and gpus):
         if gpus < n_devices:
             raise AAMInputError(
-                f'n_devices={n_devices} asks for {n_devices} GPUs, but '
+                f'{spelled("n_devices", n_devices)} asks for {n_devices} GPUs, but '
                 f'{gpus} {"is" if gpus == 1 else "are"} visible. Lower '
-                'n_devices, or train on CPU processes with device=cpu.')
+                f'{spelled("n_devices")}, or train on CPU processes with '
+                f'{spelled("device", "cpu")}.')
         train = replace(train, device='cuda')
     else:
         # CPU processes: split the threads, never oversubscribe the cores

@@ -13,6 +13,7 @@ import pandas as pd
 import qiime2
 
 from aam_core.errors import AAMInputError
+from aam_core.spelling import spelled
 
 from ._parameters import with_options
 
@@ -34,7 +35,7 @@ def sample_errors(predictions: pd.Series, truth: pd.Series,
         raise AAMInputError(
             f'{len(absent)} of the {len(predictions)} predicted samples are not in '
             f'the truth metadata, e.g. {list(absent[:5])}; pass metadata that '
-            'covers them, or missing_samples="ignore" to leave them out.')
+            f'covers them, or {spelled("missing_samples", "ignore")} to leave them out.')
     frame = pd.DataFrame({'truth': truth.reindex(predictions.index),
                           'prediction': predictions}).dropna()
     if frame.empty:

@@ -17,6 +17,7 @@ import qiime2
 from scipy.stats import spearmanr
 
 from aam_core.errors import AAMInputError
+from aam_core.spelling import spelled
 from aam_core.train.metrics import regression_metrics
 
 from ._parameters import with_options
@@ -38,7 +39,7 @@ def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
         raise AAMInputError(
             f'{len(absent)} predicted sample(s) are not in the truth metadata '
             f'(e.g. {", ".join(absent[:5])}). Add them, or pass '
-            "missing_samples='ignore' to leave them out.")
+            f"{spelled('missing_samples', 'ignore')} to leave them out.")
     kept = values.reindex(predictions.index)
     has_truth = kept.notna() & predictions.notna()
     left_out = {'not in the metadata': len(absent),

@@ -37,7 +37,7 @@ def validation_split(n_samples: int, fraction: float, seed: int,
         raise AAMInputError(f"All {n_samples} samples belong to one group, so no "
                             "validation split can leave that subject out of "
                             "training: give samples of at least two groups, or "
-                            "set validation_fraction to 0 (no early stopping).")
+                            f"set {spelled('validation_fraction', 0)} (no early stopping).")
     sizes = np.bincount(codes)
     wanted = n_samples * fraction
     order = rng.permutation(len(labels))
@@ -75,7 +75,8 @@ def fold_splits(n_samples: int, k: int, seed: int, groups: np.ndarray | None = N
     if len(labels) < k:
         raise AAMInputError(f"ensemble_validation 'folds' deals the groups into "
                             f"ensemble_size ({k}) folds, but there are {len(labels)} "
-                            "groups: lower ensemble_size or use 'random'.")
+                            f"groups: lower {spelled('ensemble_size')} or use "
+                            f"{spelled('ensemble_validation', 'random')}.")
     rng = np.random.default_rng(seed)
     sizes = np.bincount(codes)
     big = sizes > max(1.0, n_samples / k / 2)
