@@ -268,6 +268,11 @@ class TrainConfig:
         0.15, "Share of ASVs whose abundance is hidden for the abundance "
         "objective.", low=0, high=1, inclusive=(False, False), actions=TRAINING,
         commands=TRAINING_COMMANDS)
+    alpha_weight: float = setting(
+        1.0, "Weight of the alpha-diversity objective (only with alpha_diversity): "
+        "a linear head on the sample embedding predicts each sample's alpha "
+        "diversity (MSE on its z-scores); 0 skips it.", low=0,
+        actions=("pretrain",), commands=("pretrain",))
     selection_metric: str = setting(
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",

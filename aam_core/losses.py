@@ -133,3 +133,9 @@ def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
 
 
 TARGET_LOSSES = choices_of(TrainConfig, "target_loss")
+
+
+def alpha_loss(predicted: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """MSE of the alpha head on z-scored alpha diversity (a per-sample
+    pretraining target, e.g. Shannon entropy or Faith PD)."""
+    return F.mse_loss(predicted.float(), alpha.float())
