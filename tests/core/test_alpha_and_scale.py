@@ -64,10 +64,11 @@ def test_pretraining_is_the_same_on_distances_of_any_scale(planted):
     assert aitchison.condensed_form().max() > 1
     runs = [api.pretrain(table, distances=skbio.DistanceMatrix(aitchison.data * factor,
                                                                aitchison.ids),
-                         model="tiny", train=FAST, **QUIET) for factor in (1, 1000)]
+                         model="tiny", train=FAST, **QUIET) for factor in (1, 1e30)]
     largest = aitchison.condensed_form().max()
     assert runs[0].config["training"]["distance_scale"] == pytest.approx(largest, rel=1e-5)
-    assert runs[1].config["training"]["distance_scale"] == pytest.approx(1000 * largest,
+    # huge distances once ended in an infinite loss; now they train alike
+    assert runs[1].config["training"]["distance_scale"] == pytest.approx(1e30 * largest,
                                                                          rel=1e-5)
     np.testing.assert_allclose(runs[0].history["train_unifrac"],
                                runs[1].history["train_unifrac"], rtol=1e-4)
