@@ -237,6 +237,9 @@ def cmd_pretrain(args) -> int:
         if args.alpha_diversity:
             from .data.alpha import read_alpha
             alpha = read_alpha(args.alpha_diversity)
+            # a resume must not mix alpha values either
+            checkpoints.identity["alpha_diversity"] = (
+                f"{zlib.crc32(alpha.to_csv(sep=chr(9)).encode()):08x}")
         return api.pretrain(table, sequences, distances, model=model, data=data,
                             train=train, log=log, alpha_diversity=alpha)
     return _train(args, "pretrain", work)

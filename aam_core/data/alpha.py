@@ -74,7 +74,11 @@ def zscores(values: np.ndarray, fit_rows: np.ndarray,
             source: str = SOURCE) -> tuple[np.ndarray, dict]:
     """(values as z-scores, {"mean", "std"}), the statistics fitted on
     `fit_rows` (the training samples)."""
-    mean, std = float(values[fit_rows].mean()), float(values[fit_rows].std())
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below
+        mean, std = float(values[fit_rows].mean()), float(values[fit_rows].std())
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise AAMInputError(f"{source} holds values too large to scale (up to "
+                            f"{np.abs(values).max():g}); is it an alpha diversity?")
     if not std > 0:
         raise AAMInputError(f"{source} is the same ({mean:g}) for every training "
                             "sample: there is nothing to learn from it.")

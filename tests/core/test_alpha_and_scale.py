@@ -120,6 +120,7 @@ def test_alpha_weight_0_says_the_alpha_is_not_used(planted):
      "must hold a finite number for every sample; 1 do not ('s5': 'n/a')"),
     (lambda s: s.where(s.index != "s2", np.nan), "1 do not ('s2': nan)"),
     (lambda s: s * 0 + 2.5, "is the same (2.5) for every training sample"),
+    (lambda s: s * 1e306, "holds values too large to scale"),
 ])
 def test_bad_alpha_diversity_is_refused_clearly(planted, change, message):
     table, _, shannon = planted
