@@ -133,7 +133,9 @@ _register(
     learn to predict masked nucleotides. The encoder can then be fine-tuned
     with fit-regressor.""",
     _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity'),
-    {'model': 'The pretrained AAM encoder.'})
+    {'model': 'The pretrained AAM encoder.'},
+    examples={'pretrain': _examples.pretrain,
+              'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity})
 
 _FIT_INPUTS = {'table': FeatureTable[Frequency],
                'sequences': FeatureData[Sequence],
