@@ -250,8 +250,15 @@ def cmd_pretrain(args) -> int:
         table, sequences = _inputs(args)
         distances = _distances(args)
         checkpoints.identity["table"] = _table_digest(table)
+        alpha = None
+        if args.alpha_diversity:
+            from .data.alpha import read_alpha
+            alpha = read_alpha(args.alpha_diversity)
+            # a resume must not mix alpha values either
+            checkpoints.identity["alpha_diversity"] = (
+                f"{zlib.crc32(alpha.to_csv(sep=chr(9)).encode()):08x}")
         return api.pretrain(table, sequences, distances, model=model, data=data,
-                            train=train, log=log)
+                            train=train, log=log, alpha_diversity=alpha)
     return _train(args, "pretrain", work)
 
 
@@ -416,6 +423,7 @@ def _input_options(parser, training: bool) -> None:
                            ".npy (with --distance-ids) or .h5/.hdf5 (unifrac ssu); "
                            ".npy and HDF5 are read lazily, block by block")
         group.add_argument("--distance-ids", help="sample ids of a .npy matrix, one a line")
+    return group
 
 
 def _run_options(parser) -> None:
@@ -451,7 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = commands.add_parser("pretrain", help="self-supervised encoder: UniFrac "
                                    "distances and masked nucleotides")
-    _input_options(pretrain, training=True)
+    _input_options(pretrain, training=True).add_argument(
+        "--alpha-diversity", metavar="FILE.tsv", help="alpha diversity per sample "
+        "(e.g. Shannon; alpha-diversity.tsv of `qiime tools export`) that the sample "
+        "embedding learns to predict")
     _run_options(pretrain)
     _add_options(pretrain, "pretrain")
     pretrain.set_defaults(run=cmd_pretrain)

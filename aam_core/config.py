@@ -296,6 +296,15 @@ class TrainConfig:
         0.15, "Share of ASVs whose abundance is hidden for the abundance "
         "objective.", low=0, high=1, inclusive=(False, False), actions=TRAINING,
         commands=TRAINING_COMMANDS)
+    # 5: beside the distance loss at its default weight 20, alpha diversity
+    # is then learned (weight 1 barely moves it in 16 epochs) while the
+    # distances are still learned about as well (tests/plugin/
+    # test_distances_pretrain.py, README "Pretraining on any distance")
+    alpha_weight: float = setting(
+        5.0, "Weight of the alpha-diversity objective (only with alpha_diversity): "
+        "a linear head on the sample embedding predicts each sample's alpha "
+        "diversity (MSE on its z-scores); 0 skips it.", low=0,
+        actions=("pretrain",), commands=("pretrain",))
     selection_metric: str = setting(
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",

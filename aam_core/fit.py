@@ -162,6 +162,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
     network = members[0] if len(members) == 1 else Ensemble(members)
     config = new_config(kind, architecture, data, train, run.device)
     config["training"].update(pretrained=inputs.pretrained is not None,
+                              distance_scale=run.objective.distance_scale
+                              if use_distances else None,
                               best_epoch=best_epochs[0] if len(best_epochs) == 1
                               else best_epochs, selection_metric=selected_by,
                               run=run_record(prepared, splits,

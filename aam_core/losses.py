@@ -141,3 +141,9 @@ def expert_balance_loss(gate: torch.Tensor) -> torch.Tensor:
     cannot collapse onto one expert and leave the others untrained."""
     share = gate.float().mean(0)
     return share.var(unbiased=False) / share.mean().pow(2).clamp_min(1e-12)
+
+
+def alpha_loss(predicted: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """MSE of the alpha head on z-scored alpha diversity (a per-sample
+    pretraining target, e.g. Shannon entropy or Faith PD)."""
+    return F.mse_loss(predicted.float(), alpha.float())

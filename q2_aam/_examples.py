@@ -40,6 +40,15 @@ def distance_matrix_factory():
         'DistanceMatrix', skbio.DistanceMatrix(distances, _sample_ids()))
 
 
+def alpha_diversity_factory():
+    """Shannon entropy (log base 2, as `qiime diversity alpha` computes it)."""
+    shares = _counts().T / _counts().sum(axis=0)[:, None]
+    logs = np.log2(np.where(shares > 0, shares, 1.0))
+    shannon = pd.Series(-(shares * logs).sum(axis=1), index=_sample_ids(),
+                        name='shannon_entropy')
+    return qiime2.Artifact.import_data('SampleData[AlphaDiversity]', shannon)
+
+
 def metadata_factory():
     age = pd.Series(np.linspace(1, 80, _N_SAMPLES), name='age',
                     index=pd.Index(_sample_ids(), name='sample-id'))
@@ -103,6 +112,16 @@ def pretrain(use):
     table = use.init_artifact('table', table_factory)
     distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
     _run(use, 'pretrain', dict(table=table, distance_matrix=distances, **_FAST),
+         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+
+
+def pretrain_alpha_diversity(use):
+    """Any distance matrix (here Bray-Curtis) and an alpha diversity."""
+    table = use.init_artifact('table', table_factory)
+    distances = use.init_artifact('braycurtis_distances', distance_matrix_factory)
+    shannon = use.init_artifact('shannon', alpha_diversity_factory)
+    _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
+                               alpha_diversity=shannon, **_FAST),
          {'model': ('encoder', 'AAMModel[AAMEncoder]')})
 
 

@@ -1,5 +1,6 @@
-"""pretrain: a self-supervised AAM encoder (UniFrac distances, masked
-nucleotides). Its options are declared in aam_core (settings.py)."""
+"""pretrain: a self-supervised AAM encoder (any distance matrix, alpha
+diversity, masked nucleotides). Its options are declared in aam_core
+(settings.py)."""
 import biom
 import pandas as pd
 import skbio
@@ -13,12 +14,14 @@ from ._parameters import with_options
 
 def _pretrain(table: biom.Table, sequences: pd.Series = None,
               distance_matrix: skbio.DistanceMatrix = None,
+              alpha_diversity: pd.Series = None,
               **options) -> ModelBundle:
     from aam_core import api
     data, train = _views.settings(options, 'pretrain')
     return on_devices(options['n_devices'], api.pretrain, table,
                       _views.sequences(sequences), distance_matrix,
-                      model=options['preset'], data=data, train=train)
+                      model=options['preset'], data=data, train=train,
+                      alpha_diversity=alpha_diversity)
 
 
 pretrain = with_options('pretrain', _pretrain)

@@ -10,7 +10,7 @@ from q2_types.distance_matrix import DistanceMatrix
 from q2_types.feature_data import FeatureData, Sequence
 from q2_types.feature_table import FeatureTable, Frequency
 from q2_types.ordination import PCoAResults
-from q2_types.sample_data import SampleData
+from q2_types.sample_data import AlphaDiversity, SampleData
 
 from . import (__version__, _classification, _embedding, _errors, _examples,
                _importance, _ncv, _pipelines, _prediction_summary, _pretrain,
@@ -74,7 +74,15 @@ input_descriptions = {
     'distance_matrix': (
         'Distances between the samples (e.g. UniFrac) that the sample '
         'embeddings learn to reproduce. Must cover every sample of the '
-        'table. Without it only the masked-nucleotide objective is trained.'),
+        'table. Any metric works (as q2-diversity computes them: UniFrac, '
+        'Bray-Curtis, Jaccard, Aitchison...); distances beyond [0, 1] are '
+        'divided by their largest value in the loss. Without it (and without '
+        'alpha_diversity) only the masked-nucleotide objective is trained.'),
+    'alpha_diversity': (
+        'Alpha diversity of each sample (e.g. Shannon entropy or Faith PD, '
+        'from diversity alpha) that the sample embedding learns to predict '
+        '(a linear head, MSE on z-scores, weight alpha_weight). Must cover '
+        'every sample of the table.'),
     'pretrained_model': (
         'A pretrained encoder (or a fitted model) to start from. Its '
         'architecture is kept, and with it the longest sequence it reads '
@@ -123,16 +131,20 @@ _REGRESSOR_PREDICTIONS = SampleData[RegressorPredictions]
 _register(
     plugin.methods, _pretrain.pretrain,
     {'table': FeatureTable[Frequency], 'sequences': FeatureData[Sequence],
-     'distance_matrix': DistanceMatrix},
+     'distance_matrix': DistanceMatrix,
+     'alpha_diversity': SampleData[AlphaDiversity]},
     [('model', AAMModel[AAMEncoder])], """
     Pretrain an AAM encoder without labels.
 
     Train the nucleotide and sample encoders of AAM self-supervised: sample
-    embeddings learn to reproduce the given distances (UniFrac) and nucleotide
-    tokens learn to predict masked nucleotides. The encoder can then be
-    fine-tuned with fit-regressor.""",
-    _inputs('table', 'sequences', 'distance_matrix'),
-    {'model': 'The pretrained AAM encoder.'})
+    embeddings learn to reproduce the given distances (UniFrac or any other)
+    and, optionally, each sample's alpha diversity, and nucleotide tokens
+    learn to predict masked nucleotides. The encoder can then be fine-tuned
+    with fit-regressor.""",
+    _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity'),
+    {'model': 'The pretrained AAM encoder.'},
+    examples={'pretrain': _examples.pretrain,
+              'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity})
 
 _FIT_INPUTS = {'table': FeatureTable[Frequency],
                'sequences': FeatureData[Sequence],

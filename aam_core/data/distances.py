@@ -15,7 +15,7 @@ whole where it is read; a lazy one block by block as batches read it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -73,6 +73,7 @@ class DistanceView:
     matrix: object
     positions: np.ndarray  # dataset row -> matrix row
     source: str = "the distance matrix"
+    scale: float = 1.0     # blocks are divided by it (distance_scale)
 
     def block(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         r, c = self.positions[rows], self.positions[columns]
@@ -82,7 +83,7 @@ class DistanceView:
             distinct, inverse = np.unique(r, return_inverse=True)
             block = np.asarray(self.matrix[distinct], dtype=np.float32)[inverse][:, c]
         check_distances(block, self.source, square=np.array_equal(rows, columns))
-        return block
+        return block if self.scale == 1.0 else block / np.float32(self.scale)
 
 
 def square_block(matrix: np.ndarray, index: np.ndarray,
@@ -115,6 +116,36 @@ def take(distances, rows, columns, device: torch.device) -> torch.Tensor:
     rows, columns = (torch.as_tensor(x, dtype=torch.long).to(distances.device)
                      for x in (rows, columns))
     return distances[rows][:, columns].to(device)
+
+
+# -- the scale the distance loss works in ----------------------------------------
+
+def distance_scale(distances) -> float:
+    """What the distance loss divides the distances by: 1 for distances
+    within [0, 1] (UniFrac, Bray-Curtis, Jaccard: the scale the objective's
+    weights were tuned on), otherwise their largest value, so that unbounded
+    distances (Aitchison, Euclidean, unnormalised weighted UniFrac) enter the
+    loss in [0, 1] too. A sample embedding starts at a norm of a few units
+    (LayerNorm), far from distances of tens, which it would not learn to
+    reach. A lazy matrix: the largest over a block of up to _CORNER samples
+    spread over it (reading it all could take hours)."""
+    if isinstance(distances, DistanceView):
+        n = len(distances.positions)
+        rows = np.unique(np.linspace(0, n - 1, min(n, _CORNER)).astype(np.int64))
+        largest = float(distances.block(rows, rows).max()) * distances.scale
+    else:
+        largest = float(distances.max()) if len(distances) else 0.0
+    return largest if largest > 1 + _TOLERANCE else 1.0
+
+
+def scaled(distances, scale: float):
+    """The distances divided by `scale`: a new tensor, or a lazy view that
+    divides each block it reads."""
+    if scale == 1.0 or distances is None:
+        return distances
+    if isinstance(distances, DistanceView):
+        return replace(distances, scale=distances.scale * scale)
+    return distances / scale
 
 
 # -- checking the values -------------------------------------------------------

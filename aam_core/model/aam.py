@@ -179,12 +179,15 @@ class AAM(nn.Module):
     """Encoders plus an optional target head (None for a pretrained encoder).
 
     head: None | "regression" | "classification"; n_outputs: quantiles or
-    classes; conditioning: a model's config["conditioning"] block, or None.
+    classes; conditioning: a model's config["conditioning"] block, or None;
+    alpha_head: a linear head predicting alpha diversity from the sample
+    embedding, a pretraining aid only (fine-tuned networks have none, so
+    load_matching_weights leaves it behind).
     """
 
     def __init__(self, config: ModelConfig, head: str | None = None,
                  n_outputs: int = 1, conditioning: dict | None = None,
-                 monotone: bool = False):
+                 monotone: bool = False, alpha_head: bool = False):
         super().__init__()
         self.config = config
         self.nucleotide_encoder = NucleotideEncoder(config)
@@ -199,6 +202,7 @@ class AAM(nn.Module):
         self.conditioning = None if not conditioning else Conditioning(
             config.d_model, config.n_heads, conditioning, n_outputs)
         self.abundance_head = AbundanceHead(config.d_model)
+        self.alpha_head = nn.Linear(config.d_model, 1) if alpha_head else None
         # (n_features, d) ASV vectors of a frozen nucleotide encoder, computed
         # once per run (see train/cache.py); not part of the state_dict
         self.asv_cache = None
@@ -233,6 +237,8 @@ class AAM(nn.Module):
         out = {"embedding": embedding, "token_logits": token_logits}
         if hidden_abundance is not None:
             out["abundance"] = self.abundance_head(asv_tokens)
+        if self.alpha_head is not None:
+            out["alpha"] = self.alpha_head(embedding).squeeze(-1)
         if self.head is not None:
             features = embedding if vectors is None else self.conditioning.fuse(
                 embedding, vectors)

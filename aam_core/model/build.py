@@ -58,7 +58,8 @@ def _single_network(config: dict) -> AAM:
         quantiles = (config.get("target") or {}).get("quantiles")
         return AAM(architecture, "regression", len(quantiles) if quantiles else 1,
                    config.get("conditioning"), monotone=bool(quantiles))
-    return AAM(architecture)
+    # an encoder pretrained on alpha diversity keeps its alpha head
+    return AAM(architecture, alpha_head=config.get("alpha_diversity") is not None)
 
 
 def build_model(bundle):

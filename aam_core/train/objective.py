@@ -5,14 +5,14 @@ so e.g. a frozen nucleotide encoder costs no token logits.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from .. import losses
 from ..config import TrainConfig
-from ..data.distances import DistanceView
+from ..data.distances import DistanceView, distance_scale, scaled
 from ..errors import AAMInputError
 from .distributed import Shard, scale_for_processes, unifrac_term
 from .task import TargetTask
@@ -24,6 +24,16 @@ class Objective:
     # (n, n) float32 by dataset row, or a lazy DistanceView (data/distances.py)
     distances: torch.Tensor | DistanceView | None = None
     task: TargetTask | None = None         # the full target (train/task.py)
+    # (n,) z-scored alpha diversity by dataset row, for the model's alpha head
+    alpha: torch.Tensor | None = None
+    # what the distances were divided by: distances beyond [0, 1] (e.g.
+    # Aitchison) enter the loss divided by their largest value
+    distance_scale: float = field(init=False, default=1.0)
+
+    def __post_init__(self):
+        if self.distances is not None:
+            self.distance_scale = distance_scale(self.distances)
+            self.distances = scaled(self.distances, self.distance_scale)
 
     @property
     def weights(self) -> dict:
@@ -36,6 +46,8 @@ class Objective:
             weights["nucleotide"] = self.train.nucleotide_weight
         if self.train.abundance_weight > 0 and not frozen:
             weights["abundance"] = self.train.abundance_weight
+        if self.alpha is not None and self.train.alpha_weight > 0 and not frozen:
+            weights["alpha"] = self.train.alpha_weight
         if self.task is not None and self.train.target_weight > 0:
             weights["target"] = self.train.target_weight
         return weights
@@ -67,6 +79,9 @@ class Objective:
         if "abundance" in weights:
             terms["abundance"] = losses.masked_abundance_loss(
                 out["abundance"], batch.log_abundance, hidden)
+        if "alpha" in weights:
+            terms["alpha"] = losses.alpha_loss(
+                out["alpha"], self.alpha[batch.rows.cpu()].to(out["alpha"].device))
         if "target" in weights:
             terms["target"] = self.task.loss_of(out["prediction"], batch.rows)
             if self.train.expert_balance > 0 and out.get("expert_gate") is not None:

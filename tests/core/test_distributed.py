@@ -54,13 +54,16 @@ def step_inputs():
     builder = BatchBuilder(table.counts, tokens, DataConfig(max_length=40))
     train = TrainConfig(nucleotide_weight=0.0, target_loss="mse")
     task = TargetTask.regression(torch.as_tensor(target, dtype=torch.float32), train)
-    objective = Objective(train, distances=torch.as_tensor(distances), task=task)
+    # and an alpha-diversity target (a per-sample mean, like the target)
+    alpha = torch.linspace(-1.5, 1.5, len(target))
+    objective = Objective(train, distances=torch.as_tensor(distances), task=task,
+                          alpha=alpha)
     return builder, objective
 
 
 def new_model():
     torch.manual_seed(0)
-    return AAM(ARCHITECTURE, head="regression")
+    return AAM(ARCHITECTURE, head="regression", alpha_head=True)
 
 
 def gradients(model) -> dict:
@@ -123,7 +126,7 @@ def test_two_processes_give_the_single_process_loss_and_gradients(two_processes)
     total.backward()
     one = gradients(model)
     assert abs(two["loss"] - terms["unifrac"].item()) < 1e-5
-    assert abs(two["total"] - total.item()) < 1e-5  # unifrac + target terms
+    assert abs(two["total"] - total.item()) < 1e-5  # unifrac + alpha + target terms
     assert one.keys() == two["grads"].keys()
     for name, grad in one.items():
         torch.testing.assert_close(two["grads"][name], grad, atol=1e-5, rtol=0, msg=name)
