@@ -191,7 +191,8 @@ class TrainConfig:
         per={"predict": {"default": 64, "low": 1,
                          "help": "Samples per inference batch."}})
     learning_rate: float = setting(
-        1e-3, "Peak learning rate of AdamW.", low=0, inclusive=(False, False),
+        1e-3, "Peak learning rate of AdamW (at most 1: larger steps only "
+        "overflow).", low=0, high=1, inclusive=(False, True),
         actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
         per={"fit": {"default": 5e-4}, "pipeline": {"default": 5e-4}})
     weight_decay: float = setting(0.01, "AdamW weight decay.", low=0,

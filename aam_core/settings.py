@@ -144,7 +144,8 @@ _PIPELINE_TRAINING = [
            actions=PIPELINES),
     Option("pretrain_learning_rate", "float", 1e-3,
            "Peak learning rate of pretraining (only with a distance matrix); "
-           "learning_rate is that of fine-tuning.", low=0, inclusive=(False, False),
+           "learning_rate is that of fine-tuning.", low=0, high=1,
+           inclusive=(False, True),
            actions=PIPELINES),
 ]
 

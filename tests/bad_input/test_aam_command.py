@@ -45,6 +45,8 @@ ROWS = {  # name: (extra arguments made in code, fragment of the expected messag
     "fasta-sequence-before-header": (sequence_before_header, "is not FASTA"),
     "epochs-0": (lambda f, d: ["--epochs", 0], "argument --epochs: must be at least 1, not 0"),
     "batch-size-0": (lambda f, d: ["--batch-size", 0], "argument --batch-size: must be at least 2, not 0"),
+    "learning-rate-overflows": (lambda f, d: ["--learning-rate", 1e38],
+                                "argument --learning-rate: must be at most 1, not 1e+38"),
     "output-dir-is-a-file": (output_is_a_file, "is a file, not a directory"),
     "output-dir-under-a-file": (output_under_a_file, "is not writable"),
 }
