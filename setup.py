@@ -39,6 +39,13 @@ setup(
         'scikit-bio',
         'matplotlib',  # summarize's training curves
     ],
+    # optional features: each says how to install what it needs when it is
+    # missing (`pip install q2-aam[tune]`, or the package itself)
+    extras_require={
+        'tracking': ['tensorboard', 'mlflow-skinny'],  # --tensorboard, --mlflow-uri
+        'tune': ['optuna', 'pyyaml'],  # aam tune; YAML settings files
+        'onnx': ['onnx', 'onnxruntime'],  # aam export-onnx
+    },
     entry_points={
         'qiime2.plugins': ['q2-aam=q2_aam.plugin_setup:plugin'],
         'console_scripts': ['aam=aam_core.cli:main'],

@@ -9,7 +9,8 @@ from qiime2.plugins import aam
 from qiime2.sdk import PluginManager
 
 from aam_core.bundle import ModelBundle
-from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
+from aam_core.config import (FIT_TRAIN_DEFAULTS, ConditioningConfig, DataConfig, ModelConfig,
+                             TrainConfig)
 from q2_aam import _examples
 
 from .conftest import TINY
@@ -133,6 +134,9 @@ def test_fit_actions_expose_every_option_with_core_defaults(action):
     core = {f.name: getattr(FIT_TRAIN_DEFAULTS, f.name) for f in fields(TrainConfig)}
     core.update({f.name: f.default for f in fields(ConditioningConfig)})
     core.update({f.name: f.default for f in fields(ModelConfig)})
+    # the data rules users give (max_length: 0, the longest sequence; the
+    # architecture's max_length is set from it)
+    core.update({f.name: f.default for f in fields(DataConfig)})
     core.update(conditional_output=core['output_scaling'],
                 residual_head=core['head_residual'],
                 quantiles=list(core['quantiles']))

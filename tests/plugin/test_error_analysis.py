@@ -125,7 +125,7 @@ def test_bad_inputs_are_clear_errors(metadata, predicted, tmp_path):
     age = metadata.get_column('age')
     renamed = predicted.rename(lambda sample: 'x' + sample)
     with pytest.raises(AAMInputError, match=r'191 of the 191 predicted samples are '
-                       r'not in the truth metadata.*missing_samples="ignore"'):
+                       r"not in the truth metadata.*missing_samples='ignore'"):
         run(renamed, age, tmp_path)
     with pytest.raises(AAMInputError, match='None of the 191 predicted samples has '
                        "a value in the truth column 'age'"):

@@ -26,6 +26,11 @@ CONDA_NAME = {'torch': 'pytorch', 'numpy': 'numpy', 'pandas': 'pandas',
               'matplotlib': 'matplotlib', 'qiime2': 'qiime2',
               'q2_types': 'q2-types', 'q2templates': 'q2templates',
               'q2_sample_classifier': 'q2-sample-classifier'}
+# optional features (setup.py's extras_require, imported only when used):
+# import name -> PyPI distribution; neither the recipe nor install_requires
+# lists them
+OPTIONAL = {'optuna': 'optuna', 'sqlalchemy': 'optuna', 'yaml': 'pyyaml',
+            'onnx': 'onnx', 'mlflow': 'mlflow-skinny', 'tensorboard': 'tensorboard'}
 # PyPI distribution -> conda package, where they differ
 PYPI_TO_CONDA = {'torch': 'pytorch'}
 FIRST_PARTY = {'aam_core', 'q2_aam'}
@@ -46,7 +51,11 @@ def setup_py():
     requires = [re.split(r'[<>=!~ ;\[]', ast.literal_eval(e))[0]
                 for e in keywords['install_requires'].elts]
     entry_points = ast.literal_eval(keywords['entry_points'])
-    return {'requires': requires,
+    extras = {}
+    if 'extras_require' in keywords:
+        extras = {key: [re.split(r'[<>=!~ ;\[]', name)[0] for name in names]
+                  for key, names in ast.literal_eval(keywords['extras_require']).items()}
+    return {'requires': requires, 'extras': extras,
             'version': ast.literal_eval(keywords['version']),
             'scripts': entry_points['console_scripts'],
             'comments': ' '.join(line.split('#', 1)[1] for line in
@@ -118,10 +127,25 @@ def test_recipe_names_every_setup_py_dependency(recipe):
 
 def test_recipe_names_every_imported_package(recipe):
     run = run_requirements(recipe)
-    unknown = imported_packages() - set(CONDA_NAME)
+    unknown = imported_packages() - set(CONDA_NAME) - set(OPTIONAL)
     assert not unknown, f'add {unknown} to CONDA_NAME and to the recipe'
-    for module in imported_packages():
+    for module in imported_packages() - set(OPTIONAL):
         assert CONDA_NAME[module] in run, module
+
+
+def test_optional_imports_are_extras_and_imported_lazily():
+    """An optional package is one of setup.py's extras and is imported only
+    inside the function that needs it, so the plugin loads without it."""
+    extras = {name for names in setup_py()['extras'].values() for name in names}
+    for module in imported_packages() & set(OPTIONAL):
+        assert OPTIONAL[module] in extras, module
+    for package in FIRST_PARTY:
+        for path in (REPO / package).rglob('*.py'):
+            for node in ast.parse(path.read_text()).body:  # module level only
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ''] if isinstance(node, ast.ImportFrom)
+                         else [])
+                assert not {n.split('.')[0] for n in names} & set(OPTIONAL), path
 
 
 def test_setup_py_lists_the_imports_or_says_why_not():
@@ -130,7 +154,7 @@ def test_setup_py_lists_the_imports_or_says_why_not():
     requires = set(setup_py()['requires'])
     omitted = deliberately_omitted()
     assert 'biom-format' in omitted  # the Debian h5py story
-    for module in imported_packages():
+    for module in imported_packages() - set(OPTIONAL):
         name = CONDA_NAME[module]
         if is_qiime2_package(name):
             continue
@@ -139,7 +163,7 @@ def test_setup_py_lists_the_imports_or_says_why_not():
 
 
 def test_recipe_has_no_stale_requirement(recipe):
-    imported = {CONDA_NAME[m] for m in imported_packages()}
+    imported = {CONDA_NAME[m] for m in imported_packages() - set(OPTIONAL)}
     for name in run_requirements(recipe):
         assert name == 'python' or name in imported, name
 
