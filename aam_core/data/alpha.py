@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import AAMInputError
+from ..errors import AAMInputError, refuse_missing
 
 SOURCE = "the alpha diversity"
 
@@ -52,13 +52,8 @@ def alpha_targets(values, sample_ids: Sequence[str], source: str = SOURCE) -> np
         values = values.iloc[:, 0]
     series = pd.Series(values)
     series.index = series.index.astype(str)
-    missing = [s for s in sample_ids if s not in series.index]
-    if missing:
-        shown = ", ".join(map(repr, missing[:5]))
-        raise AAMInputError(
-            f"{len(missing)} sample(s) of the table are not in {source}, e.g. "
-            f"{shown}. Compute it on this table (qiime diversity alpha), or filter "
-            "the table to its samples.")
+    refuse_missing(sample_ids, set(series.index), source, "Compute it on this table "
+                   "(qiime diversity alpha), or filter the table to its samples.")
     chosen = series.loc[list(sample_ids)]
     numbers = pd.to_numeric(chosen, errors="coerce").astype(float)
     bad = chosen[~np.isfinite(numbers.to_numpy())]

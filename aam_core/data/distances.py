@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import AAMInputError
+from ..errors import AAMInputError, refuse_missing
 
 
 @dataclass
@@ -57,14 +57,10 @@ def matrix_positions(matrix_ids: Sequence[str], sample_ids: Sequence[str],
                      source: str) -> np.ndarray:
     """Row of each sample in a matrix; an error names samples it lacks."""
     position = {str(s): i for i, s in enumerate(matrix_ids)}
-    missing = [s for s in sample_ids if s not in position]
-    if missing:
-        shown = ", ".join(map(repr, missing[:5]))
-        raise AAMInputError(
-            f"{len(missing)} sample(s) of the table are not in {source}, "
-            f"e.g. {shown}. Compute the distances on this table, or filter the "
-            "table to the matrix's samples.")
+    refuse_missing(sample_ids, position, source, "Compute the distances on this "
+                   "table, or filter the table to the matrix's samples.")
     return np.array([position[s] for s in sample_ids], dtype=np.int64)
+
 
 
 @dataclass
