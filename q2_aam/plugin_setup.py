@@ -242,7 +242,9 @@ _register(
         'axes (PCA, which for Euclidean distances is PCoA), largest variance '
         'first, ready for Emperor.'),
      'distance_matrix': (
-        'Euclidean distances between the sample embeddings, for PERMANOVA, '
+        'Euclidean distances between the sample embeddings (for an encoder '
+        'pretrained on distances above 1, times its distance_scale: in their '
+        'units), for PERMANOVA, '
         'Mantel tests and other beta-diversity tools.')})
 
 _register(

@@ -51,6 +51,18 @@ def test_embed_gives_an_ordination_and_distances(table, encoder, embedded):
         atol=1e-5)
 
 
+def test_distances_come_back_in_the_units_pretraining_scaled_away(table, encoder,
+                                                                   embedded):
+    # an encoder pretrained on distances up to 10 learned them divided by 10
+    import qiime2
+    bundle = encoder.view(ModelBundle)
+    bundle.config['training']['distance_scale'] = 10.0
+    scaled = aam.methods.embed(table=table, model=qiime2.Artifact.import_data(
+        'AAMModel[AAMEncoder]', bundle)).distance_matrix.view(skbio.DistanceMatrix)
+    plain = embedded.distance_matrix.view(skbio.DistanceMatrix)
+    np.testing.assert_allclose(scaled.data, 10 * plain.data, rtol=1e-6)
+
+
 def test_embed_takes_a_regressor(table, regressor):
     embeddings, _ = aam.methods.embed(table=table, model=regressor)
     assert len(embeddings.view(skbio.OrdinationResults).samples) == 16
