@@ -301,7 +301,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
                   pretrained, log) -> TrainConfig:
     """Refuse settings that cannot work, before any data is read."""
     if train.selection_metric != "auto" and train.selection_metric not in SELECTION[kind]:
-        raise AAMInputError(f"selection_metric must be one of {SELECTION[kind]} for a "
+        raise AAMInputError(f"{spelled('selection_metric')} must be one of {SELECTION[kind]} for a "
                             f"{kind}, not {train.selection_metric!r}.")
     check_fields(replace(train, selection_metric="auto"))
     check_fields(conditioning)
@@ -309,10 +309,10 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
         train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
                                                           train.quantiles))))
         if not train.quantiles:
-            raise AAMInputError("quantiles must lie strictly between 0 and 1.")
+            raise AAMInputError(f"{spelled('quantiles')} must lie strictly between 0 and 1.")
     if train.freeze_encoder and pretrained is None:
-        raise AAMInputError("freeze_encoder needs a pretrained model: a frozen "
-                            "random encoder cannot learn anything.")
+        raise AAMInputError(f"{spelled('freeze_encoder', True)} needs a pretrained model: "
+                            "a frozen random encoder cannot learn anything.")
     if train.freeze_nucleotide_encoder and pretrained is None:
         # it is on by default, for the pretrained case; a random nucleotide
         # encoder must learn, so it trains here

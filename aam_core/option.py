@@ -140,8 +140,9 @@ def defaults_for(cls, where: str) -> dict:
 
 def check_fields(settings) -> None:
     """Refuse a settings object with a value outside its declared range or
-    choices; the message uses the Python name (the field's)."""
+    choices; the message names the option as the caller's interface does."""
     from .errors import AAMInputError
+    from .spelling import spelled
     for declaration in declared(type(settings)):
         name = field_name(declaration)
         value = getattr(settings, name)
@@ -149,7 +150,8 @@ def check_fields(settings) -> None:
             continue
         problem = declaration.problem(value)
         if problem:
-            raise AAMInputError(f"{name} {problem} ({declaration.help})")
+            raise AAMInputError(f"{spelled(declaration.name)} {problem} "
+                                f"({declaration.help})")
 
 
 def choices_of(cls, name: str, where: str = "") -> tuple:

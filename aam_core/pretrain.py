@@ -17,6 +17,7 @@ from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
+from .spelling import spelled
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record
 from .model.ensemble import first_member_state
@@ -70,11 +71,11 @@ def _used_alpha(alpha_diversity, distances, train: TrainConfig, log):
     """The alpha diversity to learn (None when its weight is 0), after
     checking that something is left to pretrain on."""
     if alpha_diversity is not None and train.alpha_weight <= 0:
-        log("alpha_weight is 0: the alpha diversity given is not used.")
+        log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")
         alpha_diversity = None
     if distances is None and alpha_diversity is None and train.nucleotide_weight <= 0:
         raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "
-                            "diversity or a nucleotide_weight above 0.")
+                            f"diversity or a {spelled('nucleotide_weight')} above 0.")
     return alpha_diversity
 
 

@@ -39,6 +39,7 @@ import torch
 
 from .. import losses, tracking
 from ..errors import AAMInputError
+from ..spelling import spelled
 
 STRATEGIES = ("ddp", "fsdp")
 # torch points to a private module instead; the public autograd-aware
@@ -143,7 +144,8 @@ class Distributed:
             raise AAMInputError(
                 f"{self.world_size} processes need global batches of at least "
                 f"{self.world_size} samples, but batch_size is {batch_size} with "
-                f"{n_train} training samples. Raise batch_size or use fewer processes.")
+                f"{n_train} training samples. Raise {spelled('batch_size')} or use fewer "
+                "processes.")
 
     # -- the model --
 
