@@ -22,7 +22,7 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
        "predict": "predict", "embed": "predict", "error_analysis": "analysis",
-       "summarize_predictions": "analysis",
+       "summarize_predictions": "analysis", "attention_map": "predict",
        "tune": "tune"}
 
 PRETRAIN = ("pretrain",)
@@ -31,8 +31,9 @@ TRAINING = PRETRAIN + FIT
 HOLDOUT = ("regress_samples", "classify_samples")  # one train/test split
 NCV = ("regress_samples_ncv", "classify_samples_ncv")  # cross-validated
 PIPELINES = HOLDOUT + NCV
+# attention_map applies a model as these do (device, batches, conditioning)
 PREDICTING = ("predict_regression", "predict_regression_interval",
-              "predict_classification", "feature_importance")
+              "predict_classification", "feature_importance", "attention_map")
 APPLYING = PREDICTING + ("embed",)
 ERRORS = ("error_analysis",)  # a visualizer of any regressor's predictions
 

@@ -223,6 +223,19 @@ _ERRORS = [
            low=1, actions=ERRORS),
 ]
 
+# attention_map (q2_aam/_attention.py)
+_ATTENTION = [
+    Option("group_by", "categorical_column", None, """
+           Categorical metadata column to group the samples by: one section
+           (top ASVs, plots, tables) per category, and a heatmap of mean
+           attention across them. It must cover every sample of the table
+           (samples with no value form a '(no value)' group). Without it, all
+           samples form one group.""", actions=("attention_map",)),
+    Option("top_asvs", "int", 20, "Number of ASVs shown per group in each plot "
+           "and table (the TSV downloads list all).", low=1,
+           actions=("attention_map",)),
+]
+
 SETTINGS_CLASSES = {cls.__name__: cls for cls in
                     (ModelConfig, DataConfig, TrainConfig, ConditioningConfig)}
 
@@ -232,7 +245,7 @@ _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
     + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
-    + _TUNING + _TRAILING + _TRACKING + _ERRORS,
+    + _TUNING + _TRAILING + _TRACKING + _ERRORS + _ATTENTION,
     key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
 

@@ -213,6 +213,26 @@ def summarize_predictions(use):
          {'visualization': ('predictions_summary', None)})
 
 
+def taxonomy_factory():
+    """A made-up Greengenes-style taxonomy of the example ASVs (the last
+    one left out, to be labelled by its sequence)."""
+    genera = ['Streptococcus', 'Veillonella', 'Prevotella', 'Neisseria', 'Rothia']
+    taxa = pd.Series(
+        [f'k__Bacteria; p__Firmicutes; g__{genera[i % len(genera)]}; s__'
+         for i in range(_N_ASVS - 1)],
+        index=pd.Index(_asvs()[:-1], name='Feature ID'), name='Taxon')
+    return qiime2.Artifact.import_data('FeatureData[Taxonomy]', taxa)
+
+
+def attention_map(use):
+    table, model = _fit(use)
+    taxonomy = use.init_artifact('taxonomy', taxonomy_factory)
+    _run(use, 'attention_map',
+         dict(model=model, table=table, taxonomy=taxonomy,
+              group_by=_column(use, 'site'), top_asvs=5),
+         {'visualization': ('attention_map', None)})
+
+
 _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'predictions': 'test_predictions',
                      'model_summary': 'model_summary',

@@ -7,13 +7,13 @@ from qiime2.plugin import Citations, Plugin, Visualization
 from q2_sample_classifier import (ClassifierPredictions, Importance, Probabilities,
                                   RegressorPredictions)
 from q2_types.distance_matrix import DistanceMatrix
-from q2_types.feature_data import FeatureData, Sequence
+from q2_types.feature_data import FeatureData, Sequence, Taxonomy
 from q2_types.feature_table import FeatureTable, Frequency
 from q2_types.ordination import PCoAResults
 from q2_types.sample_data import AlphaDiversity, SampleData
 
-from . import (__version__, _classification, _embedding, _errors, _examples,
-               _importance, _ncv, _pipelines, _prediction_summary, _pretrain,
+from . import (__version__, _attention, _classification, _embedding, _errors,
+               _examples, _importance, _ncv, _pipelines, _prediction_summary, _pretrain,
                _regression, _visualization)
 from ._parameters import descriptions, parameters
 from ._types import (AAMClassifier, AAMEncoder, AAMModel,
@@ -323,6 +323,33 @@ plugin.visualizers.register_function(
         "Complements q2-sample-classifier's scatterplot and confusion-matrix."),
     citations=[citations['q2aam']],
     examples={'summarize_predictions': _examples.summarize_predictions},
+)
+
+plugin.visualizers.register_function(
+    function=_attention.attention_map,
+    inputs={**_PREDICT_INPUTS, 'model': _ANY_MODEL,
+            'taxonomy': FeatureData[Taxonomy]},
+    parameters=parameters('attention_map'),
+    input_descriptions=_inputs(
+        'sequences', table=input_descriptions['predict_table'],
+        model=('Any AAM model: a regressor or a classifier (attention and '
+               'importance), or a pretrained encoder (attention only).'),
+        taxonomy=('Taxonomy of the features (e.g. from feature-classifier): '
+                  'an ASV is then labelled by its most specific assigned rank, '
+                  'the full string beside it. Features it lacks are labelled '
+                  'by the first nucleotides of their sequence.')),
+    parameter_descriptions=descriptions('attention_map'),
+    name='Which ASVs a model attends to and which drive its predictions.',
+    description=(
+        "Per sample, the weight the sample encoder's attention pooling gives "
+        'each of its ASVs (they sum to 1; an ensemble: the mean over its '
+        'members) and, for a regressor or classifier, their gradient x input '
+        'importance (as feature-importance). Per metadata group (or over all '
+        'samples), bar charts and tables of the top ASVs by mean attention '
+        'and by mean |importance|, with taxonomy labels, prevalence, a '
+        'heatmap of attention across groups, and TSV downloads.'),
+    citations=[citations['q2aam']],
+    examples={'attention_map': _examples.attention_map},
 )
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],

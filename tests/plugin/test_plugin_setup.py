@@ -18,7 +18,8 @@ ALL_ACTIONS = {'pretrain', 'fit_regressor', 'predict_regression',
                'fit_classifier', 'predict_classification', 'embed',
                'feature_importance', 'summarize', 'regress_samples',
                'classify_samples', 'regress_samples_ncv',
-               'classify_samples_ncv', 'summarize_predictions', 'error_analysis'}
+               'classify_samples_ncv', 'summarize_predictions', 'error_analysis',
+               'attention_map'}
 # Galaxy has no user file system: no parameter may name a path
 PATH_WORDS = ('path', 'file', 'dir', 'folder', 'url')
 
