@@ -19,6 +19,7 @@ from aam_core.bundle import ModelBundle
 from aam_core.errors import AAMInputError
 
 from . import _views
+from ._figures import save_figure
 from ._parameters import with_options
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets', 'attention')
@@ -81,12 +82,7 @@ def sample_groups(samples: list, column: qiime2.CategoricalMetadataColumn = None
 
 
 def _figure_files(figure, output_dir: str, stem: str) -> str:
-    for extension in ('png', 'svg'):
-        figure.savefig(os.path.join(output_dir, f'{stem}.{extension}'), dpi=110,
-                       bbox_inches='tight')
-    import matplotlib.pyplot as plt
-    plt.close(figure)
-    return stem
+    return save_figure(figure, output_dir, stem, bbox_inches='tight')
 
 
 def plot_top(summary: pd.DataFrame, labels: pd.DataFrame, count: int,

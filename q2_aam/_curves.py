@@ -1,12 +1,13 @@
 """summarize's training curves: one panel per loss term or metric, training
 and validation, per epoch; an ensemble's as the mean over its members with
 the range (min to max) shaded, and each member's kept epoch marked."""
-import os
 
 import numpy as np
 import pandas as pd
 
 from aam_core.train.metrics import HIGHER_IS_BETTER  # numpy only, no torch
+
+from ._figures import save_figure
 
 
 def curve_names(history: pd.DataFrame) -> list:
@@ -122,9 +123,6 @@ def plot_curves(histories: list, kept: list, config: dict, output_dir: str) -> l
     for ax in list(axes.flat)[len(panels):]:
         ax.axis('off')
     figure.tight_layout()
-    for extension in ('png', 'svg'):
-        figure.savefig(os.path.join(output_dir, f'training_curves.{extension}'),
-                       dpi=100)
-    plt.close(figure)
+    save_figure(figure, output_dir, 'training_curves', dpi=100)
     return [p for p in panels if p != 'lr']
 

@@ -15,6 +15,7 @@ import qiime2
 from aam_core.errors import AAMInputError
 from aam_core.spelling import spelled
 
+from ._figures import save_figure
 from ._parameters import with_options
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets', 'error_analysis')
@@ -117,12 +118,7 @@ def split_columns(metadata: pd.DataFrame, types: dict, samples: pd.Index,
 
 
 def _figure_files(figure, output_dir: str, stem: str) -> str:
-    for extension in ('png', 'svg'):
-        figure.savefig(os.path.join(output_dir, f'{stem}.{extension}'), dpi=110,
-                       bbox_inches='tight')
-    import matplotlib.pyplot as plt
-    plt.close(figure)
-    return stem
+    return save_figure(figure, output_dir, stem, bbox_inches='tight')
 
 
 def plot_boxes(errors, column: pd.Series, output_dir: str, stem: str) -> str:
