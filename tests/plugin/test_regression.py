@@ -66,7 +66,7 @@ def test_missing_samples_ignore_drops_them(table, metadata):
 
 
 def test_freeze_encoder_needs_a_pretrained_model(table, metadata):
-    with pytest.raises(AAMInputError, match='freeze_encoder needs a pretrained'):
+    with pytest.raises(AAMInputError, match='freeze_encoder=True needs a pretrained'):
         aam.methods.fit_regressor(table=table,
                                   metadata=metadata.get_column('age'),
                                   freeze_encoder=True, **TINY)
