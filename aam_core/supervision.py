@@ -104,7 +104,7 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
                          ("weight_by", options.weight_by)):
         if column and (columns is None or column not in columns.columns):
             known = [] if columns is None else list(columns.columns)
-            raise AAMInputError(f"{what}: {column!r} is not a column of the "
+            raise AAMInputError(f"{spelled(what)}: {column!r} is not a column of the "
                                 f"conditioning metadata ({known}).")
     for child, parent in options.parents:
         if frame is None or not {child, parent} <= set(frame.columns):

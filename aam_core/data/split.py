@@ -73,7 +73,7 @@ def fold_splits(n_samples: int, k: int, seed: int, groups: np.ndarray | None = N
         groups = np.arange(n_samples).astype(str)
     labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(labels) < k:
-        raise AAMInputError(f"ensemble_validation 'folds' deals the groups into "
+        raise AAMInputError(f"{spelled('ensemble_validation', 'folds')} deals the groups into "
                             f"ensemble_size ({k}) folds, but there are {len(labels)} "
                             f"groups: lower {spelled('ensemble_size')} or use "
                             f"{spelled('ensemble_validation', 'random')}.")
@@ -155,8 +155,8 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     if len(test_ids) < 2 or len(train_ids) < MIN_TRAINING_SAMPLES:
         raise AAMInputError(
             f"The split leaves {len(train_ids)} training and {len(test_ids)} "
-            f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more samples (or "
-            "groups), or change test_size.")
+            f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more "
+            f"samples (or groups), or change {spelled('test_size')}.")
     return train_ids, test_ids
 
 
@@ -170,16 +170,16 @@ def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
     ensemble's validation folds), no big group is kept out: every sample
     must be predicted."""
     if k < 2:
-        raise AAMInputError(f"cv must be at least 2 (one fold to test, the "
-                            f"others to train), not {k}.")
+        raise AAMInputError(f"{spelled('cv')} must be at least 2 (one fold to test, "
+                            f"the others to train), not {k}.")
     units = sample_units(list(targets.index), groups)
     sizes = units.value_counts()
     if len(sizes) < k:
         what = "groups" if groups is not None else "samples"
         raise AAMInputError(
-            f"cv is {k}, but the samples form only {len(sizes)} {what}, and a "
-            f"{what[:-1]} cannot be split over folds: lower cv to at most "
-            f"{len(sizes)}, or use a finer groups column.")
+            f"{spelled('cv', k)}, but the samples form only {len(sizes)} {what}, "
+            f"and a {what[:-1]} cannot be split over folds: lower {spelled('cv')} "
+            f"to at most {len(sizes)}, or use a finer groups column.")
     labels = (targets.groupby(units).agg(lambda v: v.value_counts().index[0])
               if stratify else pd.Series("all", index=sizes.index))
     order = np.random.default_rng(seed).permutation(sorted(sizes.index))

@@ -179,5 +179,6 @@ def test_q2cli_regress_samples_ncv(tmp_path, table):
     # five folds cannot keep four subjects whole
     done = qiime(*common, '--p-cv', 5, '--output-dir', tmp_path / 'refused')
     assert done.returncode != 0
-    assert 'only 4 groups' in done.stderr and 'lower cv' in done.stderr
+    # named as q2cli names it
+    assert 'only 4 groups' in done.stderr and 'lower --p-cv to at most 4' in done.stderr
     assert not (tmp_path / 'refused').exists()
