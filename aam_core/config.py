@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
+from .errors import AAMInputError
 from .option import (APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
                      TRAINING_COMMANDS, check_fields, defaults_for, setting)
+from .spelling import spelled
 
 
 @dataclass(frozen=True)
@@ -160,8 +162,6 @@ class DataConfig:
         the model fixes max_length (its position embedding has one row per
         nucleotide position); truncate, max_asvs and the draws are the run's."""
         if self.max_length not in (0, model.max_length):
-            from .errors import AAMInputError
-            from .spelling import spelled
             raise AAMInputError(
                 f"The pretrained model reads sequences of up to {model.max_length} "
                 f"nt, so it cannot take {spelled('max_length', self.max_length)}. "

@@ -13,6 +13,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
+from .errors import AAMInputError
+from .spelling import spelled
+
 # what each QIIME 2 action and `aam` command does, for defaults and help
 # that differ by job (pretraining trains longer, fine-tuning more gently)
 JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
@@ -142,8 +145,6 @@ def defaults_for(cls, where: str) -> dict:
 def check_fields(settings) -> None:
     """Refuse a settings object with a value outside its declared range or
     choices; the message names the option as the caller's interface does."""
-    from .errors import AAMInputError
-    from .spelling import spelled
     for declaration in declared(type(settings)):
         name = field_name(declaration)
         value = getattr(settings, name)
