@@ -289,14 +289,21 @@ def cmd_fit(args, kind: str) -> int:
 
 def _conditioning_config(args) -> ConditioningConfig:
     pairs = {}
-    for name, values, convert in (("parents", args.parent, str),
-                                  ("category_weights", args.category_weight, float)):
+    for name, flag, shape, values, convert in (
+            ("parents", "--parent", "CHILD:PARENT", args.parent, str),
+            ("category_weights", "--category-weight", "CATEGORY:WEIGHT",
+             args.category_weight, float)):
         parsed = []
         for text in values or ():
             key, sep, value = text.rpartition(":")
-            if not sep or not key:
-                raise UsageError(f"--{name.replace('_', '-')} takes NAME:VALUE, not {text!r}.")
-            parsed.append((key, convert(value)))
+            try:
+                parsed.append((key, convert(value)))
+            except ValueError:
+                sep = ""  # a weight that is not a number
+            if not sep or not key or not value:
+                raise UsageError(f"{flag} takes {shape} (e.g. {flag} "
+                                 f"{'city:country' if name == 'parents' else 'female:2'}), "
+                                 f"not {text!r}.")
         pairs[name] = tuple(parsed)
     return ConditioningConfig(**given(ConditioningConfig, vars(args)), **pairs)
 

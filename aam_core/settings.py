@@ -96,7 +96,14 @@ _LEADING = [
            categories not seen in training (also at prediction), use a
            reserved 'unknown' embedding. Pass the same metadata to the predict
            actions.""", actions=FIT + PREDICTING, commands=FIT_COMMANDS,
-           per={"predict": {"help": """
+           per={**{command: {"help": """
+               Categorical columns of --metadata (site, season, sex, study...) the
+               model is conditioned on, never the target or the subject. Numeric
+               columns are read as categories. Missing values, and categories not
+               seen in training (also at prediction), use a reserved 'unknown'
+               embedding. Give `aam predict` a --metadata with the same
+               columns."""} for command in FIT_COMMANDS},
+                "predict": {"help": """
                The conditioning metadata of the samples, for a model fitted with
                conditioning (the columns it was fitted on are taken from it).
                Missing samples, columns or categories use the 'unknown'

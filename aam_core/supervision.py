@@ -12,7 +12,8 @@ from .data.split import MIN_TRAINING_SAMPLES, sample_units
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
 from .errors import AAMInputError
-from .model.conditioning import build_vocabularies, category_text, encode_conditions
+from .model.conditioning import (build_vocabularies, category_text, encode_conditions,
+                                 unknown_parent)
 from .spelling import spelled
 from .train.metrics import classification_metrics, regression_metrics
 from .train.objective import as_tensor
@@ -108,9 +109,7 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
                                 f"conditioning metadata ({known}).")
     for child, parent in options.parents:
         if frame is None or not {child, parent} <= set(frame.columns):
-            known = [] if frame is None else list(frame.columns)
-            raise AAMInputError(f"Hierarchy {child}:{parent}: both must be "
-                                f"conditioning columns ({known}).")
+            raise unknown_parent(child, parent, [] if frame is None else list(frame.columns))
     if frame is None:
         return None, None
     vocabularies = build_vocabularies(frame.iloc[train_rows])

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConditioningConfig
+from ..errors import AAMInputError
 from ..option import choices_of
 
 FUSIONS = choices_of(ConditioningConfig, "fusion")
@@ -222,22 +223,39 @@ class Conditioning(nn.Module):
         return raw.float() * (1 + scale) + bias
 
 
+def unknown_parent(child: str, mother: str, columns: list) -> AAMInputError:
+    return AAMInputError(f"The hierarchy {child}:{mother} (child:parent) names a column "
+                         f"the model is not conditioned on; both must be conditioning "
+                         f"columns ({', '.join(map(str, columns)) or 'none given'}).")
+
+
+def _ancestry(j: int, parent: list) -> list:
+    """j, its parent, and so on, until a column comes round again."""
+    seen = [j]
+    while parent[seen[-1]] >= 0 and parent[seen[-1]] not in seen:
+        seen.append(parent[seen[-1]])
+    return seen + [parent[seen[-1]]]
+
+
 def _hierarchy(columns: list, parents: dict) -> tuple:
     """(an order with parents first, parent index of each column or -1)."""
     index = {c: i for i, c in enumerate(columns)}
     parent = [-1] * len(columns)
     for child, mother in parents.items():
         if child not in index or mother not in index:
-            raise ValueError(f"Hierarchy {child!r} -> {mother!r}: both must be "
-                             f"conditioning columns ({columns}).")
+            raise unknown_parent(child, mother, columns)
         if child == mother:
-            raise ValueError(f"Column {child!r} cannot be its own parent.")
+            raise AAMInputError(f"The column {child!r} cannot be its own parent in the "
+                                "conditioning hierarchy.")
         parent[index[child]] = index[mother]
     order, state = [], [0] * len(columns)
 
     def visit(j):
         if state[j] == 1:
-            raise ValueError("The conditioning hierarchy has a cycle.")
+            loop = " -> ".join(columns[k] for k in _ancestry(j, parent))
+            raise AAMInputError(f"The conditioning hierarchy (child:parent) has a "
+                                f"loop: {loop}. Give each column a parent that does "
+                                "not lead back to it.")
         if state[j] == 0:
             state[j] = 1
             if parent[j] >= 0:

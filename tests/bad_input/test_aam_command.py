@@ -85,3 +85,28 @@ def test_aam_predict_refuses_before_reading(case, fragment, workspace, tmp_path,
     code, text = aam(capsys, "predict", "--model", tmp_path / "none", "--table",
                      workspace / "table.biom", "--output", output, *extra)
     refused(text, code, fragment)
+
+
+def _conditioned_metadata(workspace, folder):
+    ids = biom.load_table(str(workspace / "table.biom")).ids()
+    rows = [f"{s}\t{20 + i}\t{'ab'[i % 2]}\t{'cdef'[i % 4]}" for i, s in enumerate(ids)]
+    (folder / "m.tsv").write_text("sample-id\tage\tcountry\tcity\n" + "\n".join(rows) + "\n")
+    return folder / "m.tsv"
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--parent", "city"], "--parent takes CHILD:PARENT (e.g. --parent city:country), "
+                           "not 'city'"),
+    (["--category-weight", "a:heavy"], "--category-weight takes CATEGORY:WEIGHT"),
+    (["--parent", "city:planet"], "The hierarchy city:planet (child:parent) names a column "
+                                  "the model is not conditioned on"),
+    (["--parent", "city:country", "--parent", "country:city"],
+     "has a loop: country -> city -> country"),
+    (["--parent", "city:city"], "'city' cannot be its own parent")])
+def test_aam_conditioning_hierarchy_is_checked(extra, fragment, workspace, tmp_path, capsys):
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _conditioned_metadata(workspace, tmp_path),
+                       "--target", "age", "--conditioning", "country", "city",
+                       "--output-dir", tmp_path / "run", *TINY, *extra)
+    refused(output, code, fragment)
+    assert "Traceback" not in output and "--debug" not in output
