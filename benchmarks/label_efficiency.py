@@ -19,6 +19,12 @@ the labelled and the test samples are American Gut's (study 10317, one
 sample per person); the encoder is the same (all training-fold samples,
 unlabelled).
 
+`--pretrain-on all` is the transductive use: one encoder pretrained on every
+sample of the table, the held-out ones included (never their labels), as a
+user who pretrains on everything they have, the samples to predict among
+them. Its rows are kept apart (tag `transductive`) and never mixed into the
+honest figures.
+
     python -m benchmarks.label_efficiency                 # every fold, N 50,150,500
     python -m benchmarks.label_efficiency --folds 2 --sizes 150 --methods study_mean,forest,knn,ridge
     python -m benchmarks.label_efficiency --report        # tables from saved folds
@@ -113,10 +119,11 @@ class Fold:
     """One grouped fold: its pretrained encoder (cached) and embeddings."""
 
     def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
-                 pretraining: dict):
+                 pretraining: dict, pretrain_on: str = "training"):
         self.settings, self.fold, self.threads = settings, fold, threads
         self.variants = variants  # method name -> TrainConfig fields for fitting
         self.pretraining = pretraining  # aam pretrain parameters over its defaults
+        self.pretrain_on = pretrain_on  # "training" samples, or "all" (transductive)
         self.table, self.metadata, self.tree = load(settings)
         self.metadata["study"] = self.metadata["study"].astype(str)
         folds = grouped_folds(self.metadata[settings.group], settings.folds, settings.seed)
@@ -133,26 +140,33 @@ class Fold:
         return qiime2.Artifact.import_data("FeatureTable[Frequency]", table)
 
     def _pretrained(self):
-        """aam pretrain (defaults) on the training fold, unlabelled; cached."""
+        """aam pretrain (defaults) on the training fold, unlabelled, or on
+        every sample (transductive: one encoder for all folds); cached."""
         import qiime2
         from qiime2.plugins import aam, diversity_lib
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
+        transductive = self.pretrain_on == "all"
+        samples = self.metadata.index if transductive else self.train_md.index
         key = [self.fold, self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
                len(self.train_md)] + ([self.pretraining] if self.pretraining else [])
+        if transductive:
+            key = ["all", self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
+                   len(samples)] + ([self.pretraining] if self.pretraining else [])
         key = json.dumps(key, sort_keys=True)
         path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
         if path.exists():
             return qiime2.Artifact.load(str(path))
         started = time.perf_counter()
+        table = self._artifact(samples) if transductive else self.train_table
         distances = diversity_lib.methods.unweighted_unifrac(
-            table=self.train_table, phylogeny=self.tree).distance_matrix
-        model = aam.methods.pretrain(table=self.train_table, distance_matrix=distances,
+            table=table, phylogeny=self.tree).distance_matrix
+        model = aam.methods.pretrain(table=table, distance_matrix=distances,
                                      **{"random_state": self.settings.seed,
                                         "n_threads": self.threads, **self.pretraining}).model
         CACHE.mkdir(parents=True, exist_ok=True)
         model.save(str(path))
-        print(f"fold {self.fold}: pretrained in {time.perf_counter() - started:.0f} s",
-              flush=True)
+        print(f"fold {self.fold}: pretrained on {len(samples)} samples in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
         return model
 
     def _embeddings(self) -> pd.DataFrame:
@@ -226,10 +240,10 @@ def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
 
 def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
              methods: list, name: str, threads: int, variants: dict,
-             pretraining: dict, label: str) -> list:
+             pretraining: dict, label: str, pretrain_on: str = "training") -> list:
     """Every method at every size on one fold; `label` names the run (the
     population, and a tag for changed settings) in rows and files."""
-    fold = Fold(settings, fold_number, threads, variants, pretraining)
+    fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
     rows, kept = [], [truth]
@@ -327,12 +341,28 @@ def plot(frames: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def with_baselines(name: str, rows: pd.DataFrame, frames: dict) -> pd.DataFrame:
+    """A tagged run (a changed encoder) that did not rerun the methods that
+    read no encoder gets them from its population's run: the same folds,
+    sizes and draws, so its ratios to the forest stand."""
+    base = next((p for p in ("american-gut", "all") if name.startswith(p + "-")), None)
+    if base is None or base not in frames:
+        return rows
+    borrowed = frames[base][frames[base]["method"].isin(["study_mean", "forest"])
+                            & ~frames[base]["method"].isin(rows["method"])]
+    keys = ["fold", "n", "draw"]
+    ran = pd.MultiIndex.from_frame(rows[keys].astype(str))
+    borrowed = borrowed[pd.MultiIndex.from_frame(borrowed[keys].astype(str)).isin(ran)]
+    return pd.concat([borrowed.assign(population=name), rows], ignore_index=True)
+
+
 def report() -> str:
     frames = {}
     for path in sorted(OUT.glob("*-fold*.json")):
         rows = json.loads(path.read_text())
         frames.setdefault(rows[0]["population"], []).extend(rows)
     frames = {k: pd.DataFrame(v) for k, v in frames.items()}
+    frames = {k: with_baselines(k, rows, frames) for k, rows in frames.items()}
     if not frames:
         raise SystemExit(f"No saved folds under {OUT}; run the benchmark first.")
     text = "".join(markdown(name, rows) + "\n" for name, rows in frames.items())
@@ -362,6 +392,9 @@ def main(argv=None) -> None:
     parser.add_argument("--tag", default="",
                         help="a name for this run's settings (e.g. a pretraining "
                              "change): its results are kept apart as <population>-<tag>")
+    parser.add_argument("--pretrain-on", default="training", choices=["training", "all"],
+                        help="all: pretrain one encoder on every sample, the held-out "
+                             "ones included (transductive; tagged and kept apart)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
@@ -373,10 +406,12 @@ def main(argv=None) -> None:
         variants = {name: json.loads(text) for name, text in
                     (v.split("=", 1) for v in args.variant)}
         for fold in [int(f) for f in args.folds.split(",")]:
-            label = "-".join(filter(None, [args.population, args.tag]))
+            tag = args.tag or ("transductive" if args.pretrain_on == "all" else "")
+            label = "-".join(filter(None, [args.population, tag]))
             rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
                             args.draws, args.methods.split(","), args.population,
-                            args.threads, variants, json.loads(args.pretrain), label)
+                            args.threads, variants, json.loads(args.pretrain), label,
+                            args.pretrain_on)
             path = fold_path(label, fold)
             old = json.loads(path.read_text()) if path.exists() else []
             keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in
