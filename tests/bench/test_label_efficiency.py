@@ -3,7 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.label_efficiency import draw_labelled, embedding_head, markdown, summary
+from benchmarks.label_efficiency import (draw_labelled, embedding_head, markdown, summary,
+                                        with_baselines)
 
 
 def _metadata():
@@ -58,3 +59,20 @@ def test_tables_give_the_ratio_to_the_forest():
     text = markdown("all", rows)
     assert "| 50 | knn | 8.00 | 0.80x | 0.10 | 1 |  |" in text
     assert "| all | forest | 10.00 | 1.00x |" in text
+
+
+def test_a_tagged_run_borrows_the_baselines_of_its_population():
+    def row(population, fold, method, mae):
+        return {"population": population, "fold": fold, "n": 150, "n_labelled": 150,
+                "draw": 0, "method": method, "mae": mae, "spearman": 0.1, "seconds": 1.0}
+    base = pd.DataFrame([row("all", f, m, 10.0 + f) for f in (0, 1, 2)
+                         for m in ("forest", "study_mean", "aam")])
+    tagged = pd.DataFrame([row("all-transductive", f, "aam", 8.0) for f in (0, 1)])
+    frames = {"all": base, "all-transductive": tagged}
+    rows = with_baselines("all-transductive", tagged, frames)
+    # forest and study_mean of folds 0 and 1 only; the base's own aam is not taken
+    assert sorted(rows["method"]) == ["aam", "aam", "forest", "forest",
+                                      "study_mean", "study_mean"]
+    assert set(rows["fold"]) == {0, 1} and set(rows["population"]) == {"all-transductive"}
+    assert summary(rows).set_index("method").loc["aam", "vs_forest"] == 8.0 / 10.5
+    assert with_baselines("all", base, frames) is base
