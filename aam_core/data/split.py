@@ -51,6 +51,10 @@ def validation_split(n_samples: int, fraction: float, seed: int,
     for group in order:
         if taken >= wanted or len(chosen) == len(labels) - 1:
             break
+        # a group that would take half the samples from training is left
+        # there (two groups of 3 and 147: validate on the 3, not train on them)
+        if taken + sizes[group] > n_samples / 2:
+            continue
         chosen.append(group)
         taken += sizes[group]
     is_val = np.isin(codes, chosen)

@@ -41,3 +41,13 @@ def test_member_splits_random_mode_draws_one_split_per_member():
 def test_one_group_cannot_be_split_and_the_message_says_why():
     with pytest.raises(AAMInputError, match="All 10 samples belong to one group"):
         member_splits(10, 2, 0.1, seed=0, groups=np.array(["p"] * 10))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_validation_never_takes_a_group_of_more_than_half_the_samples(seed):
+    # 150 labelled samples from two people, 3 and 147: a member that held out
+    # the 147 would train on 3 (and used to be refused as "lower
+    # validation_fraction", which cannot help a grouped split)
+    groups = np.array(["few"] * 3 + ["many"] * 147)
+    for train, val in member_splits(150, 5, 0.1, seed=seed, groups=groups):
+        assert set(groups[val]) == {"few"} and len(train) == 147
