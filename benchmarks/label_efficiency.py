@@ -6,6 +6,8 @@ For each grouped fold of the accuracy benchmark (oral-age, 5 folds by
 method only N labelled training samples (whole groups, drawn at random;
 the last group drawn is cut to fill N) and score it on the held-out fold:
 
+- median: the labelled samples' median age for every sample (no model;
+  a method must beat it to show it reads anything at all)
 - study_mean: each sample gets its study's mean labelled age (an unseen
   study: the labelled mean); it reads no ASV, so a model must beat it to
   show signal beyond recognising the study
@@ -34,6 +36,7 @@ fold, and docs/label-efficiency.md (+ .png) from whatever folds are saved.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -53,7 +56,7 @@ DOCS = REPO / "docs"
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
 PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignored
 AMERICAN_GUT = "10317"
-METHODS = ("study_mean", "forest", "aam", "knn", "ridge")
+METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 
 
 def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
@@ -131,8 +134,14 @@ class Fold:
         self.test_md = self.metadata[folds == fold]
         self.train_table = self._artifact(self.train_md.index)
         self.methods = Methods(settings, Recipe(), self.tree)
-        self.encoder = self._pretrained()
-        self.embeddings = self._embeddings()
+
+    @functools.cached_property
+    def encoder(self):
+        return self._pretrained()
+
+    @functools.cached_property
+    def embeddings(self) -> pd.DataFrame:
+        return self._embeddings()
 
     def _artifact(self, ids):
         import qiime2
@@ -182,6 +191,8 @@ class Fold:
         labelled_md = self.metadata.loc[labelled]
         if method == "study_mean":
             return study_mean(labelled_md, self.metadata.loc[test_ids])
+        if method == "median":  # what a model that reads nothing scores
+            return pd.Series(labelled_md[target].median(), index=test_ids)
         if method in ("knn", "ridge"):
             values = embedding_head(method, self.embeddings.loc[labelled].to_numpy(),
                                     labelled_md[target].to_numpy(float),
@@ -297,8 +308,16 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return per.reset_index()
 
 
+def _in_order(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows by N (all last), the baselines first, then the models."""
+    size = table["n"].map(lambda n: float("inf") if n == "all" else float(n))
+    rank = table["method"].map(lambda m: METHODS.index(m) if m in METHODS else len(METHODS))
+    return table.assign(_size=size, _rank=rank).sort_values(
+        ["_size", "_rank", "method"]).drop(columns=["_size", "_rank"])
+
+
 def markdown(name: str, rows: pd.DataFrame) -> str:
-    table = summary(rows)
+    table = _in_order(summary(rows))
     machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores"
     lines = [f"### Population `{name}`", "",
              f"{rows['fold'].nunique()} grouped folds ({sorted(rows['fold'].unique())}), "
@@ -348,7 +367,7 @@ def with_baselines(name: str, rows: pd.DataFrame, frames: dict) -> pd.DataFrame:
     base = next((p for p in ("american-gut", "all") if name.startswith(p + "-")), None)
     if base is None or base not in frames:
         return rows
-    borrowed = frames[base][frames[base]["method"].isin(["study_mean", "forest"])
+    borrowed = frames[base][frames[base]["method"].isin(["median", "study_mean", "forest"])
                             & ~frames[base]["method"].isin(rows["method"])]
     keys = ["fold", "n", "draw"]
     ran = pd.MultiIndex.from_frame(rows[keys].astype(str))

@@ -66,12 +66,12 @@ def test_a_tagged_run_borrows_the_baselines_of_its_population():
         return {"population": population, "fold": fold, "n": 150, "n_labelled": 150,
                 "draw": 0, "method": method, "mae": mae, "spearman": 0.1, "seconds": 1.0}
     base = pd.DataFrame([row("all", f, m, 10.0 + f) for f in (0, 1, 2)
-                         for m in ("forest", "study_mean", "aam")])
+                         for m in ("forest", "study_mean", "median", "aam")])
     tagged = pd.DataFrame([row("all-transductive", f, "aam", 8.0) for f in (0, 1)])
     frames = {"all": base, "all-transductive": tagged}
     rows = with_baselines("all-transductive", tagged, frames)
     # forest and study_mean of folds 0 and 1 only; the base's own aam is not taken
-    assert sorted(rows["method"]) == ["aam", "aam", "forest", "forest",
+    assert sorted(rows["method"]) == ["aam", "aam", "forest", "forest", "median", "median",
                                       "study_mean", "study_mean"]
     assert set(rows["fold"]) == {0, 1} and set(rows["population"]) == {"all-transductive"}
     assert summary(rows).set_index("method").loc["aam", "vs_forest"] == 8.0 / 10.5
