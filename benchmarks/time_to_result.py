@@ -262,13 +262,18 @@ def startup_cost(args, model, test_table) -> dict:
         imports, action = map(float, out.stdout.split())
         result = {"python_start_s": bare, "imports_s": imports, "action_s": action,
                   "total_s": total}
-        qiime = shutil.which("qiime")
-        if qiime:
+        # the environment's own `qiime` (the one beside this interpreter),
+        # not whichever comes first on PATH
+        qiime = Path(sys.executable).parent / "qiime"
+        if qiime.exists():
             started = time.perf_counter()
-            subprocess.run([qiime, "aam", "predict-regression", "--i-table", table_path,
-                            "--i-model", model_path, "--o-predictions",
-                            str(work / "out.qza")], check=True, capture_output=True)
-            result["qiime_cli_s"] = time.perf_counter() - started
+            done = subprocess.run([str(qiime), "aam", "predict-regression", "--i-table",
+                                   table_path, "--i-model", model_path, "--o-predictions",
+                                   str(work / "out.qza")], capture_output=True, text=True)
+            if done.returncode == 0:
+                result["qiime_cli_s"] = time.perf_counter() - started
+            else:  # reported, not fatal: the timings above are already measured
+                result["qiime_cli_error"] = (done.stderr or done.stdout).strip()[-300:]
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -339,6 +344,8 @@ def markdown(report: dict) -> str:
                      f"imports {st['imports_s']:.1f} s + action {st['action_s']:.1f} s"
                      + (f"; through `qiime aam predict-regression`: {st['qiime_cli_s']:.1f} s"
                         if "qiime_cli_s" in st else "") + ".")
+        if "qiime_cli_error" in st:
+            lines.append(f"\n`qiime aam predict-regression` failed: {st['qiime_cli_error']}")
     return "\n".join(lines) + "\n"
 
 
