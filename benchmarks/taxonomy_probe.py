@@ -68,8 +68,9 @@ def ridge_and_knn(embedding, metadata, train, test) -> dict:
     knn = GridSearchCV(KNeighborsRegressor(), {"n_neighbors": [3, 5, 10, 20]},
                        cv=GroupKFold(5), scoring="neg_mean_absolute_error").fit(
         embedding.loc[train], age[train], groups=metadata.loc[train, "group"])
-    return {"ridge_mae": float(np.abs(ridge.predict(embedding.loc[test]) - age[test]).mean()),
-            "knn_mae": float(np.abs(knn.predict(embedding.loc[test]) - age[test]).mean())}
+    def error(model):
+        return float(np.abs(model.predict(embedding.loc[test]) - age[test]).mean())
+    return {"ridge_mae": error(ridge), "knn_mae": error(knn)}
 
 
 def rank_probes(bundle, taxonomy, known, unseen, ranks=("phylum", "family", "genus")):
@@ -133,16 +134,20 @@ def main() -> None:
     train = metadata["split"] == "train"
     mean_mae = float(np.abs(metadata.loc[train, "age"].mean()
                             - metadata.loc[~train, "age"]).mean())
-    rows = [run(arm, seed, args.preset, args.epochs, data)
-            for seed in args.seeds for arm in ("unifrac", "taxonomy")]
-    for row in rows:
-        print(json.dumps(row), flush=True)
+    rows = []
+    for seed in args.seeds:
+        for arm in ("unifrac", "taxonomy"):
+            rows.append(run(arm, seed, args.preset, args.epochs, data))
+            print(json.dumps(rows[-1]), flush=True)
+            # saved after every run: a long run stopped early keeps its pairs
+            OUT.write_text(json.dumps({"mean_mae": mean_mae, "runs": rows}, indent=1)
+                           + "\n")
     frame = pd.DataFrame(rows)
-    summary = frame.groupby("arm")[["ridge_mae", "knn_mae", "mantel_r", "phylum_probe",
-                                    "family_probe", "genus_probe", "unifrac_loss"]].agg(["mean", "std"]).round(3)
+    columns = ["ridge_mae", "knn_mae", "mantel_r", "phylum_probe", "family_probe",
+               "genus_probe", "unifrac_loss"]
+    summary = frame.groupby("arm")[columns].agg(["mean", "std"]).round(3)
     print(f"training-mean MAE on the held-out samples: {mean_mae:.2f} years")
     print(summary.to_string())
-    OUT.write_text(json.dumps({"mean_mae": mean_mae, "runs": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
