@@ -257,8 +257,15 @@ def cmd_pretrain(args) -> int:
             # a resume must not mix alpha values either
             checkpoints.identity["alpha_diversity"] = (
                 f"{zlib.crc32(alpha.to_csv(sep=chr(9)).encode()):08x}")
+        taxonomy = None
+        if args.taxonomy:
+            from .data.taxonomy import read_taxonomy
+            taxonomy = read_taxonomy(args.taxonomy)
+            checkpoints.identity["taxonomy"] = (
+                f"{zlib.crc32(taxonomy.to_csv(sep=chr(9)).encode()):08x}")
         return api.pretrain(table, sequences, distances, model=model, data=data,
-                            train=train, log=log, alpha_diversity=alpha)
+                            train=train, log=log, alpha_diversity=alpha,
+                            taxonomy=taxonomy)
     return _train(args, "pretrain", work)
 
 
@@ -466,10 +473,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = commands.add_parser("pretrain", help="self-supervised encoder: UniFrac "
                                    "distances and masked nucleotides")
-    _input_options(pretrain, training=True).add_argument(
+    inputs = _input_options(pretrain, training=True)
+    inputs.add_argument(
         "--alpha-diversity", metavar="FILE.tsv", help="alpha diversity per sample "
         "(e.g. Shannon; alpha-diversity.tsv of `qiime tools export`) that the sample "
         "embedding learns to predict")
+    inputs.add_argument(
+        "--taxonomy", metavar="FILE.tsv", help="taxonomy per feature ('Feature ID' and "
+        "'Taxon' columns; taxonomy.tsv of `qiime tools export`) that each ASV's vector "
+        "learns to predict, phylum to genus")
     _run_options(pretrain)
     _add_options(pretrain, "pretrain")
     pretrain.set_defaults(run=cmd_pretrain)

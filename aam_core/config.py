@@ -306,6 +306,14 @@ class TrainConfig:
         "a linear head on the sample embedding predicts each sample's alpha "
         "diversity (MSE on its z-scores); 0 skips it.", low=0,
         actions=("pretrain",), commands=("pretrain",))
+    # 1: its cross-entropy starts near ln(classes) per rank, the size of the
+    # masked-nucleotide loss, so neither drowns the other at the start
+    taxonomy_weight: float = setting(
+        1.0, "Weight of the taxonomy objective (only with taxonomy): one linear "
+        "head per rank (phylum to genus) on each ASV's vector predicts its "
+        "taxon (cross-entropy, averaged over the ranks and over the ASVs with "
+        "an assigned taxon); 0 skips it.", low=0,
+        actions=("pretrain",), commands=("pretrain",))
     selection_metric: str = setting(
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",

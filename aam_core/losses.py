@@ -147,3 +147,19 @@ def alpha_loss(predicted: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """MSE of the alpha head on z-scored alpha diversity (a per-sample
     pretraining target, e.g. Shannon entropy or Faith PD)."""
     return F.mse_loss(predicted.float(), alpha.float())
+
+
+def taxonomy_loss(logits: list, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each rank's head on the ASVs labelled at that rank
+    (label -1: unassigned, or the ASV is not in the taxonomy), averaged over
+    those ASVs, then over the ranks with any. Every head stays in the graph,
+    even with no label in the batch, so DDP sees all parameters used."""
+    per_rank, present = [], []
+    for rank, rank_logits in enumerate(logits):
+        target = labels[:, rank]
+        known = (target >= 0).to(torch.float32)
+        entropy = F.cross_entropy(rank_logits.float(), target.clamp_min(0), reduction="none")
+        per_rank.append((entropy * known).sum() / known.sum().clamp_min(1.0))
+        present.append((known.sum() > 0).to(torch.float32))
+    present = torch.stack(present)
+    return (torch.stack(per_rank) * present).sum() / present.sum().clamp_min(1.0)

@@ -1,6 +1,7 @@
 """Self-supervised pretraining of an AAM encoder: sample embeddings learn
 the given distances (UniFrac or any other), optionally each sample's alpha
-diversity, and nucleotide tokens the masked nucleotides."""
+diversity, ASV vectors optionally each ASV's taxonomy, and nucleotide tokens
+the masked nucleotides."""
 from __future__ import annotations
 
 import time
@@ -15,11 +16,12 @@ from .config import (DEFAULT_PRESET, PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelC
 from .data.alpha import alpha_targets, zscores
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
+from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
-from .spelling import spelled
+from .spelling import spelled, spelled_input
 from .model import AAM
-from .model.build import cpu_state, load_weights, new_config, run_record
+from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
 from .model.ensemble import first_member_state
 from .train.device import resolve_device, seed_everything
 from .train.loop import TrainingData, fit, log_to_stderr
@@ -30,14 +32,17 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
              data: DataConfig = DataConfig(),
              train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
              log: Callable[[str], None] = log_to_stderr,
-             alpha_diversity=None) -> ModelBundle:
+             alpha_diversity=None, taxonomy=None) -> ModelBundle:
     """Self-supervised encoder: distance pairs (when distances), alpha
-    diversity (a pandas Series by sample id, when given) + masked nucleotides."""
+    diversity (a pandas Series by sample id, when given), taxonomy (lineages
+    by feature id: a Series, or a frame with a 'Taxon' column, when given)
+    + masked nucleotides."""
     started = time.perf_counter()
     seed_everything(train)
     prepared = prepare(table, sequences, data, log)
     data = prepared.data  # max_length 0 resolved to the longest sequence
-    alpha_diversity = _used_alpha(alpha_diversity, distances, train, log)
+    alpha_diversity, taxonomy = _used_targets(alpha_diversity, taxonomy, distances,
+                                              train, log)
     block = None if distances is None else distance_block(
         distances, prepared.table.sample_ids)
     config = ModelConfig.preset(model) if isinstance(model, str) else model
@@ -48,10 +53,12 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     check_training_size(len(train_rows), prepared.table.n_samples,
                         train.validation_fraction)
     alpha, alpha_block = _alpha(alpha_diversity, prepared.table.sample_ids, train_rows)
-    network = AAM(architecture, alpha_head=alpha is not None).to(device)
+    labels, taxonomy_block = _taxonomy(taxonomy, prepared.table.feature_ids, log)
+    network = AAM(architecture, alpha_head=alpha is not None,
+                  taxonomy_classes=taxonomy_classes(taxonomy_block)).to(device)
     training = TrainingData(BatchBuilder(prepared.table.counts, prepared.tokens, data),
                             train_rows, val_rows)
-    objective = Objective(train, distances=as_tensor(block), alpha=alpha)
+    objective = Objective(train, distances=as_tensor(block), alpha=alpha, taxonomy=labels)
     if objective.distance_scale != 1.0:
         log(f"The distances reach {objective.distance_scale:.4g}: the distance loss "
             "compares embedding distances with distances divided by that.")
@@ -64,19 +71,25 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
                                            time.perf_counter() - started)
     config["training"]["distance_scale"] = None if block is None else objective.distance_scale
     config["alpha_diversity"] = alpha_block
+    config["taxonomy"] = taxonomy_block
     return ModelBundle(config, cpu_state(network), result.history)
 
 
-def _used_alpha(alpha_diversity, distances, train: TrainConfig, log):
-    """The alpha diversity to learn (None when its weight is 0), after
-    checking that something is left to pretrain on."""
+def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log):
+    """The alpha diversity and taxonomy to learn (None where the weight is 0),
+    after checking that something is left to pretrain on."""
     if alpha_diversity is not None and train.alpha_weight <= 0:
         log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")
         alpha_diversity = None
-    if distances is None and alpha_diversity is None and train.nucleotide_weight <= 0:
+    if taxonomy is not None and train.taxonomy_weight <= 0:
+        log(f"{spelled('taxonomy_weight')} is 0: the taxonomy given is not used.")
+        taxonomy = None
+    if (distances is None and alpha_diversity is None and taxonomy is None
+            and train.nucleotide_weight <= 0):
         raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "
-                            f"diversity or a {spelled('nucleotide_weight')} above 0.")
-    return alpha_diversity
+                            f"diversity, a taxonomy or a {spelled('nucleotide_weight')} "
+                            "above 0.")
+    return alpha_diversity, taxonomy
 
 
 def _alpha(values, sample_ids, train_rows):
@@ -87,6 +100,21 @@ def _alpha(values, sample_ids, train_rows):
     z, stats = zscores(alpha_targets(values, sample_ids), train_rows)
     name = getattr(values, "name", None)
     return torch.from_numpy(z), {"name": None if name is None else str(name), **stats}
+
+
+def _taxonomy(taxonomy, feature_ids, log):
+    """(taxonomic class of each table column and rank as a tensor, -1 where
+    unknown; the model's record of the ranks and classes), or (None, None)."""
+    if taxonomy is None:
+        return None, None
+    labels, record = taxonomy_labels(
+        taxonomy, feature_ids, fix=f"Give {spelled_input('taxonomy')} the taxonomy of "
+        "this table's features (e.g. from qiime feature-classifier), or leave it out.",
+        source=f"the taxonomy ({spelled_input('taxonomy')})")
+    log(f"Taxonomy: {record['asvs']} of {len(feature_ids)} ASVs; ranks "
+        + ", ".join(f"{rank} ({len(record['classes'][rank])} classes, "
+                    f"{record['labelled'][rank]} ASVs)" for rank in record["ranks"]) + ".")
+    return torch.from_numpy(labels), record
 
 
 def encoder_of(bundle):

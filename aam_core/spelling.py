@@ -50,6 +50,16 @@ def spelled(name: str, value=_NO_VALUE) -> str:
     return f"{flag} {value}"
 
 
+def spelled_input(name: str) -> str:
+    """The input `name` (a table, a taxonomy...) as the current front end
+    writes it: `taxonomy`, `--i-taxonomy` or `--taxonomy`."""
+    where = interface()
+    if where == "python":
+        return name
+    dashed = name.replace("_", "-")
+    return f"--i-{dashed}" if where == "q2cli" else f"--{dashed}"
+
+
 def environment() -> dict:
     """What a worker process needs to speak as this one does."""
     return {_ENVIRONMENT: interface()}

@@ -14,7 +14,8 @@ _NOT_SETTINGS = ('run', 'best_epoch', 'seed', 'device')
 # setting -> the objective (history term) it belongs to
 _OBJECTIVE_SETTINGS = {'unifrac_weight': 'unifrac', 'nucleotide_weight': 'nucleotide',
                        'mask_ratio': 'nucleotide', 'abundance_weight': 'abundance',
-                       'abundance_mask_ratio': 'abundance', 'target_weight': 'target'}
+                       'abundance_mask_ratio': 'abundance', 'target_weight': 'target',
+                       'alpha_weight': 'alpha', 'taxonomy_weight': 'taxonomy'}
 _LOSS_SETTINGS = {'quantiles': 'quantile', 'huber_delta': 'huber',
                   'overprediction_weight': 'asymmetric',
                   'underprediction_weight': 'asymmetric'}
@@ -104,4 +105,15 @@ def run_facts(config: dict) -> dict:
         else f"{run['asvs']:,}",
         'total training time': NOT_RECORDED if run.get('seconds') is None
         else duration(run['seconds']),
+        **_taxonomy_facts(config.get('taxonomy')),
     }
+
+
+def _taxonomy_facts(taxonomy) -> dict:
+    """A row for an encoder pretrained on a taxonomy: the ASVs it covered
+    and the classes of each rank its heads learned."""
+    if not taxonomy:
+        return {}
+    ranks = ', '.join(f"{rank} {len(taxonomy['classes'][rank])}"
+                      for rank in taxonomy['ranks'])
+    return {'taxonomy (pretraining)': f"{taxonomy['asvs']:,} ASVs; classes: {ranks}"}

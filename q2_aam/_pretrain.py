@@ -1,5 +1,5 @@
 """pretrain: a self-supervised AAM encoder (any distance matrix, alpha
-diversity, masked nucleotides). Its options are declared in aam_core
+diversity, taxonomy, masked nucleotides). Its options are declared in aam_core
 (settings.py)."""
 import biom
 import pandas as pd
@@ -15,13 +15,14 @@ from ._parameters import with_options
 def _pretrain(table: biom.Table, sequences: pd.Series = None,
               distance_matrix: skbio.DistanceMatrix = None,
               alpha_diversity: pd.Series = None,
+              taxonomy: pd.DataFrame = None,
               **options) -> ModelBundle:
     from aam_core import api
     data, train = _views.settings(options, 'pretrain')
     return on_devices(options['n_devices'], api.pretrain, table,
                       _views.sequences(sequences), distance_matrix,
                       model=options['preset'], data=data, train=train,
-                      alpha_diversity=alpha_diversity)
+                      alpha_diversity=alpha_diversity, taxonomy=taxonomy)
 
 
 pretrain = with_options('pretrain', _pretrain)

@@ -83,6 +83,12 @@ input_descriptions = {
         'from diversity alpha) that the sample embedding learns to predict '
         '(a linear head, MSE on z-scores, weight alpha_weight). Must cover '
         'every sample of the table.'),
+    'taxonomy': (
+        'Taxonomy of the features (e.g. from feature-classifier) that each '
+        'ASV\'s vector learns to predict: a linear head per rank, phylum to '
+        'genus (cross-entropy, weight taxonomy_weight). Unassigned ranks and '
+        'features absent from it are left out of that loss; features absent '
+        'from the table are ignored.'),
     'pretrained_model': (
         'A pretrained encoder (or a fitted model) to start from. Its '
         'architecture is kept, and with it the longest sequence it reads '
@@ -132,16 +138,18 @@ _register(
     plugin.methods, _pretrain.pretrain,
     {'table': FeatureTable[Frequency], 'sequences': FeatureData[Sequence],
      'distance_matrix': DistanceMatrix,
-     'alpha_diversity': SampleData[AlphaDiversity]},
+     'alpha_diversity': SampleData[AlphaDiversity],
+     'taxonomy': FeatureData[Taxonomy]},
     [('model', AAMModel[AAMEncoder])], """
     Pretrain an AAM encoder without labels.
 
     Train the nucleotide and sample encoders of AAM self-supervised: sample
     embeddings learn to reproduce the given distances (UniFrac or any other)
-    and, optionally, each sample's alpha diversity, and nucleotide tokens
-    learn to predict masked nucleotides. The encoder can then be fine-tuned
+    and, optionally, each sample's alpha diversity; ASV vectors optionally
+    learn each ASV's taxonomy, and nucleotide tokens learn to predict masked
+    nucleotides. The encoder can then be fine-tuned
     with fit-regressor.""",
-    _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity'),
+    _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity', 'taxonomy'),
     {'model': 'The pretrained AAM encoder.'},
     examples={'pretrain': _examples.pretrain,
               'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity})

@@ -182,12 +182,15 @@ class AAM(nn.Module):
     classes; conditioning: a model's config["conditioning"] block, or None;
     alpha_head: a linear head predicting alpha diversity from the sample
     embedding, a pretraining aid only (fine-tuned networks have none, so
-    load_matching_weights leaves it behind).
+    load_matching_weights leaves it behind); taxonomy_classes: the number of
+    classes of each taxonomic rank, one linear head each on the ASV vectors,
+    a pretraining aid likewise.
     """
 
     def __init__(self, config: ModelConfig, head: str | None = None,
                  n_outputs: int = 1, conditioning: dict | None = None,
-                 monotone: bool = False, alpha_head: bool = False):
+                 monotone: bool = False, alpha_head: bool = False,
+                 taxonomy_classes: tuple = ()):
         super().__init__()
         self.config = config
         self.nucleotide_encoder = NucleotideEncoder(config)
@@ -203,6 +206,8 @@ class AAM(nn.Module):
             config.d_model, config.n_heads, conditioning, n_outputs)
         self.abundance_head = AbundanceHead(config.d_model)
         self.alpha_head = nn.Linear(config.d_model, 1) if alpha_head else None
+        self.taxonomy_heads = nn.ModuleList(
+            nn.Linear(config.d_model, n) for n in taxonomy_classes) if taxonomy_classes else None
         # (n_features, d) ASV vectors of a frozen nucleotide encoder, computed
         # once per run (see train/cache.py); not part of the state_dict
         self.asv_cache = None
@@ -235,6 +240,8 @@ class AAM(nn.Module):
             asv_vectors, batch.asv_index, batch.log_abundance, batch.asv_mask,
             hidden=hidden, fusion=fusion, return_tokens=True)
         out = {"embedding": embedding, "token_logits": token_logits}
+        if self.taxonomy_heads is not None:  # per distinct ASV of the batch
+            out["taxonomy"] = [head(asv_vectors) for head in self.taxonomy_heads]
         if hidden_abundance is not None:
             out["abundance"] = self.abundance_head(asv_tokens)
         if self.alpha_head is not None:

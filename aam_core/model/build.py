@@ -58,8 +58,16 @@ def _single_network(config: dict) -> AAM:
         quantiles = (config.get("target") or {}).get("quantiles")
         return AAM(architecture, "regression", len(quantiles) if quantiles else 1,
                    config.get("conditioning"), monotone=bool(quantiles))
-    # an encoder pretrained on alpha diversity keeps its alpha head
-    return AAM(architecture, alpha_head=config.get("alpha_diversity") is not None)
+    # an encoder pretrained on alpha diversity (taxonomy) keeps its alpha
+    # (taxonomy) heads
+    return AAM(architecture, alpha_head=config.get("alpha_diversity") is not None,
+               taxonomy_classes=taxonomy_classes(config.get("taxonomy")))
+
+
+def taxonomy_classes(record: dict | None) -> tuple:
+    """The number of classes of each rank of a config's "taxonomy" record:
+    the sizes of its taxonomy heads (none without one)."""
+    return () if not record else tuple(len(record["classes"][r]) for r in record["ranks"])
 
 
 def build_model(bundle):

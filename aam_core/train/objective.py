@@ -26,6 +26,9 @@ class Objective:
     task: TargetTask | None = None         # the full target (train/task.py)
     # (n,) z-scored alpha diversity by dataset row, for the model's alpha head
     alpha: torch.Tensor | None = None
+    # (n_features, n_ranks) int64 taxonomic class by table column (-1:
+    # unknown), for the model's taxonomy heads on the ASV vectors
+    taxonomy: torch.Tensor | None = None
     # what the distances were divided by: distances beyond [0, 1] (e.g.
     # Aitchison) enter the loss divided by their largest value
     distance_scale: float = field(init=False, default=1.0)
@@ -48,6 +51,8 @@ class Objective:
             weights["abundance"] = self.train.abundance_weight
         if self.alpha is not None and self.train.alpha_weight > 0 and not frozen:
             weights["alpha"] = self.train.alpha_weight
+        if self.taxonomy is not None and self.train.taxonomy_weight > 0 and not frozen:
+            weights["taxonomy"] = self.train.taxonomy_weight
         if self.task is not None and self.train.target_weight > 0:
             weights["target"] = self.train.target_weight
         return weights
@@ -82,6 +87,10 @@ class Objective:
         if "alpha" in weights:
             terms["alpha"] = losses.alpha_loss(
                 out["alpha"], self.alpha[batch.rows.cpu()].to(out["alpha"].device))
+        if "taxonomy" in weights:
+            labels = self.taxonomy[batch.features.cpu()]
+            terms["taxonomy"] = losses.taxonomy_loss(
+                out["taxonomy"], labels.to(out["embedding"].device))
         if "target" in weights:
             terms["target"] = self.task.loss_of(out["prediction"], batch.rows)
             if self.train.expert_balance > 0 and out.get("expert_gate") is not None:
