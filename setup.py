@@ -38,6 +38,8 @@ setup(
         # point would fail to load with DistributionNotFound.
         'scikit-bio',
         'matplotlib',  # summarize's training curves
+        # jinja2 is not listed: q2templates, part of QIIME 2, brings it (the
+        # visualizers' pages are rendered with it, on q2templates' base page).
     ],
     # optional features: each says how to install what it needs when it is
     # missing (`pip install q2-aam[tune]`, or the package itself)

@@ -32,7 +32,7 @@ from .option import check_fields, choices_of
 from .spelling import spelled
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
-from .train.distributed import current_runtime
+from .train.distributed import Runtime, current_runtime
 from .train.loop import TrainingData, evaluate, fit, log_to_stderr
 from .train.lr_finder import lr_range_test
 from .train.objective import Objective, as_tensor
@@ -80,7 +80,7 @@ def _fitter(kind: str, doc: str):
         inputs = FitInputs(table, targets, sequences, groups, pretrained, distances,
                            conditioning, categories, sample_weights)
         settings = FitSettings(model, head_options, data, train, conditioning_config)
-        return fit_model(kind, inputs, settings, log)
+        return fit_model(kind, inputs, settings, log, current_runtime())
     fit_kind.__name__ = fit_kind.__qualname__ = f"fit_{kind}"
     fit_kind.__doc__ = doc
     return fit_kind
@@ -114,10 +114,14 @@ class _Run:
     tokens: np.ndarray
     objective: Objective
     score_on: Callable
+    runtime: Runtime
 
 
-def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> ModelBundle:
-    """Fit a 'regressor' or a 'classifier'."""
+def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
+              runtime: Runtime | None = None) -> ModelBundle:
+    """Fit a 'regressor' or a 'classifier', among the processes of `runtime`
+    (default: one process, no checkpoints, no tracker)."""
+    runtime = runtime or Runtime()
     started = time.perf_counter()
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
@@ -152,13 +156,14 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log) -> 
                BatchBuilder(prepared.table.select_samples(sample_ids).counts,
                             prepared.tokens, data),
                prepared.tokens, Objective(train, distances=as_tensor(distances),
-                                          task=task), score_on)
+                                          task=task), score_on, runtime)
     members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
         run, splits, inputs.pretrained, groups is not None, log)
     if out_of_fold:
         block["calibration"] = _calibration(target.to_numpy(dtype=float), out_of_fold,
                                             train, log)
-        _track_validation(target.to_numpy(dtype=float), out_of_fold, train)
+        _track_validation(target.to_numpy(dtype=float), out_of_fold, train,
+                          runtime.tracker)
     network = members[0] if len(members) == 1 else Ensemble(members)
     config = new_config(kind, architecture, data, train, run.device)
     config["training"].update(pretrained=inputs.pretrained is not None,
@@ -220,14 +225,14 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
                                   run.device, log=log)
             run.train = replace(run.train, learning_rate=found.suggestion)
             member_train = replace(member_train, learning_rate=found.suggestion)
-        current_runtime().tracker.member(index, len(splits))
+        run.runtime.tracker.member(index, len(splits))
         member = (f" (ensemble member {index + 1} of {len(splits)})"
                   if len(splits) > 1 else "")
         log(f"Fitting a {run.kind}{member} on {len(train_rows)} samples ({len(val_rows)} "
             f"for validation{', grouped' if grouped else ''}); objectives: "
             f"{', '.join(run.objective.weights)}; device {run.device}.")
         result = fit(network, training, run.objective, member_train, run.device,
-                     _selection(run.kind, run.train, len(val_rows)), log)
+                     _selection(run.kind, run.train, len(val_rows)), log, run.runtime)
         if run.kind == "regressor" and len(val_rows):
             out_of_fold.append((val_rows, validation_predictions(
                 network, training, run.objective, member_train, run.device)))
@@ -274,14 +279,15 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
     return calibrated
 
 
-def _track_validation(truth: np.ndarray, out_of_fold: list, train: TrainConfig) -> None:
+def _track_validation(truth: np.ndarray, out_of_fold: list, train: TrainConfig,
+                      tracker) -> None:
     """The validation scatter for --tensorboard / --mlflow-uri (point
     predictions of a quantile model: its median)."""
     rows = np.concatenate([r for r, _ in out_of_fold])
     predicted = np.concatenate([p for _, p in out_of_fold])
     if predicted.ndim == 2:
         predicted = predicted[:, point_index(train.quantiles)]
-    current_runtime().tracker.validation(truth[rows], predicted)
+    tracker.validation(truth[rows], predicted)
 
 
 def _member_network(run: _Run, pretrained, log) -> AAM:

@@ -24,6 +24,7 @@ from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
 from .model.ensemble import first_member_state
 from .train.device import resolve_device, seed_everything
+from .train.distributed import current_runtime
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
 
@@ -65,7 +66,8 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     log(f"Pretraining on {prepared.table.n_samples} samples, "
         f"{len(prepared.table.feature_ids)} ASVs; objectives: "
         f"{', '.join(objective.weights)}; device {device}.")
-    result = fit(network, training, objective, train, device, "loss", log)
+    result = fit(network, training, objective, train, device, "loss", log,
+                 current_runtime())
     config = new_config("encoder", architecture, data, train, device)
     config["training"]["run"] = run_record(prepared, [(train_rows, val_rows)], 0,
                                            time.perf_counter() - started)

@@ -73,24 +73,26 @@ def open_tracker(tensorboard: str | None, mlflow_uri: str | None, run_name: str,
 
 
 class Both(Tracker):
+    """Hands every call on to each of its trackers, in turn."""
+
     def __init__(self, trackers: list):
         self.trackers = trackers
 
-    def member(self, index, count):
+    def _each(self, call: str, *args) -> None:
         for tracker in self.trackers:
-            tracker.member(index, count)
+            getattr(tracker, call)(*args)
+
+    def member(self, index, count):
+        self._each("member", index, count)
 
     def epoch(self, record):
-        for tracker in self.trackers:
-            tracker.epoch(record)
+        self._each("epoch", record)
 
     def validation(self, truth, predicted):
-        for tracker in self.trackers:
-            tracker.validation(truth, predicted)
+        self._each("validation", truth, predicted)
 
     def finish(self, model_dir):
-        for tracker in self.trackers:
-            tracker.finish(model_dir)
+        self._each("finish", model_dir)
 
 
 def scalars(record: dict) -> dict:

@@ -20,9 +20,9 @@ from aam_core.errors import AAMInputError
 
 from . import _views
 from ._figures import save_figure
+from ._pages import render
 from ._parameters import with_options
 
-TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets', 'attention')
 _PREFIX = 12  # nucleotides of a sequence shown as a label
 # rank prefixes of Greengenes (k__), GTDB (d__) and SILVA (D_5__)
 _RANK = re.compile(r'^(?:[A-Za-z]_\d*_{1,2}|D_\d+__)')
@@ -176,7 +176,6 @@ def _attention_map(output_dir: str, model: ModelBundle, table: biom.Table,
                    **options) -> None:
     import matplotlib
     matplotlib.use('Agg')
-    import q2templates
     from aam_core.attention import attention_frame
     dna = _views.sequences(sequences)
     frame = attention_frame(model, table, dna, **_views.prediction_options(options))
@@ -195,7 +194,7 @@ def _attention_map(output_dir: str, model: ModelBundle, table: biom.Table,
     heatmap = plot_heatmap(summaries, labels, count, output_dir) \
         if len(summaries) > 1 else None
     column = options.get('group_by')
-    q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir, context={
+    render('attention', output_dir, {
         'title': 'Pooling attention and importance of the ASVs',
         'kind': model.kind, 'n_samples': len(samples), 'count': count,
         'group_by': None if column is None else column.name,

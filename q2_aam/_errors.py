@@ -16,9 +16,9 @@ from aam_core.errors import AAMInputError
 from aam_core.spelling import spelled
 
 from ._figures import save_figure
+from ._pages import render
 from ._parameters import with_options
 
-TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets', 'error_analysis')
 _MAX_BOXES = 30  # categories drawn per box plot (the most frequent); tables list all
 
 
@@ -192,7 +192,6 @@ def _table_rows(table: pd.DataFrame, index_name: str) -> dict:
 def _error_analysis(output_dir: str, predictions: pd.Series, **options) -> None:
     import matplotlib
     matplotlib.use('Agg')
-    import q2templates
     truth, metadata = options['truth'], options['metadata']
     errors, notes = sample_errors(predictions, truth.to_series(),
                                   options['missing_samples'])
@@ -205,7 +204,7 @@ def _error_analysis(output_dir: str, predictions: pd.Series, **options) -> None:
         frame = frame.drop(columns=[truth.name], errors='ignore')
     top = largest_errors(errors, options['largest'], frame)
     summary = {k: _format(v) for k, v in overall(errors).items()}
-    q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir, context={
+    render('error_analysis', output_dir, {
         'title': f'Prediction errors of {truth.name}',
         'summary': list(summary.items()), 'notes': notes + skipped,
         'versus_truth': versus_truth, 'truth_name': truth.name,

@@ -241,15 +241,20 @@ _PIPELINE_OUTPUTS = {'model': 'model', 'feature_importance': 'importance',
                      'accuracy_summary': 'accuracy_summary'}
 
 
+def _on_table(use, action_id: str, inputs: dict, outputs: dict, **types):
+    """Run a pipeline on the example table with `inputs` and the fast
+    settings; `outputs`: output -> variable name, `types`: output -> the
+    semantic type it must have."""
+    table = use.init_artifact('table', table_factory)
+    _run(use, action_id, dict(table=table, **inputs, **_FAST),
+         {output: (name, types.get(output)) for output, name in outputs.items()})
+
+
 def _pipeline(use, action_id: str, inputs: dict, model_type: str,
               predictions_type: str, **more_outputs):
-    table = use.init_artifact('table', table_factory)
-    outputs = use.action(
-        use.UsageAction(plugin_id='aam', action_id=action_id),
-        use.UsageInputs(table=table, test_size=0.25, **inputs, **_FAST),
-        use.UsageOutputNames(**more_outputs, **_PIPELINE_OUTPUTS))
-    outputs.model.assert_output_type(model_type)
-    outputs.predictions.assert_output_type(predictions_type)
+    _on_table(use, action_id, dict(test_size=0.25, **inputs),
+              {**more_outputs, **_PIPELINE_OUTPUTS},
+              model=model_type, predictions=predictions_type)
 
 
 def regress_samples(use):
@@ -268,16 +273,12 @@ def classify_samples(use):
 
 def _ncv(use, action_id: str, inputs: dict, predictions_type: str,
          **more_outputs):
-    table = use.init_artifact('table', table_factory)
-    outputs = use.action(
-        use.UsageAction(plugin_id='aam', action_id=action_id),
-        use.UsageInputs(table=table, cv=3, ensemble_size=1, **inputs, **_FAST),
-        use.UsageOutputNames(predictions='cv_predictions',
-                             feature_importance='importance',
-                             accuracy_results='accuracy_results',
-                             accuracy_summary='accuracy_summary',
-                             **more_outputs))
-    outputs.predictions.assert_output_type(predictions_type)
+    _on_table(use, action_id, dict(cv=3, ensemble_size=1, **inputs),
+              {'predictions': 'cv_predictions',
+               'feature_importance': 'importance',
+               'accuracy_results': 'accuracy_results',
+               'accuracy_summary': 'accuracy_summary', **more_outputs},
+              predictions=predictions_type)
 
 
 def regress_samples_ncv(use):

@@ -56,28 +56,40 @@ def _out_of_fold(outputs, position: int, view=pd.DataFrame):
     return pd.concat([fold[position].view(view) for fold in outputs])
 
 
+_PREDICTIONS = {'regressor': 'SampleData[RegressorPredictions]',
+                'classifier': 'SampleData[ClassifierPredictions]'}
+
+
+def _cross_validate(ctx, kind, table, sequences, distance_matrix,
+                    pretrained_model, settings):
+    """(every fold's predict outputs, the out-of-fold predictions as an
+    artifact, the folds' mean feature importance as an artifact)."""
+    results = _fold_results(ctx, kind, table, sequences, distance_matrix,
+                            pretrained_model, settings)
+    outputs = [fold for fold, _ in results]
+    predictions = ctx.make_artifact(_PREDICTIONS[kind],
+                                    _out_of_fold(outputs, 0, pd.Series))
+    importance = _mean_importance(ctx, [i for _, i in results])
+    return outputs, predictions, importance
+
+
 def _regress_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
                          pretrained_model=None, **settings):
-    results = _fold_results(ctx, 'regressor', table, sequences,
-                            distance_matrix, pretrained_model, settings)
-    outputs = [fold for fold, _ in results]
-    predictions = ctx.make_artifact('SampleData[RegressorPredictions]',
-                                    _out_of_fold(outputs, 0, pd.Series))
+    _, predictions, importance = _cross_validate(
+        ctx, 'regressor', table, sequences, distance_matrix, pretrained_model,
+        settings)
     accuracy, = ctx.get_action('sample_classifier', 'scatterplot')(
         predictions=predictions, truth=settings['metadata'],
         missing_samples='ignore')
-    importance = _mean_importance(ctx, [i for _, i in results])
     return (predictions, importance, accuracy,
             accuracy_summary(ctx, predictions, settings))
 
 
 def _classify_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
                           pretrained_model=None, **settings):
-    results = _fold_results(ctx, 'classifier', table, sequences,
-                            distance_matrix, pretrained_model, settings)
-    outputs = [fold for fold, _ in results]
-    predictions = ctx.make_artifact('SampleData[ClassifierPredictions]',
-                                    _out_of_fold(outputs, 0, pd.Series))
+    outputs, predictions, importance = _cross_validate(
+        ctx, 'classifier', table, sequences, distance_matrix, pretrained_model,
+        settings)
     # a class absent from a fold's training samples has no column in that
     # fold's probabilities: its model gives it probability 0
     probabilities = _out_of_fold(outputs, 1).fillna(0.0)
@@ -87,7 +99,6 @@ def _classify_samples_ncv(ctx, table, sequences=None, distance_matrix=None,
     accuracy, = ctx.get_action('sample_classifier', 'confusion_matrix')(
         predictions=predictions, truth=settings['metadata'],
         probabilities=probabilities, missing_samples='ignore')
-    importance = _mean_importance(ctx, [i for _, i in results])
     return (predictions, importance, probabilities, accuracy,
             accuracy_summary(ctx, predictions, settings))
 

@@ -9,7 +9,6 @@ balanced accuracy, per-class counts), and the same numbers for a baseline
 that predicts the truth's mean (the majority class) for every sample: a
 model that does not beat it has learned nothing usable.
 """
-import os
 
 import numpy as np
 import pandas as pd
@@ -20,10 +19,8 @@ from aam_core.errors import AAMInputError
 from aam_core.spelling import spelled
 from aam_core.train.metrics import regression_metrics
 
+from ._pages import render
 from ._parameters import with_options
-
-TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets',
-                         'summarize_predictions')
 
 
 def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
@@ -85,7 +82,6 @@ def _number(value) -> str:
 
 def _summarize_predictions(output_dir: str, predictions: pd.Series,
                            **options) -> None:
-    import q2templates
     from aam_core.model.conditioning import category_text
     truth_column = options['truth']
     predictions, truth, left_out = aligned(predictions, truth_column,
@@ -106,7 +102,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
         metrics, per_class = classification_rows(*labels)
         baseline = (f'every sample predicted as the most frequent true class '
                     f'({pd.Series(labels[1]).value_counts().index[0]})')
-    q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir, context={
+    render('summarize_predictions', output_dir, {
         'column': truth_column.name, 'regression': regression,
         'n_samples': len(truth), 'left_out': left_out, 'baseline': baseline,
         'metrics': [(n, _number(m), _number(b)) for n, m, b in metrics],

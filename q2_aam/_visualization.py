@@ -18,8 +18,7 @@ from aam_core.bundle import ModelBundle
 from ._curves import curve_names, plot_curves
 from ._model_facts import (applied_architecture, applied_training,
                            calibration_text, duration, run_facts)
-
-TEMPLATES = os.path.join(os.path.dirname(__file__), 'assets', 'summarize')
+from ._pages import render
 
 
 def parameter_counts(state_dict: dict) -> pd.Series:
@@ -152,7 +151,6 @@ def _target_rows(config: dict) -> list:
 
 
 def summarize(output_dir: str, model: ModelBundle) -> None:
-    import q2templates
     config, history = model.config, model.history
     counts = parameter_counts(model.state_dict)
     histories = member_histories(history)
@@ -164,21 +162,20 @@ def summarize(output_dir: str, model: ModelBundle) -> None:
                    index=False)
     with open(os.path.join(output_dir, 'config.json'), 'w') as fh:
         json.dump(config, fh, indent=2, sort_keys=True)
-    q2templates.render(os.path.join(TEMPLATES, 'index.html'), output_dir,
-                       context={
-                           'title': f"AAM {config['kind']} summary",
-                           'overview': _overview(config, counts, n_members),
-                           'target': _target_rows(config),
-                           'members': member_rows(config, histories, epochs),
-                           'selection': (config['training'].get(
-                               'selection_metric') or 'val_loss'),
-                           'metrics': metric_rows(histories, epochs),
-                           'n_members': n_members,
-                           'curves': curves,
-                           'architecture': _rows(applied_architecture(config)),
-                           'parameters': [(module, f'{n:,}')
-                                          for module, n in counts.items()],
-                           'training': _rows(applied_training(config, history)),
-                           'data': _rows(config['data']),
-                       })
+    render('summarize', output_dir, {
+        'title': f"AAM {config['kind']} summary",
+        'overview': _overview(config, counts, n_members),
+        'target': _target_rows(config),
+        'members': member_rows(config, histories, epochs),
+        'selection': (config['training'].get(
+            'selection_metric') or 'val_loss'),
+        'metrics': metric_rows(histories, epochs),
+        'n_members': n_members,
+        'curves': curves,
+        'architecture': _rows(applied_architecture(config)),
+        'parameters': [(module, f'{n:,}')
+                       for module, n in counts.items()],
+        'training': _rows(applied_training(config, history)),
+        'data': _rows(config['data']),
+    })
 

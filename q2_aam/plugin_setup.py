@@ -108,20 +108,36 @@ input_descriptions = {
 }
 
 
-def _register(registry, function, inputs: dict, outputs: list, about: str,
-              input_text: dict, output_text: dict, **more) -> None:
-    """Register an action: its parameters and their descriptions from the
-    option declarations, its usage example from _examples (same name).
-    `about`: its name, a blank line, its description."""
+def _described(function, about: str) -> dict:
+    """What registering any action takes alike: its parameters and their
+    descriptions from the option declarations, its usage example from
+    _examples (same name), and `about`: its name, a blank line, its
+    description."""
     action = function.__name__
     name, _, description = about.partition('\n\n')
-    examples = more.pop('examples', {action: getattr(_examples, action)})
-    registry.register_function(
-        function=function, inputs=inputs, outputs=outputs,
-        input_descriptions=input_text, output_descriptions=output_text,
-        parameters=parameters(action), parameter_descriptions=descriptions(action),
+    return dict(
+        function=function, parameters=parameters(action),
+        parameter_descriptions=descriptions(action),
         name=' '.join(name.split()), description=' '.join(description.split()),
-        citations=_citations, examples=examples, **more)
+        examples={action: getattr(_examples, action)})
+
+
+def _register(registry, function, inputs: dict, outputs: list, about: str,
+              input_text: dict, output_text: dict, **more) -> None:
+    """Register a method or a pipeline (`more`: further arguments, or
+    other examples)."""
+    registry.register_function(**{**_described(function, about), **more},
+                               inputs=inputs, outputs=outputs,
+                               input_descriptions=input_text,
+                               output_descriptions=output_text,
+                               citations=_citations)
+
+
+def _visualizer(function, inputs: dict, input_text: dict, about: str) -> None:
+    """Register a visualizer; it cites q2-aam alone."""
+    plugin.visualizers.register_function(
+        **_described(function, about), inputs=inputs,
+        input_descriptions=input_text, citations=[citations['q2aam']])
 
 
 def _inputs(*names: str, **special: str) -> dict:
@@ -276,89 +292,80 @@ _register(
         'of |gradient x input| of the ASV (0 in samples that lack it), highest '
         'first.')})
 
-plugin.visualizers.register_function(
-    function=_visualization.summarize,
-    inputs={'model': _ANY_MODEL},
-    parameters={},
-    input_descriptions={'model': 'Any AAM model.'},
-    parameter_descriptions={},
-    name='Summarize an AAM model.',
-    description=(
-        'The architecture and parameter count (per ensemble member and in '
-        'total), the samples trained and validated on, dropped, the ASVs and '
-        'the training time, the training and data settings that applied, '
-        'the resolved random seed and device, the loss and metric curves per '
-        'epoch (training and validation; for an ensemble the mean and range '
-        "over its members) and every member's metrics at its kept epoch."),
-    citations=[citations['q2aam']],
-    examples={'summarize': _examples.summarize},
-)
+_visualizer(
+    _visualization.summarize, {'model': _ANY_MODEL},
+    {'model': 'Any AAM model.'}, """
+    Summarize an AAM model.
 
-plugin.visualizers.register_function(
-    function=_errors.error_analysis,
-    inputs={'predictions': _REGRESSOR_PREDICTIONS},
-    parameters=parameters('error_analysis'),
-    input_descriptions={'predictions': (
+    The architecture and parameter count (per ensemble member and in
+    total), the samples trained and validated on, dropped, the ASVs and
+    the training time, the training and data settings that applied, the
+    resolved random seed and device, the loss and metric curves per epoch
+    (training and validation; for an ensemble the mean and range over its
+    members) and every member's metrics at its kept epoch.""")
+
+_visualizer(
+    _errors.error_analysis, {'predictions': _REGRESSOR_PREDICTIONS},
+    {'predictions': (
         "Predictions of a numeric target: an AAM regressor's or "
-        "q2-sample-classifier's.")},
-    parameter_descriptions=descriptions('error_analysis'),
-    name='Break prediction errors down by sample metadata.',
-    description=(
-        'Where a regressor goes wrong: the errors (prediction - truth) against '
-        'the truth, a box plot of them per category of each categorical '
-        'metadata column with its mean absolute error per category, a scatter '
-        'against each numeric column, and the samples with the largest '
-        'errors.'),
-    citations=[citations['q2aam']],
-    examples={'error_analysis': _examples.error_analysis},
-)
+        "q2-sample-classifier's.")}, """
+    Break prediction errors down by sample metadata.
 
-plugin.visualizers.register_function(
-    function=_prediction_summary.summarize_predictions,
-    inputs={'predictions': SampleData[RegressorPredictions | ClassifierPredictions]},
-    parameters=parameters('summarize_predictions'),
-    input_descriptions={'predictions': (
+    Where a regressor goes wrong: the errors (prediction - truth) against
+    the truth, a box plot of them per category of each categorical
+    metadata column with its mean absolute error per category, a scatter
+    against each numeric column, and the samples with the largest errors.""")
+
+_visualizer(
+    _prediction_summary.summarize_predictions,
+    {'predictions': SampleData[RegressorPredictions | ClassifierPredictions]},
+    {'predictions': (
         'Predictions of AAM (predict-regression, predict-classification) or '
-        'of q2-sample-classifier.')},
-    parameter_descriptions=descriptions('summarize_predictions'),
-    name='Summarize predictions against the truth.',
-    description=(
-        'The accuracy of predictions in numbers, beside a baseline that '
-        "predicts the truth's mean (the most frequent class) for every "
-        "sample: for a regressor's predictions MAE and RMSE in the target's "
-        "units, R² and Spearman's rho; for a classifier's, accuracy, balanced "
-        'accuracy and the counts of every class; and the number of samples. '
-        "Complements q2-sample-classifier's scatterplot and confusion-matrix."),
-    citations=[citations['q2aam']],
-    examples={'summarize_predictions': _examples.summarize_predictions},
-)
+        'of q2-sample-classifier.')}, """
+    Summarize predictions against the truth.
 
-plugin.visualizers.register_function(
-    function=_attention.attention_map,
-    inputs={**_PREDICT_INPUTS, 'model': _ANY_MODEL,
-            'taxonomy': FeatureData[Taxonomy]},
-    parameters=parameters('attention_map'),
-    input_descriptions=_inputs(
+    The accuracy of predictions in numbers, beside a baseline that
+    predicts the truth's mean (the most frequent class) for every sample:
+    for a regressor's predictions MAE and RMSE in the target's units, R²
+    and Spearman's rho; for a classifier's, accuracy, balanced accuracy
+    and the counts of every class; and the number of samples. Complements
+    q2-sample-classifier's scatterplot and confusion-matrix.""")
+
+_visualizer(
+    _attention.attention_map,
+    {**_PREDICT_INPUTS, 'model': _ANY_MODEL, 'taxonomy': FeatureData[Taxonomy]},
+    _inputs(
         'sequences', table=input_descriptions['predict_table'],
         model=('Any AAM model: a regressor or a classifier (attention and '
                'importance), or a pretrained encoder (attention only).'),
         taxonomy=('Taxonomy of the features (e.g. from feature-classifier): '
                   'an ASV is then labelled by its most specific assigned rank, '
                   'the full string beside it. Features it lacks are labelled '
-                  'by the first nucleotides of their sequence.')),
-    parameter_descriptions=descriptions('attention_map'),
-    name='Which ASVs a model attends to and which drive its predictions.',
-    description=(
-        "Per sample, the weight the sample encoder's attention pooling gives "
-        'each of its ASVs (they sum to 1; an ensemble: the mean over its '
-        'members) and, for a regressor or classifier, their gradient x input '
-        'importance (as feature-importance). Per metadata group (or over all '
-        'samples), bar charts and tables of the top ASVs by mean attention '
-        'and by mean |importance|, with taxonomy labels, prevalence, a '
-        'heatmap of attention across groups, and TSV downloads.'),
-    citations=[citations['q2aam']],
-    examples={'attention_map': _examples.attention_map},
-)
+                  'by the first nucleotides of their sequence.')), """
+    Which ASVs a model attends to and which drive its predictions.
+
+    Per sample, the weight the sample encoder's attention pooling gives
+    each of its ASVs (they sum to 1; an ensemble: the mean over its
+    members) and, for a regressor or classifier, their gradient x input
+    importance (as feature-importance). Per metadata group (or over all
+    samples), bar charts and tables of the top ASVs by mean attention and
+    by mean |importance|, with taxonomy labels, prevalence, a heatmap of
+    attention across groups, and TSV downloads.""")
+
+# the pipelines' outputs; each names its model's and its predictions' types
+_OUTPUT_TYPES = {'feature_importance': FeatureData[Importance],
+                 'probabilities': SampleData[Probabilities],
+                 'model_summary': Visualization,
+                 'accuracy_results': Visualization,
+                 'encoder': AAMModel[AAMEncoder],
+                 'accuracy_summary': Visualization}
+
+
+def _outputs(*names: str, **types) -> list:
+    """[(output, its type)] in the order of `names`: the type from `types`,
+    else the one every pipeline gives that output."""
+    return [(name, types[name] if name in types else _OUTPUT_TYPES[name]) for name in names]
+
 
 _PIPELINE_INPUTS = {'table': FeatureTable[Frequency],
                     'sequences': FeatureData[Sequence],
@@ -397,11 +404,9 @@ _PIPELINE_OUTPUT_DESCRIPTIONS = {
 
 _register(
     plugin.pipelines, _pipelines.regress_samples, _PIPELINE_INPUTS,
-    [('model', AAMModel[AAMRegressor]),
-     ('feature_importance', FeatureData[Importance]),
-     ('predictions', _REGRESSOR_PREDICTIONS),
-     ('model_summary', Visualization), ('accuracy_results', Visualization),
-     ('encoder', AAMModel[AAMEncoder]), ('accuracy_summary', Visualization)], """
+    _outputs('model', 'feature_importance', 'predictions', 'model_summary',
+             'accuracy_results', 'encoder', 'accuracy_summary',
+             model=AAMModel[AAMRegressor], predictions=_REGRESSOR_PREDICTIONS), """
     Train and test an AAM regressor.
 
     Split the samples into training and test sets (whole groups to one side),
@@ -418,12 +423,10 @@ _register(
 
 _register(
     plugin.pipelines, _pipelines.classify_samples, _PIPELINE_INPUTS,
-    [('model', AAMModel[AAMClassifier]),
-     ('feature_importance', FeatureData[Importance]),
-     ('predictions', SampleData[ClassifierPredictions]),
-     ('probabilities', SampleData[Probabilities]),
-     ('model_summary', Visualization), ('accuracy_results', Visualization),
-     ('encoder', AAMModel[AAMEncoder]), ('accuracy_summary', Visualization)], """
+    _outputs('model', 'feature_importance', 'predictions', 'probabilities',
+             'model_summary', 'accuracy_results', 'encoder', 'accuracy_summary',
+             model=AAMModel[AAMClassifier],
+             predictions=SampleData[ClassifierPredictions]), """
     Train and test an AAM classifier.
 
     Split the samples into training and test sets, stratified by class (whole
@@ -461,9 +464,8 @@ _NCV_IMPORTANCE = (
 
 _register(
     plugin.pipelines, _ncv.regress_samples_ncv, _PIPELINE_INPUTS,
-    [('predictions', _REGRESSOR_PREDICTIONS),
-     ('feature_importance', FeatureData[Importance]),
-     ('accuracy_results', Visualization), ('accuracy_summary', Visualization)], """
+    _outputs('predictions', 'feature_importance', 'accuracy_results',
+             'accuracy_summary', predictions=_REGRESSOR_PREDICTIONS), """
     Predict every sample by cross-validation with AAM regressors.
 
     Deal the samples into cv folds (whole groups to one fold); for each fold,
@@ -483,10 +485,9 @@ _register(
 
 _register(
     plugin.pipelines, _ncv.classify_samples_ncv, _PIPELINE_INPUTS,
-    [('predictions', SampleData[ClassifierPredictions]),
-     ('feature_importance', FeatureData[Importance]),
-     ('probabilities', SampleData[Probabilities]),
-     ('accuracy_results', Visualization), ('accuracy_summary', Visualization)], """
+    _outputs('predictions', 'feature_importance', 'probabilities',
+             'accuracy_results', 'accuracy_summary',
+             predictions=SampleData[ClassifierPredictions]), """
     Predict every sample by cross-validation with AAM classifiers.
 
     Deal the samples into cv folds (whole groups to one fold, each class

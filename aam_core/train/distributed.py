@@ -299,8 +299,10 @@ class Runtime:
 
     @contextlib.contextmanager
     def active(self):
-        """Make this the runtime of every `fit` inside the block, so that
-        api.pretrain / fit_* need no extra argument to run distributed."""
+        """Make this the runtime of every api.pretrain / fit_* call inside
+        the block: each reads it once, at its start, and hands it down to
+        the training loop as an argument. (Not an argument of theirs:
+        fit_* already take 15 parameters, the most a function here may.)"""
         token = _ACTIVE.set(self)
         try:
             yield self

@@ -17,7 +17,7 @@ from . import checkpoint
 from .batch_size import fit_batch_to_memory
 from .checkpoint import Progress
 from .device import autocast
-from .distributed import SINGLE, Distributed, Runtime, current_runtime, per_process_batch
+from .distributed import SINGLE, Distributed, Runtime, per_process_batch
 from .metrics import HIGHER_IS_BETTER
 from .objective import Objective, check_finite
 from .schedule import build_scheduler
@@ -109,12 +109,13 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
         runtime: Runtime | None = None) -> TrainResult:
     """Train in place; the model ends with the weights of its best epoch.
 
-    runtime (default: the active one, train/distributed.py): with several
+    runtime (default: one process, no checkpoints, no tracker): with several
     processes, each trains on its slice of every global batch of
     train.batch_size samples; runtime.checkpoints saves the run as it goes
-    and resumes it exactly (train/checkpoint.py).
+    and resumes it exactly (train/checkpoint.py); runtime.tracker gets each
+    epoch's record.
     """
-    runtime = runtime or current_runtime()
+    runtime = runtime or Runtime()
     log = log if runtime.dist.is_main else _silent
     train = per_process_batch(train, runtime.dist, lambda settings: fit_batch_to_memory(
         model, data, objective, settings, device, log))

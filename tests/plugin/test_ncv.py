@@ -12,7 +12,8 @@ from aam_core.errors import AAMInputError
 from q2_aam import _ncv
 from q2_aam._pipelines import encoder_for as _ncv_encoder_for
 
-from .test_pipelines import oral  # noqa: F401 (a fixture)
+from .test_pipelines import (  # noqa: F401 (oral, oral_encoder: fixtures)
+    grouped_targets, numbered_targets, oral, oral_encoder)
 from .test_q2cli import qiime
 
 FAST = {'preset': 'tiny', 'epochs': 1, 'pretrain_epochs': 1, 'batch_size': 16,
@@ -78,14 +79,13 @@ def test_regress_samples_ncv_pretrains_per_fold(oral, folds_used, encoders_used)
         assert len(trained_on | set(fold)) == 48
 
 
-def test_classify_samples_ncv_from_pretrained_encoder(oral, folds_used):
-    table, metadata, distances = oral
-    encoder = aam.methods.pretrain(table=table, distance_matrix=distances,
-                                   preset='tiny', epochs=1, batch_size=16,
-                                   device='cpu').model
+def test_classify_samples_ncv_from_pretrained_encoder(oral, oral_encoder,
+                                                     folds_used):
+    table, metadata, _ = oral
     result = aam.pipelines.classify_samples_ncv(
         table=table, metadata=metadata.get_column('age_group'),
-        pretrained_model=encoder, groups=metadata.get_column('group'), **FAST)
+        pretrained_model=oral_encoder, groups=metadata.get_column('group'),
+        **FAST)
     predictions = result.predictions.view(pd.Series)
     assert set(predictions) <= {'younger', 'older'}
     check_out_of_fold(predictions, folds_used, metadata, table)
@@ -124,14 +124,8 @@ def test_pretrained_model_and_distance_matrix_is_refused(oral, encoder):
 
 # -- the folds ---------------------------------------------------------------
 
-def _targets(n=40):
-    ids = [f's{i}' for i in range(n)]
-    return pd.Series(np.arange(n, dtype=float), index=ids), ids
-
-
 def test_folds_keep_groups_together_and_cover_every_sample():
-    targets, ids = _targets()
-    groups = pd.Series([f'g{i // 3}' for i in range(40)], index=ids)
+    targets, ids, groups = grouped_targets()
     folds = cv_folds(targets, 4, 0, groups)
     assert sorted(sum(folds, [])) == sorted(ids)
     for a in range(4):
@@ -142,14 +136,14 @@ def test_folds_keep_groups_together_and_cover_every_sample():
 
 
 def test_folds_spread_each_class():
-    targets, ids = _targets()
+    targets, ids = numbered_targets()
     classes = pd.Series(['a'] * 30 + ['b'] * 10, index=ids)
     for fold in cv_folds(classes, 5, 3, stratify=True):
         assert (classes[fold] == 'b').sum() == 2
 
 
 def test_fold_errors_say_what_to_change():
-    targets, ids = _targets(6)
+    targets, ids = numbered_targets(6)
     with pytest.raises(AAMInputError, match='cv must be at least 2'):
         cv_folds(targets, 1, 0)
     with pytest.raises(AAMInputError, match='only 6 samples'):

@@ -104,11 +104,18 @@ def test_classify_samples(oral):
     assert embedded.distance_matrix.view(DistanceMatrix).shape == (48, 48)
 
 
-def test_regress_samples_from_a_pretrained_encoder(oral):
-    table, metadata, distances = oral
-    given = aam.methods.pretrain(table=table, distance_matrix=distances,
-                                 preset='tiny', epochs=1, batch_size=16,
-                                 device='cpu').model
+@pytest.fixture(scope='module')
+def oral_encoder(oral):
+    """A tiny encoder pretrained for an epoch on the oral samples."""
+    table, _, distances = oral
+    return aam.methods.pretrain(table=table, distance_matrix=distances,
+                                preset='tiny', epochs=1, batch_size=16,
+                                device='cpu').model
+
+
+def test_regress_samples_from_a_pretrained_encoder(oral, oral_encoder):
+    table, metadata, _ = oral
+    given = oral_encoder
     result = aam.pipelines.regress_samples(
         table=table, metadata=metadata.get_column('age'),
         pretrained_model=given, groups=metadata.get_column('group'),
@@ -132,14 +139,20 @@ def test_pretrained_model_and_distance_matrix_are_refused(oral, encoder):
 
 # -- the split ---------------------------------------------------------------
 
-def _targets(n=40):
+def numbered_targets(n=40):
+    """(targets 0, 1, ... of samples s0, s1, ..., the sample ids)."""
     ids = [f's{i}' for i in range(n)]
     return pd.Series(np.arange(n, dtype=float), index=ids), ids
 
 
+def grouped_targets():
+    """numbered_targets() and the groups of their samples, three to a group."""
+    targets, ids = numbered_targets()
+    return targets, ids, pd.Series([f'g{i // 3}' for i in range(40)], index=ids)
+
+
 def test_split_keeps_groups_together():
-    targets, ids = _targets()
-    groups = pd.Series([f'g{i // 3}' for i in range(40)], index=ids)
+    targets, ids, groups = grouped_targets()
     train, test = holdout_split(targets, 0.25, 0, groups)
     assert not set(groups[train]) & set(groups[test])
     assert 8 <= len(test) <= 13
@@ -148,7 +161,7 @@ def test_split_keeps_groups_together():
 
 
 def test_split_stratifies_classes():
-    targets, ids = _targets()
+    targets, ids = numbered_targets()
     classes = pd.Series(['a'] * 30 + ['b'] * 6 + ['c'] * 4, index=ids)
     train, test = holdout_split(classes, 0.25, 1, stratify=True)
     for label in 'abc':
@@ -157,7 +170,7 @@ def test_split_stratifies_classes():
 
 
 def test_split_that_leaves_too_few_samples_is_an_error():
-    targets, _ = _targets(5)
+    targets, _ = numbered_targets(5)
     with pytest.raises(AAMInputError, match='needs at least 4 and 2'):
         holdout_split(targets, 0.2, 0)
 

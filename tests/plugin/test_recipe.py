@@ -25,6 +25,7 @@ CONDA_NAME = {'torch': 'pytorch', 'numpy': 'numpy', 'pandas': 'pandas',
               'h5py': 'h5py',
               'matplotlib': 'matplotlib', 'qiime2': 'qiime2',
               'q2_types': 'q2-types', 'q2templates': 'q2templates',
+              'jinja2': 'jinja2',
               'q2_sample_classifier': 'q2-sample-classifier'}
 # optional features (setup.py's extras_require, imported only when used):
 # import name -> PyPI distribution; neither the recipe nor install_requires
