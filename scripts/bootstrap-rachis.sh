@@ -46,10 +46,12 @@ PY=$RACHIS_VENV/bin/python
 STANDINS=(q2_types q2_feature_table q2_sample_classifier q2templates q2cli)
 # What "the newest stack on rachis" means: these, unpinned but for rachis
 # and torch (an unpinned torch resolves to the multi-GB CUDA build).
-# scikit-learn ... ijson: what the stand-in plugins import (q2cli: click).
+# scikit-learn ... ijson: what the stand-in plugins import. click < 8.2 for
+# the stand-in q2cli 2022.11, which sets Option.is_bool_flag, read-only in
+# newer click ("property 'is_bool_flag' ... has no setter").
 TOP_LEVEL=(rachis==2026.4.0 numpy pandas scipy scikit-bio biom-format h5py pytest
            "torch==$TORCH_SPEC" matplotlib scikit-learn seaborn jinja2 joblib pyyaml
-           ijson decorator click)
+           ijson decorator "click<8.2")
 
 log() { printf '[bootstrap-rachis] %s\n' "$*" >&2; }
 die() { printf '[bootstrap-rachis] ERROR: %s\n' "$*" >&2; exit 1; }
