@@ -105,7 +105,7 @@ refresh() {
 stamp_of() {
     local p
     {
-        cat "$LOCK" "$ROOT/setup.py" "$ALIAS" "$0"
+        cat "$LOCK" "$ROOT/setup.py" "$ALIAS" "${BASH_SOURCE[0]}"
         "$SYSTEM_PYTHON" -V
         echo "$RACHIS_WHEELS"
         for p in "${STANDINS[@]}"; do basename "$(egg_info_of "$p")"; done
