@@ -17,6 +17,7 @@ from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
+from .option import check_needs
 from .spelling import spelled
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record
@@ -70,6 +71,12 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
 def _used_alpha(alpha_diversity, distances, train: TrainConfig, log):
     """The alpha diversity to learn (None when its weight is 0), after
     checking that something is left to pretrain on."""
+    check_needs(train, "pretrain")
+    if alpha_diversity is None and train.alpha_weight != PRETRAIN_TRAIN_DEFAULTS.alpha_weight:
+        raise AAMInputError(
+            f"{spelled('alpha_weight', train.alpha_weight)} weighs the alpha-diversity "
+            "objective, but no alpha diversity was given, so it would be ignored: give "
+            f"the alpha diversity, or leave {spelled('alpha_weight')} at its default.")
     if alpha_diversity is not None and train.alpha_weight <= 0:
         log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")
         alpha_diversity = None
