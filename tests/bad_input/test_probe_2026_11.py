@@ -311,3 +311,15 @@ def test_aam_normalises_by_a_column_that_is_not_conditioning_and_predicts_with_i
     code, output = aam(capsys, *predict, "--metadata", files / "metadata.tsv")
     assert code == 0 and "global statistics" not in output, output
     assert len(pd.read_csv(tmp_path / "p.tsv", sep="\t")) == 16
+
+
+def test_a_distance_matrix_with_unifrac_weight_0_is_said_to_be_unused():
+    from dataclasses import replace
+
+    from aam_core.config import FIT_TRAIN_DEFAULTS
+    from aam_core.fit import _uses_distances
+    messages = []
+    used = _uses_distances(object(), replace(FIT_TRAIN_DEFAULTS, unifrac_weight=0.0),
+                           messages.append)
+    assert not used
+    assert messages == ["unifrac_weight is 0: the distance matrix given is not used."]
