@@ -24,10 +24,13 @@ def before_command(args) -> list:
         check_cuda()
     # option ranges are checked where the flags are parsed (their declarations)
     created = []
-    if getattr(args, "output_dir", None) is not None:
-        path = Path(args.output_dir).absolute()
-        created = [p for p in (path, *path.parents) if not p.exists()][::-1]
-        writable_directory(args.output_dir, "--output-dir")
+    # the TensorBoard event folder too: a file in its place would otherwise
+    # fail only when the tracker opens, as a bare OSError
+    for option in ("output_dir", "tensorboard"):
+        if getattr(args, option, None) is not None:
+            path = Path(getattr(args, option)).absolute()
+            created += [p for p in (path, *path.parents) if not p.exists()][::-1]
+            writable_directory(getattr(args, option), "--" + option.replace("_", "-"))
     if getattr(args, "output", None) is not None:
         writable_file(args.output, "--output")
     tracking.check_available(args)  # a missing optional package, not a traceback

@@ -286,11 +286,16 @@ def cmd_fit(args, kind: str) -> int:
         if args.conditioning:
             conditioning = frame[[_column(frame, c, args.metadata).name
                                   for c in args.conditioning]]
+        # --normalise-by and --weight-by name columns of --metadata, which
+        # need not be conditioning columns
+        by = [c for c in (conditioning_config.normalise_by, conditioning_config.weight_by) if c]
+        categories = frame[[_column(frame, c, args.metadata).name
+                            for c in dict.fromkeys(by)]] if by else None
         pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
         checkpoints.identity["table"] = _table_digest(table)
         return fit(table, target, sequences, groups, pretrained, **settings, log=log,
                    distances=_distances(args), conditioning=conditioning,
-                   conditioning_config=conditioning_config)
+                   conditioning_config=conditioning_config, categories=categories)
     return _train(args, f"fit-{kind}", work)
 
 
@@ -405,11 +410,19 @@ def cmd_export_onnx(args) -> int:
 
 
 def _model_conditioning(args, bundle):
-    columns = (bundle.config.get("conditioning") or {}).get("columns")
+    """The metadata columns the model reads (its conditioning and the column
+    its target is normalised by), from --metadata."""
+    from .predict import metadata_columns
+    columns = metadata_columns(bundle)
     if not columns:
+        if args.metadata:
+            raise UsageError(f"This model was fitted without conditioning, so it reads no "
+                             f"metadata: --metadata {args.metadata} would be ignored. "
+                             "Leave it out, or use the model fitted with it.")
         return None
     if not args.metadata:
-        raise UsageError(f"This model is conditioned on {columns}; give them with --metadata.")
+        raise UsageError(f"This model reads the metadata column(s) {columns} (its "
+                         "conditioning or target normalisation); give them with --metadata.")
     frame = read_metadata(args.metadata)
     return frame.reindex(columns=columns)
 

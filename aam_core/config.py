@@ -258,17 +258,19 @@ class TrainConfig:
         (0.1, 0.5, 0.9), "Quantiles the 'quantile' loss fits, e.g. 0.1 0.5 0.9 (the "
         "default). The prediction is the one closest to 0.5.", kind="floats",
         low=0, high=1, inclusive=(False, False), actions=("fit_regressor",),
-        commands=("fit-regressor",))
+        commands=("fit-regressor",), needs=("target_loss", "quantile"))
     huber_delta: float = setting(
         1.0, "Where the 'huber' loss turns from squared to linear, in normalised "
         "units.", low=0, inclusive=(False, False), actions=("fit_regressor",),
-        commands=("fit-regressor",))
+        commands=("fit-regressor",), needs=("target_loss", "huber"))
     overprediction_weight: float = setting(
         1.0, "'asymmetric' loss: weight of predictions above the truth.", low=0,
-        actions=("fit_regressor",), commands=("fit-regressor",))
+        actions=("fit_regressor",), commands=("fit-regressor",),
+        needs=("target_loss", "asymmetric"))
     underprediction_weight: float = setting(
         1.0, "'asymmetric' loss: weight of predictions below the truth.", low=0,
-        actions=("fit_regressor",), commands=("fit-regressor",))
+        actions=("fit_regressor",), commands=("fit-regressor",),
+        needs=("target_loss", "asymmetric"))
     class_weight: str = setting(
         "none", "'balanced' weighs each class by n / (k * n_class) in the "
         "cross-entropy (as scikit-learn's), so rare classes count as much as "
@@ -332,10 +334,12 @@ class TrainConfig:
         actions=TRAINING, commands=TRAINING_COMMANDS)
     lr_cycles: int = setting(
         3, "Number of cosine cycles of the 'cosine_restarts' schedule.", low=1,
-        actions=TRAINING, commands=TRAINING_COMMANDS)
+        actions=TRAINING, commands=TRAINING_COMMANDS,
+        needs=("scheduler", "cosine_restarts"))
     plateau_patience: int = setting(
         2, "Epochs without improvement before the 'plateau' schedule halves the "
-        "learning rate.", low=1, actions=TRAINING, commands=TRAINING_COMMANDS)
+        "learning rate.", low=1, actions=TRAINING, commands=TRAINING_COMMANDS,
+        needs=("scheduler", "plateau"))
     plateau_factor: float = setting(
         0.5, "what the 'plateau' schedule multiplies the learning rate by", low=0,
         high=1, inclusive=(False, False), commands=TRAINING_COMMANDS)

@@ -28,7 +28,7 @@ from .errors import AAMInputError
 from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
-from .option import check_fields, choices_of
+from .option import check_fields, check_needs, choices_of
 from .spelling import spelled
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
@@ -135,6 +135,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                                  inputs.pretrained, log)
     target = supervision.aligned_targets(kind, inputs.targets,
                                          prepared.table.sample_ids, log)
+    if kind == "regressor":
+        _check_target_range(target, architecture)
     sample_ids = list(target.index)
     groups = supervision.group_values(inputs.groups, target.index)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
@@ -149,7 +151,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     fit_rows = splits[0][0] if len(splits) == 1 else np.arange(len(target))
     spec, task, block, score_on = _supervise(kind, target, inputs, fit_rows, train,
                                              settings.conditioning, log)
-    use_distances = inputs.distances is not None and train.unifrac_weight > 0
+    use_distances = _uses_distances(inputs.distances, train, log)
     distances = distance_block(inputs.distances, sample_ids) if use_distances else None
     run = _Run(kind, architecture, spec, _n_outputs(kind, block, train), train,
                resolve_device(train.device),
@@ -311,6 +313,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
                             f"{kind}, not {train.selection_metric!r}.")
     check_fields(replace(train, selection_metric="auto"))
     check_fields(conditioning)
+    check_needs(train, f"fit_{kind}")
     if train.target_loss == "quantile" and kind == "regressor":
         train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
                                                           train.quantiles))))
@@ -326,6 +329,48 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
             "(freeze_nucleotide_encoder applies to a pretrained one).")
         train = replace(train, freeze_nucleotide_encoder=False)
     return train
+
+
+def _uses_distances(distances, train: TrainConfig, log) -> bool:
+    """Whether the auxiliary distance loss runs; a weight set for it without
+    a distance matrix is refused, a matrix with weight 0 said to be unused."""
+    if distances is None:
+        if train.unifrac_weight not in (0, FIT_TRAIN_DEFAULTS.unifrac_weight):
+            raise AAMInputError(
+                f"{spelled('unifrac_weight', train.unifrac_weight)} weighs the "
+                "auxiliary distance loss, but no distance matrix was given, so it "
+                f"would be ignored: give the distance matrix, or leave "
+                f"{spelled('unifrac_weight')} at its default.")
+        return False
+    if train.unifrac_weight <= 0:
+        log(f"{spelled('unifrac_weight')} is 0: the distance matrix given is not used.")
+        return False
+    return True
+
+
+def _check_target_range(target: pd.Series, architecture: ModelConfig) -> None:
+    """Training targets the head can never predict (beyond its bounds, or
+    negative under a non-negative activation) are refused: the fit would
+    silently pull every prediction of them to the bound."""
+    lower, upper = architecture.output_bounds
+    lower_name = "the lower bound"
+    if architecture.output_activation != "none":
+        lower = 0.0
+        lower_name = f"the floor of {spelled('output_activation', architecture.output_activation)}"
+    limits = [(lower, target < lower, "below", lower_name) if _finite(lower) else None,
+              (upper, target > upper, "above", "the upper bound") if _finite(upper) else None]
+    for bound, outside, side, name in filter(None, limits):
+        if outside.any():
+            examples = ", ".join(f"{i}: {v:g}" for i, v in target[outside].head(3).items())
+            raise AAMInputError(
+                f"{int(outside.sum())} of the {len(target)} targets lie {side} "
+                f"{name} ({bound:g}) of the predictions (e.g. {examples}), which the "
+                "model can never predict. Widen or leave out the bound (or the "
+                "activation), or check the target column.")
+
+
+def _finite(value) -> bool:
+    return value is not None and bool(np.isfinite(value))
 
 
 def _architecture(model, head_options, data: DataConfig, pretrained, log):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import AAMInputError
-from .spelling import spelled
+from .spelling import interface, spelled
 
 # what each QIIME 2 action and `aam` command does, for defaults and help
 # that differ by job (pretraining trains longer, fine-tuning more gently)
@@ -71,6 +71,10 @@ class Option:
     per: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
     # an older spelling still accepted, with a warning
     old_name: str = ""
+    # (field, value): the option only acts when that field of the same
+    # settings holds that value (quantiles: target_loss 'quantile'); set to
+    # anything but its default otherwise, it would be silently ignored
+    needs: tuple = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -92,7 +96,8 @@ class Option:
 
     def problem(self, value, where: str = "") -> str | None:
         """Why `value` is not allowed, or None."""
-        values = value if self.kind in ("ints", "floats") else (value,)
+        listed = self.kind in ("ints", "floats", "bounds") and isinstance(value, (list, tuple))
+        values = value if listed else (value,)
         here = self.at(where)
         low, high, (start, end) = here.low, here.high, here.inclusive
         for item in values:
@@ -100,6 +105,8 @@ class Option:
                 return f"must be one of {', '.join(map(repr, here.choices))}, not {item!r}"
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 continue
+            if item != item:  # NaN passes every comparison below
+                return "must be a number, not nan"
             if low is not None and (item < low or (item == low and not start)):
                 return f"must be {'at least' if start else 'above'} {low}, not {item}"
             if high is not None and (item > high or (item == high and not end)):
@@ -154,6 +161,42 @@ def check_fields(settings) -> None:
         if problem:
             raise AAMInputError(f"{spelled(declaration.name)} {problem} "
                                 f"({declaration.help})")
+
+
+def check_needs(settings, where: str) -> None:
+    """Refuse an option set away from its default (for the job `where`)
+    while the option it needs is set so that it has no effect (DESIGN s.12:
+    a parameter is never silently ignored)."""
+    declarations = {field_name(d): d for d in declared(type(settings))}
+    for name, declaration in declarations.items():
+        if not declaration.needs:
+            continue
+        other, wanted = declaration.needs
+        value, default = getattr(settings, name), declaration.at(where).default
+        if _same(value, default) or getattr(settings, other) == wanted:
+            continue
+        needed = declarations[other]
+        raise AAMInputError(
+            f"{spelled(declaration.name, _shown(value))} only acts with "
+            f"{spelled(needed.name, wanted)}, but {spelled(needed.name)} is "
+            f"{getattr(settings, other)!r}, so it would be ignored: set "
+            f"{spelled(needed.name, wanted)}, or leave {spelled(declaration.name)} "
+            "at its default.")
+
+
+def _same(value, default) -> bool:
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return len(value) == len(default) and all(
+            float(a) == float(b) for a, b in zip(value, default))
+    return value == default
+
+
+def _shown(value):
+    """A list as the caller's interface writes it: [0.2, 0.8] in Python,
+    several values after one flag otherwise."""
+    if not isinstance(value, (list, tuple)):
+        return value
+    return list(value) if interface() == "python" else " ".join(map(str, value))
 
 
 def choices_of(cls, name: str, where: str = "") -> tuple:

@@ -54,6 +54,12 @@ class PredictionContext:
 def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log: Log
                        ) -> PredictionContext:
     """The context of each sample, as the model was trained with."""
+    if conditioning is not None and not metadata_columns(bundle):
+        raise AAMInputError(
+            "This model was fitted without conditioning (and without a per-category "
+            "target normalisation), so it takes no metadata: the conditioning "
+            f"metadata given (columns {list(pd.DataFrame(conditioning).columns)[:5]}) "
+            "would be ignored. Leave it out, or use the model fitted with it.")
     shift, scale = _target_scaling(bundle, sample_ids, conditioning, log)
     spec = bundle.config.get("conditioning")
     codes = None
@@ -62,6 +68,14 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
         codes = torch.as_tensor(encode_conditions(
             frame, sample_ids, spec["vocabularies"], spec["columns"], log))
     return PredictionContext(shift, scale, codes)
+
+
+def metadata_columns(bundle: ModelBundle) -> list:
+    """The metadata columns a model reads at prediction: its conditioning
+    columns and the column its target is normalised by."""
+    columns = list((bundle.config.get("conditioning") or {}).get("columns") or [])
+    by = (bundle.config.get("target") or {}).get("by") if bundle.kind == "regressor" else None
+    return columns + ([by] if by and by not in columns else [])
 
 
 def _target_scaling(bundle, sample_ids, conditioning, log):

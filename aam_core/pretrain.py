@@ -19,6 +19,7 @@ from .data.prepare import distance_block, prepare
 from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
+from .option import check_needs
 from .spelling import spelled, spelled_input
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
@@ -79,7 +80,17 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
 
 def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log):
     """The alpha diversity and taxonomy to learn (None where the weight is 0),
-    after checking that something is left to pretrain on."""
+    after checking that something is left to pretrain on and that no weight
+    is set for an input that was not given."""
+    check_needs(train, "pretrain")
+    for weight, given, what in (("alpha_weight", alpha_diversity, "alpha diversity"),
+                                ("taxonomy_weight", taxonomy, "taxonomy")):
+        value = getattr(train, weight)
+        if given is None and value != getattr(PRETRAIN_TRAIN_DEFAULTS, weight):
+            raise AAMInputError(
+                f"{spelled(weight, value)} weighs the {what} objective, but no {what} "
+                f"was given, so it would be ignored: give the {what}, or leave "
+                f"{spelled(weight)} at its default.")
     if alpha_diversity is not None and train.alpha_weight <= 0:
         log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")
         alpha_diversity = None

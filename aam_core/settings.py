@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .config import (DEFAULT_PRESET, HEAD_FIELDS, PRESETS, ConditioningConfig, DataConfig,
-                     ModelConfig, TrainConfig)
+from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS,
+                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .errors import AAMInputError
 from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
                      TRAINING, TRAINING_COMMANDS, TUNE_COMMANDS, Option, declared,
@@ -295,8 +295,10 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
                             "would change the encoder's shape, which --pretrained fixes; "
                             "leave it out.")
     train = build(TrainConfig, options, "fit")
-    if not distances and train.unifrac_weight > 0:
-        train = replace(train, unifrac_weight=0.0)  # nothing to fit it on
+    if not distances and train.unifrac_weight == FIT_TRAIN_DEFAULTS.unifrac_weight:
+        # nothing to fit it on; a weight given without --distances is refused
+        # by the fit itself, as a flag that would be ignored
+        train = replace(train, unifrac_weight=0.0)
     preset = options.get("preset") or BY_NAME["preset"].default
     return dict(model=ModelConfig.preset(preset, **encoder),
                 data=build(DataConfig, options, "fit"), train=train,

@@ -32,9 +32,14 @@ def read(path, command: str) -> dict:
     if not path.is_file():
         raise AAMInputError(f"--settings {path} does not exist (or is not a file).")
     values = _parse(path)
+    if values is None:
+        raise AAMInputError(f"--settings {path} is empty; write option values by name in "
+                            'it, e.g. {"epochs": 30}, or leave out --settings.')
     if not isinstance(values, dict):
+        what = {list: "a list", str: "a string", int: "a number", float: "a number",
+                bool: "true or false"}.get(type(values), type(values).__name__)
         raise AAMInputError(f"--settings {path} must hold a mapping of option names to "
-                            f"values, not {type(values).__name__}.")
+                            f'values, e.g. {{"epochs": 30}}, not {what}.')
     values = {k: v for k, v in values.items() if k != ABOUT}
     return check(values, command, f"--settings {path}")
 
@@ -45,8 +50,11 @@ def _parse(path: Path):
         load, errors, format = yaml.safe_load, (yaml.YAMLError,), "YAML"
     else:
         load, errors, format = json.loads, (ValueError,), "JSON"
+    text = path.read_text()
+    if not text.strip():
+        return None  # an empty file: said as such by read()
     try:
-        return load(path.read_text())
+        return load(text)
     except errors as error:
         raise AAMInputError(f"--settings {path} is not valid {format}: "
                             f"{' '.join(str(error).split())}") from error
@@ -68,10 +76,14 @@ def check(values: dict, command: str, source: str) -> dict:
     option declares for `command`."""
     options = {o.name: o for o in for_command(command) if o.name != "settings"}
     older = {o.old_name: o.name for o in options.values() if o.old_name}
-    checked = {}
+    checked, keys = {}, {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
         name = older.get(name, name)  # as the flags, the older spellings still work
+        if name in keys:
+            raise AAMInputError(f"{source}: {keys[name]!r} and {key!r} both set {name}; "
+                                "keep one of them.")
+        keys[name] = key
         if name not in options:
             close = difflib.get_close_matches(name, options, n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""

@@ -190,9 +190,17 @@ def sample_weights(columns, given, sample_ids, train_rows,
     weights = None
     if given is not None:
         given = pd.Series(given).rename(index=str).reindex(sample_ids)
+        unweighted = given.index[given.isna()]
+        if len(unweighted):
+            log(f"{len(unweighted)} sample(s) have no loss weight and weigh 1 (e.g. "
+                f"{', '.join(unweighted[:5])}).")
         weights = given.fillna(1.0).to_numpy(dtype=float)
-        if (weights < 0).any() or not np.isfinite(weights).all():
-            raise AAMInputError("Sample weights must be finite and not negative.")
+        bad = given.index[(weights < 0) | ~np.isfinite(weights)]
+        if len(bad):
+            shown = ", ".join(f"{i}: {given[i]:g}" for i in bad[:5])
+            raise AAMInputError(f"The loss weights must be finite and not negative; "
+                                f"{len(bad)} sample(s) are not ({shown}). Correct the "
+                                "weights column.")
     if options.weight_by:
         by_category = _category_weights(columns, train_rows, options)
         weights = by_category if weights is None else weights * by_category

@@ -64,6 +64,22 @@ def feature_labels(features, sequences: dict = None,
                         ).set_index('feature')
 
 
+def check_taxonomy(taxonomy: pd.Series, table: biom.Table) -> None:
+    """A taxonomy that names none of the table's features belongs to another
+    table (or other feature ids): every label would silently fall back to
+    the sequence."""
+    if taxonomy is None:
+        return
+    features = [str(f) for f in table.ids(axis='observation')]
+    if not set(features) & set(map(str, taxonomy.index)):
+        raise AAMInputError(
+            f'The taxonomy names none of the {len(features)} features of the table '
+            f'(taxonomy e.g. {", ".join(map(str, taxonomy.index[:3]))}; table e.g. '
+            f'{", ".join(_short(f) for f in features[:3])}). Pass the '
+            'FeatureData[Taxonomy] classified from this table\'s sequences, with '
+            'the same feature ids, or leave out the taxonomy.')
+
+
 def sample_groups(samples: list, column: qiime2.CategoricalMetadataColumn = None
                   ) -> pd.Series:
     """The group of each sample (one 'all samples' group without a column);
@@ -177,6 +193,7 @@ def _attention_map(output_dir: str, model: ModelBundle, table: biom.Table,
     import matplotlib
     matplotlib.use('Agg')
     from aam_core.attention import attention_frame
+    check_taxonomy(taxonomy, table)
     dna = _views.sequences(sequences)
     frame = attention_frame(model, table, dna, **_views.prediction_options(options))
     samples = list(dict.fromkeys(frame['sample']))

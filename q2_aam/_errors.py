@@ -91,7 +91,9 @@ def largest_errors(errors: pd.DataFrame, count: int,
     top = errors.sort_values('absolute_error', ascending=False,
                              kind='stable').head(count)
     if metadata is not None:
-        top = top.join(metadata.drop(columns=top.columns, errors='ignore'))
+        # a metadata column named as one of the error columns is kept, renamed
+        top = top.join(metadata.rename(
+            columns=lambda c: f'{c} (metadata)' if c in top.columns else c))
     return top
 
 

@@ -39,8 +39,10 @@ def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
             f"{spelled('missing_samples', 'ignore')} to leave them out.")
     kept = values.reindex(predictions.index)
     has_truth = kept.notna() & predictions.notna()
+    no_truth = kept.isna() & ~predictions.index.isin(absent)
     left_out = {'not in the metadata': len(absent),
-                'no true value': int((~has_truth).sum()) - len(absent)}
+                'no true value': int(no_truth.sum()),
+                'no prediction': int((~has_truth & ~no_truth).sum()) - len(absent)}
     if not has_truth.any():
         raise AAMInputError(f'None of the {len(predictions)} predicted samples has '
                             f'a value in the truth column {truth.name!r}.')
@@ -74,6 +76,21 @@ def classification_rows(predicted: np.ndarray, truth: np.ndarray) -> tuple:
     return metrics, per_class
 
 
+def _check_classes(predictions: pd.Series, column: str) -> None:
+    """A categorical truth needs predicted classes: a regressor's predictions
+    (numbers with fractions) would all count as wrong classes."""
+    if not pd.api.types.is_numeric_dtype(predictions):
+        return
+    values = predictions.to_numpy(float)
+    if np.any(values != np.round(values)):
+        example = next(v for v in values if v != round(v))
+        raise AAMInputError(
+            f'The truth column {column!r} is categorical but the predictions are '
+            f'numbers (e.g. {example:.4g}), a regressor\'s; give the numeric column '
+            'the regressor was fitted on (a numeric-looking column is categorical '
+            'only when the metadata file declares it so, #q2:types).')
+
+
 def _number(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return 'not defined'
@@ -97,6 +114,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
         metrics = regression_rows(predictions.to_numpy(float), truth.to_numpy(float))
         baseline = f'every sample predicted as the mean true value ({truth.mean():.4g})'
     else:
+        _check_classes(predictions, truth_column.name)
         labels = [np.array([category_text(v) for v in s], dtype=object)
                   for s in (predictions, truth)]
         metrics, per_class = classification_rows(*labels)

@@ -130,7 +130,14 @@ def distance_scale(distances) -> float:
         rows = np.unique(np.linspace(0, n - 1, min(n, _CORNER)).astype(np.int64))
         largest = float(distances.block(rows, rows).max()) * distances.scale
     else:
-        largest = float(distances.max()) if len(distances) else 0.0
+        n = len(distances)
+        largest = float(distances.max()) if n else 0.0
+    if n > 1 and largest == 0:
+        raise AAMInputError(
+            "The distance matrix is 0 between every two samples of the table: it "
+            "says every sample is the same, so the distance loss has nothing to "
+            "learn. Compute the distances on this table's samples (a table whose "
+            "samples share one feature gives such a matrix), or leave them out.")
     return largest if largest > 1 + _TOLERANCE else 1.0
 
 

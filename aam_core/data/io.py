@@ -56,6 +56,11 @@ def read_metadata(path: str):
     frame = frame.set_index(frame.columns[0])
     frame = frame[~frame.index.astype(str).str.startswith("#")]
     frame.index = frame.index.astype(str)
+    repeated = frame.index[frame.index.duplicated()].unique()
+    if len(repeated):
+        raise AAMInputError(f"{path} holds the sample id(s) {list(repeated[:5])} on more "
+                            "than one row; sample ids must be unique. Remove or merge "
+                            "the repeated rows.")
     return frame
 
 

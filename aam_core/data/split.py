@@ -73,13 +73,14 @@ def fold_splits(n_samples: int, k: int, seed: int, groups: np.ndarray | None = N
     every member (as in validation_split: the selection metric must not be
     one subject's error) whenever the smaller groups can fill the folds.
     """
+    what = "groups" if groups is not None else "samples"
     if groups is None:
         groups = np.arange(n_samples).astype(str)
     labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(labels) < k:
-        raise AAMInputError(f"{spelled('ensemble_validation', 'folds')} deals the groups into "
-                            f"ensemble_size ({k}) folds, but there are {len(labels)} "
-                            f"groups: lower {spelled('ensemble_size')} or use "
+        raise AAMInputError(f"{spelled('ensemble_validation', 'folds')} deals the {what} into "
+                            f"{spelled('ensemble_size', k)} folds, but there are only "
+                            f"{len(labels)} {what}: lower {spelled('ensemble_size')} or use "
                             f"{spelled('ensemble_validation', 'random')}.")
     rng = np.random.default_rng(seed)
     sizes = np.bincount(codes)
@@ -178,11 +179,14 @@ def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
                             f"the others to train), not {k}.")
     units = sample_units(list(targets.index), groups)
     sizes = units.value_counts()
-    if len(sizes) < k:
-        what = "groups" if groups is not None else "samples"
+    if len(sizes) < k and groups is None:
         raise AAMInputError(
-            f"{spelled('cv', k)}, but the samples form only {len(sizes)} {what}, "
-            f"and a {what[:-1]} cannot be split over folds: lower {spelled('cv')} "
+            f"{spelled('cv', k)}, but there are only {len(sizes)} samples to deal "
+            f"into folds: lower {spelled('cv')} to at most {len(sizes)}.")
+    if len(sizes) < k:
+        raise AAMInputError(
+            f"{spelled('cv', k)}, but the samples form only {len(sizes)} groups, "
+            f"and a group cannot be split over folds: lower {spelled('cv')} "
             f"to at most {len(sizes)}, or use a finer groups column.")
     labels = (targets.groupby(units).agg(lambda v: v.value_counts().index[0])
               if stratify else pd.Series("all", index=sizes.index))

@@ -25,7 +25,7 @@ def test_a_subject_bigger_than_half_a_fold_stays_in_training():
 
 
 def test_fold_splits_need_as_many_groups_as_folds():
-    with pytest.raises(AAMInputError, match="there are 2 groups: lower ensemble_size"):
+    with pytest.raises(AAMInputError, match="there are only 2 groups: lower ensemble_size"):
         fold_splits(10, 5, seed=0, groups=np.array(["a", "b"] * 5))
 
 
