@@ -37,27 +37,9 @@ TOP_LEVEL=(numpy pandas scipy scikit-bio biom-format h5py optuna pytest onnx onn
 # optional: experiment tracking of the aam command (--tensorboard, --mlflow-uri)
 TOP_LEVEL+=(mlflow-skinny tensorboard)
 
-log() { printf '[bootstrap-newest] %s\n' "$*" >&2; }
-die() { printf '[bootstrap-newest] ERROR: %s\n' "$*" >&2; exit 1; }
-
-find_links=()
-[ -d "$WHEELS" ] && find_links=(--find-links "$WHEELS")
-
-pip_in() {  # pip of the given interpreter, quiet about its own version
-    local python=$1; shift
-    "$python" -m pip --disable-pip-version-check "$@"
-}
-
-make_venv() {  # a venv without the system's site-packages
-    local venv=$1
-    if [ -x "$venv/bin/python" ]; then
-        grep -q '^include-system-site-packages = false' "$venv/pyvenv.cfg" \
-            || die "$venv sees the system's site-packages; remove it"
-        return
-    fi
-    log "venv: creating $venv on $SYSTEM_PYTHON (isolated from Debian's packages)"
-    "$SYSTEM_PYTHON" -m venv "$venv"
-}
+TAG=bootstrap-newest
+# shellcheck source=scripts/venv-lib.sh
+source "$ROOT/scripts/venv-lib.sh"
 
 refresh() {
     local tmp
@@ -66,17 +48,8 @@ refresh() {
     make_venv "$tmp/venv"
     log "refresh: installing the newest ${TOP_LEVEL[*]}"
     pip_in "$tmp/venv/bin/python" install -q "${find_links[@]}" "${TOP_LEVEL[@]}"
-    {
-        echo "# The newest-stack test environment (.venv-newest) of \`make test\`:"
-        echo "# exact versions, written by scripts/bootstrap-newest.sh --refresh on"
-        echo "# $(date -u +%Y-%m-%d) for $("$tmp/venv/bin/python" -V) from the newest releases of"
-        echo "# ${TOP_LEVEL[*]}."
-        # torch's local label (+cpu) names a wheel of /opt/wheels; the plain
-        # version also matches it, and the PyPI build where there is none.
-        pip_in "$tmp/venv/bin/python" freeze --all \
-            | grep -v -E '^(pip|wheel)==' | sed -E 's/^(torch==[^+]+)\+.*/\1/'
-    } > "$LOCK"
-    log "refresh: wrote $LOCK"
+    write_lock "$tmp/venv/bin/python" \
+        "The newest-stack test environment (.venv-newest) of \`make test\`"
     cat "$LOCK" >&2
 }
 
@@ -101,14 +74,7 @@ build() {
             "${find_links[@]}" -r "$LOCK" 2>/dev/null; then
         log "wheels: downloading the pinned stack into $NEWEST_WHEELS"
         local pins
-        pins=$(mktemp)
-        local torch_pin
-        torch_pin=$(sed -n 's/^torch==//p' "$LOCK")
-        if [ -d "$WHEELS" ] && ls "$WHEELS"/torch-"$torch_pin"[+-]* >/dev/null 2>&1; then
-            grep -v '^torch==' "$LOCK" > "$pins"
-        else
-            cp "$LOCK" "$pins"
-        fi
+        pins=$(pins_to_fetch)
         pip_in "$PY" download -q --no-deps --only-binary=:all: -d "$NEWEST_WHEELS" \
             -r "$pins" || { rm -f "$pins"; die "could not download the newest stack"; }
         rm -f "$pins"

@@ -53,27 +53,9 @@ TOP_LEVEL=(rachis==2026.4.0 numpy pandas scipy scikit-bio biom-format h5py pytes
            "torch==$TORCH_SPEC" matplotlib scikit-learn seaborn jinja2 joblib pyyaml
            ijson decorator "click<8.2")
 
-log() { printf '[bootstrap-rachis] %s\n' "$*" >&2; }
-die() { printf '[bootstrap-rachis] ERROR: %s\n' "$*" >&2; exit 1; }
-
-find_links=()
-[ -d "$WHEELS" ] && find_links=(--find-links "$WHEELS")
-
-pip_in() {  # pip of the given interpreter, quiet about its own version
-    local python=$1; shift
-    "$python" -m pip --disable-pip-version-check "$@"
-}
-
-make_venv() {  # a venv without the system's site-packages
-    local venv=$1
-    if [ -x "$venv/bin/python" ]; then
-        grep -q '^include-system-site-packages = false' "$venv/pyvenv.cfg" \
-            || die "$venv sees the system's site-packages; remove it"
-        return
-    fi
-    log "venv: creating $venv on $SYSTEM_PYTHON (isolated from Debian's packages)"
-    "$SYSTEM_PYTHON" -m venv "$venv"
-}
+TAG=bootstrap-rachis
+# shellcheck source=scripts/venv-lib.sh
+source "$ROOT/scripts/venv-lib.sh"
 
 egg_info_of() {  # the .egg-info folder of a Debian package: q2_types-2022.11.1.egg-info
     local found
@@ -91,15 +73,8 @@ refresh() {
     make_venv "$tmp/venv"
     log "refresh: installing the newest ${TOP_LEVEL[*]}"
     pip_in "$tmp/venv/bin/python" install -q "${find_links[@]}" "${TOP_LEVEL[@]}"
-    {
-        echo "# The rachis test environment (.venv-rachis, make test-rachis): exact"
-        echo "# versions, written by scripts/bootstrap-rachis.sh --refresh on"
-        echo "# $(date -u +%Y-%m-%d) for $("$tmp/venv/bin/python" -V) from the newest releases of"
-        echo "# ${TOP_LEVEL[*]}."
-        pip_in "$tmp/venv/bin/python" freeze --all \
-            | grep -v -E '^(pip|wheel)==' | sed -E 's/^(torch==[^+]+)\+.*/\1/'
-    } > "$LOCK"
-    log "refresh: wrote $LOCK"
+    write_lock "$tmp/venv/bin/python" \
+        "The rachis test environment (.venv-rachis, make test-rachis)"
 }
 
 stamp_of() {
@@ -151,14 +126,8 @@ build() {
     if ! pip_in "$PY" install -q --no-index --find-links "$RACHIS_WHEELS" \
             "${find_links[@]}" -r "$LOCK" 2>/dev/null; then
         log "wheels: fetching the pinned stack into $RACHIS_WHEELS"
-        local pins torch_pin
-        pins=$(mktemp)
-        torch_pin=$(sed -n 's/^torch==//p' "$LOCK")
-        if [ -d "$WHEELS" ] && ls "$WHEELS"/torch-"$torch_pin"[+-]* >/dev/null 2>&1; then
-            grep -v '^torch==' "$LOCK" > "$pins"
-        else
-            cp "$LOCK" "$pins"
-        fi
+        local pins
+        pins=$(pins_to_fetch)
         # pip wheel: a wheel from the index, or one built from an sdist
         # (bibtexparser, a rachis dependency, has no wheel)
         pip_in "$PY" wheel -q --no-deps --use-pep517 -w "$RACHIS_WHEELS" -r "$pins" \
