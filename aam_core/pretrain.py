@@ -83,13 +83,14 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
     after checking that something is left to pretrain on and that no weight
     is set for an input that was not given."""
     check_needs(train, "pretrain")
-    for weight, given, what in (("alpha_weight", alpha_diversity, "alpha diversity"),
-                                ("taxonomy_weight", taxonomy, "taxonomy")):
+    for weight, given, objective, what in (
+            ("alpha_weight", alpha_diversity, "alpha-diversity", "alpha diversity"),
+            ("taxonomy_weight", taxonomy, "taxonomy", "taxonomy")):
         value = getattr(train, weight)
         if given is None and value != getattr(PRETRAIN_TRAIN_DEFAULTS, weight):
             raise AAMInputError(
-                f"{spelled(weight, value)} weighs the {what} objective, but no {what} "
-                f"was given, so it would be ignored: give the {what}, or leave "
+                f"{spelled(weight, value)} weighs the {objective} objective, but no "
+                f"{what} was given, so it would be ignored: give the {what}, or leave "
                 f"{spelled(weight)} at its default.")
     if alpha_diversity is not None and train.alpha_weight <= 0:
         log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")

@@ -248,6 +248,11 @@ AAM = {  # case: (command, extra arguments made in code, fragment of the message
         "--alpha-weight 2.0 weighs the alpha-diversity objective, but no alpha "
         "diversity was given, so it would be ignored: give the alpha diversity, or "
         "leave --alpha-weight at its default."),
+    "pretrain-taxonomy-weight-without-taxonomy": (
+        ["pretrain", "--distances", "DISTANCES", *FLAGS], lambda f: ["--taxonomy-weight", 2],
+        "--taxonomy-weight 2.0 weighs the taxonomy objective, but no taxonomy was "
+        "given, so it would be ignored: give the taxonomy, or leave --taxonomy-weight "
+        "at its default."),
 }
 
 
