@@ -122,11 +122,13 @@ class Fold:
     """One grouped fold: its pretrained encoder (cached) and embeddings."""
 
     def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
-                 pretraining: dict, pretrain_on: str = "training"):
+                 pretraining: dict, pretrain_on: str = "training",
+                 distance: str = "unweighted_unifrac"):
         self.settings, self.fold, self.threads = settings, fold, threads
         self.variants = variants  # method name -> TrainConfig fields for fitting
         self.pretraining = pretraining  # aam pretrain parameters over its defaults
         self.pretrain_on = pretrain_on  # "training" samples, or "all" (transductive)
+        self.distance = distance  # diversity-lib's name of the pretraining distance
         self.table, self.metadata, self.tree = load(settings)
         self.metadata["study"] = self.metadata["study"].astype(str)
         folds = grouped_folds(self.metadata[settings.group], settings.folds, settings.seed)
@@ -161,14 +163,17 @@ class Fold:
         if transductive:
             key = ["all", self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
                    len(samples)] + ([self.pretraining] if self.pretraining else [])
+        if self.distance != "unweighted_unifrac":
+            key.append(self.distance)
         key = json.dumps(key, sort_keys=True)
         path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
         if path.exists():
             return qiime2.Artifact.load(str(path))
         started = time.perf_counter()
         table = self._artifact(samples) if transductive else self.train_table
-        distances = diversity_lib.methods.unweighted_unifrac(
-            table=table, phylogeny=self.tree).distance_matrix
+        distance = getattr(diversity_lib.methods, self.distance)
+        distances = (distance(table=table, phylogeny=self.tree) if "unifrac" in self.distance
+                     else distance(table=table)).distance_matrix
         model = aam.methods.pretrain(table=table, distance_matrix=distances,
                                      **{"random_state": self.settings.seed,
                                         "n_threads": self.threads, **self.pretraining}).model
@@ -251,10 +256,11 @@ def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
 
 def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
              methods: list, name: str, threads: int, variants: dict,
-             pretraining: dict, label: str, pretrain_on: str = "training") -> list:
+             pretraining: dict, label: str, pretrain_on: str = "training",
+             distance: str = "unweighted_unifrac") -> list:
     """Every method at every size on one fold; `label` names the run (the
     population, and a tag for changed settings) in rows and files."""
-    fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on)
+    fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on, distance)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
     rows, kept = [], [truth]
@@ -414,6 +420,11 @@ def main(argv=None) -> None:
     parser.add_argument("--pretrain-on", default="training", choices=["training", "all"],
                         help="all: pretrain one encoder on every sample, the held-out "
                              "ones included (transductive; tagged and kept apart)")
+    parser.add_argument("--distance", default="unweighted_unifrac",
+                        choices=["unweighted_unifrac", "weighted_unifrac", "bray_curtis",
+                                 "jaccard"],
+                        help="the distance pretraining learns (diversity-lib's name); "
+                             "another than the default is tagged with its name")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
@@ -425,12 +436,14 @@ def main(argv=None) -> None:
         variants = {name: json.loads(text) for name, text in
                     (v.split("=", 1) for v in args.variant)}
         for fold in [int(f) for f in args.folds.split(",")]:
-            tag = args.tag or ("transductive" if args.pretrain_on == "all" else "")
+            tag = args.tag or "-".join(filter(None, [
+                "transductive" if args.pretrain_on == "all" else "",
+                "" if args.distance == "unweighted_unifrac" else args.distance]))
             label = "-".join(filter(None, [args.population, tag]))
             rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
                             args.draws, args.methods.split(","), args.population,
                             args.threads, variants, json.loads(args.pretrain), label,
-                            args.pretrain_on)
+                            args.pretrain_on, args.distance)
             path = fold_path(label, fold)
             old = json.loads(path.read_text()) if path.exists() else []
             keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in
