@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AAMInputError, refuse_missing
+from .io import read_by_id
 
 SOURCE = "the alpha diversity"
 
@@ -22,16 +23,7 @@ SOURCE = "the alpha diversity"
 def read_alpha(path: str | Path) -> pd.Series:
     """One column of values by sample id from a TSV (values kept as text, so
     that alpha_targets can name the ones that are not numbers)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AAMInputError(f"No alpha diversity file at {path}.")
-    try:
-        frame = pd.read_csv(path, sep="\t", index_col=0, dtype=str)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise AAMInputError(f"{path} is not a tab-separated table of sample ids and "
-                            f"values: {error}") from error
-    # q2's metadata files may carry a '#q2:types' row under the header
-    frame = frame[~frame.index.astype(str).str.startswith("#")]
+    frame = read_by_id(path, "alpha diversity", "sample ids and values")
     if frame.shape[1] != 1:
         raise AAMInputError(
             f"{path} has {frame.shape[1]} value columns ({', '.join(frame.columns[:5])}); "

@@ -15,6 +15,22 @@ def existing(path: str, what: str) -> Path:
     return path
 
 
+def read_by_id(path: str | Path, what: str, holds: str):
+    """A TSV with ids in its first column, values kept as text (so callers
+    can name the ones they cannot read); the '#q2:types' row of QIIME 2's
+    metadata files is dropped. `what` names the file, `holds` its columns."""
+    import pandas as pd
+    path = Path(path)
+    if not path.is_file():
+        raise AAMInputError(f"No {what} file at {path}.")
+    try:
+        frame = pd.read_csv(path, sep="\t", index_col=0, dtype=str)
+    except (ValueError, pd.errors.ParserError) as error:
+        raise AAMInputError(f"{path} is not a tab-separated table of {holds}: "
+                            f"{error}") from error
+    return frame[~frame.index.astype(str).str.startswith("#")]
+
+
 def read_table(path: str):
     import biom
     path = existing(path, "The table")

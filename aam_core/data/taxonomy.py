@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AAMInputError
+from .io import read_by_id
 
 SOURCE = "the taxonomy"
 # the ranks learned: below the domain (nearly constant in 16S tables) and
@@ -53,15 +54,7 @@ def parse_lineage(taxon: str) -> dict:
 
 def read_taxonomy(path: str | Path) -> pd.Series:
     """Lineages by feature id from a taxonomy TSV (`Feature ID`, `Taxon`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AAMInputError(f"No taxonomy file at {path}.")
-    try:
-        frame = pd.read_csv(path, sep="\t", index_col=0, dtype=str)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise AAMInputError(f"{path} is not a tab-separated table of feature ids "
-                            f"and lineages: {error}") from error
-    frame = frame[~frame.index.astype(str).str.startswith("#")]
+    frame = read_by_id(path, "taxonomy", "feature ids and lineages")
     if "Taxon" not in frame.columns:
         raise AAMInputError(
             f"{path} has no 'Taxon' column (its columns: {', '.join(frame.columns[:5])}); "
