@@ -158,11 +158,10 @@ class Fold:
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
         transductive = self.pretrain_on == "all"
         samples = self.metadata.index if transductive else self.train_md.index
-        key = [self.fold, self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
-               len(self.train_md)] + ([self.pretraining] if self.pretraining else [])
-        if transductive:
-            key = ["all", self.settings.seed, PRETRAIN_TRAIN_DEFAULTS.to_dict(),
-                   len(samples)] + ([self.pretraining] if self.pretraining else [])
+        # the same keys as before these options existed, so saved encoders still match
+        key = ["all" if transductive else self.fold, self.settings.seed,
+               PRETRAIN_TRAIN_DEFAULTS.to_dict(), len(samples)]
+        key += [self.pretraining] if self.pretraining else []
         if self.distance != "unweighted_unifrac":
             key.append(self.distance)
         key = json.dumps(key, sort_keys=True)
