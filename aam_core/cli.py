@@ -111,13 +111,18 @@ def _optional(kind):
 
 
 def _warn_old_names(argv, command: str) -> None:
-    """Old flag spellings still work; say which name to use from now on."""
+    """Old flag spellings and forms still work; say what to use from now on."""
     for option in for_command(command):
         old = "--" + option.old_name.replace("_", "-") if option.old_name else None
         if old and any(a == old or a == "--no-" + old[2:] or a.startswith(old + "=")
                        for a in argv):
             print(f"aam {command}: warning: {old} is now {option.flag}; the old "
                   "name still works for now.", file=sys.stderr)
+        if option.now and any(a == option.flag or a.startswith(option.flag + "=")
+                              for a in argv):
+            print(f"aam {command}: warning: {option.flag} is now "
+                  f"{' and '.join('--' + n.replace('_', '-') for n in option.now)}; "
+                  "the old form still works for now.", file=sys.stderr)
 
 
 # -- reading the inputs ---------------------------------------------------------

@@ -46,9 +46,9 @@ class ModelConfig:
     kmer_size: int = setting(0, "add each ASV's k-mer composition (k-mers of this "
                              "length) to its vector; 0: off", low=0,
                              commands=TRAINING_COMMANDS)
-    regression_hidden: tuple = setting(
-        (64,), "widths of the regression head's hidden layers", kind="ints",
-        low=1, commands=FIT_COMMANDS)
+    # the heads' shapes and the bounds are set from the options hidden_layers,
+    # hidden_width, lower_bound and upper_bound (settings.head_options)
+    regression_hidden: tuple = (64,)
     # Head options (model/heads.py). Fine-tuning takes them from the caller
     # even when the encoder fields come from a pretrained model (HEAD_FIELDS).
     head_residual: bool = setting(
@@ -61,12 +61,8 @@ class ModelConfig:
         "units (e.g. for counts or concentrations); 'none' leaves them free.",
         choices=("none", "softplus", "exp"), actions=("fit_regressor",),
         commands=("fit-regressor",))
-    output_bounds: tuple = setting(
-        (None, None), "lower and upper bound of predictions in target units "
-        "('none': open)", kind="bounds", commands=("fit-regressor",))
-    classification_hidden: tuple = setting(
-        (), "widths of the classification head's hidden layers (none: linear)",
-        kind="ints", low=1, commands=("fit-classifier",))
+    output_bounds: tuple = (None, None)
+    classification_hidden: tuple = ()
     # a mixture of experts (REG-9): targets whose relation to the microbiome
     # differs by regime (e.g. infants and adults) get one head per regime
     regression_experts: int = setting(
@@ -103,6 +99,9 @@ _TUPLE_FIELDS = ("regression_hidden", "output_bounds", "classification_hidden")
 HEAD_FIELDS = ("regression_hidden", "head_dropout", "head_residual",
                "output_activation", "output_bounds", "classification_hidden",
                "regression_experts")
+# a head's shape as users give it: a depth and a width (0: the encoder's
+# width), made into the head's widths once the encoder is known
+HEAD_SHAPE = ("hidden_layers", "hidden_width")
 
 
 DEFAULT_PRESET = "small"

@@ -18,7 +18,7 @@ import torch
 
 from . import intervals, supervision
 from .bundle import ModelBundle
-from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS,
+from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
@@ -62,7 +62,7 @@ class FitInputs:
 @dataclass
 class FitSettings:
     model: str | ModelConfig = DEFAULT_PRESET
-    head_options: dict | None = None    # HEAD_FIELDS, also over a pretrained model
+    head_options: dict | None = None    # HEAD_FIELDS/HEAD_SHAPE, also when pretrained
     data: DataConfig = DataConfig()
     train: TrainConfig = FIT_TRAIN_DEFAULTS
     conditioning: ConditioningConfig = ConditioningConfig()
@@ -92,7 +92,8 @@ fit_regressor = _fitter("regressor", """Fine-tune (or train from scratch) a
     distances: optional skbio.DistanceMatrix for the auxiliary UniFrac term;
     conditioning: a DataFrame of categorical columns by sample id, used as
     conditioning_config says; head_options: ModelConfig head fields
-    (HEAD_FIELDS) that override the preset's or the pretrained model's;
+    (HEAD_FIELDS) that override the preset's or the pretrained model's, the
+    head's shape also as hidden_layers and hidden_width (HEAD_SHAPE);
     categories: more columns that conditioning_config.normalise_by or
     weight_by may name (not fed to the model); sample_weights: a loss weight
     per sample id (missing ones weigh 1).""")
@@ -131,7 +132,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
         data = data.under_pretrained(DataConfig(**inputs.pretrained.config["data"]))
     prepared = prepare(inputs.table, inputs.sequences, data, log)
     data = prepared.data  # max_length 0 resolved to the longest sequence
-    architecture = _architecture(settings.model, settings.head_options, data,
+    architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
     target = supervision.aligned_targets(kind, inputs.targets,
                                          prepared.table.sample_ids, log)
@@ -373,7 +374,7 @@ def _finite(value) -> bool:
     return value is not None and bool(np.isfinite(value))
 
 
-def _architecture(model, head_options, data: DataConfig, pretrained, log):
+def _architecture(kind: str, model, head_options, data: DataConfig, pretrained, log):
     """Encoder shape (a pretrained model's, when given), then the head
     options asked for."""
     if pretrained is not None:
@@ -384,14 +385,28 @@ def _architecture(model, head_options, data: DataConfig, pretrained, log):
         config = ModelConfig.preset(model) if isinstance(model, str) else model
         architecture = replace(config, max_length=data.max_length)
     head_options = {k: v for k, v in (head_options or {}).items() if v is not None}
-    unknown = set(head_options) - set(HEAD_FIELDS)
+    unknown = set(head_options) - set(HEAD_FIELDS) - set(HEAD_SHAPE)
     if unknown:
         raise AAMInputError(f"Unknown head option(s) {sorted(unknown)}; "
-                            f"choose among {HEAD_FIELDS}.")
+                            f"choose among {HEAD_FIELDS + HEAD_SHAPE}.")
     for name in ("regression_hidden", "classification_hidden", "output_bounds"):
         if name in head_options:
             head_options[name] = tuple(head_options[name])
-    return replace(architecture, **head_options)
+    return replace(architecture, **_head_widths(kind, architecture, head_options))
+
+
+def _head_widths(kind: str, architecture: ModelConfig, head_options: dict) -> dict:
+    """The head options with a shape given as hidden_layers and hidden_width
+    (0: the encoder's width) made into the widths of the kind's head; a depth
+    left out keeps the head's, a width left out is the encoder's."""
+    head = dict(head_options)
+    layers, width = (head.pop(name, None) for name in HEAD_SHAPE)
+    if layers is None and width is None:
+        return head
+    field = "classification_hidden" if kind == "classifier" else "regression_hidden"
+    depth = len(getattr(architecture, field)) if layers is None else layers
+    head.setdefault(field, (width or architecture.d_model,) * depth)
+    return head
 
 
 def check_preset(model, pretrained: ModelConfig, log) -> None:

@@ -71,6 +71,9 @@ class Option:
     per: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
     # an older spelling still accepted, with a warning
     old_name: str = ""
+    # an older form of these options (a list of widths for a depth and a
+    # width): still read, with a warning naming them
+    now: tuple = ()
     # (field, value): the option only acts when that field of the same
     # settings holds that value (quantiles: target_loss 'quantile'); set to
     # anything but its default otherwise, it would be silently ignored

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, PRESETS,
-                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
+from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
+                     PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .errors import AAMInputError
 from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
                      TRAINING, TRAINING_COMMANDS, TUNE_COMMANDS, Option, declared,
                      defaults_for, field_name)
+from .spelling import spelled
 
 REQUIRED = object()  # an option with no default: the caller must give it
 
@@ -132,17 +133,35 @@ _LEADING = [
 
 _HEAD = [
     Option("hidden_layers", "int", 1, "Number of hidden layers of the head (0: linear).",
-           low=0, actions=FIT, per={"fit_classifier": {"default": 0}}),
+           low=0, actions=FIT, commands=FIT_COMMANDS,
+           per={"fit_classifier": {"default": 0}, "fit-classifier": {"default": 0}}),
     Option("hidden_width", "int", 0, "Width of the hidden layers of the head; 0 uses "
            "the width of the model (the preset's, or the pretrained model's).", low=0,
-           actions=FIT),
+           actions=FIT, commands=FIT_COMMANDS),
     Option("lower_bound", "float", float("-inf"),
            "Predictions stay above this value (sigmoid between the bounds when both "
            "are given); -inf: no lower bound. Not with an output_activation.",
-           low=None, inclusive=(True, False), actions=("fit_regressor",)),
+           low=None, inclusive=(True, False), actions=("fit_regressor",),
+           commands=("fit-regressor",)),
     Option("upper_bound", "float", float("inf"),
            "Predictions stay below this value; inf: no upper bound.",
-           inclusive=(True, True), actions=("fit_regressor",)),
+           inclusive=(True, True), actions=("fit_regressor",), commands=("fit-regressor",)),
+]
+
+# the `aam` command's older forms of the head's shape and bounds, still read
+# (the flags warn): a list of widths, a pair of bounds
+_OLD_HEAD = [
+    Option("regression_hidden", "ints", None, "Older form of --hidden-layers and "
+           "--hidden-width: the width of each hidden layer of the head (none: "
+           "linear); wins over them.", low=1, commands=("fit-regressor",),
+           now=HEAD_SHAPE),
+    Option("classification_hidden", "ints", None, "Older form of --hidden-layers and "
+           "--hidden-width: the width of each hidden layer of the head (none: "
+           "linear); wins over them.", low=1, commands=("fit-classifier",),
+           now=HEAD_SHAPE),
+    Option("output_bounds", "bounds", None, "Older form of --lower-bound and "
+           "--upper-bound: the lower and upper bound ('none': open); wins over them.",
+           commands=("fit-regressor",), now=("lower_bound", "upper_bound")),
 ]
 
 _PIPELINE_TRAINING = [
@@ -174,7 +193,7 @@ _CONDITIONING = [
 _TUNING = [
     Option("settings", "str", None, """
            JSON or YAML file of option values by option name, e.g.
-           {"learning_rate": 0.001, "regression_hidden": [64]}, as `aam tune`
+           {"learning_rate": 0.001, "hidden_layers": 2}, as `aam tune`
            writes it; flags given on the command line win over it. Unknown
            names and values out of range are errors.""",
            commands=FIT_COMMANDS + TUNE_COMMANDS, per={"tune": {"help": """
@@ -251,7 +270,7 @@ SETTINGS_CLASSES = {cls.__name__: cls for cls in
 _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
-    + _HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
+    + _HEAD + _OLD_HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
     + _TUNING + _TRAILING + _TRACKING + _ERRORS + _ATTENTION,
     key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
@@ -302,4 +321,32 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
     preset = options.get("preset") or BY_NAME["preset"].default
     return dict(model=ModelConfig.preset(preset, **encoder),
                 data=build(DataConfig, options, "fit"), train=train,
-                head_options={k: v for k, v in model_options.items() if k in HEAD_FIELDS})
+                head_options=head_options(options))
+
+
+def head_options(options: dict) -> dict:
+    """The head's settings for api.fit_* from option values by name (None:
+    not given): ModelConfig head fields, the shape as hidden_layers and
+    hidden_width (made into widths against the encoder's width when it is
+    known), the bounds as one pair. An older form (a list of widths, a pair
+    of bounds) wins over the options that replaced it."""
+    head = {k: v for k, v in given(ModelConfig, options).items() if k in HEAD_FIELDS}
+    head.update({name: options[name] for name in HEAD_SHAPE
+                 if options.get(name) is not None})
+    if head.get("hidden_layers") == 0 and head.get("hidden_width"):
+        raise AAMInputError(
+            f"{spelled('hidden_width', head['hidden_width'])} only acts with hidden "
+            f"layers, but {spelled('hidden_layers', 0)} makes the head linear: set "
+            f"{spelled('hidden_layers')} to 1 or more, or leave out "
+            f"{spelled('hidden_width')}.")
+    bounds = [options.get(name) for name in ("lower_bound", "upper_bound")]
+    if any(b is not None and abs(b) != float("inf") for b in bounds):
+        head["output_bounds"] = tuple(None if b is None or abs(b) == float("inf") else b
+                                      for b in bounds)
+    for old in ("regression_hidden", "classification_hidden", "output_bounds"):
+        if options.get(old) is not None:
+            head[old] = tuple(options[old])
+            if old.endswith("hidden"):
+                for name in HEAD_SHAPE:
+                    head.pop(name, None)
+    return head

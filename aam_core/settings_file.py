@@ -4,7 +4,7 @@ The file is one JSON (or YAML) mapping of option name -> value, in the
 vocabulary of the command that reads it (`aam fit-regressor --help`, with
 underscores or dashes), e.g.
 
-    {"learning_rate": 0.0007, "regression_hidden": [64], "epochs": 30}
+    {"learning_rate": 0.0007, "hidden_layers": 2, "epochs": 30}
 
 plus, optionally, "about": anything (`aam tune` records its study there),
 which is read by people, not by the commands. Every value is checked against

@@ -29,6 +29,7 @@ from . import settings_file
 from .data.split import fold_splits, sample_units
 from .data.table import CountTable
 from .errors import AAMInputError
+from .config import HEAD_SHAPE
 from .settings import fit_arguments
 
 NEEDS_OPTUNA = "aam tune needs optuna: pip install optuna"
@@ -67,10 +68,8 @@ class Dimension:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
 
-# The search space, by option name (`aam fit-regressor --help`). The head's
-# shape is searched as a depth and a width (the QIIME 2 actions' hidden_layers
-# and hidden_width), written as regression_hidden (classification_hidden):
-# [width] * depth. A width is drawn only for a head with hidden layers.
+# The search space, by option name (`aam fit-regressor --help`). A width is
+# drawn only for a head with hidden layers.
 SPACE = {
     "learning_rate": Dimension(1e-4, 3e-3, log=True),
     "hidden_layers": Dimension(0, 2),
@@ -80,26 +79,18 @@ SPACE = {
     "epochs": Dimension(10, 50, step=10),
     "ensemble_size": Dimension(1, 5),
 }
-HEAD_SHAPE = ("hidden_layers", "hidden_width")
 
 
-def head_field(kind: str) -> str:
+def _old_head(kind: str) -> str:
+    """The older form of the head's shape, a list of widths, which a fixed
+    settings file may still give (it wins over the depth and the width)."""
     return "classification_hidden" if kind == "classifier" else "regression_hidden"
 
 
 def searched(space: dict, fixed: dict, kind: str) -> dict:
     """The dimensions of `space` that the fixed settings leave open."""
     return {name: dimension for name, dimension in space.items()
-            if name not in fixed and not (name in HEAD_SHAPE and head_field(kind) in fixed)}
-
-
-def as_options(params: dict, kind: str) -> dict:
-    """A trial's values as fit options (the head's depth and width as widths)."""
-    options = {k: v for k, v in params.items() if k not in HEAD_SHAPE}
-    if "hidden_layers" in params:
-        width = params.get("hidden_width") or SPACE["hidden_width"].choices[0]
-        options[head_field(kind)] = [int(width)] * int(params["hidden_layers"])
-    return options
+            if name not in fixed and not (name in HEAD_SHAPE and _old_head(kind) in fixed)}
 
 
 @dataclass
@@ -225,8 +216,7 @@ def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:
         if name == "hidden_width" and params.get("hidden_layers") == 0:
             continue  # a linear head has no width
         params[name] = dimension.suggest(trial, name)
-    arguments = fit_arguments({**fixed, **as_options(params, data.kind)},
-                              data.pretrained is not None)
+    arguments = fit_arguments({**fixed, **params}, data.pretrained is not None)
     return cross_validate(trial, data.splits,
                           lambda train, validation: fold_score(data, arguments, train,
                                                                validation))
@@ -284,7 +274,7 @@ def best_result(study, kind: str, fixed: dict, path, folds: int) -> TuneResult:
                             "failed); run more --trials.")
     best = study.best_trial
     metric = METRIC[kind][0]
-    settings = {**fixed, **as_options(best.params, kind)}
+    settings = {**fixed, **best.params}
     about = {"written_by": "aam tune", "study": str(path), "trial": best.number,
              metric: best.value, "folds": folds,
              "fold_scores": best.user_attrs.get("fold_scores"), "trials": len(states),

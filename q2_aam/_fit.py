@@ -6,7 +6,8 @@ import qiime2
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.config import ConditioningConfig, ModelConfig
+from aam_core.config import ConditioningConfig
+from aam_core.settings import head_options
 
 from . import _views
 from ._distributed import on_devices
@@ -44,7 +45,7 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
         conditioning=frame,
         conditioning_config=conditioning_config(options, frame),
         categories=_categories(options), sample_weights=_sample_weights(options),
-        head_options=head_options(options, kind))
+        head_options=head_options(options))
 
 
 def conditioning_config(options: dict, frame) -> ConditioningConfig:
@@ -81,21 +82,3 @@ def _sample_weights(options: dict):
 
 def _is_categorical(column) -> bool:
     return isinstance(column, qiime2.CategoricalMetadataColumn)
-
-
-def head_options(options: dict, kind: str) -> dict:
-    """ModelConfig head fields from the depth and width the action takes."""
-    pretrained = options['pretrained_model']
-    d_model = (pretrained.config['architecture']['d_model'] if pretrained
-               is not None else ModelConfig.preset(options['preset']).d_model)
-    width = options['hidden_width'] or d_model
-    head = {'head_dropout': options['head_dropout'],
-            f'{kind}_hidden': (width,) * options['hidden_layers']}
-    if kind == 'regression':
-        bounds = tuple(None if abs(b) == float('inf') else b
-                       for b in (options['lower_bound'], options['upper_bound']))
-        head.update(head_residual=options['residual_head'],
-                    output_activation=options['output_activation'],
-                    output_bounds=bounds,
-                    regression_experts=options['regression_experts'])
-    return head

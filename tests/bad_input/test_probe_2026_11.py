@@ -231,6 +231,11 @@ AAM = {  # case: (command, extra arguments made in code, fragment of the message
     "output-bounds-below-targets": (
         FIT, lambda f: ["--output-bounds", "none", 10],
         "14 of the 16 targets lie above the upper bound (10) of the predictions"),
+    "lower-bound-nan": (FIT, lambda f: ["--lower-bound", "nan"],
+                        "argument --lower-bound: must be a number, not nan"),
+    "upper-bound-below-targets": (
+        FIT, lambda f: ["--upper-bound", 10],
+        "14 of the 16 targets lie above the upper bound (10) of the predictions"),
     "lr-cycles-without-restarts": (
         FIT, lambda f: ["--lr-cycles", 5],
         "--lr-cycles 5 only acts with --scheduler cosine_restarts, but --scheduler "

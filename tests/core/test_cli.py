@@ -238,3 +238,26 @@ def test_reads_the_hdf5_that_ssu_writes(files, tmp_path):
     view = ours.view(list(expected.ids))
     rows = np.arange(len(expected.ids))
     np.testing.assert_allclose(view.block(rows, rows), expected.data, atol=1e-5)
+
+
+def test_the_head_flags_are_the_qiime2_names_and_the_old_form_warns(files, tmp_path):
+    fit = ["fit-regressor", "--table", files / "table.biom", "--metadata",
+           files / "metadata.tsv", "--target", "age", "--epochs", 1, "--ensemble-size", 1,
+           *TINY]
+    done = aam(*fit, "--hidden-layers", 2, "--hidden-width", 8, "--lower-bound", 0,
+               "--output-dir", tmp_path / "new")
+    assert done.returncode == 0, done.stderr
+    architecture = json.loads((tmp_path / "new/model/config.json").read_text())["architecture"]
+    assert (architecture["regression_hidden"], architecture["output_bounds"]) == (
+        [8, 8], [0.0, None])
+    done = aam(*fit, "--regression-hidden", 16, 4, "--output-dir", tmp_path / "old")
+    assert done.returncode == 0, done.stderr
+    assert ("--regression-hidden is now --hidden-layers and --hidden-width; the old "
+            "form still works") in done.stderr
+    architecture = json.loads((tmp_path / "old/model/config.json").read_text())["architecture"]
+    assert architecture["regression_hidden"] == [16, 4]
+    done = aam("fit-classifier", *fit[1:5], "--target", "split", "--hidden-width", 8,
+               "--output-dir", tmp_path / "linear")
+    assert done.returncode == 1
+    assert ("--hidden-width 8 only acts with hidden layers, but --hidden-layers 0 "
+            "makes the head linear") in done.stderr, done.stderr

@@ -88,3 +88,28 @@ def test_declarations_load_without_torch():
     code = ("import sys, aam_core.settings, aam_core.cli\n"
             "assert 'torch' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_head_is_one_option_in_every_front_end():
+    """hidden_layers/hidden_width and lower_bound/upper_bound are the names of
+    QIIME 2 and of `aam` alike; the older `aam` forms still work, and win."""
+    from aam_core.fit import _head_widths
+    from aam_core.config import ModelConfig
+    from aam_core.settings import head_options
+    for where in ("fit_regressor", "fit-regressor"):
+        names = {o.name for o in (for_action(where) or for_command(where))}
+        assert {"hidden_layers", "hidden_width", "lower_bound", "upper_bound"} <= names
+    assert "regression_hidden" not in {o.name for o in for_command("fit-classifier")}
+    given = head_options({"hidden_layers": 2, "hidden_width": 0, "lower_bound": 0.0,
+                          "upper_bound": float("inf"), "head_dropout": 0.2})
+    assert given == {"hidden_layers": 2, "hidden_width": 0, "head_dropout": 0.2,
+                     "output_bounds": (0.0, None)}
+    small = ModelConfig.preset("small")  # width 64
+    assert _head_widths("regressor", small, given)["regression_hidden"] == (64, 64)
+    assert _head_widths("classifier", small, {"hidden_layers": 1, "hidden_width": 8}) == {
+        "classification_hidden": (8,)}
+    older = head_options({"hidden_layers": 1, "regression_hidden": [16, 8],
+                          "output_bounds": [None, 5.0], "lower_bound": 1.0})
+    assert older == {"regression_hidden": (16, 8), "output_bounds": (None, 5.0)}
+    with pytest.raises(AAMInputError, match="hidden_width=8 only acts with hidden layers"):
+        head_options({"hidden_layers": 0, "hidden_width": 8})
