@@ -28,6 +28,7 @@ import argparse
 import shutil
 import sys
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 from . import checks, tracking
@@ -291,17 +292,49 @@ def cmd_fit(args, kind: str) -> int:
         if args.conditioning:
             conditioning = frame[[_column(frame, c, args.metadata).name
                                   for c in args.conditioning]]
-        # --normalise-by and --weight-by name columns of --metadata, which
+        weighting, weights = _loss_weights(args, frame, conditioning_config)
+        # --normalise-by and --loss-weights name columns of --metadata, which
         # need not be conditioning columns
-        by = [c for c in (conditioning_config.normalise_by, conditioning_config.weight_by) if c]
+        by = [c for c in (weighting.normalise_by, weighting.weight_by) if c]
         categories = frame[[_column(frame, c, args.metadata).name
                             for c in dict.fromkeys(by)]] if by else None
         pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
         checkpoints.identity["table"] = _table_digest(table)
         return fit(table, target, sequences, groups, pretrained, **settings, log=log,
                    distances=_distances(args), conditioning=conditioning,
-                   conditioning_config=conditioning_config, categories=categories)
+                   conditioning_config=weighting, categories=categories,
+                   sample_weights=weights)
     return _train(args, f"fit-{kind}", work)
+
+
+def _loss_weights(args, frame, config: ConditioningConfig):
+    """(the conditioning settings, per-sample weights or None) for the
+    --loss-weights column: a categorical one weighs by category, a numeric
+    one (as QIIME 2 reads its type) gives each sample its weight."""
+    name = args.loss_weights or args.weight_by
+    if name is None:
+        if args.category_weight:
+            raise UsageError("--category-weight weighs the categories of --loss-weights; "
+                             "give --loss-weights a categorical column.")
+        return config, None
+    import pandas as pd
+    column = _column(frame, name, args.metadata)
+    declared = frame.attrs.get("q2:types", {}).get(name)
+    values = pd.to_numeric(column, errors="coerce")
+    words = column[values.isna() & column.notna()]
+    if declared == "numeric" and len(words):
+        raise UsageError(f"--loss-weights {name!r} is numeric by the file's '#q2:types' "
+                         f"row, but holds {list(words.unique()[:3])}; correct the values "
+                         "or declare the column categorical.")
+    numeric = args.loss_weights is not None and declared != "categorical" and not len(words)
+    if not numeric:
+        return replace(config, weight_by=name), None
+    if args.category_weight:
+        raise UsageError(f"--category-weight weighs categories, but --loss-weights "
+                         f"{name!r} is numeric (each sample's weight); leave out "
+                         "--category-weight, or mark the column categorical in the "
+                         "file's '#q2:types' row.")
+    return config, values
 
 
 def _conditioning_config(args) -> ConditioningConfig:
@@ -514,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--parent", action="append", metavar="CHILD:PARENT",
                            help="conditioning hierarchy (repeatable)")
         group.add_argument("--category-weight", action="append", metavar="CATEGORY:WEIGHT",
-                           help="loss weight of a category of --weight-by (repeatable)")
+                           help="loss weight of a category of --loss-weights (repeatable)")
         group.add_argument("--pretrained", help="pretrained model directory to start from "
                            "(the model's head options apply to it too)")
         _run_options(fit)

@@ -447,10 +447,9 @@ class ConditioningConfig:
         "conditioning metadata. Without it: one normalisation for all samples.",
         kind="categorical_column", actions=("fit_regressor",),
         commands=("fit-regressor",), per={"fit_regressor": {"default": None}})
-    weight_by: str = setting(
-        "", "per-category loss weighting by this metadata column (inverse "
-        "frequency, or --category-weight)", kind="categorical_column",
-        commands=FIT_COMMANDS)
+    # the categorical column of per-category loss weights (inverse frequency,
+    # or category_weights): set from the option loss_weights
+    weight_by: str = ""
     # ((category, weight), ...); () = inverse frequency; `aam --category-weight`
     category_weights: tuple = ()
     unknown_rate: float = setting(

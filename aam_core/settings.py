@@ -186,7 +186,17 @@ _CONDITIONING = [
            "category by its inverse frequency among the training samples (every "
            "category then counts the same in total); a numeric column gives each "
            "sample its weight (give the samples of a category the same value to set "
-           "per-category weights). Samples without a value weigh 1.", actions=FIT),
+           "per-category weights). Samples without a value weigh 1.", actions=FIT,
+           commands=FIT_COMMANDS, per={command: {"help": """
+               Weights of the samples in the loss, a column of --metadata: a
+               categorical one weighs each category by its inverse frequency
+               among the training samples (or as --category-weight says); a
+               numeric one gives each sample its weight. As in QIIME 2, a
+               column is numeric when all its values are numbers, unless the
+               file's '#q2:types' row says categorical. Samples without a
+               value weigh 1."""} for command in FIT_COMMANDS}),
+    Option("weight_by", "categorical_column", None, "Older form of --loss-weights, "
+           "for a categorical column.", commands=FIT_COMMANDS, now=("loss_weights",)),
 ]
 
 # options given as a file, and those of `aam tune` (aam_core/tune.py)

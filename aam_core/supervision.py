@@ -102,7 +102,7 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
     and the code of every sample. `columns`: where normalise_by and
     weight_by are looked up."""
     for what, column in (("normalise_by", options.normalise_by),
-                         ("weight_by", options.weight_by)):
+                         ("loss_weights", options.weight_by)):
         if column and (columns is None or column not in columns.columns):
             known = [] if columns is None else list(columns.columns)
             raise AAMInputError(f"{spelled(what)}: {column!r} is not a column of the "

@@ -160,7 +160,8 @@ def tune_data(kind, table, targets, sequences, groups, pretrained, folds: int,
 
 
 def _refuse_columns(fixed: dict) -> None:
-    columns = [name for name in ("groups", "conditioning", "normalise_by", "weight_by")
+    columns = [name for name in ("groups", "conditioning", "normalise_by", "loss_weights",
+                                 "weight_by")
                if name in fixed]
     if columns:
         raise AAMInputError(f"aam tune takes no metadata columns in its fixed settings "

@@ -70,8 +70,13 @@ def read_metadata(path: str):
     frame = pd.read_csv(existing(path, "The metadata file"), sep="\t", dtype=str,
                         comment=None)
     frame = frame.set_index(frame.columns[0])
-    frame = frame[~frame.index.astype(str).str.startswith("#")]
+    directives = frame.index.astype(str).str.startswith("#")
+    types = frame[frame.index.astype(str) == "#q2:types"]
+    frame = frame[~directives]
     frame.index = frame.index.astype(str)
+    # the declared column types, which decide numeric or categorical as in QIIME 2
+    frame.attrs["q2:types"] = {} if types.empty else {
+        c: str(v).strip().lower() for c, v in types.iloc[0].items() if isinstance(v, str)}
     repeated = frame.index[frame.index.duplicated()].unique()
     if len(repeated):
         raise AAMInputError(f"{path} holds the sample id(s) {list(repeated[:5])} on more "

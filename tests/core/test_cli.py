@@ -261,3 +261,28 @@ def test_the_head_flags_are_the_qiime2_names_and_the_old_form_warns(files, tmp_p
     assert done.returncode == 1
     assert ("--hidden-width 8 only acts with hidden layers, but --hidden-layers 0 "
             "makes the head linear") in done.stderr, done.stderr
+
+
+def test_loss_weights_reads_the_column_type_as_qiime2_does(files, tmp_path):
+    """--loss-weights (QIIME 2's name): a numeric column weighs each sample, a
+    categorical one (here declared so by '#q2:types') weighs by category."""
+    metadata = pd.read_csv(files / "metadata.tsv", sep="\t", index_col=0)
+    metadata["weight"] = np.where(metadata["age"] > 30, 2.0, 0.5)
+    types = pd.DataFrame([["numeric", "categorical", "categorical", "categorical",
+                           "numeric"]], index=["#q2:types"], columns=metadata.columns)
+    pd.concat([types, metadata.astype(object)]).rename_axis("sample-id").to_csv(
+        tmp_path / "m.tsv", sep="\t")
+    fit = ["fit-regressor", "--table", files / "table.biom", "--metadata", tmp_path / "m.tsv",
+           "--target", "age", "--epochs", 1, "--ensemble-size", 1, *TINY]
+    done = aam(*fit, "--loss-weights", "weight", "--output-dir", tmp_path / "numeric")
+    assert done.returncode == 0, done.stderr
+    assert "Loss weights from 0.5 to 2 over the training samples" in done.stderr
+    done = aam(*fit, "--loss-weights", "study", "--output-dir", tmp_path / "categorical")
+    assert done.returncode == 0, done.stderr
+    weighed = [line for line in done.stderr.splitlines() if "Loss weights from" in line]
+    assert weighed and "from 0.5 to 2 " not in weighed[0]  # by study, not by sample
+    done = aam(*fit, "--loss-weights", "weight", "--category-weight", "a:2",
+               "--output-dir", tmp_path / "both")
+    assert done.returncode == 1
+    assert "--category-weight weighs categories, but --loss-weights 'weight' is numeric" \
+        in done.stderr
