@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import intervals, supervision
+from . import intervals, readout, supervision
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
@@ -134,6 +134,10 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     data = prepared.data  # max_length 0 resolved to the longest sequence
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
+    if train.readout == "ridge":
+        readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
+                      inputs.conditioning, inputs.pretrained, settings.head_options or {})
+        architecture = replace(architecture, regression_hidden=())  # a linear map
     target = supervision.aligned_targets(kind, inputs.targets,
                                          prepared.table.sample_ids, log)
     if kind == "regressor":
@@ -160,8 +164,15 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                             prepared.tokens, data),
                prepared.tokens, Objective(train, distances=as_tensor(distances),
                                           task=task), score_on, runtime)
-    members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
-        run, splits, inputs.pretrained, groups is not None, log)
+    if train.readout == "ridge":
+        members, histories, best_epochs, selected_by, train, out_of_fold = \
+            readout.fit_members(
+                run, splits, lambda say: _member_network(run, inputs.pretrained, say),
+                lambda member, rows: validation_predictions(
+                    member, rows, run.objective, run.train, run.device), groups, log)
+    else:
+        members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
+            run, splits, inputs.pretrained, groups is not None, log)
     if out_of_fold:
         block["calibration"] = _calibration(target.to_numpy(dtype=float), out_of_fold,
                                             train, log)

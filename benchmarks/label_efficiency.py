@@ -159,8 +159,10 @@ class Fold:
         transductive = self.pretrain_on == "all"
         samples = self.metadata.index if transductive else self.train_md.index
         # the same keys as before these options existed, so saved encoders still match
+        pretraining = PRETRAIN_TRAIN_DEFAULTS.to_dict()
+        pretraining.pop("readout")  # a fine-tuning option, added after these keys
         key = ["all" if transductive else self.fold, self.settings.seed,
-               PRETRAIN_TRAIN_DEFAULTS.to_dict(), len(samples)]
+               pretraining, len(samples)]
         key += [self.pretraining] if self.pretraining else []
         if self.distance != "unweighted_unifrac":
             key.append(self.distance)

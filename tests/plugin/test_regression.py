@@ -96,3 +96,24 @@ def test_predictions_work_with_sample_classifier_scatterplot(
     plot, = sample_classifier.visualizers.scatterplot(
         predictions=predictions, truth=metadata.get_column('age'))
     assert str(plot.type) == 'Visualization'
+
+
+def test_a_ridge_readout_through_the_artifact_api(table, metadata, encoder):
+    """readout='ridge' with the action's other defaults: a linear head solved
+    on the frozen encoder, which predicts and gives intervals as any other."""
+    groups = qiime2.CategoricalMetadataColumn(pd.Series(
+        ['a', 'b', 'c', 'd'] * 4, name='subject',
+        index=pd.Index(metadata.ids, name='sample-id')))
+    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
+    model, = aam.methods.fit_regressor(
+        table=table, metadata=metadata.get_column('age'), groups=groups,
+        pretrained_model=encoder, readout='ridge', **tiny)
+    bundle = model.view(ModelBundle)
+    assert bundle.config['architecture']['regression_hidden'] == []
+    assert 'ridge_alpha' in bundle.history
+    _, lower, upper = aam.methods.predict_regression_interval(table=table, model=model)
+    assert (lower.view(pd.Series) <= upper.view(pd.Series)).all()
+    with pytest.raises(AAMInputError, match="readout='ridge' trains no network, so "
+                                            "epochs would be ignored"):
+        aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
+                                  pretrained_model=encoder, readout='ridge', epochs=3)

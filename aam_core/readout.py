@@ -1,0 +1,188 @@
+"""The ridge readout: a regressor's head solved in closed form on the frozen
+pretrained encoder's sample embeddings, instead of fine-tuned by gradient.
+
+With few labels, fine-tuning a network on them early-stops on validation
+splits of a handful of groups; a linear map from the pretrained embedding,
+its penalty chosen by grouped cross-validation inside the training samples,
+keeps what pretraining learned and fits in seconds. The result is an
+ordinary regressor: a linear head on the frozen encoder, so prediction,
+intervals, embeddings and ensembles work as for any other.
+
+A quantile model gets the ridge line shifted by the quantiles of its
+cross-validated residuals: parallel quantile lines, non-crossing, which the
+head's monotone quantile layout holds exactly.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .errors import AAMInputError
+from .spelling import spelled
+from .train.cache import cache_asv_vectors
+from .train.loop import TrainingData, evaluate
+
+# penalties tried, on standardised embeddings; the largest ones predict
+# almost the training mean, which is what few labels may support
+ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
+INNER_FOLDS = 5
+# the options that act only on a network trained by gradient (TrainConfig,
+# DataConfig fields): set away from their defaults, they would be ignored
+GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "grad_clip",
+                 "patience", "mask_ratio", "nucleotide_weight", "target_weight",
+                 "huber_delta", "overprediction_weight", "underprediction_weight",
+                 "abundance_weight", "alpha_weight", "taxonomy_weight", "scheduler",
+                 "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
+                 "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout")
+# the fit is least squares: 'huber' (the default loss) is read as 'mse', and
+# 'quantile' adds the residuals' quantiles; 'mae' and 'asymmetric' are not it
+LOSSES = ("huber", "mse", "quantile")
+
+
+def check(kind: str, train, data, defaults, architecture, conditioning, pretrained,
+          head_options: dict) -> None:
+    """Refuse what the ridge readout cannot honour, naming the option."""
+    def refuse(what: str):
+        raise AAMInputError(f"{spelled('readout', 'ridge')} {what}")
+    if kind != "regressor":
+        refuse("fits a regressor's head; a classifier is fine-tuned.")
+    if pretrained is None:
+        refuse("reads a pretrained encoder's embeddings: give a pretrained model, or "
+               f"use {spelled('readout', 'fine_tune')}.")
+    if train.target_loss not in LOSSES:
+        refuse(f"minimises the squared error: set {spelled('loss')} to 'mse', "
+               f"'huber' or 'quantile', not {train.target_loss!r}.")
+    for name in GRADIENT_ONLY:
+        source, default = (data, type(data)()) if not hasattr(train, name) else \
+            (train, defaults)
+        if getattr(source, name) != getattr(default, name):
+            refuse(f"trains no network, so {spelled(name)} would be ignored: leave "
+                   f"it at its default, or use {spelled('readout', 'fine_tune')}.")
+    shape = {k: v for k, v in head_options.items() if k in ("hidden_layers", "hidden_width")}
+    if shape.get("hidden_layers", 1) != 1 or shape.get("hidden_width", 0) != 0 or \
+            architecture.regression_experts != 1:
+        refuse("is linear: leave the head's hidden layers, width and experts at "
+               "their defaults.")
+    if architecture.output_activation != "none" or any(
+            b is not None for b in architecture.output_bounds):
+        refuse("is unbounded: leave out the bounds and the output activation.")
+    if conditioning is not None and conditioning.shape[1]:
+        refuse("reads the embedding alone: leave out the conditioning metadata.")
+
+
+def sample_embeddings(network, builder, device, batch_size: int) -> np.ndarray:
+    """(n_samples, d_model) embeddings of every sample of `builder`, as
+    prediction sees them (evaluation mode, no ASV dropout)."""
+    network.eval()
+    rng = np.random.default_rng(0)
+    rows = np.arange(builder.counts.shape[0])
+    kept = []
+    with torch.no_grad():
+        for start in range(0, len(rows), batch_size):
+            batch = builder.build(rows[start:start + batch_size], rng, augment=False)
+            kept.append(network(batch.to(device))["embedding"].float().cpu().numpy())
+    return np.concatenate(kept).astype(np.float64)
+
+
+def solve(x: np.ndarray, z: np.ndarray, weights: np.ndarray, alpha: float):
+    """(w, b) of weighted ridge on standardised columns, mapped back to x."""
+    weights = weights / weights.mean()
+    mean = np.average(x, axis=0, weights=weights)
+    scale = x.std(axis=0) + 1e-8
+    xs = (x - mean) / scale
+    centre = np.average(z, weights=weights)
+    gram = xs.T @ (xs * weights[:, None]) + alpha * np.eye(x.shape[1])
+    beta = np.linalg.solve(gram, xs.T @ (weights * (z - centre)))
+    w = beta / scale
+    return w, centre - mean @ w
+
+
+def inner_folds(groups: np.ndarray, seed: int) -> list:
+    """Validation rows of up to INNER_FOLDS grouped folds (samples alone
+    when there is one group only)."""
+    labels, codes = np.unique(groups, return_inverse=True)
+    if len(labels) < 2:
+        labels, codes = np.arange(len(groups)), np.arange(len(groups))
+    k = min(INNER_FOLDS, len(labels))
+    fold_of = np.random.default_rng(seed).permutation(len(labels)) % k
+    return [np.flatnonzero(fold_of[codes] == f) for f in range(k)]
+
+
+def choose_alpha(x, z, weights, groups, seed: int):
+    """(alpha, out-of-fold residuals at it): the penalty with the smallest
+    weighted absolute error over grouped folds."""
+    folds = inner_folds(groups, seed)
+    best = None
+    for alpha in ALPHAS:
+        residuals = np.empty(len(z))
+        for rows in folds:
+            keep = np.setdiff1d(np.arange(len(z)), rows)
+            w, b = solve(x[keep], z[keep], weights[keep], alpha)
+            residuals[rows] = z[rows] - (x[rows] @ w + b)
+        error = np.average(np.abs(residuals), weights=weights)
+        if best is None or error < best[0]:
+            best = (error, alpha, residuals)
+    return best[1], best[2]
+
+
+def set_head(network, w: np.ndarray, b: float, offsets: np.ndarray) -> None:
+    """The linear head's weights: output 0 is the line plus offsets[0]; each
+    next (a quantile model's) adds a constant step, through the softplus of
+    the head's monotone layout."""
+    layer = network.head.mlp[-1]
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.weight[0] = torch.as_tensor(w, dtype=layer.weight.dtype)
+        layer.bias[0] = float(b + offsets[0])
+        steps = np.maximum(np.diff(offsets), 1e-4)
+        for k, step in enumerate(steps, start=1):
+            layer.bias[k] = float(step + np.log(-np.expm1(-step)))  # softplus^-1
+
+
+def fit_members(run, splits, make_network, predict_validation, groups, log):
+    """One embedding pass of the frozen encoder, then a closed-form head per
+    member's split; returns what fit._fit_members does (members, histories,
+    best epochs, selection metric, settings, out-of-fold predictions).
+    make_network(log) builds a member from the pretrained model;
+    predict_validation(member, training_data) gives its predictions of the
+    validation rows in target units."""
+    started = time.perf_counter()
+    network = make_network(log)
+    network.asv_cache = cache_asv_vectors(network, run.tokens, run.device)
+    x = sample_embeddings(network, run.builder, run.device, run.train.batch_size)
+    task = run.objective.task
+    z = task.values.numpy().astype(np.float64)
+    weights = np.ones(len(z)) if task.sample_weights is None else \
+        task.sample_weights.numpy().astype(np.float64)
+    units = np.asarray(groups if groups is not None else np.arange(len(z)), dtype=str)
+    quantiles = run.train.quantiles if run.train.target_loss == "quantile" else ()
+    members, histories, out_of_fold = [], [], []
+    for index, (train_rows, val_rows) in enumerate(splits):
+        member = network if index == 0 else make_network(None)
+        member.asv_cache = network.asv_cache
+        alpha, residuals = choose_alpha(x[train_rows], z[train_rows], weights[train_rows],
+                                        units[train_rows], run.train.seed + index)
+        w, b = solve(x[train_rows], z[train_rows], weights[train_rows], alpha)
+        offsets = np.quantile(residuals, quantiles) if quantiles else np.zeros(1)
+        set_head(member, w, b, offsets)
+        history = {"epoch": 1, "ridge_alpha": alpha}
+        for side, rows in (("train", train_rows), ("val", val_rows)):
+            if len(rows):
+                scored = TrainingData(run.builder, train_rows, rows, score=run.score_on(rows))
+                history.update({f"{side}_{k}": v for k, v in evaluate(
+                    member, scored, run.objective, run.train, run.device).items()})
+        if run.kind == "regressor" and len(val_rows):
+            out_of_fold.append((val_rows, predict_validation(
+                member, TrainingData(run.builder, train_rows, val_rows))))
+        log(f"Ridge readout{f' (member {index + 1} of {len(splits)})' if len(splits) > 1 else ''}"
+            f" on {len(train_rows)} samples: penalty {alpha:g}, chosen by grouped "
+            f"cross-validation; validation MAE {history.get('val_mae', float('nan')):.4g}.")
+        histories.append(pd.DataFrame([{**history, "seconds": time.perf_counter() - started,
+                                        **({"member": index} if len(splits) > 1 else {})}]))
+        members.append(member)
+    for member in members:
+        member.asv_cache = None
+    return members, histories, [1] * len(members), "loss", run.train, out_of_fold

@@ -1,0 +1,105 @@
+"""The ridge readout: a closed-form linear head on a frozen pretrained encoder."""
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from aam_core import api, readout
+from aam_core.bundle import ModelBundle
+from aam_core.config import FIT_TRAIN_DEFAULTS, TrainConfig
+from aam_core.data.table import CountTable
+from aam_core.errors import AAMInputError
+from tests.conftest import random_dna
+
+QUIET = dict(log=lambda message: None)
+RIDGE = replace(FIT_TRAIN_DEFAULTS, readout="ridge", target_loss="quantile", seed=3)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """A tiny encoder, 80 samples, and a target that is a linear function of
+    their embeddings plus noise, with groups of 4 samples."""
+    rng = np.random.default_rng(11)
+    features = random_dna(rng, 40, 30)
+    counts = np.zeros((80, 40))
+    for i in range(80):
+        chosen = rng.choice(40, 8, replace=False)
+        counts[i, chosen] = rng.integers(2, 40, size=8)
+    table = CountTable.from_dense(counts, [f"s{i}" for i in range(80)], features)
+    encoder = api.pretrain(table, model="tiny", train=TrainConfig(epochs=1, batch_size=16),
+                           **QUIET)
+    embeddings = api.embed(encoder, table, **QUIET).to_numpy()
+    signal = embeddings @ rng.normal(size=embeddings.shape[1])
+    target = pd.Series(30 + 5 * (signal - signal.mean()) / signal.std()
+                       + rng.normal(0, 0.5, 80), index=table.sample_ids, name="age")
+    groups = pd.Series([f"g{i // 4}" for i in range(80)], index=table.sample_ids)
+    return table, encoder, embeddings, target, groups
+
+
+def test_the_readout_learns_a_linear_signal_on_held_out_samples(planted):
+    table, encoder, _, target, groups = planted
+    train_ids, test_ids = table.sample_ids[:60], table.sample_ids[60:]
+    model = api.fit_regressor(table.select_samples(train_ids), target[train_ids],
+                              groups=groups[train_ids], pretrained=encoder, train=RIDGE,
+                              **QUIET)
+    assert "ridge_alpha" in model.history and len(model.history) == 5  # one row a member
+    test = table.select_samples(test_ids)
+    predicted = api.predict(model, test, **QUIET)
+    error = np.abs(predicted - target[test_ids]).mean()
+    baseline = np.abs(target[train_ids].mean() - target[test_ids]).mean()
+    assert error < 0.4 * baseline, (error, baseline)
+    interval = api.predict_interval(model, test, **QUIET)
+    assert (interval["lower"] <= interval["prediction"]).all()
+    assert (interval["prediction"] <= interval["upper"]).all()
+
+
+def test_the_head_holds_the_closed_form_solution_and_survives_saving(planted, tmp_path):
+    table, encoder, embeddings, target, groups = planted
+    train = replace(RIDGE, ensemble_size=1, validation_fraction=0.0, target_loss="mse")
+    model = api.fit_regressor(table, target, groups=groups, pretrained=encoder,
+                              train=train, **QUIET)
+    alpha = float(model.history["ridge_alpha"].iloc[0])
+    mean, std = target.mean(), target.std(ddof=0)
+    w, b = readout.solve(embeddings, ((target - mean) / std).to_numpy(), np.ones(80), alpha)
+    expected = (embeddings @ w + b) * std + mean
+    model.save(tmp_path / "m")
+    loaded = ModelBundle.load(tmp_path / "m")
+    predicted = api.predict(loaded, table, **QUIET)
+    assert np.allclose(predicted.to_numpy(), expected, atol=1e-3 * std)
+
+
+def test_the_penalty_is_chosen_by_grouped_folds():
+    groups = np.array([f"g{i // 3}" for i in range(30)])
+    folds = readout.inner_folds(groups, seed=0)
+    assert sorted(np.concatenate(folds)) == list(range(30))
+    for rows in folds:  # a group never straddles a fold
+        inside = set(groups[rows])
+        assert not inside & set(np.delete(groups, rows))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 5))
+    noise_only = rng.normal(size=30)
+    alpha, _ = readout.choose_alpha(x, noise_only, np.ones(30), groups, 0)
+    assert alpha >= 100  # no signal: close to predicting the mean
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(pretrained=False), "reads a pretrained encoder's embeddings"),
+    (dict(target_loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
+    (dict(epochs=5), "epochs would be ignored"),
+    (dict(head_options={"hidden_layers": 2}), "is linear"),
+    (dict(head_options={"output_bounds": (0.0, None)}), "is unbounded"),
+    (dict(conditioned=True), "leave out the conditioning"),
+])
+def test_what_the_readout_cannot_honour_is_refused(planted, change, message):
+    table, encoder, _, target, groups = planted
+    change = dict(change)
+    pretrained = encoder if change.pop("pretrained", True) else None
+    head = change.pop("head_options", None)
+    conditioning = None
+    if change.pop("conditioned", False):
+        conditioning = pd.DataFrame({"site": ["a", "b"] * 40}, index=table.sample_ids)
+    with pytest.raises(AAMInputError, match=message):
+        api.fit_regressor(table, target, groups=groups, pretrained=pretrained,
+                          train=replace(RIDGE, **change), head_options=head,
+                          conditioning=conditioning, **QUIET)
