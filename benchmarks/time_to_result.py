@@ -165,8 +165,8 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
     from aam_core.bundle import ModelBundle
     metadata = qiime2.Metadata(train_md.astype({settings.group: str}))
     recipe = {k: v for k, v in (("epochs", args.pretrain_epochs),) if v is not None}
-    with timer.phase("aam unweighted UniFrac (diversity-lib)"):
-        distances = diversity_lib.methods.unweighted_unifrac(
+    with timer.phase(f"aam {args.distance.replace('_', ' ')} (diversity-lib)"):
+        distances = getattr(diversity_lib.methods, args.distance)(
             table=train_table, phylogeny=tree).distance_matrix
     loop = {}
     with wrapped(pretraining, "fit", lambda s, i, r: loop.update(seconds=s)) as found:
@@ -192,6 +192,8 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
         fit_params["epochs"] = args.fit_epochs
     if args.ensemble_size is not None:
         fit_params["ensemble_size"] = args.ensemble_size
+    if args.readout is not None:
+        fit_params["readout"] = args.readout
     inner = []
     cache = lambda s, i, r: inner.append({"phase": "  ASV-vector caching", "seconds": s})
     member = lambda s, i, r: inner.append({"phase": f"  ensemble member {i + 1} "
@@ -311,14 +313,17 @@ def run(args) -> dict:
 def markdown(report: dict) -> str:
     s = report["settings"]
     subset = [f"{k.replace('_', ' ')} {s[k]}" for k in
-              ("pretrain_epochs", "fit_epochs", "ensemble_size") if s.get(k) is not None]
+              ("pretrain_epochs", "fit_epochs", "ensemble_size", "readout")
+              if s.get(k) is not None]
+    if s.get("distance", "unweighted_unifrac") != "unweighted_unifrac":
+        subset.append(f"distance {s['distance']}")
     if s.get("train_fraction", 1) < 1:
         subset.append(f"training samples x{s['train_fraction']}")
     lines = [f"Time to a result, {report['date']}, {report['machine']}; "
              f"{s['threads']} threads for both; oral-age, grouped hold-out (fold 0): "
              f"{report['n_train']} training, {report['n_test']} held-out samples. "
              + ("The plugin's defaults." if not subset else
-                "A SUBSET of the default recipe: " + ", ".join(subset) + "."), "",
+                "NOT the defaults; changed: " + ", ".join(subset) + "."), "",
              "| phase | seconds |", "|---|---|"]
     for p in report["phases"]:
         indent = "&nbsp;&nbsp;&nbsp;&nbsp;" if p["phase"].startswith("  ") else ""
@@ -361,6 +366,11 @@ def parse_args(argv=None):
                         help="a subset: fewer pretraining epochs than the default")
     parser.add_argument("--fit-epochs", type=int, default=None)
     parser.add_argument("--ensemble-size", type=int, default=None)
+    parser.add_argument("--readout", default=None, choices=["fine_tune", "ridge"],
+                        help="fit-regressor's readout, when not its default")
+    parser.add_argument("--distance", default="unweighted_unifrac",
+                        choices=["unweighted_unifrac", "weighted_unifrac"],
+                        help="the distance pretraining learns (diversity-lib's name)")
     parser.add_argument("--train-fraction", type=float, default=1.0,
                         help="a subset: this share of the training samples")
     parser.add_argument("--predict-samples", type=int, default=10000)

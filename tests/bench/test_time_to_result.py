@@ -73,7 +73,7 @@ def test_markdown_names_a_subset_and_gives_both_accuracies():
               "forest_seconds": 3.0, "aam_seconds": 30.0, "ratio": 10.0,
               "accuracy": {"random_forest": scores, "q2_aam": {**scores, "mae": 6.0}}}
     text = ttr.markdown(report)
-    assert "A SUBSET of the default recipe: pretrain epochs 2." in text
+    assert "NOT the defaults; changed: pretrain epochs 2." in text
     assert "| random forest (fit + predict) | 3 | 5.00 |" in text
     assert "| 6.00 |" in text and "**10.0x**" in text
     assert "&nbsp;&nbsp;&nbsp;&nbsp;pretrain epoch 1 | 9.0 |" in text
