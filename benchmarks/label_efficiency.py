@@ -286,9 +286,15 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                              **regression_scores(truth, predicted),
                              "seconds": round(time.perf_counter() - started, 1), **extra})
                 print(json.dumps(rows[-1]), flush=True)
-    # every prediction, for blends and per-study looks without refitting
+    # every prediction, for blends and per-study looks without refitting; a
+    # run of some methods keeps the columns of the others
     PREDICTIONS.mkdir(parents=True, exist_ok=True)
-    pd.concat(kept, axis=1).to_csv(PREDICTIONS / f"{label}-fold{fold_number}.tsv", sep="\t")
+    path = PREDICTIONS / f"{label}-fold{fold_number}.tsv"
+    new = pd.concat(kept, axis=1)
+    if path.exists():
+        old = pd.read_csv(path, sep="\t", index_col=0)
+        new = pd.concat([old.drop(columns=[c for c in new if c in old]), new], axis=1)
+    new.to_csv(path, sep="\t")
     return rows
 
 
