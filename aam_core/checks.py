@@ -1,4 +1,4 @@
-"""Checks of the `aam` command that run before any work (DESIGN s.12).
+"""Checks of the `aam` command that run before any work.
 
 Each is a small function cli.py calls in one line, so that a wrong option,
 a missing GPU or an unwritable output directory is reported at once, in the

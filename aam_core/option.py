@@ -168,8 +168,8 @@ def check_fields(settings) -> None:
 
 def check_needs(settings, where: str) -> None:
     """Refuse an option set away from its default (for the job `where`)
-    while the option it needs is set so that it has no effect (DESIGN s.12:
-    a parameter is never silently ignored)."""
+    while the option it needs is set so that it has no effect: a parameter
+    is never silently ignored."""
     declarations = {field_name(d): d for d in declared(type(settings))}
     for name, declaration in declarations.items():
         if not declaration.needs:

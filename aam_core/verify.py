@@ -1,4 +1,4 @@
-"""Models are verified, not trusted (DESIGN s.7, s.12).
+"""Models are verified, not trusted: a damaged model is refused, never used.
 
 A model directory's config.json records the sha256 digest of its model.pt,
 so a damaged or swapped weights file is refused at validation and at every

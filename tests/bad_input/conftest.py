@@ -1,7 +1,7 @@
 """The bad-input suite: every row makes its input in code, sends it through
 one interface (the Artifact API, q2cli, or the `aam` command) and expects a
 clear refusal: an error whose message holds the expected fragment, never a
-traceback, never exit 0 (DESIGN s.12)."""
+traceback, never exit 0."""
 import hashlib
 import json
 import os
