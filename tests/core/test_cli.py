@@ -286,3 +286,22 @@ def test_loss_weights_reads_the_column_type_as_qiime2_does(files, tmp_path):
     assert done.returncode == 1
     assert "--category-weight weighs categories, but --loss-weights 'weight' is numeric" \
         in done.stderr
+
+
+def test_the_ridge_readout_from_the_aam_command(files, tmp_path):
+    encoder = tmp_path / "encoder"
+    done = aam("pretrain", "--table", files / "table.biom", "--distances",
+               files / "unifrac.tsv", "--epochs", 1, "--output-dir", encoder, *TINY)
+    assert done.returncode == 0, done.stderr
+    fit = ["fit-regressor", "--table", files / "table.biom", "--metadata",
+           files / "metadata.tsv", "--target", "age", "--groups", "group",
+           "--pretrained", encoder / "model", "--readout", "ridge", *TINY]
+    done = aam(*fit, "--output-dir", tmp_path / "ridge")
+    assert done.returncode == 0, done.stderr
+    assert "Ridge readout (member 1 of 5)" in done.stderr
+    config = json.loads((tmp_path / "ridge/model/config.json").read_text())
+    assert (config["training"]["readout"], config["architecture"]["regression_hidden"]) == (
+        "ridge", [])
+    done = aam(*fit, "--epochs", 3, "--output-dir", tmp_path / "refused")
+    assert done.returncode == 1
+    assert "--readout ridge trains no network, so --epochs would be ignored" in done.stderr
