@@ -125,9 +125,35 @@ def pretrain_alpha_diversity(use):
          {'model': ('encoder', 'AAMModel[AAMEncoder]')})
 
 
+def pretrain_taxonomy(use):
+    """Distances and a taxonomy: ASV vectors also learn each ASV's lineage
+    (ranks with two or more taxa among the table's ASVs)."""
+    table = use.init_artifact('table', table_factory)
+    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
+    taxonomy = use.init_artifact('taxonomy', taxonomy_factory)
+    _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
+                               taxonomy=taxonomy, **_FAST),
+         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+
+
 def fit_regressor(use):
     _, model = _fit(use)
     model.assert_output_type('AAMModel[AAMRegressor]')
+
+
+def fit_regressor_ridge(use):
+    """The ridge readout: the pretrained encoder stays frozen and the head is
+    solved in closed form, in seconds (gradient-training options do not apply)."""
+    table = use.init_artifact('table', table_factory)
+    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
+    encoder, = _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
+                                          **_FAST),
+                    {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    target = _column(use, 'age', metadata_factory, 'metadata')
+    fast = {k: v for k, v in _FAST.items() if k != 'epochs'}
+    _run(use, 'fit_regressor', dict(table=table, metadata=target, pretrained_model=encoder,
+                                    readout='ridge', **fast),
+         {'model': ('regressor', 'AAMModel[AAMRegressor]')})
 
 
 def fit_regressor_conditioned(use):

@@ -168,7 +168,8 @@ _register(
     _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity', 'taxonomy'),
     {'model': 'The pretrained AAM encoder.'},
     examples={'pretrain': _examples.pretrain,
-              'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity})
+              'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity,
+              'pretrain_taxonomy': _examples.pretrain_taxonomy})
 
 _FIT_INPUTS = {'table': FeatureTable[Frequency],
                'sequences': FeatureData[Sequence],
@@ -189,7 +190,8 @@ _register(
     masked-nucleotide and masked-abundance objectives.""",
     _FIT_INPUT_DESCRIPTIONS, {'model': 'The trained AAM regressor.'},
     examples={'fit_regressor': _examples.fit_regressor,
-              'fit_regressor_conditioned': _examples.fit_regressor_conditioned})
+              'fit_regressor_conditioned': _examples.fit_regressor_conditioned,
+              'fit_regressor_ridge': _examples.fit_regressor_ridge})
 
 _register(
     plugin.methods, _regression.predict_regression,
