@@ -1,12 +1,13 @@
 """The ridge readout: a regressor's head solved in closed form on the frozen
 pretrained encoder's sample embeddings, instead of fine-tuned by gradient.
 
-With few labels, fine-tuning a network on them early-stops on validation
-splits of a handful of groups; a linear map from the pretrained embedding,
-its penalty chosen by grouped cross-validation inside the training samples,
-keeps what pretraining learned and fits in seconds. The result is an
-ordinary regressor: a linear head on the frozen encoder, so prediction,
-intervals, embeddings and ensembles work as for any other.
+Fine-tuning trains the sample encoder and the head for minutes; a linear
+map from the pretrained embedding, its penalty chosen by grouped
+cross-validation inside the training samples, fits in seconds, and on
+oral-age it is as accurate with a few hundred labels (less so with 50, or
+with all of them: docs/label-efficiency.md). The result is an ordinary
+regressor, a linear head on the frozen encoder, so prediction, intervals,
+embeddings and ensembles work as for any other.
 
 A quantile model gets the ridge line shifted by the quantiles of its
 cross-validated residuals: parallel quantile lines, non-crossing, which the
