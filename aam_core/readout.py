@@ -188,9 +188,10 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
         if run.kind == "regressor" and len(val_rows):
             out_of_fold.append((val_rows, predict_validation(
                 member, TrainingData(run.builder, train_rows, val_rows))))
-        log(f"Ridge readout{f' (member {index + 1} of {len(splits)})' if len(splits) > 1 else ''}"
-            f" on {len(train_rows)} samples: penalty {alpha:g}, chosen by grouped "
-            f"cross-validation; validation MAE {history.get('val_mae', float('nan')):.4g}.")
+        which = f" (member {index + 1} of {len(splits)})" if len(splits) > 1 else ""
+        log(f"Ridge readout{which} on {len(train_rows)} samples: penalty {alpha:g}, chosen "
+            f"by grouped cross-validation; validation MAE "
+            f"{history.get('val_mae', float('nan')):.4g}.")
         histories.append(pd.DataFrame([{**history, "seconds": time.perf_counter() - started,
                                         **({"member": index} if len(splits) > 1 else {})}]))
         members.append(member)
