@@ -108,32 +108,33 @@ def _fit_classifier(use):
     return _fit(use, 'fit_classifier', 'classifier', class_weight='balanced')
 
 
-def pretrain(use):
+def _pretrain(use, distances_name: str = 'unifrac_distances', **inputs):
+    """(table, encoder): aam pretrain on the example table and distances,
+    with more inputs as named (`inputs`: input name -> (variable, factory))."""
     table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
-    _run(use, 'pretrain', dict(table=table, distance_matrix=distances, **_FAST),
-         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    distances = use.init_artifact(distances_name, distance_matrix_factory)
+    more = {name: use.init_artifact(variable, factory)
+            for name, (variable, factory) in inputs.items()}
+    encoder, = _run(use, 'pretrain', dict(table=table, distance_matrix=distances, **more,
+                                          **_FAST),
+                    {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    return table, encoder
+
+
+def pretrain(use):
+    _pretrain(use)
 
 
 def pretrain_alpha_diversity(use):
     """Any distance matrix (here Bray-Curtis) and an alpha diversity."""
-    table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('braycurtis_distances', distance_matrix_factory)
-    shannon = use.init_artifact('shannon', alpha_diversity_factory)
-    _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
-                               alpha_diversity=shannon, **_FAST),
-         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    _pretrain(use, 'braycurtis_distances',
+              alpha_diversity=('shannon', alpha_diversity_factory))
 
 
 def pretrain_taxonomy(use):
     """Distances and a taxonomy: ASV vectors also learn each ASV's lineage
     (ranks with two or more taxa among the table's ASVs)."""
-    table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
-    taxonomy = use.init_artifact('taxonomy', taxonomy_factory)
-    _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
-                               taxonomy=taxonomy, **_FAST),
-         {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    _pretrain(use, taxonomy=('taxonomy', taxonomy_factory))
 
 
 def fit_regressor(use):
@@ -144,11 +145,7 @@ def fit_regressor(use):
 def fit_regressor_ridge(use):
     """The ridge readout: the pretrained encoder stays frozen and the head is
     solved in closed form, in seconds (gradient-training options do not apply)."""
-    table = use.init_artifact('table', table_factory)
-    distances = use.init_artifact('unifrac_distances', distance_matrix_factory)
-    encoder, = _run(use, 'pretrain', dict(table=table, distance_matrix=distances,
-                                          **_FAST),
-                    {'model': ('encoder', 'AAMModel[AAMEncoder]')})
+    table, encoder = _pretrain(use)
     target = _column(use, 'age', metadata_factory, 'metadata')
     fast = {k: v for k, v in _FAST.items() if k != 'epochs'}
     _run(use, 'fit_regressor', dict(table=table, metadata=target, pretrained_model=encoder,
