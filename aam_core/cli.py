@@ -113,14 +113,15 @@ def _optional(kind):
 
 def _warn_old_names(argv, command: str) -> None:
     """Old flag spellings and forms still work; say what to use from now on."""
+    def used(flag: str) -> bool:
+        return any(a in (flag, "--no-" + flag[2:]) or a.startswith(flag + "=")
+                   for a in argv)
     for option in for_command(command):
         old = "--" + option.old_name.replace("_", "-") if option.old_name else None
-        if old and any(a == old or a == "--no-" + old[2:] or a.startswith(old + "=")
-                       for a in argv):
+        if old and used(old):
             print(f"aam {command}: warning: {old} is now {option.flag}; the old "
                   "name still works for now.", file=sys.stderr)
-        if option.now and any(a == option.flag or a.startswith(option.flag + "=")
-                              for a in argv):
+        if option.now and used(option.flag):
             print(f"aam {command}: warning: {option.flag} is now "
                   f"{' and '.join('--' + n.replace('_', '-') for n in option.now)}; "
                   "the old form still works for now.", file=sys.stderr)
@@ -135,10 +136,15 @@ def _column(frame, name: str, path: str):
     return frame[name]
 
 
-def _numeric(column):
+def _as_numbers(column):
+    """(the column as numbers, its values that are not numbers)."""
     import pandas as pd
     values = pd.to_numeric(column, errors="coerce")
-    bad = column[values.isna() & column.notna()]
+    return values, column[values.isna() & column.notna()]
+
+
+def _numeric(column):
+    values, bad = _as_numbers(column)
     if len(bad):
         raise AAMInputError(
             f"The target column {column.name!r} must be numeric for a regressor, "
@@ -317,11 +323,8 @@ def _loss_weights(args, frame, config: ConditioningConfig):
             raise UsageError("--category-weight weighs the categories of --loss-weights; "
                              "give --loss-weights a categorical column.")
         return config, None
-    import pandas as pd
-    column = _column(frame, name, args.metadata)
     declared = frame.attrs.get("q2:types", {}).get(name)
-    values = pd.to_numeric(column, errors="coerce")
-    words = column[values.isna() & column.notna()]
+    values, words = _as_numbers(_column(frame, name, args.metadata))
     if declared == "numeric" and len(words):
         raise UsageError(f"--loss-weights {name!r} is numeric by the file's '#q2:types' "
                          f"row, but holds {list(words.unique()[:3])}; correct the values "

@@ -70,9 +70,9 @@ def read_metadata(path: str):
     frame = pd.read_csv(existing(path, "The metadata file"), sep="\t", dtype=str,
                         comment=None)
     frame = frame.set_index(frame.columns[0])
-    directives = frame.index.astype(str).str.startswith("#")
-    types = frame[frame.index.astype(str) == "#q2:types"]
-    frame = frame[~directives]
+    ids = frame.index.astype(str)
+    types = frame[ids == "#q2:types"]
+    frame = frame[~ids.str.startswith("#")]
     frame.index = frame.index.astype(str)
     # the declared column types, which decide numeric or categorical as in QIIME 2
     frame.attrs["q2:types"] = {} if types.empty else {
