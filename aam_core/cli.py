@@ -197,9 +197,7 @@ def _train(args, command: str, work) -> int:
             tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
                                             f"aam {command}", _options(args))
         checkpoints.identity = {"command": command}
-        runtime = Runtime(dist, checkpoints, tracker)
-        with runtime.active():
-            bundle = work(log, checkpoints)
+        bundle = work(log, Runtime(dist, checkpoints, tracker))
         if dist.is_main:
             bundle.config["training"]["distributed"] = {
                 "world_size": dist.world_size, "strategy": dist.strategy,
@@ -258,7 +256,8 @@ def cmd_pretrain(args) -> int:
     data = build(DataConfig, options, "pretrain")
     train = build(TrainConfig, options, "pretrain")
 
-    def work(log, checkpoints):
+    def work(log, runtime):
+        checkpoints = runtime.checkpoints
         table, sequences = _inputs(args)
         distances = _distances(args)
         checkpoints.identity["table"] = _table_digest(table)
@@ -277,17 +276,16 @@ def cmd_pretrain(args) -> int:
                 f"{zlib.crc32(taxonomy.to_csv(sep=chr(9)).encode()):08x}")
         return api.pretrain(table, sequences, distances, model=model, data=data,
                             train=train, log=log, alpha_diversity=alpha,
-                            taxonomy=taxonomy)
+                            taxonomy=taxonomy, runtime=runtime)
     return _train(args, "pretrain", work)
 
 
 def cmd_fit(args, kind: str) -> int:
-    from . import api
-    fit = api.fit_classifier if kind == "classifier" else api.fit_regressor
+    from .fit import FitInputs, FitSettings, fit_model
     settings = fit_arguments(vars(args), bool(args.pretrained), bool(args.distances))
     conditioning_config = _conditioning_config(args)
 
-    def work(log, checkpoints):
+    def work(log, runtime):
         from .bundle import ModelBundle
         table, sequences = _inputs(args)
         frame = read_metadata(args.metadata)
@@ -305,11 +303,11 @@ def cmd_fit(args, kind: str) -> int:
         categories = frame[[_column(frame, c, args.metadata).name
                             for c in dict.fromkeys(by)]] if by else None
         pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
-        checkpoints.identity["table"] = _table_digest(table)
-        return fit(table, target, sequences, groups, pretrained, **settings, log=log,
-                   distances=_distances(args), conditioning=conditioning,
-                   conditioning_config=weighting, categories=categories,
-                   sample_weights=weights)
+        runtime.checkpoints.identity["table"] = _table_digest(table)
+        inputs = FitInputs(table, target, sequences, groups, pretrained,
+                           _distances(args), conditioning, categories, weights)
+        return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
+                         log, runtime)
     return _train(args, f"fit-{kind}", work)
 
 

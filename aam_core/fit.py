@@ -32,7 +32,7 @@ from .option import check_fields, check_needs, choices_of
 from .spelling import spelled
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
-from .train.distributed import Runtime, current_runtime
+from .train.distributed import Runtime
 from .train.loop import TrainingData, evaluate, fit, log_to_stderr
 from .train.lr_finder import lr_range_test
 from .train.objective import Objective, as_tensor
@@ -80,7 +80,7 @@ def _fitter(kind: str, doc: str):
         inputs = FitInputs(table, targets, sequences, groups, pretrained, distances,
                            conditioning, categories, sample_weights)
         settings = FitSettings(model, head_options, data, train, conditioning_config)
-        return fit_model(kind, inputs, settings, log, current_runtime())
+        return fit_model(kind, inputs, settings, log)
     fit_kind.__name__ = fit_kind.__qualname__ = f"fit_{kind}"
     fit_kind.__doc__ = doc
     return fit_kind
@@ -121,8 +121,8 @@ class _Run:
 def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
               runtime: Runtime | None = None) -> ModelBundle:
     """Fit a 'regressor' or a 'classifier', among the processes of `runtime`
-    (default: one process, no checkpoints, no tracker)."""
-    runtime = runtime or Runtime()
+    (default: those this process has joined; no checkpoints, no tracker)."""
+    runtime = runtime or Runtime.joined()
     started = time.perf_counter()
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)

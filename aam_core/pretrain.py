@@ -25,7 +25,7 @@ from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
 from .model.ensemble import first_member_state
 from .train.device import resolve_device, seed_everything
-from .train.distributed import current_runtime
+from .train.distributed import Runtime
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
 
@@ -34,11 +34,13 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
              data: DataConfig = DataConfig(),
              train: TrainConfig = PRETRAIN_TRAIN_DEFAULTS,
              log: Callable[[str], None] = log_to_stderr,
-             alpha_diversity=None, taxonomy=None) -> ModelBundle:
+             alpha_diversity=None, taxonomy=None,
+             runtime: Runtime | None = None) -> ModelBundle:
     """Self-supervised encoder: distance pairs (when distances), alpha
     diversity (a pandas Series by sample id, when given), taxonomy (lineages
     by feature id: a Series, or a frame with a 'Taxon' column, when given)
-    + masked nucleotides."""
+    + masked nucleotides. runtime: the processes, checkpoints and tracker
+    to train with (default: the processes this one has joined)."""
     started = time.perf_counter()
     seed_everything(train)
     prepared = prepare(table, sequences, data, log)
@@ -68,7 +70,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
         f"{len(prepared.table.feature_ids)} ASVs; objectives: "
         f"{', '.join(objective.weights)}; device {device}.")
     result = fit(network, training, objective, train, device, "loss", log,
-                 current_runtime())
+                 runtime or Runtime.joined())
     config = new_config("encoder", architecture, data, train, device)
     config["training"]["run"] = run_record(prepared, [(train_rows, val_rows)], 0,
                                            time.perf_counter() - started)

@@ -26,7 +26,6 @@ slice's share of samples.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import copy
 import os
 import warnings
@@ -297,26 +296,12 @@ class Runtime:
     checkpoints: Any = None  # checkpoint.Checkpoints, or None
     tracker: Any = tracking.NONE  # tracking.Tracker: rank 0's, when asked for
 
-    @contextlib.contextmanager
-    def active(self):
-        """Make this the runtime of every api.pretrain / fit_* call inside
-        the block: each reads it once, at its start, and hands it down to
-        the training loop as an argument. (Not an argument of theirs:
-        fit_* already take 15 parameters, the most a function here may.)"""
-        token = _ACTIVE.set(self)
-        try:
-            yield self
-        finally:
-            _ACTIVE.reset(token)
-
-
-_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("aam_runtime", default=None)
-
-
-def current_runtime() -> Runtime:
-    """The active Runtime; otherwise one from an initialised process group."""
-    runtime = _ACTIVE.get()
-    return runtime if runtime is not None else Runtime(Distributed.current())
+    @classmethod
+    def joined(cls) -> "Runtime":
+        """Among the processes this one has joined (a process group its
+        caller initialised, e.g. under torchrun; else alone), without
+        checkpoints or a tracker: what a plain API call runs with."""
+        return cls(Distributed.current())
 
 
 # -- joining and launching processes -----------------------------------------

@@ -17,6 +17,7 @@ from scipy.spatial.distance import pdist, squareform
 from aam_core import api
 from aam_core.bundle import ModelBundle
 from aam_core.config import FIT_TRAIN_DEFAULTS, DataConfig, ModelConfig, TrainConfig
+from aam_core.fit import FitInputs, FitSettings, fit_model
 from aam_core.data.batching import BatchBuilder
 from aam_core.data.distances import DistanceFile
 from aam_core.data.table import CountTable
@@ -156,8 +157,8 @@ def training_run(dist: Distributed, folder: str, strategy: str) -> None:
     dist = replace(dist, strategy=strategy)
     table, dm, train = training_inputs()
     runtime = Runtime(dist, Checkpoints(Path(folder, strategy), every_steps=1))
-    with runtime.active():
-        bundle = api.pretrain(table, distances=dm, model=ARCHITECTURE, train=train, **QUIET)
+    bundle = api.pretrain(table, distances=dm, model=ARCHITECTURE, train=train,
+                          runtime=runtime, **QUIET)
     if dist.is_main:
         Path(folder, f"{strategy}.pkl").write_bytes(pickle.dumps(
             (bundle.state_dict, bundle.history)))
@@ -196,8 +197,9 @@ def regressor_inputs():
 
 def regressor_run(dist: Distributed, folder: str) -> None:
     table, target, train = regressor_inputs()
-    with Runtime(dist).active():
-        bundle = api.fit_regressor(table, target, model=ARCHITECTURE, train=train, **QUIET)
+    bundle = fit_model("regressor", FitInputs(table, target),
+                       FitSettings(model=ARCHITECTURE, train=train), QUIET["log"],
+                       Runtime(dist))
     if dist.is_main:
         Path(folder, "regressor.pkl").write_bytes(pickle.dumps(bundle.history))
 
