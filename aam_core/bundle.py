@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from . import verify
+from .config import current_names
 from .verify import DIGEST_KEY, ModelFormatError
 
 FORMAT_VERSION = 1
@@ -172,7 +173,7 @@ def read_config(directory: str | Path, name: str | None = None) -> dict:
         validate_config(config)
     except ModelFormatError as error:
         raise ModelFormatError(f"{_capital(name)}: {error}") from error
-    return config
+    return current_names(config)
 
 
 def _capital(text: str) -> str:

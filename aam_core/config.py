@@ -51,9 +51,9 @@ class ModelConfig:
     regression_hidden: tuple = (64,)
     # Head options (model/heads.py). Fine-tuning takes them from the caller
     # even when the encoder fields come from a pretrained model (HEAD_FIELDS).
-    head_residual: bool = setting(
+    residual_head: bool = setting(
         False, "Use residual blocks (x + MLP(LayerNorm(x)), the hidden layers' "
-        "widths as inner widths) in the head instead of a plain MLP.", name="residual_head",
+        "widths as inner widths) in the head instead of a plain MLP.",
         old_name="head_residual", actions=("fit_regressor",),
         commands=("fit-regressor",))
     output_activation: str = setting(
@@ -87,7 +87,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in values.items() if k in known}
+        values = {k: v for k, v in renamed(cls, values).items() if k in known}
         for name in _TUPLE_FIELDS:
             if name in values and values[name] is not None:
                 values[name] = tuple(values[name])
@@ -96,7 +96,7 @@ class ModelConfig:
 
 _TUPLE_FIELDS = ("regression_hidden", "output_bounds", "classification_hidden")
 # options of the heads, which fine-tuning may set on a pretrained encoder
-HEAD_FIELDS = ("regression_hidden", "head_dropout", "head_residual",
+HEAD_FIELDS = ("regression_hidden", "head_dropout", "residual_head",
                "output_activation", "output_bounds", "classification_hidden",
                "regression_experts")
 # a head's shape as users give it: a depth and a width (0: the encoder's
@@ -209,9 +209,9 @@ class TrainConfig:
     patience: int = setting(
         10, "Epochs without validation improvement before stopping.", low=1,
         actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
-    seed: int = setting(
+    random_state: int = setting(
         0, "Seed for splits, rarefaction, masking and initial weights; a run on "
-        "CPU is reproducible from it.", name="random_state", old_name="seed",
+        "CPU is reproducible from it.", old_name="seed",
         low=0, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
     device: str = setting(
         "auto", "Where to compute: 'auto' uses a CUDA GPU when one is present.",
@@ -236,13 +236,13 @@ class TrainConfig:
                           "loss; 0 skips it."}})
     target_weight: float = setting(1.0, "weight of the target loss", low=0,
                                    commands=FIT_COMMANDS)
-    target_loss: str = setting(
+    loss: str = setting(
         "huber", "Loss on the (normalised) target: 'huber', 'mse', 'mae', "
         "'quantile' (pinball loss on every one of quantiles at once; the median is "
         "the prediction and predict-regression-interval returns the outer "
         "quantiles as bounds), 'asymmetric' (squared error weighted by "
         "overprediction_weight above the truth and underprediction_weight below "
-        "it).", name="loss", old_name="target_loss",
+        "it).", old_name="target_loss",
         choices=("huber", "mse", "mae", "quantile", "asymmetric"),
         actions=("fit_regressor",), commands=("fit-regressor",))
     normalisation: str = setting(
@@ -257,19 +257,19 @@ class TrainConfig:
         (0.1, 0.5, 0.9), "Quantiles the 'quantile' loss fits, e.g. 0.1 0.5 0.9 (the "
         "default). The prediction is the one closest to 0.5.", kind="floats",
         low=0, high=1, inclusive=(False, False), actions=("fit_regressor",),
-        commands=("fit-regressor",), needs=("target_loss", "quantile"))
+        commands=("fit-regressor",), needs=("loss", "quantile"))
     huber_delta: float = setting(
         1.0, "Where the 'huber' loss turns from squared to linear, in normalised "
         "units.", low=0, inclusive=(False, False), actions=("fit_regressor",),
-        commands=("fit-regressor",), needs=("target_loss", "huber"))
+        commands=("fit-regressor",), needs=("loss", "huber"))
     overprediction_weight: float = setting(
         1.0, "'asymmetric' loss: weight of predictions above the truth.", low=0,
         actions=("fit_regressor",), commands=("fit-regressor",),
-        needs=("target_loss", "asymmetric"))
+        needs=("loss", "asymmetric"))
     underprediction_weight: float = setting(
         1.0, "'asymmetric' loss: weight of predictions below the truth.", low=0,
         actions=("fit_regressor",), commands=("fit-regressor",),
-        needs=("target_loss", "asymmetric"))
+        needs=("loss", "asymmetric"))
     class_weight: str = setting(
         "none", "'balanced' weighs each class by n / (k * n_class) in the "
         "cross-entropy (as scikit-learn's), so rare classes count as much as "
@@ -446,9 +446,9 @@ class ConditioningConfig:
         "blocks; 'none' uses the columns only for the output scaling.",
         choices=("none", "add", "concat", "film", "cross_attention"),
         actions=FIT, commands=FIT_COMMANDS)
-    output_scaling: bool = setting(
+    conditional_output: bool = setting(
         False, "Learn a scale and a bias of the output per category (summed over "
-        "the columns), starting at 1 and 0.", name="conditional_output",
+        "the columns), starting at 1 and 0.",
         old_name="output_scaling", actions=FIT, commands=FIT_COMMANDS)
     # ((child, parent), ...): child adds parent's embedding; `aam --parent`,
     # or found from the data by the plugin's `hierarchical`
@@ -479,9 +479,32 @@ class ConditioningConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "ConditioningConfig":
         known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in values.items() if k in known}
+        values = {k: v for k, v in renamed(cls, values).items() if k in known}
         for name in ("parents", "category_weights"):
             if name in values:
                 values[name] = tuple(tuple(p) for p in values[name])
         return cls(**values)
 
+
+
+def renamed(cls, values: dict) -> dict:
+    """Saved settings of `cls` under their current names: four were stored
+    under other names (seed, target_loss, head_residual, output_scaling)
+    before each took its option's name, and models saved then still load."""
+    current = {spec.name for spec in fields(cls)}
+    old = {spec.metadata["option"]["old_name"]: spec.name for spec in fields(cls)
+           if spec.metadata.get("option", {}).get("old_name")}
+    return {old[key] if key in old and key not in current else key: value
+            for key, value in values.items()}
+
+
+SAVED_BLOCKS = {"architecture": ModelConfig, "data": DataConfig,
+                "training": TrainConfig, "conditioning": ConditioningConfig}
+
+
+def current_names(config: dict) -> dict:
+    """A saved model's config (config.json) with every setting under its
+    current name."""
+    return {**config, **{block: renamed(cls, config[block])
+                         for block, cls in SAVED_BLOCKS.items()
+                         if isinstance(config.get(block), dict)}}

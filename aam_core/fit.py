@@ -147,7 +147,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds
     splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
-                           train.seed, groups, train.ensemble_validation)
+                           train.random_state, groups, train.ensemble_validation)
     if kind == "classifier":
         supervision.check_classes(target, splits)
     # what all members share (normalisation, vocabularies, weights) is fitted
@@ -220,7 +220,7 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
     members, histories, best_epochs, selected_by, out_of_fold = [], [], [], "loss", []
     asv_vectors = None  # of the frozen pretrained nucleotide encoder: alike in every member
     for index, (train_rows, val_rows) in enumerate(splits):
-        member_train = replace(run.train, seed=run.train.seed + index)
+        member_train = replace(run.train, random_state=run.train.random_state + index)
         seed_everything(member_train)
         network = _member_network(run, pretrained, log if index == 0 else None)
         if run.train.freeze_encoder or run.train.freeze_nucleotide_encoder:
@@ -285,7 +285,7 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
     counts each time)."""
     rows = np.concatenate([r for r, _ in out_of_fold])
     predicted = np.concatenate([p for _, p in out_of_fold])
-    quantiles = train.quantiles if train.target_loss == "quantile" else ()
+    quantiles = train.quantiles if train.loss == "quantile" else ()
     calibrated = intervals.calibration(truth[rows], predicted,
                                        intervals.interval_level(quantiles))
     log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
@@ -307,7 +307,7 @@ def _track_validation(truth: np.ndarray, out_of_fold: list, train: TrainConfig,
 def _member_network(run: _Run, pretrained, log) -> AAM:
     network = AAM(run.architecture,
                   "regression" if run.kind == "regressor" else "classification",
-                  run.n_outputs, run.spec, monotone=run.train.target_loss == "quantile")
+                  run.n_outputs, run.spec, monotone=run.train.loss == "quantile")
     if pretrained is not None:
         loaded = load_matching_weights(network, first_member_state(pretrained.state_dict))
         if log is not None:
@@ -326,7 +326,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
     check_fields(replace(train, selection_metric="auto"))
     check_fields(conditioning)
     check_needs(train, f"fit_{kind}")
-    if train.target_loss == "quantile" and kind == "regressor":
+    if train.loss == "quantile" and kind == "regressor":
         train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
                                                           train.quantiles))))
         if not train.quantiles:
@@ -443,7 +443,7 @@ def check_preset(model, pretrained: ModelConfig, log) -> None:
 def _n_outputs(kind: str, target_block: dict, train: TrainConfig) -> int:
     if kind == "classifier":
         return len(target_block["labels"])
-    return len(train.quantiles) if train.target_loss == "quantile" else 1
+    return len(train.quantiles) if train.loss == "quantile" else 1
 
 
 def _freeze(network: AAM, train: TrainConfig) -> None:

@@ -132,7 +132,7 @@ def target_loss_per_sample(prediction, target, kind, *, quantiles=None,
                      f"{TARGET_LOSSES + ('cross_entropy',)}.")
 
 
-TARGET_LOSSES = choices_of(TrainConfig, "target_loss")
+TARGET_LOSSES = choices_of(TrainConfig, "loss")
 
 
 def expert_balance_loss(gate: torch.Tensor) -> torch.Tensor:

@@ -53,8 +53,8 @@ KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",
 @dataclass(frozen=True)
 class Option:
     """One user-facing setting. `name` is its Python and QIIME 2 name and,
-    with dashes, its `aam` flag; `field` names where its value lands
-    ('train.seed') when that differs or when it is stored at all."""
+    with dashes, its `aam` flag; `field` names the settings field its
+    value lands in ('TrainConfig.random_state')."""
     name: str
     kind: str
     default: object
@@ -75,7 +75,7 @@ class Option:
     # width): still read, with a warning naming them
     now: tuple = ()
     # (field, value): the option only acts when that field of the same
-    # settings holds that value (quantiles: target_loss 'quantile'); set to
+    # settings holds that value (quantiles: loss 'quantile'); set to
     # anything but its default otherwise, it would be silently ignored
     needs: tuple = ()
 

@@ -53,7 +53,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     architecture = replace(config, max_length=data.max_length)
     device = resolve_device(train.device)
     train_rows, val_rows = validation_split(prepared.table.n_samples,
-                                            train.validation_fraction, train.seed)
+                                            train.validation_fraction, train.random_state)
     check_training_size(len(train_rows), prepared.table.n_samples,
                         train.validation_fraction)
     alpha, alpha_block = _alpha(alpha_diversity, prepared.table.sample_ids, train_rows)

@@ -53,9 +53,9 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
     if pretrained is None:
         refuse("reads a pretrained encoder's embeddings: give a pretrained model, or "
                f"use {spelled('readout', 'fine_tune')}.")
-    if train.target_loss not in LOSSES:
+    if train.loss not in LOSSES:
         refuse(f"minimises the squared error: set {spelled('loss')} to 'mse', "
-               f"'huber' or 'quantile', not {train.target_loss!r}.")
+               f"'huber' or 'quantile', not {train.loss!r}.")
     for name in GRADIENT_ONLY:
         source, default = (data, type(data)()) if not hasattr(train, name) else \
             (train, defaults)
@@ -169,13 +169,13 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
     weights = np.ones(len(z)) if task.sample_weights is None else \
         task.sample_weights.numpy().astype(np.float64)
     units = np.asarray(groups if groups is not None else np.arange(len(z)), dtype=str)
-    quantiles = run.train.quantiles if run.train.target_loss == "quantile" else ()
+    quantiles = run.train.quantiles if run.train.loss == "quantile" else ()
     members, histories, out_of_fold = [], [], []
     for index, (train_rows, val_rows) in enumerate(splits):
         member = network if index == 0 else make_network(None)
         member.asv_cache = network.asv_cache
         alpha, residuals = choose_alpha(x[train_rows], z[train_rows], weights[train_rows],
-                                        units[train_rows], run.train.seed + index)
+                                        units[train_rows], run.train.random_state + index)
         w, b = solve(x[train_rows], z[train_rows], weights[train_rows], alpha)
         offsets = np.quantile(residuals, quantiles) if quantiles else np.zeros(1)
         set_head(member, w, b, offsets)

@@ -161,7 +161,7 @@ def regression_task(target, columns, train_rows, train: TrainConfig,
                                  conditions=conditions, shift=as_tensor(shift),
                                  scale=as_tensor(scale))
     block = {"name": str(target.name), **scaler.to_dict()}
-    if train.target_loss == "quantile":
+    if train.loss == "quantile":
         block["quantiles"] = list(train.quantiles)
 
     def score_on(val_rows):

@@ -51,7 +51,7 @@ class Recipe:
     fit_epochs: int = _F.epochs
     learning_rate: float = _F.learning_rate
     batch_size: int = _F.batch_size
-    loss: str = _F.target_loss
+    loss: str = _F.loss
     patience: int = _F.patience
     freeze_nucleotide_encoder: bool = _F.freeze_nucleotide_encoder
     ensemble_size: int = _F.ensemble_size

@@ -126,7 +126,7 @@ def main(argv=None) -> dict:
                  "coverage_80": None, "best_epoch": None, "minutes": 0.0})
     base = TrainConfig(epochs=args.epochs, batch_size=args.batch_size,
                        learning_rate=args.learning_rate, patience=args.patience,
-                       nucleotide_weight=0.0, seed=args.seed, device="cpu",
+                       nucleotide_weight=0.0, random_state=args.seed, device="cpu",
                        n_threads=args.threads, validation_fraction=0.1)
     combos = [(*c, False) for c in itertools.product(
         ("huber", "quantile"), ("scratch", "pretrained"), ("none", "study"))]
@@ -152,7 +152,7 @@ def main(argv=None) -> dict:
         bundle = api.fit_regressor(
             train_table, train_meta["age"], groups=train_meta["group"],
             pretrained=encoder if start == "pretrained" else None, model=args.preset,
-            train=replace(base, target_loss=loss), conditioning=frame,
+            train=replace(base, loss=loss), conditioning=frame,
             conditioning_config=options, categories=train_meta[["group"]], log=log)
         test_frame = test_meta[["study"]] if conditioning == "study" else None
         predicted = api.predict(bundle, test_table, conditioning=test_frame, log=log)

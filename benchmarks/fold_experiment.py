@@ -70,7 +70,7 @@ def model_and_pretraining(cfg: dict) -> tuple[ModelConfig, TrainConfig | None]:
     epochs = cfg.pop("pretrain_epochs", 0)
     pretrain = TrainConfig(epochs=epochs, learning_rate=cfg.pop("pretrain_lr", 1e-3),
                            unifrac_weight=cfg.pop("pretrain_unifrac_weight", 1.0),
-                           seed=cfg.pop("pretrain_seed", 0), **cfg.pop("pretrain", {}))
+                           random_state=cfg.pop("pretrain_seed", 0), **cfg.pop("pretrain", {}))
     return model, (pretrain if epochs else None)
 
 
@@ -116,7 +116,7 @@ def main(argv=None) -> None:
     columns = cfg.pop("condition_on", [])
     conditioning = metadata[columns].astype(str) if columns else None
     options = ConditioningConfig(fusion=cfg.pop("fusion", "add"),
-                                 output_scaling=cfg.pop("conditional_output", False),
+                                 conditional_output=cfg.pop("conditional_output", False),
                                  unknown_rate=cfg.pop("unknown_rate", 0.05))
     # augmentation in fine-tuning (DataConfig)
     data = DataConfig(rarefaction_depth=cfg.pop("rarefaction_depth", 0),
@@ -126,7 +126,7 @@ def main(argv=None) -> None:
     distances = training_unifrac(train) if fit_unifrac_weight else None
     predictions = []
     for seed in cfg.pop("seeds", [cfg.pop("seed", 0)]):
-        fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "seed": seed,
+        fit = TrainConfig(**{"epochs": 20, "nucleotide_weight": 0.0, **cfg, "random_state": seed,
                              "unifrac_weight": fit_unifrac_weight})
         regressor = api.fit_regressor(
             train, train_md["age"], groups=train_md["group"], pretrained=pretrained,

@@ -55,6 +55,8 @@ OUT = RESULTS / "label_efficiency"
 DOCS = REPO / "docs"
 CACHE = RESULTS.parent / ".pretrained-cache"  # git-ignored
 PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignored
+# settings under the names the cache keys were written with
+SAVED_AS = {"random_state": "seed", "loss": "target_loss"}
 AMERICAN_GUT = "10317"
 METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 
@@ -123,12 +125,13 @@ class Fold:
 
     def __init__(self, settings: Settings, fold: int, threads: int, variants: dict,
                  pretraining: dict, pretrain_on: str = "training",
-                 distance: str = "unweighted_unifrac"):
+                 distance: str = "unweighted_unifrac", taxonomy: bool = False):
         self.settings, self.fold, self.threads = settings, fold, threads
         self.variants = variants  # method name -> TrainConfig fields for fitting
         self.pretraining = pretraining  # aam pretrain parameters over its defaults
         self.pretrain_on = pretrain_on  # "training" samples, or "all" (transductive)
         self.distance = distance  # diversity-lib's name of the pretraining distance
+        self.taxonomy = taxonomy  # pretrain also on the tree-derived stand-in taxonomy
         self.table, self.metadata, self.tree = load(settings)
         self.metadata["study"] = self.metadata["study"].astype(str)
         folds = grouped_folds(self.metadata[settings.group], settings.folds, settings.seed)
@@ -154,28 +157,35 @@ class Fold:
         """aam pretrain (defaults) on the training fold, unlabelled, or on
         every sample (transductive: one encoder for all folds); cached."""
         import qiime2
-        from qiime2.plugins import aam, diversity_lib
+        from qiime2.plugins import aam
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
         transductive = self.pretrain_on == "all"
         samples = self.metadata.index if transductive else self.train_md.index
-        # the same keys as before these options existed, so saved encoders still match
+        # the same keys as before these options existed or took their option's
+        # name, so saved encoders still match
         pretraining = PRETRAIN_TRAIN_DEFAULTS.to_dict()
         pretraining.pop("readout")  # a fine-tuning option, added after these keys
+        pretraining = {SAVED_AS.get(k, k): v for k, v in pretraining.items()}
         key = ["all" if transductive else self.fold, self.settings.seed,
                pretraining, len(samples)]
         key += [self.pretraining] if self.pretraining else []
         if self.distance != "unweighted_unifrac":
             key.append(self.distance)
+        key += ["taxonomy: tree clades"] if self.taxonomy else []
         key = json.dumps(key, sort_keys=True)
         path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
         if path.exists():
             return qiime2.Artifact.load(str(path))
         started = time.perf_counter()
         table = self._artifact(samples) if transductive else self.train_table
-        distance = getattr(diversity_lib.methods, self.distance)
-        distances = (distance(table=table, phylogeny=self.tree) if "unifrac" in self.distance
-                     else distance(table=table)).distance_matrix
-        model = aam.methods.pretrain(table=table, distance_matrix=distances,
+        inputs = {}
+        distances = pretraining_distance(self.distance, table, self.tree)
+        if self.taxonomy:  # no classifier's taxonomy offline: clades of the tree
+            import skbio
+            from benchmarks.tree_taxonomy import tree_taxonomy
+            taxa = tree_taxonomy(self.tree.view(skbio.TreeNode))
+            inputs["taxonomy"] = qiime2.Artifact.import_data("FeatureData[Taxonomy]", taxa)
+        model = aam.methods.pretrain(table=table, distance_matrix=distances, **inputs,
                                      **{"random_state": self.settings.seed,
                                         "n_threads": self.threads, **self.pretraining}).model
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -236,7 +246,7 @@ class Fold:
         from aam_core.bundle import ModelBundle
         from aam_core.config import FIT_TRAIN_DEFAULTS
         s = self.settings
-        train = replace(FIT_TRAIN_DEFAULTS, seed=s.seed, n_threads=self.threads, **options)
+        train = replace(FIT_TRAIN_DEFAULTS, random_state=s.seed, n_threads=self.threads, **options)
         bundle = api.fit_regressor(train_table.view(biom.Table), labelled_md[s.target],
                                    groups=labelled_md[s.group].astype(str),
                                    pretrained=self.encoder.view(ModelBundle), train=train,
@@ -255,13 +265,27 @@ def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
     raise ValueError(f"unknown population {name!r}")
 
 
+def pretraining_distance(name: str, table, tree):
+    """diversity-lib's distance NAME on a table artifact; generalized UniFrac
+    is weighted at alpha 0.5, between unweighted (0) and weighted (1)."""
+    from qiime2.plugins import diversity_lib
+    if name == "generalized_unifrac":
+        return diversity_lib.methods.beta_phylogenetic_passthrough(
+            table=table, phylogeny=tree, metric="generalized_unifrac",
+            alpha=0.5).distance_matrix
+    distance = getattr(diversity_lib.methods, name)
+    return (distance(table=table, phylogeny=tree) if "unifrac" in name
+            else distance(table=table)).distance_matrix
+
+
 def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
              methods: list, name: str, threads: int, variants: dict,
              pretraining: dict, label: str, pretrain_on: str = "training",
-             distance: str = "unweighted_unifrac") -> list:
+             distance: str = "unweighted_unifrac", taxonomy: bool = False) -> list:
     """Every method at every size on one fold; `label` names the run (the
     population, and a tag for changed settings) in rows and files."""
-    fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on, distance)
+    fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on, distance,
+                taxonomy)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
     rows, kept = [], [truth]
@@ -428,10 +452,13 @@ def main(argv=None) -> None:
                         help="all: pretrain one encoder on every sample, the held-out "
                              "ones included (transductive; tagged and kept apart)")
     parser.add_argument("--distance", default="unweighted_unifrac",
-                        choices=["unweighted_unifrac", "weighted_unifrac", "bray_curtis",
-                                 "jaccard"],
+                        choices=["unweighted_unifrac", "weighted_unifrac",
+                                 "generalized_unifrac", "bray_curtis", "jaccard"],
                         help="the distance pretraining learns (diversity-lib's name); "
                              "another than the default is tagged with its name")
+    parser.add_argument("--taxonomy", action="store_true",
+                        help="pretrain also on a taxonomy: the tree-derived stand-in "
+                             "(benchmarks/tree_taxonomy.py) of every ASV; tagged")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
@@ -445,12 +472,13 @@ def main(argv=None) -> None:
         for fold in [int(f) for f in args.folds.split(",")]:
             tag = args.tag or "-".join(filter(None, [
                 "transductive" if args.pretrain_on == "all" else "",
-                "" if args.distance == "unweighted_unifrac" else args.distance]))
+                "" if args.distance == "unweighted_unifrac" else args.distance,
+                "taxonomy" if args.taxonomy else ""]))
             label = "-".join(filter(None, [args.population, tag]))
             rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
                             args.draws, args.methods.split(","), args.population,
                             args.threads, variants, json.loads(args.pretrain), label,
-                            args.pretrain_on, args.distance)
+                            args.pretrain_on, args.distance, args.taxonomy)
             path = fold_path(label, fold)
             old = json.loads(path.read_text()) if path.exists() else []
             keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in

@@ -172,7 +172,7 @@ def worker_train(spec: dict) -> dict:
     out["rss_prepared_gb"] = peak_rss_gb()
 
     train = PRETRAIN_TRAIN_DEFAULTS
-    train_rows, _ = validation_split(n, train.validation_fraction, train.seed)
+    train_rows, _ = validation_split(n, train.validation_fraction, train.random_state)
     batches = batch_rows(len(train_rows), train.batch_size, rng, drop_last=True)
     timed = [train_rows[b] for b in batches[: spec["steps"] + 2]]
     path, ids_path = work / f"distances_{n}.npy", work / f"distances_{n}.ids"

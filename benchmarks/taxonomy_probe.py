@@ -105,7 +105,7 @@ def run(arm: str, seed: int, preset: str, epochs: int, data) -> dict:
                                                     replace=False).tolist())
     known = [a for a in asvs if a not in set(unseen)]
     settings = TrainConfig(epochs=epochs, batch_size=16, learning_rate=4e-3,
-                           nucleotide_weight=0.0, validation_fraction=0.0, seed=seed,
+                           nucleotide_weight=0.0, validation_fraction=0.0, random_state=seed,
                            n_threads=2)
     bundle = api.pretrain(train_table, distances=unifrac, model=preset, train=settings,
                           taxonomy=taxonomy.loc[known] if arm == "taxonomy" else None,

@@ -57,7 +57,7 @@ def conditioning_config(options: dict, frame) -> ConditioningConfig:
     weights = options['loss_weights']
     normalise_by = options.get('normalise_by')
     return ConditioningConfig(
-        fusion=options['fusion'], output_scaling=options['conditional_output'],
+        fusion=options['fusion'], conditional_output=options['conditional_output'],
         parents=parents, unknown_rate=options['unknown_rate'],
         normalise_by='' if normalise_by is None else normalise_by.name,
         weight_by=weights.name if _is_categorical(weights) else '')

@@ -19,7 +19,7 @@ _OBJECTIVE_SETTINGS = {'unifrac_weight': 'unifrac', 'nucleotide_weight': 'nucleo
 _LOSS_SETTINGS = {'quantiles': 'quantile', 'huber_delta': 'huber',
                   'overprediction_weight': 'asymmetric',
                   'underprediction_weight': 'asymmetric'}
-_KIND_SETTINGS = {'target_loss': 'regressor', 'normalisation': 'regressor',
+_KIND_SETTINGS = {'loss': 'regressor', 'normalisation': 'regressor',
                   'class_weight': 'classifier', 'label_smoothing': 'classifier'}
 _SCHEDULE_SETTINGS = {'lr_cycles': 'cosine_restarts', 'plateau_patience': 'plateau',
                       'plateau_factor': 'plateau'}
@@ -29,7 +29,7 @@ _ENSEMBLE_SETTINGS = ('ensemble_size', 'ensemble_validation')
 
 
 # head fields of the architecture, by the kind of model whose head they shape
-_HEAD_KINDS = {'regression_hidden': 'regressor', 'head_residual': 'regressor',
+_HEAD_KINDS = {'regression_hidden': 'regressor', 'residual_head': 'regressor',
                'output_activation': 'regressor', 'output_bounds': 'regressor',
                'classification_hidden': 'classifier',
                'head_dropout': 'regressor classifier'}
@@ -52,7 +52,7 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
     training = config['training']
     checks = [
         name not in _OBJECTIVE_SETTINGS or _OBJECTIVE_SETTINGS[name] in terms,
-        name not in _LOSS_SETTINGS or training.get('target_loss') == _LOSS_SETTINGS[name],
+        name not in _LOSS_SETTINGS or training.get('loss') == _LOSS_SETTINGS[name],
         name not in _KIND_SETTINGS or config['kind'] == _KIND_SETTINGS[name],
         name not in _SCHEDULE_SETTINGS
         or training.get('scheduler') == _SCHEDULE_SETTINGS[name],

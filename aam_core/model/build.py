@@ -20,7 +20,7 @@ def new_config(kind: str, architecture: ModelConfig, data: DataConfig,
     """config.json of a model trained now; fitting fills in its target."""
     return {"format_version": 1, "kind": kind,
             "architecture": architecture.to_dict(), "data": data.to_dict(),
-            "training": train.to_dict(), "seed": train.seed, "device": str(device),
+            "training": train.to_dict(), "seed": train.random_state, "device": str(device),
             "vocabulary": dict(VOCAB), "target": None, "class_labels": None,
             "conditioning": None,
             "versions": {"aam_core": __version__, "torch": torch.__version__}}

@@ -146,7 +146,7 @@ class Conditioning(nn.Module):
     """Category embeddings, their fusion, and the optional output scaling.
 
     `spec` is the model's config['conditioning'] block: columns,
-    vocabularies, parents {child: parent}, fusion, output_scaling,
+    vocabularies, parents {child: parent}, fusion, conditional_output,
     unknown_rate.
     """
 
@@ -172,7 +172,7 @@ class Conditioning(nn.Module):
         elif self.fusion == "cross_attention":
             self.cross = CrossAttentionFusion(d_model, n_heads)
         self.output_affine = None
-        if spec.get("output_scaling"):
+        if spec.get("conditional_output"):
             self.output_affine = nn.ModuleList(nn.Embedding(n, 2 * n_outputs) for n in sizes)
             for table in self.output_affine:
                 nn.init.zeros_(table.weight)

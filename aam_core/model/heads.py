@@ -95,9 +95,9 @@ class RegressionHead(nn.Module):
         # one expert keeps the plain head, and the state_dict names of models
         # saved before mixtures existed
         self.mlp = mlp(config.d_model, config.regression_hidden, n_outputs,
-                       config.head_dropout, config.head_residual) if experts == 1 \
+                       config.head_dropout, config.residual_head) if experts == 1 \
             else MixtureOfExperts(config.d_model, config.regression_hidden, n_outputs,
-                                  config.head_dropout, config.head_residual, experts)
+                                  config.head_dropout, config.residual_head, experts)
         self.n_outputs, self.monotone = n_outputs, monotone
         self.activation, self.lower, self.upper = config.output_activation, lower, upper
 

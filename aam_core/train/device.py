@@ -28,5 +28,5 @@ def autocast(device: torch.device, precision: str = "auto"):
 
 
 def seed_everything(train: TrainConfig) -> None:
-    torch.manual_seed(train.seed)
+    torch.manual_seed(train.random_state)
     set_torch_threads(train.n_threads)

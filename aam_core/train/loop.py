@@ -77,8 +77,8 @@ def evaluate(model, data: TrainingData, objective: Objective, train: TrainConfig
     processes each scores its slice of every batch; the sums and the
     predictions of all processes make the metrics.
     """
-    rng = np.random.default_rng([train.seed + 1, dist.rank])
-    generator = torch.Generator().manual_seed(train.seed + 1 + dist.rank)
+    rng = np.random.default_rng([train.random_state + 1, dist.rank])
+    generator = torch.Generator().manual_seed(train.random_state + 1 + dist.rank)
     sums, count, predictions, predicted_rows = {}, 0.0, [], []
     model.eval()
     with torch.no_grad(), autocast(device, train.precision):
@@ -188,12 +188,12 @@ class _Training:
         # the epoch's order depends on (seed, epoch) alone: the same on every
         # process, and again when the run resumes in the middle of the epoch
         batches = batch_rows(len(self.data.train_rows), train.batch_size,
-                             np.random.default_rng([train.seed, epoch]), drop_last=True)
+                             np.random.default_rng([train.random_state, epoch]), drop_last=True)
         bar = ProgressBar(len(batches), epoch, dist.is_main)
         self.optimizer.zero_grad(set_to_none=True)
         for done in range(state.step + 1, len(batches) + 1):
             shard = dist.shard(self.data.train_rows[batches[done - 1]])
-            rng = dist.step_random(train.seed, self.generator, epoch, done)
+            rng = dist.step_random(train.random_state, self.generator, epoch, done)
             batch = self.data.builder.build(shard.rows, rng).to(self.device)
             last = done % self.accumulate == 0 or done == len(batches)
             with dist.no_sync(self.wrapped, last):

@@ -28,8 +28,8 @@ def lr_range_test(model, data, objective, train, device: torch.device,
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=start, weight_decay=train.weight_decay)
     growth = (end / start) ** (1 / max(1, steps - 1))
-    rng = np.random.default_rng(train.seed)
-    generator = torch.Generator().manual_seed(train.seed)
+    rng = np.random.default_rng(train.random_state)
+    generator = torch.Generator().manual_seed(train.random_state)
     pending, records, average, best = [], [], 0.0, math.inf
     model.train()
     for step in range(steps):

@@ -34,7 +34,7 @@ class TargetTask:
 
     @classmethod
     def regression(cls, values, train: TrainConfig, **extra) -> "TargetTask":
-        return cls("regression", _float(values), train.target_loss,
+        return cls("regression", _float(values), train.loss,
                    quantiles=tuple(train.quantiles), delta=train.huber_delta,
                    over=train.overprediction_weight,
                    under=train.underprediction_weight, **extra)

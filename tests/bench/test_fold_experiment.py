@@ -10,7 +10,7 @@ def test_model_overrides_and_pretraining_fields():
            "learning_rate": 5e-4, "seeds": [0, 1]}
     model, pretrain = model_and_pretraining(cfg)
     assert (model.d_model, model.sample_layers, model.nucleotide_layers) == (64, 4, 2)
-    assert (pretrain.epochs, pretrain.unifrac_weight, pretrain.seed) == (16, 20, 1)
+    assert (pretrain.epochs, pretrain.unifrac_weight, pretrain.random_state) == (16, 20, 1)
     assert (pretrain.nucleotide_weight, pretrain.abundance_weight) == (0.0, 1.0)
     # the fine-tuning settings stay behind, the pretraining ones are taken
     assert cfg == {"learning_rate": 5e-4, "seeds": [0, 1]}

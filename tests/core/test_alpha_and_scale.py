@@ -23,7 +23,7 @@ from aam_core.train.objective import Objective
 from tests.conftest import random_dna
 
 QUIET = dict(log=lambda message: None)
-FAST = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, seed=3,
+FAST = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, random_state=3,
                    validation_fraction=0.0)
 
 

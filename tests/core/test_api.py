@@ -16,7 +16,7 @@ from aam_core.data.split import validation_split
 from tests.conftest import random_dna
 
 QUIET = dict(log=lambda message: None)
-FAST = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, seed=3)
+FAST = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, random_state=3)
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_same_seed_same_weights_other_seed_other_weights(planted):
     runs = [api.fit_regressor(table, target, model="tiny", train=FAST, **QUIET)
             for _ in range(2)]
     other = api.fit_regressor(table, target, model="tiny",
-                              train=TrainConfig(**{**FAST.to_dict(), "seed": 4}), **QUIET)
+                              train=TrainConfig(**{**FAST.to_dict(), "random_state": 4}), **QUIET)
     for name, value in runs[0].state_dict.items():
         assert torch.equal(value, runs[1].state_dict[name]), name
     assert any(not torch.equal(v, other.state_dict[k]) for k, v in runs[0].state_dict.items())
@@ -103,7 +103,7 @@ def test_non_finite_loss_names_the_term(planted):
     with pytest.raises(NonFiniteLossError, match="target loss"):
         api.fit_regressor(table, huge, model="tiny", **QUIET,
                           train=TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0,
-                                            target_loss="mse", normalisation="none"))
+                                            loss="mse", normalisation="none"))
 
 
 def test_distance_matrix_must_cover_the_samples(planted):

@@ -137,7 +137,7 @@ def test_memory_mapped_and_hdf5_matrices_train_as_the_in_memory_one(files):
     from aam_core.data.distances import read_distances
     table = biom.load_table(str(files / "table.biom"))
     in_memory = skbio.DistanceMatrix.read(str(files / "unifrac.tsv"))
-    train = TrainConfig(epochs=1, batch_size=8, seed=3, n_threads=1)
+    train = TrainConfig(epochs=1, batch_size=8, random_state=3, n_threads=1)
     runs = {}
     for name, distances in [("skbio", in_memory),
                             ("npy", read_distances(files / "unifrac.npy", files / "unifrac.ids")),

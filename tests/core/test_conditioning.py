@@ -90,7 +90,7 @@ def test_cross_attention_with_one_column_gates_each_asv():
 
 
 def test_output_scaling_starts_neutral_and_is_per_category():
-    module = _conditioning("none", output_scaling=True)
+    module = _conditioning("none", conditional_output=True)
     raw = torch.randn(2, 1)
     codes = torch.tensor([[1, 1], [2, 2]])
     torch.testing.assert_close(module.scale_output(raw, codes), raw)

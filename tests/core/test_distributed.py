@@ -53,7 +53,7 @@ def step_inputs():
     table, distances, target = synthetic()
     tokens = tokenize(table.feature_ids, max_length=40)
     builder = BatchBuilder(table.counts, tokens, DataConfig(max_length=40))
-    train = TrainConfig(nucleotide_weight=0.0, target_loss="mse")
+    train = TrainConfig(nucleotide_weight=0.0, loss="mse")
     task = TargetTask.regression(torch.as_tensor(target, dtype=torch.float32), train)
     # and an alpha-diversity target (a per-sample mean, like the target)
     alpha = torch.linspace(-1.5, 1.5, len(target))
@@ -148,7 +148,7 @@ def test_two_processes_give_the_single_process_loss_and_gradients(two_processes)
 def training_inputs():
     table, distances, _ = synthetic(n_samples=20)
     dm = DistanceFile(table.sample_ids, distances)
-    train = TrainConfig(epochs=2, batch_size=6, nucleotide_weight=0.0, seed=5,
+    train = TrainConfig(epochs=2, batch_size=6, nucleotide_weight=0.0, random_state=5,
                         validation_fraction=0.2, learning_rate=3e-3)
     return table, dm, train
 
@@ -191,7 +191,7 @@ def regressor_inputs():
     table, _, target = synthetic(n_samples=24)
     target = pd.Series(target * 10 + 40, index=table.sample_ids, name="age")
     train = replace(FIT_TRAIN_DEFAULTS, epochs=3, batch_size=4, accumulation_steps=2,
-                    validation_fraction=0.25, seed=2, learning_rate=3e-3)
+                    validation_fraction=0.25, random_state=2, learning_rate=3e-3)
     return table, target, train
 
 

@@ -14,7 +14,7 @@ from aam_core.errors import AAMInputError
 from aam_core.model import Ensemble
 from tests.core.test_fit import QUIET, _classes, _samples, pools  # noqa: F401
 
-ENSEMBLE = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, seed=3,
+ENSEMBLE = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, random_state=3,
                        validation_fraction=0.25, ensemble_size=3)
 
 

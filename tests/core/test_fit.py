@@ -1,5 +1,6 @@
 """Fine-tuning end to end on small planted data: classifiers, conditioning,
 normalisation, save/load, and every training option running."""
+import json
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,15 +9,15 @@ import torch
 
 from aam_core import api
 from aam_core.bundle import ModelBundle
-from aam_core.config import ConditioningConfig, TrainConfig
+from aam_core.config import ConditioningConfig, ModelConfig, TrainConfig
 from aam_core.data.table import CountTable
 from aam_core.errors import AAMInputError
 from tests.conftest import random_dna
 
 QUIET = dict(log=lambda message: None)
 LEARN = TrainConfig(epochs=20, batch_size=16, learning_rate=3e-3, nucleotide_weight=0.0,
-                    validation_fraction=0.0, seed=0)
-FAST = TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0, seed=1)
+                    validation_fraction=0.0, random_state=0)
+FAST = TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0, random_state=1)
 
 
 def _samples(rng, pools, n, marker_of, prefix):
@@ -89,7 +90,7 @@ def test_conditioning_uses_a_planted_per_category_shift(pools):
 def conditioned(pools):
     table, target, frame = _site_data(pools, 40, "t", 3)
     frame["region"] = np.where(np.arange(40) % 4 < 2, "north", "south")
-    options = ConditioningConfig(fusion="cross_attention", output_scaling=True,
+    options = ConditioningConfig(fusion="cross_attention", conditional_output=True,
                                  parents=(("site", "region"),), normalise_by="site",
                                  weight_by="region")
     bundle = api.fit_regressor(table, target, model="tiny", train=FAST,
@@ -110,6 +111,27 @@ def test_saved_conditioned_model_predicts_identically(conditioned, tmp_path):
     pd.testing.assert_series_equal(before, after)
     # per-site normalisation is undone: predictions in the target's units
     assert before[frame["site"] == "coast"].mean() > before[frame["site"] == "inland"].mean()
+
+
+def test_a_model_saved_under_the_older_setting_names_loads_the_same(conditioned, tmp_path):
+    """seed, target_loss and output_scaling were the saved names of
+    random_state, loss and conditional_output; such models still load."""
+    table, frame, bundle = conditioned
+    bundle.save(tmp_path / "model")
+    path = tmp_path / "model" / "config.json"
+    config = json.loads(path.read_text())
+    training, spec = config["training"], config["conditioning"]
+    training["seed"], training["target_loss"] = training.pop("random_state"), training.pop("loss")
+    spec["output_scaling"] = spec.pop("conditional_output")
+    path.write_text(json.dumps(config))
+    loaded = ModelBundle.load(tmp_path / "model")
+    assert loaded.config["training"]["random_state"] == FAST.random_state
+    assert loaded.config["training"]["loss"] == FAST.loss
+    assert loaded.config["conditioning"]["conditional_output"] is True
+    assert "seed" not in loaded.config["training"]
+    pd.testing.assert_series_equal(api.predict(bundle, table, conditioning=frame, **QUIET),
+                                   api.predict(loaded, table, conditioning=frame, **QUIET))
+    assert ModelConfig.from_dict({"head_residual": True}).residual_head
 
 
 def test_unseen_and_missing_categories_predict(conditioned):
@@ -134,7 +156,7 @@ def test_conditioning_must_not_hold_the_target(pools):
 
 def test_quantile_regressor_gives_ordered_intervals(pools):
     table, target, _ = _site_data(pools, 24, "t", 5)
-    train = TrainConfig(**{**FAST.to_dict(), "target_loss": "quantile",
+    train = TrainConfig(**{**FAST.to_dict(), "loss": "quantile",
                            "quantiles": (0.9, 0.1, 0.5)})
     bundle = api.fit_regressor(table, target, model="tiny", train=train, **QUIET)
     assert bundle.config["target"]["quantiles"] == [0.1, 0.5, 0.9]
@@ -152,7 +174,7 @@ def test_accumulated_gradients_match_one_large_batch(pools):
     states = []
     for batch_size, steps in ((16, 1), (8, 2)):
         train = TrainConfig(epochs=1, batch_size=batch_size, accumulation_steps=steps,
-                            nucleotide_weight=0.0, validation_fraction=0.0, seed=2)
+                            nucleotide_weight=0.0, validation_fraction=0.0, random_state=2)
         states.append(api.fit_regressor(table, target, model="tiny", train=train,
                                         head_options=head, **QUIET).state_dict)
     # AdamW hides a constant factor on the gradients; this checks that the
@@ -162,12 +184,12 @@ def test_accumulated_gradients_match_one_large_batch(pools):
 
 
 OPTIONS = {
-    "huber+plateau": dict(target_loss="huber", scheduler="plateau", selection_metric="r2"),
-    "asymmetric+restarts": dict(target_loss="asymmetric", overprediction_weight=3.0,
+    "huber+plateau": dict(loss="huber", scheduler="plateau", selection_metric="r2"),
+    "asymmetric+restarts": dict(loss="asymmetric", overprediction_weight=3.0,
                                 scheduler="cosine_restarts", lr_cycles=2),
-    "mae+abundance+checkpointing": dict(target_loss="mae", abundance_weight=1.0,
+    "mae+abundance+checkpointing": dict(loss="mae", abundance_weight=1.0,
                                         gradient_checkpointing=True),
-    "mse+lr-finder": dict(target_loss="mse", find_learning_rate=True),
+    "mse+lr-finder": dict(loss="mse", find_learning_rate=True),
 }
 
 
@@ -175,7 +197,7 @@ OPTIONS = {
 def test_training_options_run(pools, options):
     table, target, _ = _site_data(pools, 24, "t", 8)
     train = TrainConfig(**{**FAST.to_dict(), "epochs": 2, **options})
-    head = {"output_activation": "softplus", "head_residual": True,
+    head = {"output_activation": "softplus", "residual_head": True,
             "regression_hidden": (16, 16)}
     bundle = api.fit_regressor(table, target, model="tiny", train=train,
                                head_options=head, **QUIET)
@@ -222,7 +244,7 @@ def test_balanced_class_weights_and_f1_selection(pools):
 def test_bad_options_are_refused_early(pools):
     table, target, frame = _site_data(pools, 12, "t", 11)
     for train, match in ((TrainConfig(scheduler="step"), "scheduler"),
-                         (TrainConfig(target_loss="quantile", quantiles=(0.5, 1.5)),
+                         (TrainConfig(loss="quantile", quantiles=(0.5, 1.5)),
                           "quantiles must be below 1"),
                          (TrainConfig(selection_metric="accuracy"), "selection_metric")):
         with pytest.raises(AAMInputError, match=match):

@@ -23,7 +23,7 @@ def _head(n_outputs=1, monotone=False, **options):
 
 def test_regression_head_shapes_and_residual_option():
     embedding = torch.randn(5, 32)
-    plain, residual = _head(), _head(head_residual=True, regression_hidden=(16, 16))
+    plain, residual = _head(), _head(residual_head=True, regression_hidden=(16, 16))
     assert plain.finish(plain.raw(embedding)).shape == (5,)
     assert residual.finish(residual.raw(embedding)).shape == (5,)
     # residual blocks keep d_model wide; their inner width is the hidden size

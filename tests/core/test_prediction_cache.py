@@ -9,7 +9,7 @@ from aam_core.config import TrainConfig
 from aam_core.model.aam import NucleotideEncoder
 from tests.core.test_fit import QUIET, _classes, _samples, pools  # noqa: F401
 
-ENSEMBLE = TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0, seed=3,
+ENSEMBLE = TrainConfig(epochs=1, batch_size=8, nucleotide_weight=0.0, random_state=3,
                        validation_fraction=0.25, ensemble_size=2)
 
 

@@ -43,10 +43,10 @@ def pair_loss(bundle, table, distances):
 def test_unifrac_loss_falls_well_below_its_start(oral_subset):
     table, distances = oral_subset
     train = TrainConfig(epochs=30, batch_size=16, learning_rate=4e-3,
-                        nucleotide_weight=0.0, validation_fraction=0.0, seed=0)
+                        nucleotide_weight=0.0, validation_fraction=0.0, random_state=0)
     trained = api.pretrain(table, distances=distances, model="tiny", train=train,
                            log=lambda m: None)
-    torch.manual_seed(train.seed)
+    torch.manual_seed(train.random_state)
     untrained = ModelBundle(trained.config, AAM(ModelConfig.from_dict(
         trained.config["architecture"])).state_dict(), trained.history)
     start = pair_loss(untrained, table, distances)

@@ -35,7 +35,7 @@ def _data(rng):
 def test_epoch_lines_caching_lines_and_recorded_run():
     table, age = _data(np.random.default_rng(0))
     lines = []
-    train = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, seed=0,
+    train = TrainConfig(epochs=2, batch_size=8, nucleotide_weight=0.0, random_state=0,
                         ensemble_size=2, validation_fraction=0.25)
     bundle = api.fit_regressor(table, age, model="tiny", train=train, log=lines.append)
     epochs = [line for line in lines if line.startswith("epoch ")]

@@ -13,7 +13,7 @@ from aam_core.errors import AAMInputError
 from tests.conftest import random_dna
 
 QUIET = dict(log=lambda message: None)
-RIDGE = replace(FIT_TRAIN_DEFAULTS, readout="ridge", target_loss="quantile", seed=3)
+RIDGE = replace(FIT_TRAIN_DEFAULTS, readout="ridge", loss="quantile", random_state=3)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_the_readout_learns_a_linear_signal_on_held_out_samples(planted):
 
 def test_the_head_holds_the_closed_form_solution_and_survives_saving(planted, tmp_path):
     table, encoder, embeddings, target, groups = planted
-    train = replace(RIDGE, ensemble_size=1, validation_fraction=0.0, target_loss="mse")
+    train = replace(RIDGE, ensemble_size=1, validation_fraction=0.0, loss="mse")
     model = api.fit_regressor(table, target, groups=groups, pretrained=encoder,
                               train=train, **QUIET)
     alpha = float(model.history["ridge_alpha"].iloc[0])
@@ -85,7 +85,7 @@ def test_the_penalty_is_chosen_by_grouped_folds():
 
 @pytest.mark.parametrize("change, message", [
     (dict(pretrained=False), "reads a pretrained encoder's embeddings"),
-    (dict(target_loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
+    (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
     (dict(epochs=5), "epochs would be ignored"),
     (dict(head_options={"hidden_layers": 2}), "is linear"),
     (dict(head_options={"output_bounds": (0.0, None)}), "is unbounded"),

@@ -37,7 +37,7 @@ def test_the_recipe_defaults_per_job():
         freeze_nucleotide_encoder=True, ensemble_size=5)
     assert build(TrainConfig, {"epochs": 3, "random_state": 7}, "fit") == TrainConfig(
         **{**FIT_TRAIN_DEFAULTS.to_dict(), "quantiles": (0.1, 0.5, 0.9),
-           "epochs": 3, "seed": 7})
+           "epochs": 3, "random_state": 7})
 
 
 def test_per_action_differences():

@@ -79,7 +79,7 @@ def test_without_optuna_tune_says_how_to_get_it_and_the_rest_works(
 def test_settings_file_values_are_defaults_and_flags_win(tmp_path):
     path = tmp_path / "s.json"
     path.write_text(json.dumps({"learning_rate": 0.002, "epochs": 3,
-                                "regression-hidden": [16, 8], "head_residual": True,
+                                "regression-hidden": [16, 8], "residual_head": True,
                                 "about": {"written_by": "a person"}}))
     argv = ["fit-regressor", "--table", "t.biom", "--metadata", "m.tsv", "--target",
             "age", "--output-dir", str(tmp_path / "r"), "--settings", str(path),

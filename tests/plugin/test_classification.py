@@ -137,9 +137,7 @@ def test_fit_actions_expose_every_option_with_core_defaults(action):
     # the data rules users give (max_length: 0, the longest sequence; the
     # architecture's max_length is set from it)
     core.update({f.name: f.default for f in fields(DataConfig)})
-    core.update(conditional_output=core['output_scaling'],
-                residual_head=core['head_residual'],
-                quantiles=list(core['quantiles']))
+    core.update(quantiles=list(core['quantiles']))
     # a metadata column in QIIME 2, or fine-tuning's own default
     differ = {'normalise_by'}
     checked = 0

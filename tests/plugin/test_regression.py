@@ -43,7 +43,7 @@ def test_fit_with_groups_and_frozen_encoder(table, metadata, encoder):
     model, = aam.methods.fit_regressor(
         table=table, metadata=metadata.get_column('age'), groups=groups,
         pretrained_model=encoder, freeze_encoder=True, loss='mae', **TINY)
-    assert model.view(ModelBundle).config['training']['target_loss'] == 'mae'
+    assert model.view(ModelBundle).config['training']['loss'] == 'mae'
 
 
 def _without_first_sample(metadata):

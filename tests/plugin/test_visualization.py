@@ -97,19 +97,22 @@ def test_settings_that_did_not_apply_are_not_shown(tmp_path, regressor, encoder)
                    'classification_hidden'):
         assert f'<td>{absent}</td>' not in html, absent
     html = exported(aam.visualizers.summarize(model=encoder)[0], tmp_path / 'e')
-    assert '<td>unifrac_weight</td>' in html  # pretrained on distances
-    for absent in ('target_loss', 'quantiles', 'regression_hidden', 'ensemble_size'):
-        assert f'<td>{absent}</td>' not in html, absent
+    settings = html[html.index('Training settings'):]
+    settings = settings[:settings.index('</table>')]  # not the losses' table
+    assert '<td>unifrac_weight</td>' in settings  # pretrained on distances
+    for absent in ('loss', 'quantiles', 'ensemble_size'):
+        assert f'<td>{absent}</td>' not in settings, absent
+    assert '<td>regression_hidden</td>' not in html
 
 
 def test_quantile_settings_shown_for_a_quantile_model():
     from q2_aam._model_facts import applied_training
     from tests.plugin.conftest import fake_config
-    training = {'target_loss': 'quantile', 'quantiles': [0.1, 0.5, 0.9],
+    training = {'loss': 'quantile', 'quantiles': [0.1, 0.5, 0.9],
                 'huber_delta': 1.0, 'unifrac_weight': 1.0, 'target_weight': 1.0}
     config = fake_config('regressor', training=training)
     history = pd.DataFrame({'epoch': [1], 'train_loss': [1.0], 'train_target': [1.0]})
-    assert set(applied_training(config, history)) == {'target_loss', 'quantiles',
+    assert set(applied_training(config, history)) == {'loss', 'quantiles',
                                                       'target_weight'}
 
 
