@@ -43,9 +43,10 @@ class ModelConfig:
     # k-mer composition of each ASV (a learned embedding of its overlapping
     # k-mers, averaged) added to the transformer's ASV vector: a cheap,
     # sequence-derived fingerprint that still generalises to unseen ASVs.
+    # at most 8: the k-mer table has 4^k rows (65,536 at 8; 4^20 would not fit)
     kmer_size: int = setting(0, "add each ASV's k-mer composition (k-mers of this "
-                             "length) to its vector; 0: off", low=0,
-                             commands=TRAINING_COMMANDS)
+                             "length) to its vector; 0: off", low=0, high=8,
+                             inclusive=(True, True), commands=TRAINING_COMMANDS)
     # the heads' shapes and the bounds are set from the options hidden_layers,
     # hidden_width, lower_bound and upper_bound (settings.head_options)
     regression_hidden: tuple = (64,)
@@ -71,6 +72,14 @@ class ModelConfig:
         "targets that follow different rules in different kinds of samples. Each "
         "expert has the head's hidden layers. 1: a single head.", low=1,
         actions=("fit_regressor", "regress_samples", "regress_samples_ncv"), commands=("fit-regressor",))
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.d_model % self.n_heads:  # attention splits the width into equal heads
+            raise AAMInputError(
+                f"{spelled('d_model', self.d_model)} must divide by "
+                f"{spelled('n_heads', self.n_heads)}: attention splits the width into "
+                "that many equal heads. Choose a width that is a multiple of the heads.")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "ModelConfig":
@@ -193,7 +202,8 @@ class TrainConfig:
         1e-3, "Peak learning rate of AdamW (at most 1: larger steps only "
         "overflow).", low=0, high=1, inclusive=(False, True),
         actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
-        per={"fit": {"default": 5e-4}, "pipeline": {"default": 5e-4}})
+        per={"fit": {"default": 5e-4}, "pipeline": {"default": 5e-4}},
+        needs=("find_learning_rate", False))
     weight_decay: float = setting(0.01, "AdamW weight decay.", low=0,
                                   actions=TRAINING, commands=TRAINING_COMMANDS)
     warmup_fraction: float = setting(
@@ -208,7 +218,8 @@ class TrainConfig:
         actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
     patience: int = setting(
         10, "Epochs without validation improvement before stopping.", low=1,
-        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+        actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
+        needs=("validation_fraction", "above", 0))
     random_state: int = setting(
         0, "Seed for splits, rarefaction, masking and initial weights; a run on "
         "CPU is reproducible from it.", old_name="seed",
@@ -225,7 +236,8 @@ class TrainConfig:
         commands=TRAINING_COMMANDS + APPLY_COMMANDS)
     mask_ratio: float = setting(
         0.15, "Fraction of nucleotides masked for the nucleotide loss.", low=0,
-        high=1, actions=TRAINING, commands=TRAINING_COMMANDS)
+        high=1, actions=TRAINING, commands=TRAINING_COMMANDS,
+        needs=("nucleotide_weight", "above", 0))
     nucleotide_weight: float = setting(
         1.0, "Weight of the masked-nucleotide loss; 0 skips it.", low=0,
         actions=TRAINING, commands=TRAINING_COMMANDS, per={"fit": {"default": 0.0}})
@@ -297,7 +309,7 @@ class TrainConfig:
     abundance_mask_ratio: float = setting(
         0.15, "Share of ASVs whose abundance is hidden for the abundance "
         "objective.", low=0, high=1, inclusive=(False, False), actions=TRAINING,
-        commands=TRAINING_COMMANDS)
+        commands=TRAINING_COMMANDS, needs=("abundance_weight", "above", 0))
     # 5: beside the distance loss at its default weight 20, alpha diversity
     # is then learned (weight 1 barely moves it in 16 epochs) while the
     # distances are still learned about as well (tests/plugin/
@@ -319,7 +331,7 @@ class TrainConfig:
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",
         choices=("auto", "loss", "mae", "rmse", "r2"), actions=FIT,
-        commands=FIT_COMMANDS,
+        commands=FIT_COMMANDS, needs=("validation_fraction", "above", 0),
         per={c: {"choices": ("auto", "loss", "accuracy", "f1", "auroc"),
                  "help": "Validation metric that picks the best epoch and stops "
                  "early: 'auto' (the loss), 'loss', 'accuracy', 'f1' (macro) or "
@@ -341,7 +353,8 @@ class TrainConfig:
         needs=("scheduler", "plateau"))
     plateau_factor: float = setting(
         0.5, "what the 'plateau' schedule multiplies the learning rate by", low=0,
-        high=1, inclusive=(False, False), commands=TRAINING_COMMANDS)
+        high=1, inclusive=(False, False), commands=TRAINING_COMMANDS,
+        needs=("scheduler", "plateau"))
     accumulation_steps: int = setting(
         1, "Accumulate gradients over this many batches per optimizer step (an "
         "effective batch of batch_size x accumulation_steps samples).", low=1,
@@ -393,7 +406,8 @@ class TrainConfig:
         "'folds' deals the groups into ensemble_size disjoint folds, one per "
         "member, so that every sample is validated exactly once "
         "(cross-validation; validation_fraction is then 1/ensemble_size).",
-        choices=("random", "folds"), actions=FIT + PIPELINES, commands=FIT_COMMANDS)
+        choices=("random", "folds"), actions=FIT + PIPELINES, commands=FIT_COMMANDS,
+        needs=("ensemble_size", "above", 1))
     readout: str = setting(
         "fine_tune", "How a regressor learns its target from a pretrained encoder: "
         "'fine_tune' trains the head and the sample encoder by gradient; 'ridge' "

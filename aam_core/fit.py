@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import intervals, readout, supervision
+from . import fit_checks, intervals, readout, supervision
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
@@ -134,9 +134,11 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     data = prepared.data  # max_length 0 resolved to the longest sequence
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
+    fit_checks.check_head(kind, train, architecture)
     if train.readout == "ridge":
         readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
-                      inputs.conditioning, inputs.pretrained, settings.head_options or {})
+                      inputs.conditioning, inputs.pretrained, settings.head_options or {},
+                      inputs.distances)
         architecture = replace(architecture, regression_hidden=())  # a linear map
     target = supervision.aligned_targets(kind, inputs.targets,
                                          prepared.table.sample_ids, log)
@@ -197,8 +199,10 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
     """(conditioning spec, TargetTask, the model's target block, score_on)."""
     sample_ids = list(target.index)
     frame = supervision.conditioning_frame(inputs.conditioning, sample_ids, target.name)
+    fit_checks.check_normalise_by(options, target.name)
+    # weighing by the target's own column is allowed (a classifier's classes)
     columns = supervision.lookup(frame, supervision.conditioning_frame(
-        inputs.categories, sample_ids, target.name))
+        inputs.categories, sample_ids, None))
     spec, codes = supervision.conditioning(frame, columns, fit_rows, options, log)
     weights = supervision.sample_weights(columns, inputs.sample_weights, sample_ids,
                                          fit_rows, options, log)
@@ -326,6 +330,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
     check_fields(replace(train, selection_metric="auto"))
     check_fields(conditioning)
     check_needs(train, f"fit_{kind}")
+    fit_checks.check_training(train, conditioning, pretrained is not None)
     if train.loss == "quantile" and kind == "regressor":
         train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
                                                           train.quantiles))))

@@ -74,9 +74,10 @@ class Option:
     # an older form of these options (a list of widths for a depth and a
     # width): still read, with a warning naming them
     now: tuple = ()
-    # (field, value): the option only acts when that field of the same
-    # settings holds that value (quantiles: loss 'quantile'); set to
-    # anything but its default otherwise, it would be silently ignored
+    # (field, value) or (field, "above", number): the option only acts when
+    # that field of the same settings holds that value, or a larger number
+    # (quantiles: loss 'quantile'; mask_ratio: nucleotide_weight above 0);
+    # set to anything but its default otherwise, it would be silently ignored
     needs: tuple = ()
 
     def __post_init__(self):
@@ -174,17 +175,31 @@ def check_needs(settings, where: str) -> None:
     for name, declaration in declarations.items():
         if not declaration.needs:
             continue
-        other, wanted = declaration.needs
-        value, default = getattr(settings, name), declaration.at(where).default
-        if _same(value, default) or getattr(settings, other) == wanted:
+        other = declaration.needs[0]
+        # the job's default, or the dataclass's (a TrainConfig() built in Python)
+        value, defaults = getattr(settings, name), (declaration.at(where).default,
+                                                    declaration.default)
+        if any(_same(value, d) for d in defaults) or \
+                _met(getattr(settings, other), declaration.needs):
             continue
-        needed = declarations[other]
+        wanted = _wanted(declarations[other], declaration.needs)
         raise AAMInputError(
-            f"{spelled(declaration.name, _shown(value))} only acts with "
-            f"{spelled(needed.name, wanted)}, but {spelled(needed.name)} is "
-            f"{getattr(settings, other)!r}, so it would be ignored: set "
-            f"{spelled(needed.name, wanted)}, or leave {spelled(declaration.name)} "
-            "at its default.")
+            f"{spelled(declaration.name, _shown(value))} only acts with {wanted}, "
+            f"but {spelled(declarations[other].name)} is {getattr(settings, other)!r}, "
+            f"so it would be ignored: set {wanted}, or leave "
+            f"{spelled(declaration.name)} at its default.")
+
+
+def _met(value, needs: tuple) -> bool:
+    if len(needs) == 2:
+        return value == needs[1]
+    return value > needs[2]  # (field, "above", number)
+
+
+def _wanted(needed: Option, needs: tuple) -> str:
+    if len(needs) == 2:
+        return spelled(needed.name, needs[1])
+    return f"{spelled(needed.name)} above {needs[2]}"
 
 
 def _same(value, default) -> bool:

@@ -100,6 +100,9 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
     if taxonomy is not None and train.taxonomy_weight <= 0:
         log(f"{spelled('taxonomy_weight')} is 0: the taxonomy given is not used.")
         taxonomy = None
+    if distances is not None and train.unifrac_weight <= 0:
+        log(f"{spelled('unifrac_weight')} is 0: the distance matrix given is not used.")
+        distances = None
     if (distances is None and alpha_diversity is None and taxonomy is None
             and train.nucleotide_weight <= 0):
         raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "

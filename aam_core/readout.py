@@ -37,14 +37,16 @@ GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "
                  "huber_delta", "overprediction_weight", "underprediction_weight",
                  "abundance_weight", "alpha_weight", "taxonomy_weight", "scheduler",
                  "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
-                 "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout")
+                 "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
+                 "abundance_mask_ratio", "gradient_checkpointing", "compile",
+                 "freeze_nucleotide_encoder", "normalisation")
 # the fit is least squares: 'huber' (the default loss) is read as 'mse', and
 # 'quantile' adds the residuals' quantiles; 'mae' and 'asymmetric' are not it
 LOSSES = ("huber", "mse", "quantile")
 
 
 def check(kind: str, train, data, defaults, architecture, conditioning, pretrained,
-          head_options: dict) -> None:
+          head_options: dict, distances=None) -> None:
     """Refuse what the ridge readout cannot honour, naming the option."""
     def refuse(what: str):
         raise AAMInputError(f"{spelled('readout', 'ridge')} {what}")
@@ -64,14 +66,18 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
                    f"it at its default, or use {spelled('readout', 'fine_tune')}.")
     shape = {k: v for k, v in head_options.items() if k in ("hidden_layers", "hidden_width")}
     if shape.get("hidden_layers", 1) != 1 or shape.get("hidden_width", 0) != 0 or \
-            architecture.regression_experts != 1:
-        refuse("is linear: leave the head's hidden layers, width and experts at "
-               "their defaults.")
+            architecture.regression_experts != 1 or architecture.residual_head or \
+            architecture.head_dropout != type(architecture)().head_dropout:
+        refuse("is linear: leave the head's hidden layers, width, experts, residual "
+               "blocks and dropout at their defaults.")
     if architecture.output_activation != "none" or any(
             b is not None for b in architecture.output_bounds):
         refuse("is unbounded: leave out the bounds and the output activation.")
     if conditioning is not None and conditioning.shape[1]:
         refuse("reads the embedding alone: leave out the conditioning metadata.")
+    if distances is not None and train.unifrac_weight > 0:
+        refuse("trains no network, so the distance matrix would be ignored: leave "
+               "it out.")
 
 
 def sample_embeddings(network, builder, device, batch_size: int) -> np.ndarray:
@@ -189,9 +195,10 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
             out_of_fold.append((val_rows, predict_validation(
                 member, TrainingData(run.builder, train_rows, val_rows))))
         which = f" (member {index + 1} of {len(splits)})" if len(splits) > 1 else ""
+        scored = (f"validation MAE {history['val_mae']:.4g}" if "val_mae" in history
+                  else "no validation samples")
         log(f"Ridge readout{which} on {len(train_rows)} samples: penalty {alpha:g}, chosen "
-            f"by grouped cross-validation; validation MAE "
-            f"{history.get('val_mae', float('nan')):.4g}.")
+            f"by grouped cross-validation; {scored}.")
         histories.append(pd.DataFrame([{**history, "seconds": time.perf_counter() - started,
                                         **({"member": index} if len(splits) > 1 else {})}]))
         members.append(member)

@@ -12,6 +12,7 @@ from .data.split import MIN_TRAINING_SAMPLES, sample_units
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
 from .errors import AAMInputError
+from .fit_checks import check_conditioning
 from .model.conditioning import (build_vocabularies, category_text, encode_conditions,
                                  unknown_parent)
 from .spelling import spelled
@@ -107,6 +108,7 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
             known = [] if columns is None else list(columns.columns)
             raise AAMInputError(f"{spelled(what)}: {column!r} is not a column of the "
                                 f"conditioning metadata ({known}).")
+    check_conditioning(options, given=frame is not None)
     for child, parent in options.parents:
         if frame is None or not {child, parent} <= set(frame.columns):
             raise unknown_parent(child, parent, [] if frame is None else list(frame.columns))

@@ -13,9 +13,13 @@ the QIIME 2 plugin at load) stays torch-free.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import sys
 from pathlib import Path
+
+from .config import TrainConfig
+from .option import choices_of
 
 DIGEST_KEY = "weights_sha256"
 
@@ -73,6 +77,11 @@ def check_nested(config: dict) -> None:
         _check_fields(config["target"], "target", TARGET_FIELDS)
         if config["target"].get("by"):
             _check_fields(config["target"], "target", {"categories": (dict,)})
+        _check_target(config["target"])
+    labels = config["class_labels"]
+    if labels is not None and len(set(map(str, labels))) != len(labels):
+        raise ModelFormatError(f"config.json: class_labels repeat a label ({labels}); "
+                               "the file was edited or damaged.")
     if config["conditioning"] is not None:
         _check_fields(config["conditioning"], "conditioning", CONDITIONING_FIELDS)
     digest = config.get(DIGEST_KEY)
@@ -80,6 +89,28 @@ def check_nested(config: dict) -> None:
                                    and re.fullmatch(r"[0-9a-f]{64}", digest)):
         raise ModelFormatError(f"config.json: {DIGEST_KEY} must be a sha256 hex "
                                f"digest, not {digest!r}.")
+
+
+def _check_target(target: dict) -> None:
+    """The normalisation a regressor undoes at prediction: a known method,
+    finite shifts and scales above 0 (overall and per category)."""
+    if target["method"] not in choices_of(TrainConfig, "normalisation"):
+        raise ModelFormatError(f"config.json: target.method {target['method']!r} is "
+                               "not a normalisation this aam_core knows.")
+    pairs = [(target["shift"], target["scale"])] + [
+        tuple(v) if isinstance(v, (list, tuple)) and len(v) == 2 else (None, None)
+        for v in (target.get("categories") or {}).values()]
+    for shift, scale in pairs:
+        if not (_finite(shift) and _finite(scale) and scale > 0):
+            raise ModelFormatError(
+                f"config.json: the target's normalisation (shift {shift!r}, scale "
+                f"{scale!r}) needs a finite shift and a scale above 0; the file was "
+                "edited or damaged. Restore the original config.json, or retrain.")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 # -- the weights file ------------------------------------------------------------

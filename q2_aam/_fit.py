@@ -7,6 +7,7 @@ import skbio
 
 from aam_core.bundle import ModelBundle
 from aam_core.config import ConditioningConfig
+from aam_core.errors import AAMInputError
 from aam_core.settings import head_options
 
 from . import _views
@@ -51,7 +52,11 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
 def conditioning_config(options: dict, frame) -> ConditioningConfig:
     """The library's settings; `frame` is the conditioning DataFrame."""
     parents = ()
-    if options['hierarchical'] and frame is not None:
+    if options['hierarchical'] and frame is None:
+        raise AAMInputError('hierarchical finds nested columns of the conditioning '
+                            'metadata, and none was given, so it would be ignored: '
+                            'give conditioning metadata, or leave out hierarchical.')
+    if options['hierarchical']:
         from aam_core.model.conditioning import nested_columns
         parents = nested_columns(frame)
     weights = options['loss_weights']

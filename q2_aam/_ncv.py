@@ -17,7 +17,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
                   pretrained_model, settings):
     """[(the predict action's outputs on the fold's samples, the fold
     model's feature importance)] for every fold."""
-    check_encoder_inputs(pretrained_model, distance_matrix)
+    check_encoder_inputs(pretrained_model, distance_matrix, settings)
     biom_table, targets = training_samples(table, settings)
     groups = settings['groups']
     folds = cv_folds(targets, settings['cv'], settings['random_state'],

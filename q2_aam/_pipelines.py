@@ -11,7 +11,8 @@ import biom
 from aam_core.bundle import ModelBundle
 from aam_core.data.split import holdout_split
 from aam_core.errors import AAMInputError
-from aam_core.settings import for_action
+from aam_core.settings import BY_NAME, for_action
+from aam_core.spelling import spelled
 
 from ._parameters import with_options
 from ._views import table_samples_with_metadata
@@ -36,9 +37,18 @@ def _fit_only(kind: str) -> tuple:
 _PIPELINE = {'regressor': 'regress_samples', 'classifier': 'classify_samples'}
 
 
-def check_encoder_inputs(pretrained_model, distance_matrix) -> None:
+def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> None:
     """In the pipelines a distance matrix means 'pretrain an encoder here';
-    with a pretrained one given too, one of the two would be ignored."""
+    with a pretrained one given too, one of the two would be ignored, and
+    without it the pretraining options would be."""
+    if distance_matrix is None:
+        for name in ('pretrain_epochs', 'pretrain_learning_rate'):
+            if settings[name] != BY_NAME[name].default:
+                raise AAMInputError(
+                    f'{spelled(name, settings[name])} sets the pretraining that '
+                    'this pipeline runs only with a distance matrix, and none was '
+                    'given, so it would be ignored: give distance_matrix, or leave '
+                    f'{spelled(name)} at its default.')
     if pretrained_model is not None and distance_matrix is not None:
         raise AAMInputError(
             'Both pretrained_model and distance_matrix were given. In this '
@@ -114,7 +124,7 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
                     pretrained_model, settings):
     """(model, encoder, feature importance, the predict action's outputs on
     the test samples, model summary)."""
-    check_encoder_inputs(pretrained_model, distance_matrix)
+    check_encoder_inputs(pretrained_model, distance_matrix, settings)
     train_table, test_table = _split_tables(ctx, table, settings,
                                             stratify=kind == 'classifier')
     encoder = encoder_for(ctx, train_table, sequences, distance_matrix,

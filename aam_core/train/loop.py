@@ -244,6 +244,11 @@ class _Training:
         state.records.append(record)
         self.tracker.epoch(record)  # the one place epochs reach --tensorboard/--mlflow-uri
         value = record.get(self.key, record["train_loss"])
+        if value != value and all(r.get(self.key) == r.get(self.key) for r in state.records[:-1]):
+            log(f"{self.key} is undefined (nan): the validation samples cannot score it "
+                "(e.g. they hold one class only), so no later epoch can beat the first "
+                "one so scored. Choose another selection metric, or more validation "
+                "samples.")
         improved = state.best_value is None or (
             value > state.best_value if self.higher_better else value < state.best_value)
         self.scheduler.epoch_end(value, self.higher_better)

@@ -29,6 +29,14 @@ DAMAGES = {  # name: (damage, fragment of the expected message)
                                 "do not fit the architecture"),
     "config-not-json": (not_json, "not valid JSON"),
     "digest-not-hex": (setting(None, "weights_sha256", "abc"), "sha256 hex digest"),
+    "target-scale-0": (setting("target", "scale", 0),
+                       "needs a finite shift and a scale above 0"),
+    "target-scale-negative": (setting("target", "scale", -12.0),
+                              "needs a finite shift and a scale above 0"),
+    "target-method-unknown": (setting("target", "method", "bogus"),
+                              "target.method 'bogus' is not a normalisation"),
+    "class-labels-repeated": (setting(None, "class_labels", ["F", "F"]),
+                              "class_labels repeat a label"),
 }
 ALL = sorted(DAMAGES)
 # the subset sent through the slower interfaces (a q2cli call is seconds)

@@ -1,6 +1,7 @@
 """Fine-tuning end to end on small planted data: classifiers, conditioning,
 normalisation, save/load, and every training option running."""
 import json
+from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
@@ -217,7 +218,10 @@ def test_fine_tuning_from_a_frozen_pretrained_encoder_with_auxiliaries(pools, tm
                            train=TrainConfig(epochs=1, batch_size=8, abundance_weight=1.0))
     assert "train_abundance" in encoder.history.columns
     for freeze in ("freeze_nucleotide_encoder", "freeze_encoder"):
-        train = TrainConfig(**{**FAST.to_dict(), freeze: True, "nucleotide_weight": 1.0})
+        train = TrainConfig(**{**FAST.to_dict(), freeze: True})
+        with pytest.raises(AAMInputError, match="nucleotide_weight=1.0 would be ignored"):
+            api.fit_classifier(table, frame["site"].rename("site"), pretrained=encoder,
+                               train=replace(train, nucleotide_weight=1.0), **QUIET)
         classifier = api.fit_classifier(
             table, frame["site"].rename("site"), pretrained=encoder, distances=distances,
             train=train, **QUIET)

@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import skbio
 
 from aam_core import api, readout
 from aam_core.bundle import ModelBundle
@@ -90,6 +91,11 @@ def test_the_penalty_is_chosen_by_grouped_folds():
     (dict(head_options={"hidden_layers": 2}), "is linear"),
     (dict(head_options={"output_bounds": (0.0, None)}), "is unbounded"),
     (dict(conditioned=True), "leave out the conditioning"),
+    (dict(normalisation="minmax"), "normalisation would be ignored"),
+    (dict(freeze_nucleotide_encoder=False), "freeze_nucleotide_encoder would be ignored"),
+    (dict(head_options={"residual_head": True}), "is linear"),
+    (dict(head_options={"head_dropout": 0.5}), "is linear"),
+    (dict(distances=True), "the distance matrix would be ignored"),
 ])
 def test_what_the_readout_cannot_honour_is_refused(planted, change, message):
     table, encoder, _, target, groups = planted
@@ -99,7 +105,11 @@ def test_what_the_readout_cannot_honour_is_refused(planted, change, message):
     conditioning = None
     if change.pop("conditioned", False):
         conditioning = pd.DataFrame({"site": ["a", "b"] * 40}, index=table.sample_ids)
+    distances = None
+    if change.pop("distances", False):
+        ids = table.sample_ids
+        distances = skbio.DistanceMatrix(1 - np.eye(len(ids)), ids)
     with pytest.raises(AAMInputError, match=message):
         api.fit_regressor(table, target, groups=groups, pretrained=pretrained,
                           train=replace(RIDGE, **change), head_options=head,
-                          conditioning=conditioning, **QUIET)
+                          conditioning=conditioning, distances=distances, **QUIET)

@@ -1,0 +1,92 @@
+"""Fine-tuning settings that contradict each other, or that another setting
+would make ignored: refused before any data is read, each naming the
+options as the caller spells them, so that no parameter is silently ignored.
+(One option that needs another's value is declared with `needs` instead;
+these are the rules that span settings objects or read several values.)"""
+from __future__ import annotations
+
+from .config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
+from .errors import AAMInputError
+from .spelling import spelled
+
+# the conditioning options that act only on conditioning columns
+CONDITIONING_ONLY = ("fusion", "conditional_output", "unknown_rate")
+
+
+def check_training(train: TrainConfig, conditioning: ConditioningConfig,
+                   pretrained: bool) -> None:
+    """Contradictions among the training settings."""
+    if train.target_weight <= 0:
+        raise AAMInputError(f"{spelled('target_weight', train.target_weight)} leaves "
+                            "fitting nothing to learn: the target is what it learns. "
+                            "Give a weight above 0.")
+    frozen = [name for name in ("freeze_encoder", "freeze_nucleotide_encoder")
+              if getattr(train, name)]
+    if pretrained and frozen and train.nucleotide_weight > 0:
+        raise AAMInputError(
+            f"{spelled(frozen[0], True)} keeps the pretrained nucleotide encoder "
+            f"from learning, so {spelled('nucleotide_weight', train.nucleotide_weight)} "
+            f"would be ignored: leave it at 0, or set {spelled(frozen[-1], False)}"
+            + (" and leave out freeze_encoder." if train.freeze_encoder else "."))
+    if (train.ensemble_validation == "folds"
+            and train.validation_fraction != FIT_TRAIN_DEFAULTS.validation_fraction):
+        raise AAMInputError(
+            f"With {spelled('ensemble_validation', 'folds')} each member validates "
+            "on one of ensemble_size folds, so "
+            f"{spelled('validation_fraction', train.validation_fraction)} would be "
+            f"ignored: leave it at its default, or use "
+            f"{spelled('ensemble_validation', 'random')}.")
+    if conditioning.normalise_by and train.normalisation == "none":
+        raise AAMInputError(
+            f"{spelled('normalise_by', conditioning.normalise_by)} normalises the "
+            f"target per category, but {spelled('normalisation', 'none')} turns "
+            "normalisation off: choose 'zscore' or 'minmax', or leave out "
+            f"{spelled('normalise_by')}.")
+
+
+def check_head(kind: str, train: TrainConfig, architecture: ModelConfig) -> None:
+    """Head settings that the head's shape would make ignored."""
+    if (train.expert_balance != FIT_TRAIN_DEFAULTS.expert_balance
+            and architecture.regression_experts <= 1):
+        raise AAMInputError(
+            f"{spelled('expert_balance', train.expert_balance)} balances the experts "
+            f"of a head with {spelled('regression_experts')} above 1, and this head "
+            f"has {architecture.regression_experts}, so it would be ignored: set "
+            f"{spelled('regression_experts')}, or leave {spelled('expert_balance')} "
+            "at its default.")
+    widths = getattr(architecture, "classification_hidden" if kind == "classifier"
+                     else "regression_hidden")
+    if architecture.head_dropout != ModelConfig().head_dropout and not widths:
+        raise AAMInputError(
+            f"{spelled('head_dropout', architecture.head_dropout)} acts in the head's "
+            f"hidden layers, but {spelled('hidden_layers', 0)} makes the head linear, "
+            f"so it would be ignored: leave {spelled('head_dropout')} at its default.")
+
+
+def check_conditioning(options: ConditioningConfig, given: bool) -> None:
+    """Conditioning options without conditioning columns, or columns that
+    the options leave unused."""
+    defaults = ConditioningConfig()
+    changed = [n for n in CONDITIONING_ONLY if getattr(options, n) != getattr(defaults, n)]
+    if not given and changed:
+        name = changed[0]
+        raise AAMInputError(
+            f"{spelled(name, getattr(options, name))} acts on the conditioning "
+            "columns, and none were given, so it would be ignored: give "
+            f"conditioning metadata, or leave {spelled(name)} at its default.")
+    if given and options.fusion == "none" and not options.conditional_output:
+        raise AAMInputError(
+            f"{spelled('fusion', 'none')} uses the conditioning columns only for "
+            f"{spelled('conditional_output')}, which is off, so the columns would "
+            f"be ignored: set {spelled('conditional_output', True)}, or choose a fusion.")
+
+
+def check_normalise_by(options: ConditioningConfig, target_name) -> None:
+    """normalise_by names a column read again at prediction, when the target
+    is unknown: it cannot be the target's own column."""
+    if options.normalise_by and options.normalise_by == str(target_name):
+        raise AAMInputError(
+            f"{spelled('normalise_by', options.normalise_by)} names the target column: "
+            "the target cannot be normalised by itself (at prediction it is "
+            f"unknown). Name another categorical column, or leave out "
+            f"{spelled('normalise_by')}.")
