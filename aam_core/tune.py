@@ -68,8 +68,8 @@ class Dimension:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
 
-# The search space, by option name (`aam fit-regressor --help`). A width is
-# drawn only for a head with hidden layers.
+# The search space, by option name (`aam fit-regressor --help`). A width and
+# a dropout are drawn only for a head with hidden layers.
 SPACE = {
     "learning_rate": Dimension(1e-4, 3e-3, log=True),
     "hidden_layers": Dimension(0, 2),
@@ -214,8 +214,8 @@ def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:
     """The trial's mean score over the folds (pruned early when poor)."""
     params = {}
     for name, dimension in dimensions.items():
-        if name == "hidden_width" and params.get("hidden_layers") == 0:
-            continue  # a linear head has no width
+        if name in ("hidden_width", "head_dropout") and params.get("hidden_layers") == 0:
+            continue  # a linear head has no hidden layer to size or drop out
         params[name] = dimension.suggest(trial, name)
     arguments = fit_arguments({**fixed, **params}, data.pretrained is not None)
     return cross_validate(trial, data.splits,
