@@ -127,3 +127,86 @@ def interrupted(args) -> int:
                     "more to them.")
     print(message, file=sys.stderr, flush=True)
     return 130
+
+
+# -- options that cannot work together, or hold a wrong number of values ----------
+
+def arguments(args, argv) -> None:
+    """What argparse cannot see: list lengths, a column named twice, two
+    flags for one setting, and the paths of model directories."""
+    value_counts(args)
+    distinct_columns(args)
+    one_form_each(args, argv)
+    for option in ("pretrained", "model"):
+        if getattr(args, option, None):
+            flag = "MODEL_DIR" if args.command == "export-onnx" else "--" + option
+            model_directory(getattr(args, option), flag)
+    distances = getattr(args, "distances", None)
+    if getattr(args, "distance_ids", None) and distances and \
+            Path(distances).suffix.lower() != ".npy":
+        # only a bare .npy array lacks its ids; a TSV or HDF5 matrix names them
+        raise AAMInputError(f"--distance-ids only goes with a .npy --distances matrix; "
+                            f"{distances} names its samples itself, so leave out "
+                            "--distance-ids.")
+
+
+def value_counts(args) -> None:
+    """argparse reads these lists as any number of values ('*')."""
+    bounds = getattr(args, "output_bounds", None)
+    if bounds is not None and len(bounds) != 2:
+        raise AAMInputError(f"--output-bounds takes two values: LOWER UPPER ('none' for "
+                            f"an open end), not {len(bounds)}; or use --lower-bound and "
+                            "--upper-bound.")
+    if getattr(args, "quantiles", None) == []:
+        raise AAMInputError("--quantiles needs at least one value, e.g. --quantiles 0.1 "
+                            "0.5 0.9; or leave it out for those.")
+
+
+def distinct_columns(args) -> None:
+    columns = getattr(args, "conditioning", None) or []
+    for name in dict.fromkeys(c for c in columns if columns.count(c) > 1):
+        raise AAMInputError(f"--conditioning names {name!r} twice; give each column "
+                            "once.")
+
+
+def one_form_each(args, argv) -> None:
+    """Refuse an older flag (or spelling) given with the flag that replaced
+    it: argparse would keep one of them silently."""
+    from .settings import for_command
+    options = {o.name: o for o in for_command(args.command)}
+    for option in options.values():
+        newer = [options[n] for n in option.now if n in options]
+        if _given(option, args, argv) and (chosen := [
+                n for n in newer if _given(n, args, argv)]):
+            raise AAMInputError(
+                f"{option.flag} and {chosen[0].flag} set the same thing; keep "
+                f"{' and '.join(n.flag for n in newer)} ({option.flag} is the older "
+                f"form) and leave out {option.flag}.")
+        old = "--" + option.old_name.replace("_", "-") if option.old_name else None
+        if old and _used(old, argv) and _used(option.flag, argv):
+            raise AAMInputError(f"{old} and {option.flag} are one option given twice; "
+                                f"keep {option.flag} ({old} is its older name).")
+
+
+def _given(option, args, argv) -> bool:
+    """On the command line, or set away from its default (--settings)."""
+    value = getattr(args, option.name, None)
+    return _used(option.flag, argv) or (value is not None and value != option.default)
+
+
+def _used(flag: str, argv) -> bool:
+    return any(a in (flag, "--no-" + flag[2:]) or a.startswith(flag + "=")
+               for a in map(str, argv))
+
+
+def model_directory(path, option: str) -> None:
+    """A model is a folder holding config.json; say so before loading."""
+    path = Path(path)
+    if not path.exists():
+        raise AAMInputError(f"{option} {path} does not exist; give a model directory "
+                            "(RUN/model).")
+    if not path.is_dir():
+        hint = (" For a .qza, `qiime tools export` it and give the folder it makes."
+                if path.suffix == ".qza" else "")
+        raise AAMInputError(f"{option} {path} is a file, not a model directory (give "
+                            f"the folder that holds config.json).{hint}")

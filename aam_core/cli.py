@@ -25,6 +25,8 @@ global batch, and only rank 0 writes.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import shutil
 import sys
 import zlib
@@ -176,7 +178,27 @@ def _run_directory(args):
     if started and not args.resume:
         raise UsageError(f"{output} already holds a run; pass --resume to continue it, "
                          "or choose another --output-dir.")
+    recorded = _recorded_command(output, checkpoints.info())
+    if args.resume and recorded and recorded != args.command:
+        raise UsageError(f"{output} holds a {recorded} run, not {args.command}; choose "
+                         f"another --output-dir (or continue it with aam {recorded}).")
     return output, checkpoints
+
+
+_COMMAND_OF_KIND = {"encoder": "pretrain", "regressor": "fit-regressor",
+                    "classifier": "fit-classifier"}
+
+
+def _recorded_command(output: Path, info: dict | None) -> str | None:
+    """The command whose run `output` holds, or None when unknown."""
+    if info and info.get("command"):
+        return info["command"]
+    # runs from before last.json named its command: their model's kind
+    try:
+        config = json.loads((output / MODEL_DIR / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return _COMMAND_OF_KIND.get(config.get("kind")) if isinstance(config, dict) else None
 
 
 def _train(args, command: str, work) -> int:
@@ -193,6 +215,11 @@ def _train(args, command: str, work) -> int:
     tracker, written = tracking.NONE, None
     try:
         log = log_to_stderr if dist.is_main else (lambda message: None)
+        if args.strategy != "ddp" and dist.world_size == 1:
+            # not refused: one script may run with one process or under torchrun
+            log(f"--strategy {args.strategy} only acts with several processes (under "
+                "torchrun --nproc_per_node N); this run has one, so the model is "
+                "not sharded.")
         if dist.is_main:  # one voice per run; its metrics are every process's
             tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
                                             f"aam {command}", _options(args))
@@ -329,6 +356,7 @@ def _loss_weights(args, frame, config: ConditioningConfig):
                          "or declare the column categorical.")
     numeric = args.loss_weights is not None and declared != "categorical" and not len(words)
     if not numeric:
+        _known_categories(config.category_weights, frame[name], name)
         return replace(config, weight_by=name), None
     if args.category_weight:
         raise UsageError(f"--category-weight weighs categories, but --loss-weights "
@@ -336,6 +364,17 @@ def _loss_weights(args, frame, config: ConditioningConfig):
                          "--category-weight, or mark the column categorical in the "
                          "file's '#q2:types' row.")
     return config, values
+
+
+def _known_categories(weights, column, name: str) -> None:
+    """A --category-weight for a category the column lacks would be ignored."""
+    categories = sorted(column.dropna().astype(str).unique())
+    for category, weight in weights:
+        if category not in categories:
+            shown = categories[:10] + (["..."] if len(categories) > 10 else [])
+            raise UsageError(f"--category-weight {category}:{weight:g}: the --loss-weights "
+                             f"column {name!r} has no category {category!r}; its "
+                             f"categories are {shown}.")
 
 
 def _conditioning_config(args) -> ConditioningConfig:
@@ -356,7 +395,23 @@ def _conditioning_config(args) -> ConditioningConfig:
                                  f"{'city:country' if name == 'parents' else 'female:2'}), "
                                  f"not {text!r}.")
         pairs[name] = tuple(parsed)
+    _check_category_weights(pairs["category_weights"])
     return ConditioningConfig(**given(ConditioningConfig, vars(args)), **pairs)
+
+
+def _check_category_weights(pairs) -> None:
+    """Each category once, with a weight the loss can use (inf or nan
+    would make it non-finite, a negative one would reward errors)."""
+    seen = {}
+    for category, weight in pairs:
+        text = f"{category}:{weight:g}"
+        if not math.isfinite(weight) or weight < 0:
+            raise UsageError(f"--category-weight {text}: the weight of {category!r} must "
+                             "be a finite number >= 0.")
+        if category in seen:
+            raise UsageError(f"--category-weight gives {category!r} twice ({category}:"
+                             f"{seen[category]:g} and {text}); give each category once.")
+        seen[category] = weight
 
 
 # -- tuning ---------------------------------------------------------------------------
@@ -598,12 +653,16 @@ def main(argv=None) -> int:
     from .bundle import ModelFormatError
     parser = build_parser()
     args = parser.parse_args(argv)
-    _warn_old_names(sys.argv[1:] if argv is None else argv, args.command)
+    given_argv = sys.argv[1:] if argv is None else argv
     created = []
     try:
         with speaking("aam"):
             args = _with_settings_file(parser, args, argv)
             created = checks.before_command(args)
+            checks.arguments(args, given_argv)
+            # after the checks: an older flag refused with its newer one
+            # is said once, as the error
+            _warn_old_names(given_argv, args.command)
             return args.run(args)
     except (AAMInputError, ModelFormatError, ValueError, OSError) as error:
         checks.remove_if_empty(created)

@@ -47,17 +47,42 @@ def read(path, command: str) -> dict:
 def _parse(path: Path):
     if path.suffix in _YAML:
         yaml = _yaml()
-        load, errors, format = yaml.safe_load, (yaml.YAMLError,), "YAML"
+        load, errors, format = _yaml_loader(yaml, path), (yaml.YAMLError,), "YAML"
     else:
-        load, errors, format = json.loads, (ValueError,), "JSON"
+        def load(text):
+            return json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, path))
+        errors, format = (ValueError,), "JSON"
     text = path.read_text()
     if not text.strip():
         return None  # an empty file: said as such by read()
     try:
         return load(text)
+    except AAMInputError:
+        raise  # a repeated key (an AAMInputError is a ValueError)
     except errors as error:
         raise AAMInputError(f"--settings {path} is not valid {format}: "
                             f"{' '.join(str(error).split())}") from error
+
+
+def _unique(pairs, path: Path) -> dict:
+    """A mapping whose keys are all different: JSON and YAML readers keep a
+    repeated key's last value silently, hiding the other."""
+    mapping = {}
+    for key, value in pairs:
+        if key in mapping:
+            raise AAMInputError(f"--settings {path} sets {key!r} twice; keep one of them.")
+        mapping[key] = value
+    return mapping
+
+
+def _yaml_loader(yaml, path: Path):
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            # the keys as written; a merge key ('<<') may override on purpose
+            _unique([(k.value, None) for k, _ in node.value if isinstance(
+                k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"], path)
+            return super().construct_mapping(node, deep=deep)
+    return lambda text: yaml.load(text, Loader=Loader)
 
 
 def write(path, values: dict, command: str, about: dict | None = None) -> None:

@@ -31,13 +31,71 @@ def read_by_id(path: str | Path, what: str, holds: str):
     return frame[~frame.index.astype(str).str.startswith("#")]
 
 
-def read_table(path: str):
+_BIOM_HELP = ("give the HDF5 BIOM file `qiime tools export` writes (feature-table.biom), "
+              "or a TSV BIOM: a '#OTU ID' header line, then one line of numeric counts "
+              "per feature")
+
+
+def read_table(path: str, option: str = "--table"):
     import biom
-    path = existing(path, "The table")
+    import h5py
+    path = existing(path, option)
+    if path.is_dir():
+        raise AAMInputError(f"{option} {path} is a directory; {_BIOM_HELP}.")
+    if not h5py.is_hdf5(path) and not _starts_with(path, b"{"):  # BIOM 1 is JSON
+        # biom reads any text as a TSV table, e.g. a first line as sample ids
+        _check_tsv_table(path, option)
     try:
         return biom.load_table(str(path))
     except Exception as error:  # biom raises many types for unreadable files
-        raise AAMInputError(f"{path} is not a readable BIOM table: {error}") from error
+        raise AAMInputError(f"{option} {path} is not a readable BIOM table: "
+                            f"{error}") from error
+
+
+def _starts_with(path: Path, prefix: bytes) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4096).lstrip().startswith(prefix)
+
+
+def _check_tsv_table(path: Path, option: str) -> None:
+    """The layout biom's TSV reader expects: comment lines, the last of them
+    the header ('#OTU ID', sample ids[, taxonomy]), then numeric counts."""
+    header, rows, problem = None, 0, None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                fields = line.rstrip("\r\n").split("\t")
+                if line.startswith("#") and not rows:
+                    header = fields
+                elif line.strip():
+                    rows += 1
+                    problem = _tsv_row_problem(header, fields, number)
+                    if problem:
+                        break
+    except UnicodeDecodeError:
+        problem = "it is neither HDF5 nor text"
+    if problem or header is None:
+        raise AAMInputError(f"{option} {path} is not a BIOM table: "
+                            f"{problem or 'it holds no header line'}; {_BIOM_HELP}.")
+
+
+def _tsv_row_problem(header, fields: list, number: int) -> str | None:
+    if header is None or len(header) < 2:
+        return "its first lines hold no '#OTU ID' header with sample ids"
+    # a last header column other than a sample (e.g. taxonomy) holds text
+    counts = fields[1:len(header) - (header[-1].lower() in _ROW_METADATA)]
+    if len(fields) != len(header):
+        return (f"line {number} has {len(fields)} fields, the header "
+                f"{len(header)}")
+    for value in counts:
+        try:
+            float(value)
+        except ValueError:
+            return f"line {number} holds {value!r} where a count belongs"
+    return None
+
+
+_ROW_METADATA = ("taxonomy", "confidence")
 
 
 def read_fasta(path: str) -> dict:
@@ -66,9 +124,7 @@ def read_fasta(path: str) -> dict:
 def read_metadata(path: str):
     """Sample metadata TSV (QIIME 2 layout: first column the sample id;
     a '#q2:types' row is skipped); values as text, empty cells missing."""
-    import pandas as pd
-    frame = pd.read_csv(existing(path, "The metadata file"), sep="\t", dtype=str,
-                        comment=None)
+    frame = _read_tsv(path, "--metadata")
     frame = frame.set_index(frame.columns[0])
     ids = frame.index.astype(str)
     types = frame[ids == "#q2:types"]
@@ -82,6 +138,29 @@ def read_metadata(path: str):
         raise AAMInputError(f"{path} holds the sample id(s) {list(repeated[:5])} on more "
                             "than one row; sample ids must be unique. Remove or merge "
                             "the repeated rows.")
+    return frame
+
+
+def _read_tsv(path: str, option: str):
+    """The file as text columns; a directory, an empty file, a file that is
+    not tab-separated or not a table: one line naming `option`."""
+    import pandas as pd
+    path = existing(path, option)
+    if path.is_dir():
+        raise AAMInputError(f"{option} {path} is a directory; give the metadata TSV file.")
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, comment=None)
+    except pd.errors.EmptyDataError as error:
+        raise AAMInputError(f"{option} {path} is empty; give the metadata TSV file "
+                            "(a header line of column names, then one line per "
+                            "sample).") from error
+    except (ValueError, pd.errors.ParserError) as error:  # UnicodeDecodeError too
+        raise AAMInputError(f"{option} {path} is not a tab-separated table: "
+                            f"{' '.join(str(error).split())}") from error
+    if len(frame.columns) == 1 and "," in frame.columns[0]:
+        raise AAMInputError(f"{option} {path} is not tab-separated: its header line has "
+                            "commas and no tab. QIIME 2 metadata is TSV; save the file "
+                            "with tabs between the columns.")
     return frame
 
 

@@ -104,7 +104,9 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
     directory.mkdir(parents=True, exist_ok=True)
     info = {"epoch": progress.epoch, "step": progress.step,
             "optimizer_steps": progress.optimizer_steps, "finished": progress.finished,
-            "stopped": progress.stopped, "world_size": dist.world_size}
+            "stopped": progress.stopped, "world_size": dist.world_size,
+            # which command's run this is, so --resume of another is refused
+            "command": checkpoints.identity.get("command")}
     _write_aside(directory / CHECKPOINT_FILE, lambda path: torch.save(payload, path))
     _write_aside(directory / INFO_FILE,
                  lambda path: path.write_text(json.dumps(info) + "\n"))
