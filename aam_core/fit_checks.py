@@ -90,3 +90,15 @@ def check_normalise_by(options: ConditioningConfig, target_name) -> None:
             "the target cannot be normalised by itself (at prediction it is "
             f"unknown). Name another categorical column, or leave out "
             f"{spelled('normalise_by')}.")
+
+
+def check_front_end(train: TrainConfig) -> None:
+    """What only the front ends can tell: they build fit's settings from its
+    defaults (freeze_nucleotide_encoder on), so there an off is the caller's,
+    and it contradicts freeze_encoder (a TrainConfig built in Python starts
+    with it off, and freeze_encoder then wins, as documented)."""
+    if train.freeze_encoder and not train.freeze_nucleotide_encoder:
+        raise AAMInputError(
+            f"{spelled('freeze_encoder', True)} freezes the whole encoder, its "
+            f"nucleotide encoder too, so {spelled('freeze_nucleotide_encoder', False)} "
+            "contradicts it: leave one of the two out.")

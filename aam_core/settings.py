@@ -15,6 +15,7 @@ from dataclasses import replace
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .errors import AAMInputError
+from .fit_checks import check_front_end
 from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
                      TRAINING, TRAINING_COMMANDS, TUNE_COMMANDS, Option, declared,
                      defaults_for, field_name)
@@ -324,6 +325,7 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
                             "would change the encoder's shape, which --pretrained fixes; "
                             "leave it out.")
     train = build(TrainConfig, options, "fit")
+    check_front_end(train)
     if not distances and train.unifrac_weight == FIT_TRAIN_DEFAULTS.unifrac_weight:
         # nothing to fit it on; a weight given without --distances is refused
         # by the fit itself, as a flag that would be ignored

@@ -8,6 +8,7 @@ import skbio
 from aam_core.bundle import ModelBundle
 from aam_core.config import ConditioningConfig
 from aam_core.errors import AAMInputError
+from aam_core.fit_checks import check_front_end
 from aam_core.settings import head_options
 
 from . import _views
@@ -33,6 +34,7 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
     """Fit with aam_core's `fit_function` from an action's options (its
     inputs included)."""
     data, train = _views.settings(options, 'fit')
+    check_front_end(train)
     table, targets = _views.table_samples_with_metadata(
         options['table'], options['metadata'], options['missing_samples'])
     groups = options['groups']

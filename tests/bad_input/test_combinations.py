@@ -95,6 +95,10 @@ API = {  # case: (call, fragment of the expected message)
             pretrain_epochs=5, ensemble_size=1, **TINY),
         "pretrain_epochs=5 sets the pretraining that this pipeline runs only with a "
         "distance matrix, and none was given, so it would be ignored"),
+    "frozen-encoder-with-its-nucleotide-encoder-not": (
+        lambda: _fit(freeze_encoder=True, freeze_nucleotide_encoder=False),
+        "freeze_encoder=True freezes the whole encoder, its nucleotide encoder too, so "
+        "freeze_nucleotide_encoder=False contradicts it"),
     "pretrain-patience-without-validation": (
         lambda: plugin.methods.pretrain(
             table=_examples.table_factory(),
@@ -134,6 +138,10 @@ AAM = {  # case: (arguments, fragment of the expected message)
         ["--unknown-rate", 0.3], "--unknown-rate 0.3 acts on the conditioning columns"),
     "fusion-without-conditioning": (
         ["--fusion", "film"], "--fusion film acts on the conditioning columns"),
+    "frozen-encoder-with-its-nucleotide-encoder-not": (
+        ["--freeze-encoder", "--no-freeze-nucleotide-encoder"],
+        "--freeze-encoder freezes the whole encoder, its nucleotide encoder too, so "
+        "--no-freeze-nucleotide-encoder contradicts it"),
 }
 
 
