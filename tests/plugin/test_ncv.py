@@ -16,7 +16,7 @@ from .test_pipelines import (  # noqa: F401 (oral, oral_encoder: fixtures)
     grouped_targets, numbered_targets, oral, oral_encoder)
 from .test_q2cli import qiime
 
-FAST = {'preset': 'tiny', 'epochs': 1, 'pretrain_epochs': 1, 'batch_size': 16,
+FAST = {'preset': 'tiny', 'epochs': 1, 'batch_size': 16,
         'ensemble_size': 1, 'cv': 3, 'device': 'cpu'}
 
 
@@ -61,7 +61,8 @@ def test_regress_samples_ncv_pretrains_per_fold(oral, folds_used, encoders_used)
     table, metadata, distances = oral
     result = aam.pipelines.regress_samples_ncv(
         table=table, metadata=metadata.get_column('age'),
-        distance_matrix=distances, groups=metadata.get_column('group'), **FAST)
+        distance_matrix=distances, groups=metadata.get_column('group'), pretrain_epochs=1,
+        **FAST)
     predictions = result.predictions.view(pd.Series)
     assert predictions.notna().all()
     assert len(folds_used) == 3

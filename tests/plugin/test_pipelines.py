@@ -16,7 +16,7 @@ from aam_core.errors import AAMInputError
 from aam_core.data.split import holdout_split
 
 EXAMPLE = Path(__file__).resolve().parents[2] / 'examples' / 'oral-age-mini'
-FAST = {'preset': 'tiny', 'epochs': 2, 'pretrain_epochs': 1,
+FAST = {'preset': 'tiny', 'epochs': 2,
         'batch_size': 16, 'test_size': 0.25, 'device': 'cpu'}
 
 
@@ -53,7 +53,7 @@ def test_regress_samples(oral):
     result = aam.pipelines.regress_samples(
         table=table, metadata=metadata.get_column('age'),
         distance_matrix=distances, groups=metadata.get_column('group'),
-        regression_experts=2, **FAST)
+        regression_experts=2, pretrain_epochs=1, **FAST)
     assert str(result.model.type) == 'AAMModel[AAMRegressor]'
     config = result.model.view(ModelBundle).config
     assert config['training']['pretrained']
