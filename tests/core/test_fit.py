@@ -10,7 +10,7 @@ import torch
 
 from aam_core import api
 from aam_core.bundle import ModelBundle
-from aam_core.config import ConditioningConfig, ModelConfig, TrainConfig
+from aam_core.config import ConditioningConfig, TrainConfig
 from aam_core.data.table import CountTable
 from aam_core.errors import AAMInputError
 from tests.conftest import random_dna
@@ -112,27 +112,6 @@ def test_saved_conditioned_model_predicts_identically(conditioned, tmp_path):
     pd.testing.assert_series_equal(before, after)
     # per-site normalisation is undone: predictions in the target's units
     assert before[frame["site"] == "coast"].mean() > before[frame["site"] == "inland"].mean()
-
-
-def test_a_model_saved_under_the_older_setting_names_loads_the_same(conditioned, tmp_path):
-    """seed, target_loss and output_scaling were the saved names of
-    random_state, loss and conditional_output; such models still load."""
-    table, frame, bundle = conditioned
-    bundle.save(tmp_path / "model")
-    path = tmp_path / "model" / "config.json"
-    config = json.loads(path.read_text())
-    training, spec = config["training"], config["conditioning"]
-    training["seed"], training["target_loss"] = training.pop("random_state"), training.pop("loss")
-    spec["output_scaling"] = spec.pop("conditional_output")
-    path.write_text(json.dumps(config))
-    loaded = ModelBundle.load(tmp_path / "model")
-    assert loaded.config["training"]["random_state"] == FAST.random_state
-    assert loaded.config["training"]["loss"] == FAST.loss
-    assert loaded.config["conditioning"]["conditional_output"] is True
-    assert "seed" not in loaded.config["training"]
-    pd.testing.assert_series_equal(api.predict(bundle, table, conditioning=frame, **QUIET),
-                                   api.predict(loaded, table, conditioning=frame, **QUIET))
-    assert ModelConfig.from_dict({"head_residual": True}).residual_head
 
 
 def test_unseen_and_missing_categories_predict(conditioned):
