@@ -30,6 +30,10 @@ from .train.loop import TrainingData, evaluate
 # almost the training mean, which is what few labels may support
 ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 INNER_FOLDS = 5
+# below this many labelled groups the penalty is the one-standard-error
+# rule's, from it on the smallest cross-validated error's (measured on the
+# grouped folds: docs/label-efficiency.md)
+FEW_GROUPS = 40
 # the options that act only on a network trained by gradient (TrainConfig,
 # DataConfig fields): set away from their defaults, they would be ignored
 GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "grad_clip",
@@ -119,12 +123,13 @@ def inner_folds(groups: np.ndarray, seed: int) -> list:
 
 
 def choose_alpha(x, z, weights, groups, seed: int):
-    """(alpha, out-of-fold residuals at it): the largest penalty whose
-    grouped cross-validated absolute error is within one standard error of
-    the best one's. With few labelled groups the fold errors scatter widely
-    and the smallest mean is often luck; the one-standard-error rule then
-    prefers the simpler, more shrunk line (measured on the grouped folds:
-    docs/label-efficiency.md)."""
+    """(alpha, out-of-fold residuals at it): with fewer than FEW_GROUPS
+    labelled groups, the largest penalty whose grouped cross-validated
+    absolute error is within one standard error of the best one's; with
+    more, the best one. With few groups the fold errors scatter widely and
+    the smallest mean is often luck, so the more shrunk line is safer; with
+    many, the smallest mean is a fair estimate and the rule only shrinks a
+    line that the data support."""
     folds = inner_folds(groups, seed)
     errors, residuals = [], []
     for alpha in ALPHAS:
@@ -141,6 +146,9 @@ def choose_alpha(x, z, weights, groups, seed: int):
     spread = errors.std(axis=1, ddof=1) / np.sqrt(len(folds)) if len(folds) > 1 \
         else np.zeros(len(ALPHAS))
     best = int(np.argmin(mean))
+    units = np.unique(groups).size if np.unique(groups).size > 1 else len(groups)
+    if units >= FEW_GROUPS:  # (one group only: the samples are the units)
+        return ALPHAS[best], residuals[best]
     chosen = int(np.flatnonzero(mean <= mean[best] + spread[best]).max())
     return ALPHAS[chosen], residuals[chosen]
 

@@ -84,6 +84,19 @@ def test_the_penalty_is_chosen_by_grouped_folds():
     assert alpha >= 100  # no signal: close to predicting the mean
 
 
+def test_few_groups_shrink_more_than_many():
+    """The one-standard-error rule with fewer than FEW_GROUPS groups, the
+    smallest cross-validated error from there on."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 6))
+    y = x @ rng.normal(size=6) + rng.normal(scale=2.0, size=80)
+    many = np.array([f"s{i}" for i in range(80)])
+    few = np.array([f"g{i % 20}" for i in range(80)])
+    alpha_many, _ = readout.choose_alpha(x, y, np.ones(80), many, 0)
+    alpha_few, _ = readout.choose_alpha(x, y, np.ones(80), few, 0)
+    assert alpha_few > alpha_many
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(pretrained=False), "reads a pretrained encoder's embeddings"),
     (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
