@@ -238,7 +238,7 @@ _TRACKING = [
            "predictions against the truth (needs: pip install tensorboard)",
            commands=TRAINING_COMMANDS, field="tracking.tensorboard"),
     Option("mlflow_uri", "str", None,
-           "Log the run to this MLflow tracking URI (e.g. file:./mlruns): the "
+           "Log the run to this MLflow tracking URI (e.g. sqlite:///mlflow.db): the "
            "options as parameters, the metrics per epoch, the model directory as "
            "an artifact; the experiment is $MLFLOW_EXPERIMENT_NAME, else 'aam' "
            "(needs: pip install mlflow-skinny)",
@@ -331,7 +331,9 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
         # by the fit itself, as a flag that would be ignored
         train = replace(train, unifrac_weight=0.0)
     preset = options.get("preset") or BY_NAME["preset"].default
-    return dict(model=ModelConfig.preset(preset, **encoder),
+    # with a pretrained model, the name: fit checks it against the encoder's shape
+    model = preset if pretrained else ModelConfig.preset(preset, **encoder)
+    return dict(model=model,
                 data=build(DataConfig, options, "fit"), train=train,
                 head_options=head_options(options))
 

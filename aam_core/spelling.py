@@ -60,6 +60,16 @@ def spelled_input(name: str) -> str:
     return f"--i-{dashed}" if where == "q2cli" else f"--{dashed}"
 
 
+def spelled_metadata(name: str) -> str:
+    """The metadata input `name` as the current front end writes it:
+    `conditioning`, `--m-conditioning-file` or `--conditioning`."""
+    where = interface()
+    if where == "python":
+        return name
+    dashed = name.replace("_", "-")
+    return f"--m-{dashed}-file" if where == "q2cli" else f"--{dashed}"
+
+
 def environment() -> dict:
     """What a worker process needs to speak as this one does."""
     return {_ENVIRONMENT: interface()}

@@ -61,6 +61,11 @@ def open_tracker(tensorboard: str | None, mlflow_uri: str | None, run_name: str,
                  params: dict) -> Tracker:
     """The tracker the flags ask for (NONE without any)."""
     trackers = []
+    for flag, value in (("--tensorboard", tensorboard), ("--mlflow-uri", mlflow_uri)):
+        if value is not None and not str(value).strip():
+            raise AAMInputError(f"{flag} is empty; give a "
+                                f"{'directory' if flag == '--tensorboard' else 'tracking URI'}"
+                                f", or leave out {flag}.")
     if tensorboard is not None:
         trackers.append(TensorBoardTracker(tensorboard, params))
     if mlflow_uri is not None:
@@ -69,6 +74,11 @@ def open_tracker(tensorboard: str | None, mlflow_uri: str | None, run_name: str,
             trackers.append(MLflowTracker(mlflow_uri, run_name, params))
         except MlflowException as error:  # a bad URI or store: the user's to fix
             raise AAMInputError(f"--mlflow-uri {mlflow_uri}: {error.message}") from None
+        except Exception as error:  # noqa: BLE001 (the store's driver, e.g. SQLAlchemy)
+            raise AAMInputError(f"--mlflow-uri {mlflow_uri}: the tracking store cannot "
+                                f"be opened ({type(error).__name__}: "
+                                f"{str(error).splitlines()[0]}); check the URI and that "
+                                "its place is writable.") from None
     return NONE if not trackers else trackers[0] if len(trackers) == 1 else Both(trackers)
 
 

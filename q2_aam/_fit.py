@@ -9,6 +9,7 @@ from aam_core.bundle import ModelBundle
 from aam_core.config import ConditioningConfig
 from aam_core.errors import AAMInputError
 from aam_core.fit_checks import check_front_end
+from aam_core.spelling import spelled, spelled_metadata
 from aam_core.settings import head_options
 
 from . import _views
@@ -55,12 +56,19 @@ def conditioning_config(options: dict, frame) -> ConditioningConfig:
     """The library's settings; `frame` is the conditioning DataFrame."""
     parents = ()
     if options['hierarchical'] and frame is None:
-        raise AAMInputError('hierarchical finds nested columns of the conditioning '
-                            'metadata, and none was given, so it would be ignored: '
-                            'give conditioning metadata, or leave out hierarchical.')
+        raise AAMInputError(
+            f"{spelled('hierarchical', True)} finds nested columns of the conditioning "
+            f"metadata, and none was given, so it would be ignored: give "
+            f"{spelled_metadata('conditioning')}, or leave out {spelled('hierarchical')}.")
     if options['hierarchical']:
         from aam_core.model.conditioning import nested_columns
         parents = nested_columns(frame)
+        if not parents:
+            raise AAMInputError(
+                f"{spelled('hierarchical', True)} found no nested columns among "
+                f"{list(frame.columns)} (a column nested in another has one value of "
+                f"it per category), so it would be ignored: leave out "
+                f"{spelled('hierarchical')}.")
     weights = options['loss_weights']
     normalise_by = options.get('normalise_by')
     return ConditioningConfig(

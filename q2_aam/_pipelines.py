@@ -12,7 +12,7 @@ from aam_core.bundle import ModelBundle
 from aam_core.data.split import holdout_split
 from aam_core.errors import AAMInputError
 from aam_core.settings import BY_NAME, for_action
-from aam_core.spelling import spelled
+from aam_core.spelling import spelled, spelled_input
 
 from ._parameters import with_options
 from ._views import table_samples_with_metadata
@@ -47,15 +47,15 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
                 raise AAMInputError(
                     f'{spelled(name, settings[name])} sets the pretraining that '
                     'this pipeline runs only with a distance matrix, and none was '
-                    'given, so it would be ignored: give distance_matrix, or leave '
+                    f'given, so it would be ignored: give {spelled_input("distance_matrix")}, or leave '
                     f'{spelled(name)} at its default.')
     if pretrained_model is not None and distance_matrix is not None:
+        model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
         raise AAMInputError(
-            'Both pretrained_model and distance_matrix were given. In this '
-            'pipeline the distance matrix is used only to pretrain an encoder, '
-            'and pretrained_model already is one: give pretrained_model to '
-            'fine-tune it, or distance_matrix to pretrain a new encoder on the '
-            'training samples, not both.')
+            f'Both {model} and {matrix} were given. In this pipeline the distance '
+            f'matrix is used only to pretrain an encoder, and {model} already is '
+            f'one: give {model} to fine-tune it, or {matrix} to pretrain a new '
+            'encoder on the training samples, not both.')
 
 
 def training_samples(table, settings: dict) -> tuple:

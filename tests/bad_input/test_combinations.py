@@ -79,8 +79,11 @@ API = {  # case: (call, fragment of the expected message)
         "conditional_output=True acts on the conditioning columns, and none were given"),
     "hierarchical-without-conditioning": (
         lambda: _fit(hierarchical=True),
-        "hierarchical finds nested columns of the conditioning metadata, and none "
+        "hierarchical=True finds nested columns of the conditioning metadata, and none "
         "was given"),
+    "hierarchical-without-nested-columns": (
+        lambda: _fit(conditioning=_site(), hierarchical=True),
+        "hierarchical=True found no nested columns among ['site']"),
     "fusion-none-without-conditional-output": (
         lambda: _fit(conditioning=_site(), fusion="none"),
         "fusion='none' uses the conditioning columns only for conditional_output, "

@@ -113,3 +113,11 @@ def test_the_head_is_one_option_in_every_front_end():
     assert older == {"regression_hidden": (16, 8), "output_bounds": (None, 5.0)}
     with pytest.raises(AAMInputError, match="hidden_width=8 only acts with hidden layers"):
         head_options({"hidden_layers": 0, "hidden_width": 8})
+
+
+def test_aam_gives_its_preset_by_name_with_a_pretrained_model():
+    """So that fit checks it against the encoder's shape (a preset that
+    differs is refused, as in QIIME 2) instead of dropping it."""
+    from aam_core.settings import fit_arguments
+    assert fit_arguments({"preset": "base"}, pretrained=True)["model"] == "base"
+    assert fit_arguments({"preset": "base"}, pretrained=False)["model"].d_model == 128

@@ -157,6 +157,16 @@ def test_a_missing_package_is_named_with_its_pip_command(files, tmp_path, capsys
                      f"which is not installed here: pip install {package}\n")
 
 
+@pytest.mark.parametrize("flag", ["--tensorboard", "--mlflow-uri"])
+def test_an_empty_place_to_track_to_is_refused(flag):
+    from aam_core.errors import AAMInputError
+    from aam_core.tracking import open_tracker
+    options = {"tensorboard": "", "mlflow_uri": None} if flag == "--tensorboard" else \
+        {"tensorboard": None, "mlflow_uri": " "}
+    with pytest.raises(AAMInputError, match=f"{flag} is empty"):
+        open_tracker(options["tensorboard"], options["mlflow_uri"], "aam", {})
+
+
 def test_the_scatter_image_puts_perfect_predictions_on_the_diagonal():
     truth = np.array([0.0, 5.0, 10.0])
     image = scatter_image(truth, truth, size=64)
