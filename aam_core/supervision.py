@@ -15,7 +15,7 @@ from .errors import AAMInputError
 from .fit_checks import check_conditioning
 from .model.conditioning import (build_vocabularies, category_text, encode_conditions,
                                  unknown_parent)
-from .spelling import spelled
+from .spelling import spelled, spelled_metadata
 from .train.metrics import classification_metrics, regression_metrics
 from .train.objective import as_tensor
 from .train.task import TargetTask
@@ -73,8 +73,17 @@ def check_classes(target: pd.Series, splits) -> None:
 
 
 def group_values(groups, index: pd.Index):
-    """Each sample's group (itself when it has none), or None without groups."""
-    return None if groups is None else sample_units(list(index), groups).to_numpy(dtype=str)
+    """Each sample's group (itself when it has none), or None without groups;
+    groups that name none of the samples would be ignored, so are refused."""
+    if groups is None:
+        return None
+    if not pd.Index(pd.Series(groups).dropna().index.map(str)).isin(index.map(str)).any():
+        raise AAMInputError(
+            f"The {spelled_metadata('groups')} name none of the {len(index)} samples (groups "
+            f"e.g. {', '.join(map(str, list(pd.Series(groups).index[:3])))}; samples "
+            f"e.g. {', '.join(map(str, list(index[:3])))}), so every sample would be "
+            "its own group: give the groups of these samples.")
+    return sample_units(list(index), groups).to_numpy(dtype=str)
 
 
 def conditioning_frame(conditioning, sample_ids: list, target_name):
@@ -192,6 +201,12 @@ def sample_weights(columns, given, sample_ids, train_rows,
     weights = None
     if given is not None:
         given = pd.Series(given).rename(index=str).reindex(sample_ids)
+        if given.isna().all():
+            raise AAMInputError(
+                f"The {spelled_metadata('loss_weights')} give no weight to any of the "
+                f"{len(sample_ids)} samples (samples e.g. "
+                f"{', '.join(map(str, sample_ids[:3]))}), so they would be ignored: "
+                "give the weights of these samples.")
         unweighted = given.index[given.isna()]
         if len(unweighted):
             log(f"{len(unweighted)} sample(s) have no loss weight and weigh 1 (e.g. "

@@ -81,6 +81,14 @@ API = {  # case: (call, fragment of the expected message)
         lambda: _fit(hierarchical=True),
         "hierarchical=True finds nested columns of the conditioning metadata, and none "
         "was given"),
+    "groups-of-other-samples": (
+        lambda: _fit(groups=qiime2.CategoricalMetadataColumn(pd.Series(
+            ["a", "b"], index=pd.Index(["X1", "X2"], name="id"), name="group"))),
+        "The groups name none of the 16 samples"),
+    "loss-weights-of-other-samples": (
+        lambda: _fit(loss_weights=qiime2.NumericMetadataColumn(pd.Series(
+            [1.0, 2.0], index=pd.Index(["X1", "X2"], name="id"), name="w"))),
+        "The loss_weights give no weight to any of the 16 samples"),
     "hierarchical-without-nested-columns": (
         lambda: _fit(conditioning=_site(), hierarchical=True),
         "hierarchical=True found no nested columns among ['site']"),
