@@ -89,6 +89,13 @@ API = {  # case: (call, fragment of the expected message)
         lambda: _fit(loss_weights=qiime2.NumericMetadataColumn(pd.Series(
             [1.0, 2.0], index=pd.Index(["X1", "X2"], name="id"), name="w"))),
         "The loss_weights give no weight to any of the 16 samples"),
+    "predict-with-conditioning-of-other-samples": (
+        lambda: plugin.methods.predict_regression(
+            table=_examples.table_factory(), n_threads=1,
+            model=_fit(conditioning=_site(), epochs=1).model,
+            conditioning=qiime2.Metadata(pd.DataFrame(
+                {"site": ["gum", "tongue"]}, index=pd.Index(["X1", "X2"], name="id")))),
+        "The conditioning metadata names none of the 16 samples of the table"),
     "hierarchical-without-nested-columns": (
         lambda: _fit(conditioning=_site(), hierarchical=True),
         "hierarchical=True found no nested columns among ['site']"),
