@@ -91,6 +91,17 @@ def _check_classes(predictions: pd.Series, column: str) -> None:
             'only when the metadata file declares it so, #q2:types).')
 
 
+def _check_shared_labels(predicted, truth, column: str) -> None:
+    """Classes that never occur in the truth column score every sample wrong:
+    the wrong column, not a bad classifier."""
+    if not set(predicted) & set(truth):
+        raise AAMInputError(
+            f'None of the predicted classes ({", ".join(sorted(set(predicted))[:5])}) '
+            f'occurs in the truth column {column!r} (e.g. '
+            f'{", ".join(sorted(set(truth))[:5])}); give the column the classifier '
+            'was fitted on.')
+
+
 def _number(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return 'not defined'
@@ -117,6 +128,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
         _check_classes(predictions, truth_column.name)
         labels = [np.array([category_text(v) for v in s], dtype=object)
                   for s in (predictions, truth)]
+        _check_shared_labels(*labels, truth_column.name)
         metrics, per_class = classification_rows(*labels)
         baseline = (f'every sample predicted as the most frequent true class '
                     f'({pd.Series(labels[1]).value_counts().index[0]})')

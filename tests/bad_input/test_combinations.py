@@ -96,6 +96,14 @@ API = {  # case: (call, fragment of the expected message)
             conditioning=qiime2.Metadata(pd.DataFrame(
                 {"site": ["gum", "tongue"]}, index=pd.Index(["X1", "X2"], name="id")))),
         "The conditioning metadata names none of the 16 samples of the table"),
+    "summarize-classes-against-a-column-without-them": (
+        lambda: plugin.visualizers.summarize_predictions(
+            predictions=qiime2.Artifact.import_data(
+                "SampleData[ClassifierPredictions]", pd.Series(
+                    ["caries"] * 16, index=pd.Index(_metadata().ids, name="id"),
+                    name="prediction")),
+            truth=_metadata().get_column("site")),
+        "None of the predicted classes (caries) occurs in the truth column 'site'"),
     "hierarchical-without-nested-columns": (
         lambda: _fit(conditioning=_site(), hierarchical=True),
         "hierarchical=True found no nested columns among ['site']"),
