@@ -182,8 +182,8 @@ def one_form_each(args, argv) -> None:
                 f"{option.flag} and {chosen[0].flag} set the same thing; keep "
                 f"{' and '.join(n.flag for n in newer)} ({option.flag} is the older "
                 f"form) and leave out {option.flag}.")
-        old = "--" + option.old_name.replace("_", "-") if option.old_name else None
-        if old and _used(old, argv) and _used(option.flag, argv):
+        old = option.old_flag
+        if old and flag_used(old, argv) and flag_used(option.flag, argv):
             raise AAMInputError(f"{old} and {option.flag} are one option given twice; "
                                 f"keep {option.flag} ({old} is its older name).")
 
@@ -191,10 +191,11 @@ def one_form_each(args, argv) -> None:
 def _given(option, args, argv) -> bool:
     """On the command line, or set away from its default (--settings)."""
     value = getattr(args, option.name, None)
-    return _used(option.flag, argv) or (value is not None and value != option.default)
+    return flag_used(option.flag, argv) or (value is not None and value != option.default)
 
 
-def _used(flag: str, argv) -> bool:
+def flag_used(flag: str, argv) -> bool:
+    """Whether the command line holds `flag` (also as --no-..., or flag=value)."""
     return any(a in (flag, "--no-" + flag[2:]) or a.startswith(flag + "=")
                for a in map(str, argv))
 

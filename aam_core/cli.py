@@ -62,8 +62,7 @@ def _add_options(parser, command: str) -> None:
         title = _GROUPS[option.field.partition(".")[0]]
         if title not in groups:
             groups[title] = parser.add_argument_group(title)
-        flags = [option.flag] + (["--" + option.old_name.replace("_", "-")]
-                                 if option.old_name else [])
+        flags = [option.flag] + ([option.old_flag] if option.old_flag else [])
         # model fields left unset keep the preset's (or --pretrained's) value
         default = None if option.field.startswith("ModelConfig.") else option.default
         groups[title].add_argument(*flags, dest=option.name, default=default,
@@ -115,15 +114,12 @@ def _optional(kind):
 
 def _warn_old_names(argv, command: str) -> None:
     """Old flag spellings and forms still work; say what to use from now on."""
-    def used(flag: str) -> bool:
-        return any(a in (flag, "--no-" + flag[2:]) or a.startswith(flag + "=")
-                   for a in argv)
     for option in for_command(command):
-        old = "--" + option.old_name.replace("_", "-") if option.old_name else None
-        if old and used(old):
+        old = option.old_flag
+        if old and checks.flag_used(old, argv):
             print(f"aam {command}: warning: {old} is now {option.flag}; the old "
                   "name still works for now.", file=sys.stderr)
-        if option.now and used(option.flag):
+        if option.now and checks.flag_used(option.flag, argv):
             print(f"aam {command}: warning: {option.flag} is now "
                   f"{' and '.join('--' + n.replace('_', '-') for n in option.now)}; "
                   "the old form still works for now.", file=sys.stderr)

@@ -98,6 +98,11 @@ class Option:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def old_flag(self) -> str:
+        """The `aam` flag of the older name ('' when there is none)."""
+        return "--" + self.old_name.replace("_", "-") if self.old_name else ""
+
     def problem(self, value, where: str = "") -> str | None:
         """Why `value` is not allowed, or None."""
         listed = self.kind in ("ints", "floats", "bounds") and isinstance(value, (list, tuple))

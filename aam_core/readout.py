@@ -146,8 +146,10 @@ def choose_alpha(x, z, weights, groups, seed: int):
     spread = errors.std(axis=1, ddof=1) / np.sqrt(len(folds)) if len(folds) > 1 \
         else np.zeros(len(ALPHAS))
     best = int(np.argmin(mean))
-    units = np.unique(groups).size if np.unique(groups).size > 1 else len(groups)
-    if units >= FEW_GROUPS:  # (one group only: the samples are the units)
+    distinct = np.unique(groups).size
+    # one group only: the samples are the units, as inner_folds deals them
+    units = distinct if distinct > 1 else len(groups)
+    if units >= FEW_GROUPS:
         return ALPHAS[best], residuals[best]
     chosen = int(np.flatnonzero(mean <= mean[best] + spread[best]).max())
     return ALPHAS[chosen], residuals[chosen]
