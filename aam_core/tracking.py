@@ -70,6 +70,7 @@ def open_tracker(tensorboard: str | None, mlflow_uri: str | None, run_name: str,
         trackers.append(TensorBoardTracker(tensorboard, params))
     if mlflow_uri is not None:
         from mlflow.exceptions import MlflowException
+        check_server(mlflow_uri)
         try:
             trackers.append(MLflowTracker(mlflow_uri, run_name, params))
         except MlflowException as error:  # a bad URI or store: the user's to fix
@@ -80,6 +81,29 @@ def open_tracker(tensorboard: str | None, mlflow_uri: str | None, run_name: str,
                                 f"{str(error).splitlines()[0]}); check the URI and that "
                                 "its place is writable.") from None
     return NONE if not trackers else trackers[0] if len(trackers) == 1 else Both(trackers)
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """An http(s) tracking URI whose server does not answer is refused in
+    seconds: MLflow itself retries for minutes before it says so."""
+    import socket
+    from urllib.parse import urlsplit
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise AAMInputError(f"--mlflow-uri {uri}: the port is not a number from 0 to "
+                            "65535.") from None
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as error:
+        reason = "timed out" if isinstance(error, TimeoutError) else (
+            error.strerror or type(error).__name__)
+        raise AAMInputError(f"--mlflow-uri {uri}: no tracking server answers at "
+                            f"{parts.hostname}:{port} ({reason.lower()}); start one "
+                            "(mlflow server) or check the address.") from None
 
 
 class Both(Tracker):

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from aam_core import cli
+from aam_core.errors import AAMInputError
 from aam_core.tracking import scatter_image
 from tests.conftest import REPO
 
@@ -174,3 +175,31 @@ def test_the_scatter_image_puts_perfect_predictions_on_the_diagonal():
     # y grows downwards: x + y is constant along the drawn diagonal
     assert image.shape == (64, 64, 3) and len(blue) == 27
     assert set((blue[:, 0] + blue[:, 1]).tolist()) <= set(range(61, 66))
+
+
+def test_an_mlflow_server_that_does_not_answer_is_refused_at_once():
+    import socket
+    from aam_core.tracking import check_server
+    with socket.socket() as free:  # a port nothing listens on once closed
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    with pytest.raises(AAMInputError, match=rf"^--mlflow-uri {uri}: no tracking server "
+                                            rf"answers at 127.0.0.1:{port} \(connection "
+                                            r"refused\); start one \(mlflow server\)"):
+        check_server(uri)
+    with pytest.raises(AAMInputError, match="the port is not a number"):
+        check_server("http://127.0.0.1:99999")
+    check_server("sqlite:///mlflow.db")  # not a server: MLflow opens it itself
+
+
+@needs_mlflow
+def test_fit_with_an_unreachable_mlflow_server_fails_in_one_line(files, tmp_path, capsys):
+    import socket
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{free.getsockname()[1]}"
+    assert cli.main(fit_args(files, tmp_path / "run", "--mlflow-uri", uri)) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith(f"aam fit-regressor: error: --mlflow-uri {uri}: no tracking "
+                                "server answers")
