@@ -25,7 +25,8 @@ JOB = {"pretrain": "pretrain", "fit_regressor": "fit", "fit_classifier": "fit",
        "predict_regression": "predict", "predict_regression_interval": "predict",
        "predict_classification": "predict", "feature_importance": "predict",
        "predict": "predict", "embed": "predict", "error_analysis": "analysis",
-       "summarize_predictions": "analysis", "attention_map": "predict",
+       "summarize_predictions": "analysis", "blend_predictions": "analysis",
+       "attention_map": "predict",
        "tune": "tune"}
 
 PRETRAIN = ("pretrain",)

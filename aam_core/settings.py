@@ -260,6 +260,15 @@ _ERRORS = [
            low=1, actions=ERRORS),
 ]
 
+# blend_predictions (q2_aam/_blend.py)
+_BLEND = [
+    Option("weights", "floats", (1.0,), """
+           Weight of each set of predictions, in the order they are given
+           (they need not sum to 1: each set counts its share of the total);
+           one value weighs every set the same.""", low=0,
+           inclusive=(False, False), actions=("blend_predictions",)),
+]
+
 # attention_map (q2_aam/_attention.py)
 _ATTENTION = [
     Option("group_by", "categorical_column", None, """
@@ -282,7 +291,7 @@ _RUN = ("missing_samples", "random_state", "device", "n_threads", "n_devices")
 OPTIONS: tuple[Option, ...] = tuple(sorted(
     _LEADING + declared(TrainConfig) + _PIPELINE_TRAINING + declared(ModelConfig)
     + _HEAD + _OLD_HEAD + declared(DataConfig) + declared(ConditioningConfig) + _CONDITIONING
-    + _TUNING + _TRAILING + _TRACKING + _ERRORS + _ATTENTION,
+    + _TUNING + _TRAILING + _TRACKING + _ERRORS + _BLEND + _ATTENTION,
     key=lambda o: _RUN.index(o.name) + 1 if o.name in _RUN else 0))
 BY_NAME = {option.name: option for option in OPTIONS}
 

@@ -228,6 +228,24 @@ def error_analysis(use):
          {'visualization': ('error_analysis', None)})
 
 
+def other_predictions_factory():
+    """A second model's predicted ages: the tongue samples predicted too
+    young, where the first model errs on the gum."""
+    truth = sample_metadata_factory().to_dataframe()
+    bias = np.where(truth['site'] == 'tongue', -6.0, 0.0)
+    predicted = pd.Series(truth['age'].to_numpy() + bias + _rng().normal(0, 2, len(truth)),
+                          index=truth.index, name='prediction')
+    return qiime2.Artifact.import_data('SampleData[RegressorPredictions]', predicted)
+
+
+def blend_predictions(use):
+    predictions = use.init_artifact('predictions', predictions_factory)
+    other = use.init_artifact('other_predictions', other_predictions_factory)
+    _run(use, 'blend_predictions',
+         dict(predictions=[predictions, other], weights=[1.0, 1.0]),
+         {'blended': ('blended_predictions', 'SampleData[RegressorPredictions]')})
+
+
 def summarize_predictions(use):
     predictions = use.init_artifact('predictions', predictions_factory)
     _run(use, 'summarize_predictions',

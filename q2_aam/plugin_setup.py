@@ -3,7 +3,7 @@
 Every parameter's type and description comes from aam_core's option
 declarations (q2_aam/_parameters.py); inputs and outputs are described here.
 """
-from qiime2.plugin import Citations, Plugin, Visualization
+from qiime2.plugin import Citations, List, Plugin, Visualization
 from q2_sample_classifier import (ClassifierPredictions, Importance, Probabilities,
                                   RegressorPredictions)
 from q2_types.distance_matrix import DistanceMatrix
@@ -12,7 +12,7 @@ from q2_types.feature_table import FeatureTable, Frequency
 from q2_types.ordination import PCoAResults
 from q2_types.sample_data import AlphaDiversity, SampleData
 
-from . import (__version__, _attention, _classification, _embedding, _errors,
+from . import (__version__, _attention, _blend, _classification, _embedding, _errors,
                _examples, _importance, _ncv, _pipelines, _prediction_summary, _pretrain,
                _regression, _visualization)
 from ._parameters import descriptions, parameters
@@ -227,6 +227,22 @@ _register(
                      'closest to 0.5).'),
      'lower': 'The lower bound of the prediction interval.',
      'upper': 'The upper bound of the prediction interval.'})
+
+_register(
+    plugin.methods, _blend.blend_predictions,
+    {'predictions': List[_REGRESSOR_PREDICTIONS]},
+    [('blended', _REGRESSOR_PREDICTIONS)], """
+    Blend regressors' predictions into one.
+
+    The weighted mean, sample by sample, of two or more sets of predictions
+    of the same samples: AAM's (predict-regression) and
+    q2-sample-classifier's alike. Models that err differently err less together: on
+    grouped folds of real data, a ridge readout on a pretrained AAM encoder
+    blended with a random forest on the counts beat both once a few hundred
+    samples were labelled. Every set must predict the same samples.""",
+    {'predictions': ('Two or more sets of predictions of the same samples, '
+                     'from any regressors; weights follow their order.')},
+    {'blended': 'The blended prediction of each sample.'})
 
 _register(
     plugin.methods, _classification.fit_classifier, _FIT_INPUTS,

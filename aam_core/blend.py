@@ -1,0 +1,70 @@
+"""Several regressors' predictions of the same samples, averaged into one.
+
+Two models that err differently err less together: on the grouped
+oral-age folds a ridge readout on pretrained AAM embeddings and
+q2-sample-classifier's random forest on the counts, averaged, beat each of
+them once 500 or more samples are labelled (docs/label-efficiency.md). The
+embedding carries what the forest does not read from the counts, and the
+other way round. No torch here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import AAMInputError
+from .spelling import spelled, spelled_input
+
+
+def blend(predictions: list, weights: list = (1.0,)) -> pd.Series:
+    """The weighted mean of `predictions` (Series of the same samples); one
+    weight weighs them all the same. Named 'prediction' like each input."""
+    check(predictions, weights)
+    weights = np.resize(np.asarray(weights, float), len(predictions))
+    index = predictions[0].index
+    stacked = np.column_stack([p.reindex(index).to_numpy(float) for p in predictions])
+    return pd.Series(stacked @ (weights / weights.sum()), index=index, name="prediction")
+
+
+def check(predictions: list, weights: list) -> None:
+    """Refuse what would blend into a wrong or partial result: one input,
+    weights that do not pair with the inputs, samples some inputs lack,
+    predictions that are not numbers."""
+    given = spelled_input("predictions")
+    if len(predictions) < 2:
+        raise AAMInputError(f"{given}: give two sets of predictions or more to blend; "
+                            f"one set would come back unchanged.")
+    if len(weights) not in (1, len(predictions)):
+        raise AAMInputError(f"{spelled('weights')} has {len(weights)} value(s) for "
+                            f"{len(predictions)} sets of predictions: give one weight "
+                            "per set, in the order of the sets, or one value for "
+                            "equal weights.")
+    for number, series in enumerate(predictions, 1):
+        _check_values(series, number, given)
+    first = set(map(str, predictions[0].index))
+    for number, series in enumerate(predictions[1:], 2):
+        other = set(map(str, series.index))
+        if other != first:
+            only_first, only_other = sorted(first - other), sorted(other - first)
+            raise AAMInputError(
+                f"{given}: set 1 and set {number} predict different samples "
+                f"({len(only_first)} only in set 1, e.g. {_some(only_first)}; "
+                f"{len(only_other)} only in set {number}, e.g. {_some(only_other)}). "
+                "Predict the same table with each model, then blend.")
+
+
+def _check_values(series: pd.Series, number: int, given: str) -> None:
+    if series.index.has_duplicates:
+        twice = series.index[series.index.duplicated()].unique()
+        raise AAMInputError(f"{given}: set {number} predicts sample(s) "
+                            f"{_some(list(map(str, twice)))} more than once.")
+    values = pd.to_numeric(series, errors="coerce").to_numpy(float)
+    if not np.isfinite(values).all():
+        bad = series.index[~np.isfinite(values)]
+        raise AAMInputError(f"{given}: set {number} has {len(bad)} prediction(s) that "
+                            f"are not finite numbers (e.g. samples {_some(list(map(str, bad)))}); "
+                            "blend a regressor's predictions, complete for every sample.")
+
+
+def _some(ids: list) -> str:
+    return ", ".join(ids[:3]) if ids else "none"
