@@ -15,6 +15,8 @@ the last group drawn is cut to fill N) and score it on the held-out fold:
 - aam: aam fit-regressor from the pretrained encoder (all defaults)
 - knn, ridge: on the frozen encoder's embeddings (the fast probe of the
   representation: k and alpha chosen by grouped CV inside the N samples)
+- blend: aam blend-predictions of two methods' predictions (`--blend`,
+  the forest's and the ridge readout's by default), equal weights
 
 `--population american-gut` asks where only the microbiome can tell age:
 the labelled and the test samples are American Gut's (study 10317, one
@@ -278,10 +280,49 @@ def pretraining_distance(name: str, table, tree):
             else distance(table=table)).distance_matrix
 
 
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A saved predictions file, its sample ids as text (American Gut's
+    '10317.000002335' is no number). Files written before ids were read so
+    hold each sample twice, each row with some of the columns: joined."""
+    frame = pd.read_csv(path, sep="\t", dtype={0: str})
+    frame = frame.set_index(frame.columns[0]).rename_axis(None)
+    return frame.groupby(level=0, sort=False).first()
+
+
+def saved_predictions(label: str, fold_number: int) -> pd.DataFrame:
+    path = PREDICTIONS / f"{label}-fold{fold_number}.tsv"
+    return read_predictions(path) if path.exists() else pd.DataFrame()
+
+
+def blended(blend_of: tuple, draw: str, kept: list, label: str, fold_number: int) -> pd.Series:
+    """aam blend-predictions of two methods' predictions of this draw: from
+    this run, else saved by an earlier one (this run's label, or for the
+    methods that read no encoder, its population's)."""
+    import qiime2
+    from qiime2.plugins import aam
+    here = pd.concat(kept[1:], axis=1) if len(kept) > 1 else pd.DataFrame()
+    sets = []
+    for method in blend_of:
+        column = f"{draw}/{method}"
+        population = "american-gut" if label.startswith("american-gut") else "all"
+        for frame in (here, saved_predictions(label, fold_number),
+                      saved_predictions(population, fold_number)):
+            if column in frame:
+                break
+        else:
+            raise SystemExit(f"blend: no predictions {column} of fold {fold_number}; "
+                             f"run {method} first (same sizes and draws).")
+        series = frame[column].dropna().rename("prediction")
+        series.index.name = "id"
+        sets.append(qiime2.Artifact.import_data("SampleData[RegressorPredictions]", series))
+    return aam.methods.blend_predictions(predictions=sets).blended.view(pd.Series)
+
+
 def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
              methods: list, name: str, threads: int, variants: dict,
              pretraining: dict, label: str, pretrain_on: str = "training",
-             distance: str = "unweighted_unifrac", taxonomy: bool = False) -> list:
+             distance: str = "unweighted_unifrac", taxonomy: bool = False,
+             blend_of: tuple = ("forest", "aam_ridge")) -> list:
     """Every method at every size on one fold; `label` names the run (the
     population, and a tag for changed settings) in rows and files."""
     fold = Fold(settings, fold_number, threads, variants, pretraining, pretrain_on, distance,
@@ -295,7 +336,10 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
             labelled = draw_labelled(candidates, min(n, len(candidates)), seed=draw)
             for method in methods:
                 started = time.perf_counter()
-                predicted = fold.run(method, labelled, test_ids)
+                if method == "blend":
+                    predicted = blended(blend_of, f"{n}/{draw}", kept, label, fold_number)
+                else:
+                    predicted = fold.run(method, labelled, test_ids)
                 extra = {}
                 if isinstance(predicted, pd.DataFrame):  # with an 80% interval
                     extra["coverage"] = float(truth.between(
@@ -316,7 +360,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
     path = PREDICTIONS / f"{label}-fold{fold_number}.tsv"
     new = pd.concat(kept, axis=1)
     if path.exists():
-        old = pd.read_csv(path, sep="\t", index_col=0)
+        old = read_predictions(path)
         new = pd.concat([old.drop(columns=[c for c in new if c in old]), new], axis=1)
     new.to_csv(path, sep="\t")
     return rows
@@ -459,6 +503,9 @@ def main(argv=None) -> None:
     parser.add_argument("--taxonomy", action="store_true",
                         help="pretrain also on a taxonomy: the tree-derived stand-in "
                              "(benchmarks/tree_taxonomy.py) of every ASV; tagged")
+    parser.add_argument("--blend", default="forest,aam_ridge", metavar="A,B",
+                        help="the two methods the method 'blend' averages (aam "
+                             "blend-predictions), from this run or saved ones")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
@@ -478,7 +525,8 @@ def main(argv=None) -> None:
             rows = run_fold(Settings(), fold, [int(n) for n in args.sizes.split(",")],
                             args.draws, args.methods.split(","), args.population,
                             args.threads, variants, json.loads(args.pretrain), label,
-                            args.pretrain_on, args.distance, args.taxonomy)
+                            args.pretrain_on, args.distance, args.taxonomy,
+                            tuple(args.blend.split(",")))
             path = fold_path(label, fold)
             old = json.loads(path.read_text()) if path.exists() else []
             keep = [r for r in old if (r["n"], r["method"], r["draw"]) not in

@@ -76,3 +76,15 @@ def test_a_tagged_run_borrows_the_baselines_of_its_population():
     assert set(rows["fold"]) == {0, 1} and set(rows["population"]) == {"all-transductive"}
     assert summary(rows).set_index("method").loc["aam", "vs_forest"] == 8.0 / 10.5
     assert with_baselines("all", base, frames) is base
+
+
+def test_saved_predictions_keep_sample_ids_as_text(tmp_path):
+    """American Gut's ids look like numbers; read back as numbers they stop
+    matching the metadata, and a later run's columns land on other rows."""
+    from benchmarks.label_efficiency import read_predictions
+    path = tmp_path / "fold.tsv"
+    ids = ["10317.000010170", "10317.000002335"]
+    pd.DataFrame({"50/0/forest": [1.0, 2.0]}, index=ids).to_csv(path, sep="\t")
+    frame = read_predictions(path)
+    assert frame.index.tolist() == ids
+    assert frame["50/0/forest"].tolist() == [1.0, 2.0]
