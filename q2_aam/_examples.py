@@ -208,14 +208,19 @@ def summarize(use):
          {'visualization': ('model_summary', None)})
 
 
-def predictions_factory():
-    """Predicted ages as q2-sample-classifier writes them: a Series named
-    'prediction'; the gum samples are predicted too old."""
+def _biased_predictions(site: str, bias: float):
+    """Predicted ages as q2-sample-classifier writes them (a Series named
+    'prediction'), `bias` years off at one site."""
     truth = sample_metadata_factory().to_dataframe()
-    bias = np.where(truth['site'] == 'gum', 8.0, 0.0)
-    predicted = pd.Series(truth['age'].to_numpy() + bias + _rng().normal(0, 2, len(truth)),
+    offset = np.where(truth['site'] == site, bias, 0.0)
+    predicted = pd.Series(truth['age'].to_numpy() + offset + _rng().normal(0, 2, len(truth)),
                           index=truth.index, name='prediction')
     return qiime2.Artifact.import_data('SampleData[RegressorPredictions]', predicted)
+
+
+def predictions_factory():
+    """Predicted ages; the gum samples are predicted too old."""
+    return _biased_predictions('gum', 8.0)
 
 
 def error_analysis(use):
@@ -231,11 +236,7 @@ def error_analysis(use):
 def other_predictions_factory():
     """A second model's predicted ages: the tongue samples predicted too
     young, where the first model errs on the gum."""
-    truth = sample_metadata_factory().to_dataframe()
-    bias = np.where(truth['site'] == 'tongue', -6.0, 0.0)
-    predicted = pd.Series(truth['age'].to_numpy() + bias + _rng().normal(0, 2, len(truth)),
-                          index=truth.index, name='prediction')
-    return qiime2.Artifact.import_data('SampleData[RegressorPredictions]', predicted)
+    return _biased_predictions('tongue', -6.0)
 
 
 def blend_predictions(use):
