@@ -223,7 +223,8 @@ class TrainConfig:
     random_state: int = setting(
         0, "Seed for splits, rarefaction, masking and initial weights; a run on "
         "CPU is reproducible from it.", old_name="seed",
-        low=0, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
+        # numpy takes seeds below 2**32; an ensemble adds its member's index
+        low=0, high=2 ** 31, actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS)
     device: str = setting(
         "auto", "Where to compute: 'auto' uses a CUDA GPU when one is present.",
         choices=("auto", "cpu", "cuda"), actions=TRAINING + PIPELINES + APPLYING,

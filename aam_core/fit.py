@@ -151,7 +151,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
                            train.random_state, groups, train.ensemble_validation)
     if kind == "classifier":
-        supervision.check_classes(target, splits)
+        supervision.check_classes(target, splits, train.ensemble_validation)
     # what all members share (normalisation, vocabularies, weights) is fitted
     # on the samples they train on: one member's, or all of them for an
     # ensemble, whose members between them train on every sample

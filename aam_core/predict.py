@@ -216,6 +216,11 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
                             "fitted without the quantile loss and without "
                             "validation samples to calibrate them on. Refit it "
                             "(any loss, with validation) or with loss='quantile'.")
+    if quantiles and len(quantiles) < 2:
+        raise AAMInputError(
+            f"This regressor predicts one quantile ({quantiles[0]:g}), and an interval "
+            "needs a lower and an upper one: refit it with two quantiles or more "
+            "(e.g. 0.1 0.5 0.9), or predict without an interval.")
     index, original = _regression_outputs(bundle, table, sequences, conditioning,
                                           options, log)
     if original.ndim == 2:

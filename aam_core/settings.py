@@ -363,6 +363,10 @@ def head_options(options: dict) -> dict:
             f"{spelled('hidden_layers')} to 1 or more, or leave out "
             f"{spelled('hidden_width')}.")
     bounds = [options.get(name) for name in ("lower_bound", "upper_bound")]
+    if None not in bounds and bounds[0] >= bounds[1]:
+        raise AAMInputError(
+            f"{spelled('lower_bound', bounds[0])} is not below "
+            f"{spelled('upper_bound', bounds[1])}: swap them, or leave one out.")
     if any(b is not None and abs(b) != float("inf") for b in bounds):
         head["output_bounds"] = tuple(None if b is None or abs(b) == float("inf") else b
                                       for b in bounds)

@@ -40,6 +40,12 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
         if aligned.nunique() < 2:
             raise AAMInputError(f"The target column {targets.name!r} needs at least "
                                 "two classes among the table's samples.")
+        if aligned.value_counts().max() < 2:  # nothing seen twice: nothing to learn
+            raise AAMInputError(
+                f"Every sample has a class of its own in the target column "
+                f"{targets.name!r} ({aligned.nunique()} classes for {len(aligned)} "
+                "samples): is it an id column? A classifier needs classes shared "
+                "by several samples.")
     if len(aligned) < MIN_TRAINING_SAMPLES:
         raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
                             f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}.")
@@ -61,15 +67,19 @@ def _check_numbers(target: pd.Series) -> None:
                             "to learn. Choose a column that varies.")
 
 
-def check_classes(target: pd.Series, splits) -> None:
+def check_classes(target: pd.Series, splits, validation: str = "random") -> None:
     """Each member of a classifier must see two classes in training."""
+    # with 'folds' each member holds out a whole fold, whatever the fraction
+    remedy = (f"{spelled('ensemble_validation', 'random')} (a smaller split per "
+              "member)" if validation == "folds" else
+              f"a lower {spelled('validation_fraction')}")
     for number, (train_rows, _) in enumerate(splits, start=1):
         seen = target.iloc[train_rows].unique()
         if len(seen) < 2:
             raise AAMInputError(
                 f"The training samples of ensemble member {number} are all of "
                 f"class {seen[0]!r} (the others went to validation): give more "
-                f"samples of the other classes, or lower {spelled('validation_fraction')}.")
+                f"samples (groups) of the other classes, or {remedy}.")
 
 
 def group_values(groups, index: pd.Index):

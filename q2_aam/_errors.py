@@ -13,11 +13,12 @@ import pandas as pd
 import qiime2
 
 from aam_core.errors import AAMInputError
-from aam_core.spelling import spelled
+from aam_core.spelling import spelled, spelled_metadata
 
 from ._figures import save_figure
 from ._pages import render
 from ._parameters import with_options
+from ._prediction_summary import check_predicted
 
 _MAX_BOXES = 30  # categories drawn per box plot (the most frequent); tables list all
 
@@ -31,6 +32,7 @@ def sample_errors(predictions: pd.Series, truth: pd.Series,
             f'The truth column {truth.name!r} must be numeric (the true values '
             f'of a regression); it holds e.g. {list(truth.dropna().unique()[:3])}.')
     predictions = pd.to_numeric(predictions, errors='coerce')
+    check_predicted(predictions)
     absent = predictions.index.difference(truth.index)
     if len(absent) and missing_samples == 'error':
         raise AAMInputError(
@@ -159,6 +161,12 @@ def _breakdowns(errors, metadata: qiime2.Metadata, truth_name: str,
     if metadata is None:
         return [], [], []
     frame = metadata.to_dataframe()
+    if not frame.index.isin(errors.index).any():
+        raise AAMInputError(
+            f'The {spelled_metadata("metadata")} names none of the predicted samples '
+            f'(it has e.g. {", ".join(map(str, frame.index[:3]))}; the predictions '
+            f'e.g. {", ".join(map(str, errors.index[:3]))}): give the metadata of '
+            'these samples, or leave it out.')
     types = {name: props.type for name, props in metadata.columns.items()}
     categorical, numeric, notes = split_columns(frame, types, errors.index,
                                                 truth_name)

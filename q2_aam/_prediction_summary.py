@@ -29,6 +29,7 @@ def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
     and how many were left out: absent from the metadata (an error unless
     missing_samples is 'ignore'), or with no value in the column."""
     values = truth.to_series()
+    check_predicted(predictions)
     predictions = predictions.copy()
     predictions.index = predictions.index.map(str)
     absent = [i for i in predictions.index if i not in values.index]
@@ -47,6 +48,16 @@ def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
         raise AAMInputError(f'None of the {len(predictions)} predicted samples has '
                             f'a value in the truth column {truth.name!r}.')
     return predictions[has_truth], kept[has_truth], left_out
+
+
+def check_predicted(predictions: pd.Series) -> None:
+    """Predictions with no value at all are the input's fault, not the
+    truth's: say so before comparing them with anything."""
+    if predictions.isna().all():
+        raise AAMInputError(
+            f'None of the {len(predictions)} predictions has a value (all are '
+            f'missing or not numbers, e.g. samples {", ".join(map(str, predictions.index[:3]))}'
+            '): give the output of a predict action that finished.')
 
 
 def regression_rows(predicted: np.ndarray, truth: np.ndarray) -> list:

@@ -203,4 +203,22 @@ def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
         of_class[fold] += sizes[unit]
         total[fold] += sizes[unit]
     sample_fold = units.map(fold_of)
+    if groups is not None:
+        _check_fold_training(sizes, fold_of)
     return [list(units.index[(sample_fold == f).to_numpy()]) for f in range(k)]
+
+
+def _check_fold_training(sizes: pd.Series, fold_of: dict) -> None:
+    """Each fold is predicted by a model fitted on the other folds: a group
+    so big that the rest is too few to fit on is named, not left to a
+    message about too few samples."""
+    for fold in set(fold_of.values()):
+        training = sum(n for unit, n in sizes.items() if fold_of[unit] != fold)
+        if training >= MIN_TRAINING_SAMPLES:
+            continue
+        big = max((u for u in sizes.index if fold_of[u] == fold), key=sizes.get)
+        raise AAMInputError(
+            f"Fold {fold + 1}: group {big!r} holds {sizes[big]} of the {sizes.sum()} "
+            f"samples, so the model that predicts it would train on the other "
+            f"{training} only (it needs at least {MIN_TRAINING_SAMPLES}). Give more "
+            "samples of other groups, or a finer groups column.")

@@ -8,6 +8,7 @@ import numpy as np
 from ..config import TrainConfig
 from ..errors import AAMInputError
 from ..option import choices_of
+from ..spelling import spelled
 
 NORMALISATIONS = choices_of(TrainConfig, "normalisation")
 
@@ -51,9 +52,10 @@ class TargetScaler:
 class CategoryScaler:
     """Per-category statistics of one categorical column.
 
-    Each category seen in training gets its own shift (and its own scale
-    when it has at least two distinct values); a category not seen in
-    training, or missing, falls back to the global statistics.
+    Each category with two training samples or more gets its own shift
+    (and its own scale when its values differ); a category with fewer (one
+    sample's shift would be its own target, handed to the model), not seen
+    in training, or missing, falls back to the global statistics.
     """
     column: str
     overall: TargetScaler
@@ -71,9 +73,17 @@ class CategoryScaler:
         overall = TargetScaler.fit(values, method)
         stats = {}
         for category in sorted({c for c in categories if isinstance(c, str)}):
+            if (categories == category).sum() < 2:
+                continue
             own = TargetScaler.fit(values[categories == category], method)
             spread = np.ptp(values[categories == category]) > 0
             stats[category] = (own.shift, own.scale if spread else overall.scale)
+        if not stats:
+            raise AAMInputError(
+                f"No category of {spelled('normalise_by', column)} has two training "
+                "samples or more, so none gets a normalisation of its own (is it an id "
+                f"column?): choose a column whose categories are shared, or leave out "
+                f"{spelled('normalise_by')}.")
         return cls(column, overall, stats)
 
     def parameters(self, categories, log=None) -> tuple:
@@ -89,9 +99,9 @@ class CategoryScaler:
                 unseen.add(str(category))
         if unseen and log is not None:
             shown = ", ".join(sorted(unseen)[:5])
-            log(f"Warning: {len(unseen)} {self.column!r} categor(ies) were not "
-                f"seen in training ({shown}); their samples use the global "
-                "target normalisation.")
+            log(f"Warning: {len(unseen)} {self.column!r} categor(ies) were not seen "
+                f"in training, or in fewer than two training samples ({shown}); their "
+                "samples use the global target normalisation.")
         return shift, scale
 
     def to_dict(self) -> dict:

@@ -4,8 +4,9 @@ The QIIME 2 action takes FeatureData[Taxonomy] (a table with a `Taxon`
 column by feature id); the `aam` command the taxonomy.tsv `qiime tools
 export` writes (`Feature ID`, `Taxon`, optionally `Confidence`). Lineages are
 "d__Bacteria; p__Firmicutes; ..." (SILVA, GTDB, Greengenes2) or the older
-"k__Bacteria; p__Firmicutes; ..." (Greengenes 13_8); lineages without rank
-prefixes are read by position. Both end in `taxonomy_labels`: one class
+"k__Bacteria; p__Firmicutes; ..." (Greengenes 13_8), or SILVA 128-132's
+"D_0__Bacteria;D_1__Firmicutes; ..." (the level's number); lineages without
+rank prefixes are read by position. Both end in `taxonomy_labels`: one class
 index per ASV and rank, -1 where the rank is unassigned, so that it is left
 out of the loss rather than learned as a class of its own.
 """
@@ -29,6 +30,7 @@ _PREFIXES = {"d": "domain", "k": "domain", "p": "phylum", "c": "class", "o": "or
              "f": "family", "g": "genus", "s": "species"}
 _BY_POSITION = ("domain", "phylum", "class", "order", "family", "genus", "species")
 _PREFIXED = re.compile(r"^([dkpcofgs])__(.*)$")
+_NUMBERED = re.compile(r"^D_(\d+)__(.*)$")  # SILVA 128-132: D_0 domain ... D_6 species
 # names classifiers give where they could not assign a rank
 _UNASSIGNED = re.compile(r"^(unassigned|unclassified|unidentified|uncultured|"
                          r"unknown|ambiguous_taxa|incertae_sedis|none|nan)(?:[\W_]|$)",
@@ -40,9 +42,11 @@ def parse_lineage(taxon: str) -> dict:
     parts = [p.strip() for p in re.split(r"[;|]", str(taxon))]
     ranks = {}
     for position, part in enumerate(parts):
-        match = _PREFIXED.match(part)
+        match, numbered = _PREFIXED.match(part), _NUMBERED.match(part)
         if match:
             rank, name = _PREFIXES[match.group(1)], match.group(2).strip()
+        elif numbered and int(numbered.group(1)) < len(_BY_POSITION):
+            rank, name = _BY_POSITION[int(numbered.group(1))], numbered.group(2).strip()
         elif position < len(_BY_POSITION) and "__" not in part:
             rank, name = _BY_POSITION[position], part
         else:

@@ -117,7 +117,8 @@ def test_per_category_normalisation_inverts_and_falls_back():
                                      messages.append)
     np.testing.assert_allclose(shift, [11.0, 52.0, values.mean()])
     np.testing.assert_allclose(scale, [1.0, 2.0, values.std()])
-    assert "'site' categor(ies) were not seen in training (new)" in messages[0]
+    assert "'site' categor(ies) were not seen in training, or in fewer than two training " \
+        "samples (new)" in messages[0]
     normalised = (values - shift[[0, 0, 1, 1, 2]]) / scale[[0, 0, 1, 1, 2]]
     np.testing.assert_allclose(normalised * scale[[0, 0, 1, 1, 2]]
                                + shift[[0, 0, 1, 1, 2]], values)
