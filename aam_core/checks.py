@@ -148,6 +148,53 @@ def arguments(args, argv) -> None:
         raise AAMInputError(f"--distance-ids only goes with a .npy --distances matrix; "
                             f"{distances} names its samples itself, so leave out "
                             "--distance-ids.")
+    output_apart_from_inputs(args)
+
+
+# the options naming a file the command reads; model directories are read whole
+_INPUT_FILES = ("table", "sequences", "metadata", "distances", "distance_ids",
+                "alpha_diversity", "taxonomy", "settings", "study")
+_MODEL_DIRECTORIES = ("model", "pretrained")
+
+
+def output_apart_from_inputs(args) -> None:
+    """--output must not be a file the command reads, nor lie in a model
+    directory it reads: the write (atomic, by rename) would replace the
+    input, e.g. the --table with a predictions TSV, or a model's
+    config.json with ONNX bytes, and the input would be lost."""
+    output = getattr(args, "output", None)
+    if output is None or (Path(output).exists() and not Path(output).is_file()):
+        return  # e.g. /dev/stdout, written through (write_atomically)
+    for name in _INPUT_FILES + _MODEL_DIRECTORIES:
+        value = getattr(args, name, None)
+        flag = "MODEL_DIR" if args.command == "export-onnx" and name == "model" \
+            else "--" + name.replace("_", "-")
+        if value and _same_path(output, value):
+            raise AAMInputError(f"--output {output} is also {flag}: writing there would "
+                                "overwrite the input; choose another path.")
+        if value and name in _MODEL_DIRECTORIES and _inside_model(output, value):
+            raise AAMInputError(f"--output {output} lies inside the model directory "
+                                f"{flag} {value}: writing there would change the model "
+                                "(or overwrite a file of it); choose a path outside it.")
+
+
+def _inside_model(path, model) -> bool:
+    """Whether `path` lies in the model directory `model` (a folder holding
+    config.json; a folder that is no model is said so when it loads)."""
+    model = Path(model)
+    return (model / "config.json").is_file() and \
+        model.resolve() in Path(path).resolve().parents
+
+
+def _same_path(first, second) -> bool:
+    """One file by two names: the same path once resolved (symbolic links,
+    '..'), or the same file on disk (a hard link)."""
+    if Path(first).resolve() == Path(second).resolve():
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 def value_counts(args) -> None:

@@ -141,12 +141,20 @@ def _as_numbers(column):
     return values, column[values.isna() & column.notna()]
 
 
+# what pandas (and R) read as missing, but QIIME 2 reads as text
+_NA_WORDS = {"na", "n/a", "nan", "null", "none", "-nan", "#n/a", "<na>"}
+
+
 def _numeric(column):
     values, bad = _as_numbers(column)
     if len(bad):
+        missing = [v for v in bad.unique() if str(v).lower() in _NA_WORDS]
+        hint = (f"; QIIME 2 reads only empty cells as missing, so leave the cells of "
+                f"missing values empty instead of {missing[0]!r}" if missing else
+                "; use fit-classifier for categories")
         raise AAMInputError(
             f"The target column {column.name!r} must be numeric for a regressor, "
-            f"but holds e.g. {list(bad.unique()[:3])}; use fit-classifier for categories.")
+            f"but holds e.g. {list(bad.unique()[:3])}{hint}.")
     return values
 
 
@@ -201,9 +209,12 @@ def _train(args, command: str, work) -> int:
     """Join the processes, train with checkpoints, write the model on rank 0."""
     from .train.distributed import Runtime, init_from_environment, shutdown
     from .train.loop import log_to_stderr
+    from .train.checkpoint import check_finished_settings
     output, checkpoints = _run_directory(args)
+    checkpoints.settings = _run_settings(args, command)
     info = checkpoints.info()
     if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
+        check_finished_settings(checkpoints)
         print(f"The run in {output} has finished; its model is {output / MODEL_DIR}.",
               file=sys.stderr)
         return 0
@@ -235,6 +246,19 @@ def _train(args, command: str, work) -> int:
         tracker.finish(written)
         shutdown(dist)
     return 0
+
+
+# what may change when a run resumes (as checkpoint._FREE_SETTINGS), and
+# what only says where the run reports or where its settings came from
+_NOT_THE_RUN = ("device", "n_threads", "compile", "tensorboard", "mlflow_uri", "settings")
+
+
+def _run_settings(args, command: str) -> dict:
+    """The settings of the run asked for, by option name: recorded with its
+    checkpoints, so that --resume of a finished run can compare them."""
+    names = [o.name for o in for_command(command) if o.name not in _NOT_THE_RUN]
+    names += [n for n in ("target", "parent", "category_weight") if hasattr(args, n)]
+    return {name: getattr(args, name, None) for name in names}
 
 
 def _options(args) -> dict:
@@ -422,6 +446,7 @@ def cmd_tune(args) -> int:
         return 1
     kind = args.kind
     checks.writable_file(args.study, "--study")
+    tune.check_study_file(args.study)  # before the inputs are read
     fixed = settings_file.read(args.settings, f"fit-{kind}") if args.settings else {}
     table, sequences = _inputs(args)
     frame = read_metadata(args.metadata)
@@ -551,8 +576,8 @@ def _run_options(parser) -> None:
                        help="continue the run in --output-dir from its last checkpoint "
                             "(starts afresh when there is none)")
     group.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
-                       help="also checkpoint every STEPS optimizer steps (default: at "
-                            "the end of each epoch only)")
+                       help="also checkpoint every STEPS optimizer steps; 0 (the "
+                            "default): at the end of each epoch only")
     group.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",
                        help="with several processes: replicate the model (ddp) or "
                             "shard it (fsdp, for models too large for one device)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from . import checks
@@ -132,11 +133,33 @@ def _value(option, value, source: str):
         value = float(value)
     if not _is_kind(kind, value):
         raise AAMInputError(f"{source}: {option.name} must be {_WHAT[kind]}, not "
-                            f"{value!r}.")
+                            f"{value!r}.{_number_as_text(kind, value)}")
     problem = option.problem(value)
     if problem:
         raise AAMInputError(f"{source}: {option.name} {problem}.")
     return value
+
+
+def _number_as_text(kind: str, value) -> str:
+    """A hint for a number given as text. PyYAML follows YAML 1.1, where
+    an exponent needs a dot and a sign: it reads 1e-3 as the text '1e-3'."""
+    if kind not in ("int", "float") or not isinstance(value, str):
+        return ""
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation:
+        return ""
+    if not number.is_finite() or (kind == "int" and number != number.to_integral_value()):
+        return ""
+    mantissa, _, exponent = value.strip().lower().partition("e")
+    if not exponent or ("." in mantissa and exponent[0] in "+-"):  # quoted, then
+        return f" Write it without quotes: {value.strip()}."
+    spellings = [] if kind == "int" else [
+        f"{mantissa if '.' in mantissa else mantissa + '.0'}e{int(exponent):+d}"]
+    if abs(number.adjusted()) < 12:  # a plain decimal of reasonable length
+        spellings.append(format(number.normalize(), "f"))
+    return (f" YAML reads {value.strip()} as text; write " + " or ".join(spellings) + "."
+            if spellings else "")
 
 
 def _is_kind(kind: str, value) -> bool:

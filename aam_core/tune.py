@@ -93,6 +93,48 @@ def searched(space: dict, fixed: dict, kind: str) -> dict:
             if name not in fixed and not (name in HEAD_SHAPE and _old_head(kind) in fixed)}
 
 
+def check_something_to_search(dimensions: dict, fixed: dict, space: dict) -> None:
+    """Every trial would fit the same settings: the study would only repeat
+    one cross-validation. A linear head (hidden_layers 0) draws no width or
+    dropout, so those alone leave nothing to search either."""
+    drawn = [name for name in dimensions if not (
+        fixed.get("hidden_layers") == 0 and name in ("hidden_width", "head_dropout"))]
+    if not drawn:
+        raise AAMInputError(f"nothing to tune: --settings fixes every option of the search "
+                            f"space ({', '.join(space)}); leave some out.")
+
+
+def check_study_file(path) -> None:
+    """An existing --study must be an SQLite file that is empty or holds an
+    Optuna study (its 'studies' table): Optuna would otherwise add its
+    tables to another program's database. A file that is no SQLite at all
+    is refused when the study opens (open_study)."""
+    import sqlite3
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb") as handle:
+        if handle.read(16) != b"SQLite format 3\x00":
+            return
+    try:
+        # read-only: refusing the file must leave it as it was
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                "'sqlite_%'")}
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise AAMInputError(f"--study {path} is not a study file of aam tune ({error}); "
+                            "choose another --study file.") from error
+    if tables and "studies" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise AAMInputError(f"--study {path} is an SQLite database of another program "
+                            f"(its tables: {shown}), not an aam tune study; choose a new "
+                            "--study file.")
+
+
 @dataclass
 class TuneData:
     """The samples a study cross-validates on, and its folds."""
@@ -128,8 +170,11 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     _refuse_columns(fixed)
     fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
     seed = int(fixed.get("random_state", 0))
+    space = SPACE if space is None else space
+    dimensions = searched(space, fixed, kind)
+    check_something_to_search(dimensions, fixed, space)
+    check_study_file(study)
     data = tune_data(kind, table, targets, sequences, groups, pretrained, folds, seed, log)
-    dimensions = searched(SPACE if space is None else space, fixed, kind)
     identity = _identity(data, fixed, folds, seed, dimensions)
     # one line per trial instead; and a failing trial's error reaches the
     # caller once, as a message, not also as optuna's logged traceback

@@ -30,3 +30,16 @@ def random_dna(rng: np.random.Generator, n: int, length: int) -> list[str]:
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def write_example_table(folder: Path, n_samples: int) -> list[str]:
+    """The first `n_samples` samples of the example data as folder/table.biom
+    (real BIOM, HDF5), ASVs none of them has left out; their ids."""
+    import biom
+    import h5py
+    table = biom.load_table(str(REPO / "examples" / "oral-age-mini" / "table.biom"))
+    table = table.filter(list(table.ids())[:n_samples], inplace=False).remove_empty(
+        axis="observation")
+    with h5py.File(folder / "table.biom", "w") as handle:
+        table.to_hdf5(handle, "aam tests")
+    return list(table.ids())

@@ -24,11 +24,23 @@ def read_by_id(path: str | Path, what: str, holds: str):
     if not path.is_file():
         raise AAMInputError(f"No {what} file at {path}.")
     try:
-        frame = pd.read_csv(path, sep="\t", index_col=0, dtype=str)
+        frame = as_qiime2_reads(pd.read_csv(path, sep="\t", dtype=str, na_filter=False))
     except (ValueError, pd.errors.ParserError) as error:
         raise AAMInputError(f"{path} is not a tab-separated table of {holds}: "
                             f"{error}") from error
+    frame = frame.set_index(frame.columns[0])
     return frame[~frame.index.astype(str).str.startswith("#")]
+
+
+def as_qiime2_reads(frame):
+    """The cells of a TSV read as text (na_filter off) as QIIME 2's metadata
+    reader takes them: the spaces around every cell and column name
+    stripped, and only the cells then empty missing. pandas' default would
+    read 'NA', 'None', 'null'... as missing too, so a class 'NA' (North
+    America) or a group named 'None' would silently be no value at all."""
+    frame = frame.apply(lambda column: column.str.strip())
+    frame.columns = [str(name).strip() for name in frame.columns]
+    return frame.mask(frame == "")
 
 
 _BIOM_HELP = ("give the HDF5 BIOM file `qiime tools export` writes (feature-table.biom), "
@@ -123,7 +135,8 @@ def read_fasta(path: str) -> dict:
 
 def read_metadata(path: str):
     """Sample metadata TSV (QIIME 2 layout: first column the sample id;
-    a '#q2:types' row is skipped); values as text, empty cells missing."""
+    a '#q2:types' row is skipped); values as text, stripped, and only empty
+    cells missing, as QIIME 2 reads metadata (as_qiime2_reads)."""
     frame = _read_tsv(path, "--metadata")
     frame = frame.set_index(frame.columns[0])
     ids = frame.index.astype(str)
@@ -149,7 +162,7 @@ def _read_tsv(path: str, option: str):
     if path.is_dir():
         raise AAMInputError(f"{option} {path} is a directory; give the metadata TSV file.")
     try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, comment=None)
+        frame = pd.read_csv(path, sep="\t", dtype=str, comment=None, na_filter=False)
     except pd.errors.EmptyDataError as error:
         raise AAMInputError(f"{option} {path} is empty; give the metadata TSV file "
                             "(a header line of column names, then one line per "
@@ -161,6 +174,12 @@ def _read_tsv(path: str, option: str):
         raise AAMInputError(f"{option} {path} is not tab-separated: its header line has "
                             "commas and no tab. QIIME 2 metadata is TSV; save the file "
                             "with tabs between the columns.")
+    frame = as_qiime2_reads(frame)
+    repeated = frame.columns[frame.columns.duplicated()].unique()
+    if len(repeated):  # e.g. 'age' and 'age ', one name once stripped
+        raise AAMInputError(f"{option} {path} has the column {repeated[0]!r} twice (the "
+                            "spaces around names do not count, as in QIIME 2); rename "
+                            "or remove one of them.")
     return frame
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
@@ -41,6 +42,18 @@ class Checkpoints:
     every_steps: int = 0   # also every N optimizer steps; 0: at epoch ends only
     resume: bool = False
     identity: dict = field(default_factory=dict)  # e.g. the input files' digests
+    # the command's settings as asked for, recorded in last.json: a finished
+    # run's checkpoint is not restored, so its signature cannot be compared
+    settings: dict = field(default_factory=dict)
+
+    def for_member(self, index: int) -> "Checkpoints":
+        """Member `index` of an ensemble saves apart from the others, so that a
+        resume finds each member's own state: the first where a single model
+        saves (its last.json says what the run is), the others beside it in
+        member_2/, member_3/..."""
+        if index == 0:
+            return self
+        return replace(self, directory=Path(self.directory) / f"member_{index + 1}")
 
     def due(self, optimizer_steps: int) -> bool:
         return self.every_steps > 0 and optimizer_steps % self.every_steps == 0
@@ -106,7 +119,8 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
             "optimizer_steps": progress.optimizer_steps, "finished": progress.finished,
             "stopped": progress.stopped, "world_size": dist.world_size,
             # which command's run this is, so --resume of another is refused
-            "command": checkpoints.identity.get("command")}
+            "command": checkpoints.identity.get("command"),
+            "settings": checkpoints.settings}
     _write_aside(directory / CHECKPOINT_FILE, lambda path: torch.save(payload, path))
     _write_aside(directory / INFO_FILE,
                  lambda path: path.write_text(json.dumps(info) + "\n"))
@@ -173,15 +187,37 @@ def _check_compatible(payload: dict, signature: dict, path: Path) -> None:
         details = []
         for key in changed:
             if key == "training":
-                old, new = saved.get(key, {}), signature.get(key, {})
-                details += [f"{k} {old.get(k)!r} -> {new.get(k)!r}"
-                            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+                details += changes(saved.get(key, {}), signature.get(key, {}))
             else:
                 details.append(key)
-        raise AAMInputError(
-            f"The checkpoint {path} belongs to a run with other settings or data "
-            f"({'; '.join(details)}). Resume with the same settings and inputs, or "
-            "start the new run in another output directory.")
+        refuse_other_run(path, details)
+
+
+def changes(old: dict, new: dict) -> list:
+    """'name old -> new' of each setting that differs."""
+    return [f"{k} {old.get(k)!r} -> {new.get(k)!r}"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+
+
+def refuse_other_run(path, details: list) -> NoReturn:
+    """The one refusal of a --resume into a run of other settings or data."""
+    raise AAMInputError(
+        f"The checkpoint {path} belongs to a run with other settings or data "
+        f"({'; '.join(details)}). Resume with the same settings and inputs, or "
+        "start the new run in another output directory.")
+
+
+def check_finished_settings(checkpoints: Checkpoints) -> None:
+    """--resume of a finished run returns its model as it is: refused, as an
+    unfinished run's resume is, when the settings asked for differ from the
+    run's (e.g. more --epochs), which the model would silently not have.
+    Runs from before last.json recorded its settings are not checked."""
+    info = checkpoints.info() or {}
+    recorded = info.get("settings")
+    asked = json.loads(json.dumps(checkpoints.settings, default=str))
+    if recorded and recorded != asked:
+        refuse_other_run(Path(checkpoints.directory) / CHECKPOINT_FILE,
+                         changes(recorded, asked))
 
 
 def _plain(value):

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import biom
-import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,7 +17,7 @@ import pytest
 from aam_core import cli
 from aam_core.errors import AAMInputError
 from aam_core.tracking import scatter_image
-from tests.conftest import REPO
+from tests.conftest import REPO, write_example_table
 
 EXAMPLE = REPO / "examples" / "oral-age-mini"
 TINY = ["--preset", "tiny", "--batch-size", "8", "--n-threads", "1",
@@ -34,11 +32,7 @@ needs_mlflow = pytest.mark.skipif(importlib.util.find_spec("mlflow") is None,
 def files(tmp_path_factory):
     """The first 48 example samples and their metadata."""
     folder = tmp_path_factory.mktemp("aam-tracking")
-    table = biom.load_table(str(EXAMPLE / "table.biom"))
-    table = table.filter(list(table.ids())[:48], inplace=False).remove_empty(
-        axis="observation")
-    with h5py.File(folder / "table.biom", "w") as handle:
-        table.to_hdf5(handle, "aam tests")
+    write_example_table(folder, 48)
     shutil.copy(EXAMPLE / "metadata.tsv", folder / "metadata.tsv")
     return folder
 
