@@ -250,7 +250,8 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
             f"for validation{', grouped' if grouped else ''}); objectives: "
             f"{', '.join(run.objective.weights)}; device {run.device}.")
         result = fit(network, training, run.objective, member_train, run.device,
-                     _selection(run.kind, run.train, len(val_rows)), log, run.runtime)
+                     _selection(run.kind, run.train, len(val_rows)), log,
+                     run.runtime.for_member(index))
         if run.kind == "regressor" and len(val_rows):
             out_of_fold.append((val_rows, validation_predictions(
                 network, training, run.objective, member_train, run.device)))

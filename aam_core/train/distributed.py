@@ -296,6 +296,12 @@ class Runtime:
     checkpoints: Any = None  # checkpoint.Checkpoints, or None
     tracker: Any = tracking.NONE  # tracking.Tracker: rank 0's, when asked for
 
+    def for_member(self, index: int) -> "Runtime":
+        """The runtime of ensemble member `index`: its own checkpoints."""
+        if self.checkpoints is None:
+            return self
+        return replace(self, checkpoints=self.checkpoints.for_member(index))
+
     @classmethod
     def joined(cls) -> "Runtime":
         """Among the processes this one has joined (a process group its

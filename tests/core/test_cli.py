@@ -305,3 +305,26 @@ def test_the_ridge_readout_from_the_aam_command(files, tmp_path):
     done = aam(*fit, "--epochs", 3, "--output-dir", tmp_path / "refused")
     assert done.returncode == 1
     assert "--readout ridge trains no network, so --epochs would be ignored" in done.stderr
+
+
+def test_an_ensemble_resumes_each_member_from_its_own_checkpoints(files, tmp_path):
+    """Member 2 of an ensemble saves apart from member 1: a run stopped after
+    member 1 (its model not yet written, member 2 not yet saved) resumes
+    member 1 from its finished checkpoint, trains member 2, and ends with
+    the weights of a run never stopped."""
+    import torch
+    fit = ["fit-regressor", "--table", files / "table.biom", "--metadata",
+           files / "metadata.tsv", "--target", "age", "--epochs", 2,
+           "--ensemble-size", 2, "--checkpoint-every", 2, *TINY]
+    for run in ("whole", "stopped"):
+        done = aam(*fit, "--output-dir", tmp_path / run)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "stopped/checkpoints/member_2/last.pt").is_file()
+    shutil.rmtree(tmp_path / "stopped/model")  # as if stopped before member 2 began
+    shutil.rmtree(tmp_path / "stopped/checkpoints/member_2")
+    done = aam(*fit, "--output-dir", tmp_path / "stopped", "--resume")
+    assert done.returncode == 0, done.stderr
+    assert "Resumed from" in done.stderr and "checkpoints/last.pt" in done.stderr
+    whole, resumed = (torch.load(tmp_path / run / "model/model.pt", weights_only=True)
+                      for run in ("whole", "stopped"))
+    assert all(torch.equal(whole[name], resumed[name]) for name in whole)
