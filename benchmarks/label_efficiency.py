@@ -269,12 +269,16 @@ def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:
 
 def pretraining_distance(name: str, table, tree):
     """diversity-lib's distance NAME on a table artifact; generalized UniFrac
-    is weighted at alpha 0.5, between unweighted (0) and weighted (1)."""
+    is weighted at alpha 0.5, between unweighted (0) and weighted (1);
+    Aitchison with a pseudocount of 1."""
     from qiime2.plugins import diversity_lib
     if name == "generalized_unifrac":
         return diversity_lib.methods.beta_phylogenetic_passthrough(
             table=table, phylogeny=tree, metric="generalized_unifrac",
             alpha=0.5).distance_matrix
+    if name == "aitchison":  # CLR needs no zeros: a pseudocount of 1
+        return diversity_lib.methods.beta_passthrough(
+            table=table, metric="aitchison", pseudocount=1).distance_matrix
     distance = getattr(diversity_lib.methods, name)
     return (distance(table=table, phylogeny=tree) if "unifrac" in name
             else distance(table=table)).distance_matrix
@@ -497,7 +501,8 @@ def main(argv=None) -> None:
                              "ones included (transductive; tagged and kept apart)")
     parser.add_argument("--distance", default="unweighted_unifrac",
                         choices=["unweighted_unifrac", "weighted_unifrac",
-                                 "generalized_unifrac", "bray_curtis", "jaccard"],
+                                 "generalized_unifrac", "bray_curtis", "jaccard",
+                                 "aitchison"],
                         help="the distance pretraining learns (diversity-lib's name); "
                              "another than the default is tagged with its name")
     parser.add_argument("--taxonomy", action="store_true",
