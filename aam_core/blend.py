@@ -21,6 +21,9 @@ def blend(predictions: list, weights: list = (1.0,)) -> pd.Series:
     weight weighs them all the same. Named 'prediction' like each input."""
     check(predictions, weights)
     weights = np.resize(np.asarray(weights, float), len(predictions))
+    # aligned by the ids as text, as check() compares them: ids of 1 and '1'
+    # would otherwise not meet, and the blend would be missing
+    predictions = [p.set_axis(p.index.map(str)) for p in predictions]
     index = predictions[0].index
     stacked = np.column_stack([p.reindex(index).to_numpy(float) for p in predictions])
     return pd.Series(stacked @ (weights / weights.sum()), index=index, name="prediction")

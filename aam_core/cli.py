@@ -214,7 +214,7 @@ def _train(args, command: str, work) -> int:
     checkpoints.settings = _run_settings(args, command)
     info = checkpoints.info()
     if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
-        check_finished_settings(checkpoints)
+        check_finished_settings(checkpoints, info)
         print(f"The run in {output} has finished; its model is {output / MODEL_DIR}.",
               file=sys.stderr)
         return 0

@@ -293,27 +293,30 @@ def read_predictions(path: Path) -> pd.DataFrame:
     return frame.groupby(level=0, sort=False).first()
 
 
+def base_population(label: str) -> str:
+    """The population a run's label starts with ('all-weighted8' -> 'all')."""
+    return "american-gut" if label.startswith("american-gut") else "all"
+
+
 def saved_predictions(label: str, fold_number: int) -> pd.DataFrame:
     path = PREDICTIONS / f"{label}-fold{fold_number}.tsv"
     return read_predictions(path) if path.exists() else pd.DataFrame()
 
 
-def blended(blend_of: tuple, draw: str, kept: list, label: str, fold_number: int) -> pd.Series:
+def blended(blend_of: tuple, draw: str, kept: list, saved: list,
+            fold_number: int) -> pd.Series:
     """aam blend-predictions of two methods' predictions of this draw: from
-    this run, else saved by an earlier one (this run's label, or for the
-    methods that read no encoder, its population's)."""
+    this run (`kept`), else saved by an earlier one (`saved`: this run's
+    label's file, then for the methods that read no encoder its
+    population's)."""
     import qiime2
     from qiime2.plugins import aam
     here = pd.concat(kept[1:], axis=1) if len(kept) > 1 else pd.DataFrame()
     sets = []
     for method in blend_of:
         column = f"{draw}/{method}"
-        population = "american-gut" if label.startswith("american-gut") else "all"
-        for frame in (here, saved_predictions(label, fold_number),
-                      saved_predictions(population, fold_number)):
-            if column in frame:
-                break
-        else:
+        frame = next((f for f in (here, *saved) if column in f), None)
+        if frame is None:
             raise SystemExit(f"blend: no predictions {column} of fold {fold_number}; "
                              f"run {method} first (same sizes and draws).")
         series = frame[column].dropna().rename("prediction")
@@ -333,6 +336,9 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
                 taxonomy)
     candidates, test_ids = population(fold, name)
     truth = fold.metadata.loc[test_ids, settings.target]
+    saved = ([saved_predictions(label, fold_number),
+              saved_predictions(base_population(label), fold_number)]
+             if "blend" in methods else [])
     rows, kept = [], [truth]
     for n in sizes:
         n_draws = 1 if n >= len(candidates) else draws
@@ -341,7 +347,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
             for method in methods:
                 started = time.perf_counter()
                 if method == "blend":
-                    predicted = blended(blend_of, f"{n}/{draw}", kept, label, fold_number)
+                    predicted = blended(blend_of, f"{n}/{draw}", kept, saved, fold_number)
                 else:
                     predicted = fold.run(method, labelled, test_ids)
                 extra = {}
@@ -449,8 +455,8 @@ def with_baselines(name: str, rows: pd.DataFrame, frames: dict) -> pd.DataFrame:
     """A tagged run (a changed encoder) that did not rerun the methods that
     read no encoder gets them from its population's run: the same folds,
     sizes and draws, so its ratios to the forest stand."""
-    base = next((p for p in ("american-gut", "all") if name.startswith(p + "-")), None)
-    if base is None or base not in frames:
+    base = base_population(name)
+    if base == name or base not in frames:
         return rows
     borrowed = frames[base][frames[base]["method"].isin(["median", "study_mean", "forest"])
                             & ~frames[base]["method"].isin(rows["method"])]

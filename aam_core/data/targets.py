@@ -73,10 +73,11 @@ class CategoryScaler:
         overall = TargetScaler.fit(values, method)
         stats = {}
         for category in sorted({c for c in categories if isinstance(c, str)}):
-            if (categories == category).sum() < 2:
+            members = values[categories == category]
+            if len(members) < 2:
                 continue
-            own = TargetScaler.fit(values[categories == category], method)
-            spread = np.ptp(values[categories == category]) > 0
+            own = TargetScaler.fit(members, method)
+            spread = np.ptp(members) > 0
             stats[category] = (own.shift, own.scale if spread else overall.scale)
         if not stats:
             raise AAMInputError(

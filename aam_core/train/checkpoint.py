@@ -207,12 +207,12 @@ def refuse_other_run(path, details: list) -> NoReturn:
         "start the new run in another output directory.")
 
 
-def check_finished_settings(checkpoints: Checkpoints) -> None:
+def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     """--resume of a finished run returns its model as it is: refused, as an
     unfinished run's resume is, when the settings asked for differ from the
     run's (e.g. more --epochs), which the model would silently not have.
-    Runs from before last.json recorded its settings are not checked."""
-    info = checkpoints.info() or {}
+    Runs from before last.json recorded its settings are not checked.
+    `info`: the run's last.json (Checkpoints.info)."""
     recorded = info.get("settings")
     asked = json.loads(json.dumps(checkpoints.settings, default=str))
     if recorded and recorded != asked:
