@@ -13,3 +13,16 @@ def refuse_missing(sample_ids, available, source: str, fix: str) -> None:
         shown = ", ".join(map(repr, missing[:5]))
         raise AAMInputError(f"{len(missing)} sample(s) of the table are not in "
                             f"{source}, e.g. {shown}. {fix}")
+
+
+def refuse_disjoint(named, samples, source: str, consequence: str, fix: str) -> None:
+    """Refuse a per-sample input whose ids (`named`) are none of `samples`:
+    it would be ignored, or turn every sample into a default, without a
+    word. One wording for every such input (groups, loss weights,
+    conditioning, metadata of an error analysis)."""
+    named, samples = [str(i) for i in named], [str(s) for s in samples]
+    if samples and not set(named) & set(samples):
+        raise AAMInputError(
+            f"None of the {len(samples)} samples is in {source} (ids there: e.g. "
+            f"{', '.join(named[:3]) or 'none'}; the samples: e.g. "
+            f"{', '.join(samples[:3])}), so {consequence}: {fix}")

@@ -24,7 +24,7 @@ from .data.batching import BatchBuilder, batch_rows
 from .data.prepare import PreparedData, prepare
 from .data.targets import (CategoryScaler, category_values, point_index,
                            scaler_from_dict, scaling_parameters)
-from .errors import AAMInputError
+from .errors import AAMInputError, refuse_disjoint
 from .model.build import build_model
 from .model.conditioning import encode_conditions
 from .model.ensemble import members_of
@@ -60,14 +60,10 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
             "target normalisation), so it takes no metadata: the conditioning "
             f"metadata given (columns {list(pd.DataFrame(conditioning).columns)[:5]}) "
             "would be ignored. Leave it out, or use the model fitted with it.")
-    if conditioning is not None and len(sample_ids) and not pd.Index(
-            pd.DataFrame(conditioning).index.map(str)).isin(list(map(str, sample_ids))).any():
-        ids = list(pd.DataFrame(conditioning).index[:3])
-        raise AAMInputError(
-            f"The conditioning metadata names none of the {len(sample_ids)} samples of "
-            f"the table (metadata e.g. {', '.join(map(str, ids))}; table e.g. "
-            f"{', '.join(map(str, sample_ids[:3]))}), so every sample would be "
-            "predicted as of an unknown category: give the metadata of these samples.")
+    if conditioning is not None:
+        refuse_disjoint(pd.DataFrame(conditioning).index, sample_ids, "the conditioning metadata",
+                        "every sample would be predicted as of an unknown category",
+                        "give the metadata of these samples.")
     shift, scale = _target_scaling(bundle, sample_ids, conditioning, log)
     spec = bundle.config.get("conditioning")
     codes = None

@@ -11,7 +11,7 @@ from .config import ConditioningConfig, TrainConfig
 from .data.split import MIN_TRAINING_SAMPLES, sample_units
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
-from .errors import AAMInputError
+from .errors import AAMInputError, refuse_disjoint
 from .fit_checks import check_conditioning
 from .model.conditioning import (build_vocabularies, category_text, encode_conditions,
                                  unknown_parent)
@@ -87,12 +87,9 @@ def group_values(groups, index: pd.Index):
     groups that name none of the samples would be ignored, so are refused."""
     if groups is None:
         return None
-    if not pd.Index(pd.Series(groups).dropna().index.map(str)).isin(index.map(str)).any():
-        raise AAMInputError(
-            f"The {spelled_metadata('groups')} name none of the {len(index)} samples (groups "
-            f"e.g. {', '.join(map(str, list(pd.Series(groups).index[:3])))}; samples "
-            f"e.g. {', '.join(map(str, list(index[:3])))}), so every sample would be "
-            "its own group: give the groups of these samples.")
+    refuse_disjoint(pd.Series(groups).dropna().index, index,
+                    f"the {spelled_metadata('groups')}", "every sample would be its own group",
+                    "give the groups of these samples.")
     return sample_units(list(index), groups).to_numpy(dtype=str)
 
 
@@ -211,12 +208,9 @@ def sample_weights(columns, given, sample_ids, train_rows,
     weights = None
     if given is not None:
         given = pd.Series(given).rename(index=str).reindex(sample_ids)
-        if given.isna().all():
-            raise AAMInputError(
-                f"The {spelled_metadata('loss_weights')} give no weight to any of the "
-                f"{len(sample_ids)} samples (samples e.g. "
-                f"{', '.join(map(str, sample_ids[:3]))}), so they would be ignored: "
-                "give the weights of these samples.")
+        refuse_disjoint(given.dropna().index, sample_ids,
+                        f"the {spelled_metadata('loss_weights')}", "they would be ignored",
+                        "give the weights of these samples.")
         unweighted = given.index[given.isna()]
         if len(unweighted):
             log(f"{len(unweighted)} sample(s) have no loss weight and weigh 1 (e.g. "

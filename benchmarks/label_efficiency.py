@@ -63,6 +63,24 @@ AMERICAN_GUT = "10317"
 METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 
 
+# pretraining options added after the first encoders were cached; unused
+# without their inputs (an alpha-diversity vector, a taxonomy, experts), so
+# an encoder saved without them is the same recipe
+LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance")
+
+
+def _cache_path(key: list) -> Path:
+    text = json.dumps(key, sort_keys=True)
+    return CACHE / f"label-efficiency-{hashlib.sha1(text.encode()).hexdigest()[:12]}.qza"
+
+
+def _before_options(key: list) -> list:
+    """The key as the first encoders were cached, without LATER_OPTIONS."""
+    fold, seed, pretraining, *rest = key
+    return [fold, seed, {k: v for k, v in pretraining.items() if k not in LATER_OPTIONS},
+            *rest]
+
+
 def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
     """N training sample ids, whole groups in a seeded random order; the
     group that would overflow N is cut to fill it exactly. A first group
@@ -174,8 +192,8 @@ class Fold:
         if self.distance != "unweighted_unifrac":
             key.append(self.distance)
         key += ["taxonomy: tree clades"] if self.taxonomy else []
-        key = json.dumps(key, sort_keys=True)
-        path = CACHE / f"label-efficiency-{hashlib.sha1(key.encode()).hexdigest()[:12]}.qza"
+        path = next((p for p in map(_cache_path, (key, _before_options(key))) if p.exists()),
+                    _cache_path(key))
         if path.exists():
             return qiime2.Artifact.load(str(path))
         started = time.perf_counter()

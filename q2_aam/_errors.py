@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import qiime2
 
-from aam_core.errors import AAMInputError
+from aam_core.errors import AAMInputError, refuse_disjoint
 from aam_core.spelling import spelled, spelled_metadata
 
 from ._figures import save_figure
@@ -161,12 +161,9 @@ def _breakdowns(errors, metadata: qiime2.Metadata, truth_name: str,
     if metadata is None:
         return [], [], []
     frame = metadata.to_dataframe()
-    if not frame.index.isin(errors.index).any():
-        raise AAMInputError(
-            f'The {spelled_metadata("metadata")} names none of the predicted samples '
-            f'(it has e.g. {", ".join(map(str, frame.index[:3]))}; the predictions '
-            f'e.g. {", ".join(map(str, errors.index[:3]))}): give the metadata of '
-            'these samples, or leave it out.')
+    refuse_disjoint(frame.index, errors.index, f'the {spelled_metadata("metadata")}',
+                    'no breakdown could be drawn',
+                    'give the metadata of these samples, or leave it out.')
     types = {name: props.type for name, props in metadata.columns.items()}
     categorical, numeric, notes = split_columns(frame, types, errors.index,
                                                 truth_name)

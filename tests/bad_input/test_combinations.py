@@ -84,18 +84,18 @@ API = {  # case: (call, fragment of the expected message)
     "groups-of-other-samples": (
         lambda: _fit(groups=qiime2.CategoricalMetadataColumn(pd.Series(
             ["a", "b"], index=pd.Index(["X1", "X2"], name="id"), name="group"))),
-        "The groups name none of the 16 samples"),
+        "None of the 16 samples is in the groups (ids there: e.g. X1, X2"),
     "loss-weights-of-other-samples": (
         lambda: _fit(loss_weights=qiime2.NumericMetadataColumn(pd.Series(
             [1.0, 2.0], index=pd.Index(["X1", "X2"], name="id"), name="w"))),
-        "The loss_weights give no weight to any of the 16 samples"),
+        "None of the 16 samples is in the loss_weights"),
     "predict-with-conditioning-of-other-samples": (
         lambda: plugin.methods.predict_regression(
             table=_examples.table_factory(), n_threads=1,
             model=_fit(conditioning=_site(), epochs=1).model,
             conditioning=qiime2.Metadata(pd.DataFrame(
                 {"site": ["gum", "tongue"]}, index=pd.Index(["X1", "X2"], name="id")))),
-        "The conditioning metadata names none of the 16 samples of the table"),
+        "None of the 16 samples is in the conditioning metadata"),
     "summarize-classes-against-a-column-without-them": (
         lambda: plugin.visualizers.summarize_predictions(
             predictions=qiime2.Artifact.import_data(

@@ -71,7 +71,7 @@ API = {  # case: (call, fragment of the expected message)
             predictions=_examples.predictions_factory(), truth=_age(),
             metadata=qiime2.Metadata(pd.DataFrame(
                 {"site": ["a", "b"]}, index=pd.Index(["x1", "x2"], name="id")))),
-        "The metadata names none of the predicted samples (it has e.g. x1, x2"),
+        "None of the 16 samples is in the metadata (ids there: e.g. x1, x2"),
     "ncv-fold-left-too-small-by-a-giant-group": (
         lambda: plugin.pipelines.regress_samples_ncv(
             table=_table(), metadata=_age(), groups=_swap_for_giant_group(), cv=4, **TINY),
