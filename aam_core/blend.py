@@ -26,6 +26,7 @@ def blend(predictions: list, weights: list = (1.0,)) -> pd.Series:
     predictions = [p.set_axis(p.index.map(str)) for p in predictions]
     index = predictions[0].index
     stacked = np.column_stack([p.reindex(index).to_numpy(float) for p in predictions])
+    weights = weights / weights.max()  # huge weights would overflow their sum
     return pd.Series(stacked @ (weights / weights.sum()), index=index, name="prediction")
 
 
@@ -42,6 +43,9 @@ def check(predictions: list, weights: list) -> None:
                             f"{len(predictions)} sets of predictions: give one weight "
                             "per set, in the order of the sets, or one value for "
                             "equal weights.")
+    if not np.isfinite(np.asarray(weights, float)).all():
+        raise AAMInputError(f"{spelled('weights')} must be finite numbers, not "
+                            f"{list(weights)}: each set counts its share of their total.")
     for number, series in enumerate(predictions, 1):
         _check_values(series, number, given)
     first = set(map(str, predictions[0].index))
@@ -54,6 +58,21 @@ def check(predictions: list, weights: list) -> None:
                 f"({len(only_first)} only in set 1, e.g. {_some(only_first)}; "
                 f"{len(only_other)} only in set {number}, e.g. {_some(only_other)}). "
                 "Predict the same table with each model, then blend.")
+    _refuse_repeats(predictions, given)
+
+
+def _refuse_repeats(predictions: list, given: str) -> None:
+    """The same predictions given twice (one artifact passed twice) change
+    nothing but the weights: as one set alone, they are refused."""
+    seen = {}
+    for number, series in enumerate(predictions, 1):
+        values = series.set_axis(series.index.map(str)).sort_index()
+        key = tuple(values.index), tuple(pd.to_numeric(values).to_numpy(float))
+        if key in seen:
+            raise AAMInputError(f"{given}: sets {seen[key]} and {number} are the same "
+                                "predictions; blending them changes nothing. Give the "
+                                "predictions of different models.")
+        seen[key] = number
 
 
 def _check_values(series: pd.Series, number: int, given: str) -> None:

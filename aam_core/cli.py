@@ -212,6 +212,8 @@ def _train(args, command: str, work) -> int:
     from .train.checkpoint import check_finished_settings
     output, checkpoints = _run_directory(args)
     checkpoints.settings = _run_settings(args, command)
+    # a --resume, of a finished run or an interrupted one, must not mix inputs
+    checkpoints.settings["inputs"] = _input_digests(args)
     info = checkpoints.info()
     if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
         check_finished_settings(checkpoints, info)
@@ -230,7 +232,8 @@ def _train(args, command: str, work) -> int:
         if dist.is_main:  # one voice per run; its metrics are every process's
             tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
                                             f"aam {command}", _options(args))
-        checkpoints.identity = {"command": command}
+        checkpoints.identity = {"command": command,
+                                "inputs": checkpoints.settings["inputs"]}
         bundle = work(log, Runtime(dist, checkpoints, tracker))
         if dist.is_main:
             bundle.config["training"]["distributed"] = {
@@ -259,6 +262,30 @@ def _run_settings(args, command: str) -> dict:
     names = [o.name for o in for_command(command) if o.name not in _NOT_THE_RUN]
     names += [n for n in ("target", "parent", "category_weight") if hasattr(args, n)]
     return {name: getattr(args, name, None) for name in names}
+
+
+# the input files of the training commands, by option name
+_INPUT_FILES = ("table", "sequences", "distances", "distance_ids", "metadata",
+                "pretrained", "alpha_diversity", "taxonomy")
+
+
+def _input_digests(args) -> dict:
+    """CRC-32 of each input file's bytes (of every file of a directory):
+    what --resume compares, so that edited metadata or another table with
+    the same samples cannot continue or return a run made from others."""
+    digests = {}
+    for name in _INPUT_FILES:
+        path = getattr(args, name, None)
+        if path and Path(path).exists():
+            files = sorted(p for p in Path(path).rglob("*") if p.is_file()) \
+                if Path(path).is_dir() else [Path(path)]
+            digest = 0
+            for file in files:
+                with open(file, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        digest = zlib.crc32(chunk, digest)
+            digests[name] = f"{digest:08x}"
+    return digests
 
 
 def _options(args) -> dict:
@@ -539,7 +566,12 @@ def _model_conditioning(args, bundle):
         raise UsageError(f"This model reads the metadata column(s) {columns} (its "
                          "conditioning or target normalisation); give them with --metadata.")
     frame = read_metadata(args.metadata)
-    return frame.reindex(columns=columns)
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:  # reindexing would make them columns of missing values
+        raise UsageError(f"--metadata {args.metadata} lacks the column(s) {absent} this "
+                         "model reads (its conditioning or target normalisation): give "
+                         "the metadata file with them.")
+    return frame[columns]
 
 
 def _write_tsv(frame, path: str) -> None:

@@ -22,15 +22,18 @@ from .spelling import spelled
 class ModelConfig:
     """Architecture. Presets: tiny (tests), small (CPU), base (GPU)."""
     d_model: int = setting(64, "width of the model: the size of every ASV and "
-                           "sample vector", low=1, commands=TRAINING_COMMANDS)
+                           "sample vector", low=1, high=8192, inclusive=(True, True),
+                           commands=TRAINING_COMMANDS)
     n_heads: int = setting(4, "attention heads per layer (d_model must divide by it)",
-                           low=1, commands=TRAINING_COMMANDS)
+                           low=1, high=512, inclusive=(True, True), commands=TRAINING_COMMANDS)
     nucleotide_layers: int = setting(2, "transformer layers of the nucleotide encoder",
-                                     low=1, commands=TRAINING_COMMANDS)
+                                     low=1, high=128, inclusive=(True, True),
+                                     commands=TRAINING_COMMANDS)
     sample_layers: int = setting(2, "transformer layers of the sample encoder",
-                                 low=0, commands=TRAINING_COMMANDS)
+                                 low=0, high=128, inclusive=(True, True),
+                                 commands=TRAINING_COMMANDS)
     ff_mult: int = setting(4, "feed-forward width as a multiple of d_model",
-                           low=1, commands=TRAINING_COMMANDS)
+                           low=1, high=64, inclusive=(True, True), commands=TRAINING_COMMANDS)
     # Encoder dropout stays 0 by default: noise on the embeddings inflates the
     # train-mode distances, so a UniFrac-trained encoder mis-scales in eval.
     dropout: float = setting(0.0, "dropout in the encoders", low=0, high=1,
@@ -70,7 +73,8 @@ class ModelConfig:
         1, "Number of expert heads of a regressor, mixed by a learned softmax gate "
         "over the sample embedding (the conditioned one, with conditioning), for "
         "targets that follow different rules in different kinds of samples. Each "
-        "expert has the head's hidden layers. 1: a single head.", low=1,
+        "expert has the head's hidden layers. 1: a single head.", low=1, high=64,
+        inclusive=(True, True),
         actions=("fit_regressor", "regress_samples", "regress_samples_ncv"), commands=("fit-regressor",))
 
     def __post_init__(self):
@@ -133,7 +137,7 @@ class DataConfig:
         "table (253-nt V4 reads take about 1.9x the time of 150-nt reads "
         "in the nucleotide encoder, which dominates a step), or the pretrained "
         "model's when one is given, which "
-        "fixes it.", low=0, actions=TRAINING + PIPELINES,
+        "fixes it.", low=0, high=100_000, inclusive=(True, True), actions=TRAINING + PIPELINES,
         commands=TRAINING_COMMANDS)
     truncate: bool = setting(
         False, "Cut sequences longer than max_length instead of failing.",
@@ -232,7 +236,7 @@ class TrainConfig:
     n_threads: int = setting(
         0, "CPU threads for PyTorch; 0: the CPUs this job may use (its CPU "
         "affinity, GALAXY_SLOTS, SLURM_CPUS_PER_TASK or OMP_NUM_THREADS, the "
-        "smallest).", low=0,
+        "smallest).", low=0, high=1024, inclusive=(True, True),
         actions=TRAINING + PIPELINES + APPLYING,
         commands=TRAINING_COMMANDS + APPLY_COMMANDS)
     mask_ratio: float = setting(
@@ -393,7 +397,8 @@ class TrainConfig:
         "stopping, and predict their mean (the mean class probabilities for a "
         "classifier). Averaging cuts the variance of a model fitted on a few "
         "hundred samples; fitting takes ensemble_size times as long. 1 fits a "
-        "single model.", low=1, actions=FIT + PIPELINES, commands=FIT_COMMANDS,
+        "single model.", low=1, high=100, inclusive=(True, True), actions=FIT + PIPELINES,
+        commands=FIT_COMMANDS,
         per={"fit": {"default": 5}, "pipeline": {"default": 5}})
     expert_balance: float = setting(
         0.01, "Weight of the load-balancing loss of a regressor with "

@@ -151,6 +151,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
                            train.random_state, groups, train.ensemble_validation)
     if kind == "classifier":
+        supervision.refuse_class_groups(inputs.groups, target)
         supervision.check_classes(target, splits, train.ensemble_validation)
     # what all members share (normalisation, vocabularies, weights) is fitted
     # on the samples they train on: one member's, or all of them for an
@@ -295,6 +296,10 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
                                        intervals.interval_level(quantiles))
     log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
         f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
+    if calibrated["n"] < intervals.fewest(calibrated["level"]):
+        log(f"A {calibrated['level']:.0%} interval needs at least "
+            f"{intervals.fewest(calibrated['level'])} out-of-fold predictions: this "
+            "model's intervals will be refused (its point predictions are not affected).")
     return calibrated
 
 
@@ -333,10 +338,8 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
     check_needs(train, f"fit_{kind}")
     fit_checks.check_training(train, conditioning, pretrained is not None)
     if train.loss == "quantile" and kind == "regressor":
-        train = replace(train, quantiles=tuple(sorted(set(float(q) for q in
-                                                          train.quantiles))))
-        if not train.quantiles:
-            raise AAMInputError(f"{spelled('quantiles')} must lie strictly between 0 and 1.")
+        fit_checks.check_quantiles(train.quantiles)
+        train = replace(train, quantiles=tuple(sorted(float(q) for q in train.quantiles)))
     if train.freeze_encoder and pretrained is None:
         raise AAMInputError(f"{spelled('freeze_encoder', True)} needs a pretrained model: "
                             "a frozen random encoder cannot learn anything.")

@@ -44,6 +44,24 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
             f"{spelled('normalise_by')}.")
 
 
+def check_quantiles(quantiles) -> None:
+    """The 'quantile' loss's quantiles: each once (a repeat would shrink the
+    interval without a word), and on both sides of 0.5, so that the
+    prediction (the one closest to 0.5) lies inside the interval."""
+    values = [float(q) for q in quantiles]
+    if not values:
+        raise AAMInputError(f"{spelled('quantiles')} must lie strictly between 0 and 1.")
+    repeated = sorted({q for q in values if values.count(q) > 1})
+    if repeated:
+        raise AAMInputError(f"{spelled('quantiles')} repeats {', '.join(map(str, repeated))}: "
+                            "give each quantile once, e.g. 0.1 0.5 0.9.")
+    if len(values) > 1 and (min(values) > 0.5 or max(values) < 0.5):
+        raise AAMInputError(
+            f"{spelled('quantiles')} {', '.join(map(str, sorted(values)))} are all on one "
+            f"side of 0.5, so the prediction (the one closest to 0.5) would be an edge of "
+            "its own interval: give quantiles below and above 0.5, e.g. 0.1 0.5 0.9.")
+
+
 def check_head(kind: str, train: TrainConfig, architecture: ModelConfig) -> None:
     """Head settings that the head's shape would make ignored."""
     if (train.expert_balance != FIT_TRAIN_DEFAULTS.expert_balance

@@ -47,6 +47,17 @@ def calibration(truth: np.ndarray, predicted: np.ndarray, level: float) -> dict:
             "margin": conformal_quantile(values, level)}
 
 
+def fewest(level: float) -> int:
+    """The fewest out-of-fold predictions whose conformal quantile exists at
+    `level` (ceil((n + 1) * level) <= n): 4 at 80%, 9 at 90%. With fewer,
+    the margin would be the largest error seen and cover what it claims
+    only by luck."""
+    n = 1
+    while math.ceil((n + 1) * level - 1e-9) > n:
+        n += 1
+    return n
+
+
 def interval_level(quantiles) -> float:
     """The nominal coverage of a model's interval: between its outer
     quantiles, or the default for a point model."""

@@ -46,6 +46,10 @@ TRAINING_COMMANDS = ("pretrain",) + FIT_COMMANDS
 APPLY_COMMANDS = ("predict", "embed")
 TUNE_COMMANDS = ("tune",)
 
+# every count without a declared ceiling stays a 32-bit one: beyond it torch
+# overflows ("Overflow when unpacking long long") or a run never ends
+INT_CEILING = 2 ** 31 - 1
+
 # value kinds: Python's, and what the front ends make of them
 KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",
          "metadata", "column", "categorical_column", "numeric_column")
@@ -110,6 +114,8 @@ class Option:
         values = value if listed else (value,)
         here = self.at(where)
         low, high, (start, end) = here.low, here.high, here.inclusive
+        if high is None and self.kind in ("int", "ints"):
+            high, end = INT_CEILING, True
         for item in values:
             if here.choices and item not in here.choices:
                 return f"must be one of {', '.join(map(repr, here.choices))}, not {item!r}"

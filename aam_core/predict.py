@@ -28,6 +28,7 @@ from .errors import AAMInputError, refuse_disjoint
 from .model.build import build_model
 from .model.conditioning import encode_conditions
 from .model.ensemble import members_of
+from .spelling import spelled
 from .threads import set_torch_threads
 from .train.cache import cache_members
 from .train.device import resolve_device
@@ -217,6 +218,14 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
             f"This regressor predicts one quantile ({quantiles[0]:g}), and an interval "
             "needs a lower and an upper one: refit it with two quantiles or more "
             "(e.g. 0.1 0.5 0.9), or predict without an interval.")
+    if calibrated and calibrated.get("n", 0) < intervals.fewest(calibrated["level"]):
+        raise AAMInputError(
+            f"This regressor's intervals were calibrated on {calibrated['n']} out-of-fold "
+            f"prediction(s); a {calibrated['level']:.0%} interval needs at least "
+            f"{intervals.fewest(calibrated['level'])}, so it would cover what it claims only "
+            f"by luck. Refit it with more samples, a larger {spelled('validation_fraction')} "
+            f"or a larger {spelled('ensemble_size')} (each member predicts its own "
+            "validation samples).")
     index, original = _regression_outputs(bundle, table, sequences, conditioning,
                                           options, log)
     if original.ndim == 2:

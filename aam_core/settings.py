@@ -134,10 +134,11 @@ _LEADING = [
 
 _HEAD = [
     Option("hidden_layers", "int", 1, "Number of hidden layers of the head (0: linear).",
-           low=0, actions=FIT, commands=FIT_COMMANDS,
+           low=0, high=64, inclusive=(True, True), actions=FIT, commands=FIT_COMMANDS,
            per={"fit_classifier": {"default": 0}, "fit-classifier": {"default": 0}}),
     Option("hidden_width", "int", 0, "Width of the hidden layers of the head; 0 uses "
            "the width of the model (the preset's, or the pretrained model's).", low=0,
+           high=65_536, inclusive=(True, True),
            actions=FIT, commands=FIT_COMMANDS),
     Option("lower_bound", "float", float("-inf"),
            "Predictions stay above this value (sigmoid between the bounds when both "
@@ -154,11 +155,13 @@ _HEAD = [
 _OLD_HEAD = [
     Option("regression_hidden", "ints", None, "Older form of --hidden-layers and "
            "--hidden-width: the width of each hidden layer of the head (none: "
-           "linear); wins over them.", low=1, commands=("fit-regressor",),
+           "linear); wins over them.", low=1, high=65_536, inclusive=(True, True),
+           commands=("fit-regressor",),
            now=HEAD_SHAPE),
     Option("classification_hidden", "ints", None, "Older form of --hidden-layers and "
            "--hidden-width: the width of each hidden layer of the head (none: "
-           "linear); wins over them.", low=1, commands=("fit-classifier",),
+           "linear); wins over them.", low=1, high=65_536, inclusive=(True, True),
+           commands=("fit-classifier",),
            now=HEAD_SHAPE),
     Option("output_bounds", "bounds", None, "Older form of --lower-bound and "
            "--upper-bound: the lower and upper bound ('none': open); wins over them.",
@@ -227,7 +230,7 @@ _TRAILING = [
            "device 'cpu', or 'auto' without GPUs: that many CPU processes (gloo) "
            "sharing n_threads. batch_size is then the global batch, split over the "
            "devices; the UniFrac loss still covers every pair of it. 1 trains in "
-           "this process.", low=1, actions=TRAINING),
+           "this process.", low=1, high=1024, inclusive=(True, True), actions=TRAINING),
 ]
 
 # the `aam` training commands only; the packages are optional (tracking.py)

@@ -93,6 +93,21 @@ def group_values(groups, index: pd.Index):
     return sample_units(list(index), groups).to_numpy(dtype=str)
 
 
+def refuse_class_groups(groups, target: pd.Series) -> None:
+    """Groups that are the classes themselves put whole classes into each
+    validation split, which then fails for want of a class: say so, rather
+    than advise more samples."""
+    if groups is None:
+        return
+    given = pd.Series(groups).rename(index=str).reindex(target.index.map(str))
+    if given.notna().all() and (given.astype(str).to_numpy()
+                                == target.astype(str).to_numpy()).all():
+        raise AAMInputError(
+            f"The {spelled_metadata('groups')} are the classes of the target itself, so "
+            "every grouped validation split would hold whole classes: group by what ties "
+            "samples together (a subject, a family), or leave the groups out.")
+
+
 def conditioning_frame(conditioning, sample_ids: list, target_name):
     if conditioning is None or conditioning.shape[1] == 0:
         return None

@@ -15,8 +15,9 @@ import qiime2
 from qiime2.plugin import (Bool, Categorical, Choices, Float, Int, List, Metadata,
                            MetadataColumn, Numeric, Range, Str)
 
+from aam_core.errors import AAMInputError
 from aam_core.settings import REQUIRED, for_action
-from aam_core.spelling import speaking
+from aam_core.spelling import speaking, spelled
 
 _PRIMITIVES = {'int': Int, 'float': Float, 'bool': Bool, 'str': Str,
                'ints': Int, 'floats': Float}
@@ -75,12 +76,21 @@ def with_options(action: str, body):
     return _function(action, body, ordered, pipeline, own.return_annotation)
 
 
-def _spoken(body):
+def _spoken(body, action: str):
     """`body`, whose messages name options as the caller typed them: q2cli's
-    flags when q2cli runs this process, the Python names otherwise."""
+    flags when q2cli runs this process, the Python names otherwise. Each
+    option's value is checked against its declaration first: QIIME 2's
+    Range lets nan through, and the `aam` command checks the same way."""
+    declared = [o for o in for_action(action) if o.kind in _PRIMITIVES]
+
     @functools.wraps(body)
     def spoken(**arguments):
         with speaking('q2cli' if 'q2cli' in sys.modules else 'python'):
+            for option in declared:
+                value = arguments.get(option.name)
+                problem = None if value is None else option.problem(value, action)
+                if problem:
+                    raise AAMInputError(f'{spelled(option.name)} {problem}.')
             return body(**arguments)
     return spoken
 
@@ -95,7 +105,7 @@ def _function(name: str, body, parameters: list, pipeline: bool, returns):
     filename = f'<q2_aam action {name}>'
     # inspect.getsource (QIIME 2's Action.source) reads it back from here
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {'body': _spoken(body)}
+    namespace = {'body': _spoken(body, name)}
     exec(compile(source, filename, 'exec'), namespace)
     function = namespace[name]
     function.__defaults__ = tuple(p.default for p in parameters

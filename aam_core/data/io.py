@@ -113,7 +113,10 @@ _ROW_METADATA = ("taxonomy", "confidence")
 def read_fasta(path: str) -> dict:
     """Feature id -> sequence (ids end at the first space; lines are joined)."""
     sequences, name, parts = {}, None, []
-    with open(existing(path, "The sequences file")) as handle:
+    if existing(path, "The sequences file").is_dir():
+        raise AAMInputError(f"The sequences file {path} is a directory; give the FASTA "
+                            "file of the features' DNA sequences.")
+    with open(path) as handle:
         for line in handle:
             line = line.strip()
             if line.startswith(">"):
@@ -170,6 +173,13 @@ def _read_tsv(path: str, option: str):
     except (ValueError, pd.errors.ParserError) as error:  # UnicodeDecodeError too
         raise AAMInputError(f"{option} {path} is not a tab-separated table: "
                             f"{' '.join(str(error).split())}") from error
+    with open(path, errors="replace") as handle:  # pandas renames a repeat 'age.1'
+        header = [name.strip() for name in handle.readline().rstrip("\r\n").split("\t")]
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise AAMInputError(f"{option} {path} has the column name(s) {repeated} more than "
+                            "once; column names must be unique (as QIIME 2 requires). "
+                            "Rename or remove the repeated columns.")
     if len(frame.columns) == 1 and "," in frame.columns[0]:
         raise AAMInputError(f"{option} {path} is not tab-separated: its header line has "
                             "commas and no tab. QIIME 2 metadata is TSV; save the file "

@@ -95,12 +95,12 @@ def encode_conditions(frame: pd.DataFrame | None, sample_ids, vocabularies: dict
     frame = frame.copy()
     frame.index = frame.index.map(str)
     absent = [c for c in columns if c not in frame.columns]
-    if absent and log is not None:
-        log(f"Warning: the conditioning metadata lacks the column(s) {absent}; "
-            "their samples use the 'unknown' category.")
+    if absent:  # metadata given without them is a mistake, not missing values
+        raise AAMInputError(
+            f"The conditioning metadata lacks the column(s) {absent} this model was "
+            f"fitted with (it has {list(frame.columns)[:5]}): give the metadata with "
+            "those columns.")
     for j, column in enumerate(columns):
-        if column in absent:
-            continue
         position = {c: i + 1 for i, c in enumerate(vocabularies[column])}
         values = frame[column].reindex(list(sample_ids))
         texts = [category_text(v) for v in values]

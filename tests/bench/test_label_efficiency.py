@@ -88,3 +88,34 @@ def test_saved_predictions_keep_sample_ids_as_text(tmp_path):
     frame = read_predictions(path)
     assert frame.index.tolist() == ids
     assert frame["50/0/forest"].tolist() == [1.0, 2.0]
+
+
+def test_encoders_cached_before_later_options_are_found(tmp_path, monkeypatch):
+    # an encoder saved before alpha_weight, taxonomy_weight and expert_balance
+    # existed is the same recipe (each is unused without its input)
+    from benchmarks import label_efficiency
+    monkeypatch.setattr(label_efficiency, "CACHE", tmp_path)
+    options = {"epochs": 16, "alpha_weight": 5.0, "taxonomy_weight": 1.0,
+               "expert_balance": 0.01}
+    key = [0, 0, options, 1520]
+    older = label_efficiency._before_options(key)
+    assert older == [0, 0, {"epochs": 16}, 1520]
+    assert label_efficiency._cache_path(key) != label_efficiency._cache_path(older)
+    assert label_efficiency._before_options([0, 0, {"epochs": 16}, 1520, "jaccard"])[-1] \
+        == "jaccard"
+
+
+def test_american_gut_ceiling_reads_relative_abundances():
+    pytest.importorskip("sklearn")
+    from types import SimpleNamespace
+
+    import biom
+
+    from benchmarks.american_gut_ceiling import features
+    data = np.array([[1, 0, 3], [0, 0, 0], [3, 4, 1]], dtype=float)  # ASVs x samples
+    table = biom.Table(data, ["a1", "a2", "a3"], ["s1", "s2", "s3"])
+    train, test, counts = features(SimpleNamespace(table=table), ["s1", "s3"], ["s2"])
+    assert list(train.index) == ["s1", "s3"] and list(test.index) == ["s2"]
+    assert "a2" not in train.columns  # an ASV of none of them
+    assert np.allclose(train.sum(axis=1), 1.0) and np.allclose(test.sum(axis=1), 1.0)
+    assert counts.loc["s2", "a3"] == 4
