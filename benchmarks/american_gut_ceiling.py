@@ -16,7 +16,11 @@ No pretraining, no q2-aam: a reference for what the data allow, beside the
 study-mean rule and q2-sample-classifier's forest of the label-efficiency
 benchmark.
 
-    python -m benchmarks.american_gut_ceiling
+    python -m benchmarks.american_gut_ceiling            # fit, then the table
+    python -m benchmarks.american_gut_ceiling --report   # the table from saved rows
+
+The table also lists, from the label-efficiency benchmark's saved rows,
+q2-sample-classifier's forest and q2-aam on the same folds.
 """
 from __future__ import annotations
 
@@ -70,19 +74,56 @@ def predictions(fold: Fold) -> tuple[dict, np.ndarray]:
     return out, truth
 
 
-def main() -> None:
+# the same folds' rows of the label-efficiency benchmark, all labels
+MODELS = {("american-gut", "forest"): "q2-sample-classifier forest (counts)",
+          ("american-gut", "aam"): "q2-aam fit-regressor (unweighted UniFrac encoder)",
+          ("american-gut-weighted_unifrac", "aam"): "q2-aam fit-regressor (weighted)",
+          ("american-gut-weighted_unifrac", "aam_ridge40"): "q2-aam ridge readout (weighted)",
+          ("american-gut-weighted_unifrac", "blend"): "blend: readout + forest"}
+
+
+def model_rows() -> list:
+    from benchmarks.label_efficiency import OUT
     rows = []
-    for number in FOLDS:
-        predicted, truth = predictions(Fold(Settings(), number, 1, {}, {}))
-        for method, values in predicted.items():
-            rows.append({"fold": number, "method": method,
-                         "mae": float(np.abs(values - truth).mean())})
-            print(json.dumps(rows[-1]), flush=True)
-    (RESULTS / "american_gut_ceiling.json").write_text(json.dumps(rows, indent=1) + "\n")
-    frame = pd.DataFrame(rows).pivot(index="method", columns="fold", values="mae")
+    for (label, method), name in MODELS.items():
+        for number in FOLDS:
+            path = OUT / f"{label}-fold{number}.json"
+            if path.exists():
+                rows += [{"fold": number, "method": name, "mae": r["mae"]}
+                         for r in json.loads(path.read_text())
+                         if r["n"] == "all" and r["method"] == method]
+    return rows
+
+
+def markdown(rows: list) -> str:
+    frame = pd.DataFrame(rows).pivot_table(index="method", columns="fold", values="mae")
     frame["mean"] = frame.mean(axis=1)
-    frame["vs study mean"] = frame["mean"] / frame.loc["study_mean", "mean"]
-    print(frame.sort_values("mean").round(2).to_markdown())
+    ratio = frame["mean"] / frame.loc["study_mean", "mean"]
+    lines = ["| method | " + " | ".join(f"fold {f}" for f in FOLDS)
+             + " | mean | vs study mean |", "|---" * (len(FOLDS) + 3) + "|"]
+    for method in frame.sort_values("mean").index:
+        cells = [f"{frame.loc[method, f]:.2f}" for f in FOLDS]
+        lines.append(f"| {method} | {' | '.join(cells)} | {frame.loc[method, 'mean']:.2f} "
+                     f"| {ratio[method]:.3f}x |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--report", action="store_true",
+                        help="only print the table from the saved rows")
+    path = RESULTS / "american_gut_ceiling.json"
+    if not parser.parse_args().report:
+        rows = []
+        for number in FOLDS:
+            predicted, truth = predictions(Fold(Settings(), number, 1, {}, {}))
+            for method, values in predicted.items():
+                rows.append({"fold": number, "method": method,
+                             "mae": float(np.abs(values - truth).mean())})
+                print(json.dumps(rows[-1]), flush=True)
+        path.write_text(json.dumps(rows, indent=1) + "\n")
+    print(markdown(json.loads(path.read_text()) + model_rows()))
 
 
 if __name__ == "__main__":

@@ -119,3 +119,12 @@ def test_american_gut_ceiling_reads_relative_abundances():
     assert "a2" not in train.columns  # an ASV of none of them
     assert np.allclose(train.sum(axis=1), 1.0) and np.allclose(test.sum(axis=1), 1.0)
     assert counts.loc["s2", "a3"] == 4
+
+
+def test_american_gut_ceiling_table_gives_the_ratio_to_the_study_mean():
+    from benchmarks.american_gut_ceiling import FOLDS, markdown
+    rows = [{"fold": f, "method": m, "mae": mae} for f in FOLDS
+            for m, mae in (("study_mean", 10.0), ("ridge on clr", 9.0))]
+    text = markdown(rows)
+    assert "| ridge on clr | 9.00 | 9.00 | 9.00 | 9.00 | 9.00 | 0.900x |" in text
+    assert text.splitlines()[2].startswith("| ridge on clr")  # best first
