@@ -62,7 +62,8 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
             f"metadata given (columns {list(pd.DataFrame(conditioning).columns)[:5]}) "
             "would be ignored. Leave it out, or use the model fitted with it.")
     if conditioning is not None:
-        refuse_disjoint(pd.DataFrame(conditioning).index, sample_ids, "the conditioning metadata",
+        refuse_disjoint(pd.DataFrame(conditioning).index, sample_ids,
+                        "the conditioning metadata",
                         "every sample would be predicted as of an unknown category",
                         "give the metadata of these samples.")
     shift, scale = _target_scaling(bundle, sample_ids, conditioning, log)
@@ -221,7 +222,7 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
     if calibrated and calibrated.get("n", 0) < intervals.fewest(calibrated["level"]):
         raise AAMInputError(
             f"This regressor's intervals were calibrated on {calibrated['n']} out-of-fold "
-            f"prediction(s); a {calibrated['level']:.0%} interval needs at least "
+            f"prediction(s); an interval at {calibrated['level']:.0%} needs at least "
             f"{intervals.fewest(calibrated['level'])}, so it would cover what it claims only "
             f"by luck. Refit it with more samples, a larger {spelled('validation_fraction')} "
             f"or a larger {spelled('ensemble_size')} (each member predicts its own "

@@ -69,8 +69,8 @@ API = {  # case: (call, fragment of the expected message)
         "quantiles 0.05, 0.1 are all on one side of 0.5"),
     "interval-calibrated-on-two-predictions": (
         _interval_from_two_predictions,
-        "intervals were calibrated on 2 out-of-fold prediction(s); a 80% interval needs "
-        "at least 4"),
+        "intervals were calibrated on 2 out-of-fold prediction(s); an interval at 80% "
+        "needs at least 4"),
     "conditioning-metadata-without-the-models-column": (
         _conditioned_prediction_without_its_column,
         "The conditioning metadata lacks the column(s) ['site'] this model was fitted with"),

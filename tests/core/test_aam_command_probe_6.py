@@ -81,7 +81,8 @@ def test_sequences_that_are_a_folder_are_refused(capsys, files, tmp_path):
 @pytest.mark.parametrize("flags, fragment", [
     (["--max-length", 10 ** 30], "argument --max-length: must be at most 100000"),
     (["--max-length", 10 ** 11], "argument --max-length: must be at most 100000"),
-    (["--hidden-layers", 1, "--hidden-width", 10 ** 30], "argument --hidden-width: must be at most 65536"),
+    (["--hidden-layers", 1, "--hidden-width", 10 ** 30],
+     "argument --hidden-width: must be at most 65536"),
     (["--n-threads", 10 ** 30], "argument --n-threads: must be at most 1024"),
     (["--ensemble-size", 10 ** 30], "argument --ensemble-size: must be at most 100"),
     (["--patience", 10 ** 30], "argument --patience: must be at most 2147483647"),
