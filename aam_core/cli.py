@@ -25,6 +25,7 @@ global batch, and only rank 0 writes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import shutil
@@ -40,6 +41,7 @@ from .errors import AAMInputError
 from .option import FIT_COMMANDS
 from .settings import build, fit_arguments, for_command, given
 from .spelling import speaking
+from .verify import file_digest
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
 
@@ -270,21 +272,20 @@ _INPUT_FILES = ("table", "sequences", "distances", "distance_ids", "metadata",
 
 
 def _input_digests(args) -> dict:
-    """CRC-32 of each input file's bytes (of every file of a directory):
-    what --resume compares, so that edited metadata or another table with
-    the same samples cannot continue or return a run made from others."""
+    """sha256 of each input file's bytes (verify.file_digest; of a
+    directory, of its files' digests): what --resume compares, so that
+    edited metadata or another table with the same samples cannot continue
+    or return a run made from others."""
     digests = {}
     for name in _INPUT_FILES:
-        path = getattr(args, name, None)
-        if path and Path(path).exists():
-            files = sorted(p for p in Path(path).rglob("*") if p.is_file()) \
-                if Path(path).is_dir() else [Path(path)]
-            digest = 0
-            for file in files:
-                with open(file, "rb") as handle:
-                    while chunk := handle.read(1 << 20):
-                        digest = zlib.crc32(chunk, digest)
-            digests[name] = f"{digest:08x}"
+        given = getattr(args, name, None)
+        path = Path(given) if given else None
+        if path and path.is_file():
+            digests[name] = file_digest(path)
+        elif path and path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            digests[name] = hashlib.sha256(
+                "".join(map(file_digest, files)).encode()).hexdigest()
     return digests
 
 
