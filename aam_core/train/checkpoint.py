@@ -181,34 +181,46 @@ def _check_compatible(payload: dict, signature: dict, path: Path) -> None:
         raise AAMInputError(f"{path} is a checkpoint of format {payload.get('format')}; "
                             f"this aam_core reads format {FORMAT}.")
     saved = payload["signature"]
-    if "inputs" not in saved:  # written before the input files were recorded
-        signature = {k: v for k, v in signature.items() if k != "inputs"}
+    signature = _comparable(saved, signature)
     if saved != signature:
         keys = sorted(set(saved) | set(signature))
         changed = [k for k in keys if saved.get(k) != signature.get(k)]
         details = []
         for key in changed:
-            if key in ("training", "inputs"):
-                details += changes(saved.get(key, {}), signature.get(key, {}),
-                                   key == "inputs")
+            if key == "training":
+                details += changes(saved.get(key, {}), signature.get(key, {}))
+            elif key == "inputs":
+                details += _changed_files(saved.get(key) or {}, signature.get(key) or {})
             else:
                 details.append(key)
         refuse_other_run(path, details)
 
 
-def changes(old: dict, new: dict, files: bool = False) -> list:
-    """'name old -> new' of each setting that differs; of input files
-    (`files`, digests by option name), 'the --name file changed'."""
-    differ = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    if files:
-        return [f"the --{k.replace('_', '-')} file changed" for k in differ]
+def _comparable(record: dict, current: dict) -> dict:
+    """`current` as `record` can be compared with: records written before
+    the input files were recorded have no 'inputs'."""
+    return current if "inputs" in record else {
+        k: v for k, v in current.items() if k != "inputs"}
+
+
+def changes(old: dict, new: dict) -> list:
+    """'name old -> new' of each setting that differs; of the input files'
+    digests ('inputs'), 'the --name file changed'."""
     out = []
-    for k in differ:
-        if k == "inputs":  # the run settings' digests of the input files
-            out += changes(old.get(k) or {}, new.get(k) or {}, files=True)
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) == new.get(k):
+            continue
+        if k == "inputs":
+            out += _changed_files(old.get(k) or {}, new.get(k) or {})
         else:
             out.append(f"{k} {old.get(k)!r} -> {new.get(k)!r}")
     return out
+
+
+def _changed_files(old: dict, new: dict) -> list:
+    """Digests by option name -> 'the --name file changed' of each that differs."""
+    return [f"the --{k.replace('_', '-')} file changed"
+            for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
 def refuse_other_run(path, details: list) -> NoReturn:
@@ -227,8 +239,8 @@ def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     `info`: the run's last.json (Checkpoints.info)."""
     recorded = info.get("settings")
     asked = json.loads(json.dumps(checkpoints.settings, default=str))
-    if recorded and "inputs" not in recorded:  # recorded before inputs were
-        asked.pop("inputs", None)
+    if recorded:
+        asked = _comparable(recorded, asked)
     if recorded and recorded != asked:
         refuse_other_run(Path(checkpoints.directory) / CHECKPOINT_FILE,
                          changes(recorded, asked))
