@@ -296,10 +296,11 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
                                        intervals.interval_level(quantiles))
     log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
         f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
-    if calibrated["n"] < intervals.fewest(calibrated["level"]):
-        log(f"An interval at {calibrated['level']:.0%} needs at least "
-            f"{intervals.fewest(calibrated['level'])} out-of-fold predictions: this "
-            "model's intervals will be refused (its point predictions are not affected).")
+    needed = intervals.too_few(calibrated)
+    if needed:
+        log(f"An interval at {calibrated['level']:.0%} needs at least {needed} "
+            "out-of-fold predictions: this model's intervals will be refused (its "
+            "point predictions are not affected).")
     return calibrated
 
 

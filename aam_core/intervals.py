@@ -58,6 +58,13 @@ def fewest(level: float) -> int:
     return n
 
 
+def too_few(calibrated: dict) -> int:
+    """The fewest predictions the calibration's level needs, when it was
+    made from fewer (its intervals would cover by luck); 0 otherwise."""
+    needed = fewest(calibrated["level"])
+    return needed if calibrated.get("n", 0) < needed else 0
+
+
 def interval_level(quantiles) -> float:
     """The nominal coverage of a model's interval: between its outer
     quantiles, or the default for a point model."""

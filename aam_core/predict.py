@@ -219,14 +219,15 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
             f"This regressor predicts one quantile ({quantiles[0]:g}), and an interval "
             "needs a lower and an upper one: refit it with two quantiles or more "
             "(e.g. 0.1 0.5 0.9), or predict without an interval.")
-    if calibrated and calibrated.get("n", 0) < intervals.fewest(calibrated["level"]):
+    needed = intervals.too_few(calibrated) if calibrated else 0
+    if needed:
         raise AAMInputError(
             f"This regressor's intervals were calibrated on {calibrated['n']} out-of-fold "
             f"prediction(s); an interval at {calibrated['level']:.0%} needs at least "
-            f"{intervals.fewest(calibrated['level'])}, so it would cover what it claims only "
-            f"by luck. Refit it with more samples, a larger {spelled('validation_fraction')} "
-            f"or a larger {spelled('ensemble_size')} (each member predicts its own "
-            "validation samples).")
+            f"{needed}, so it would cover what it claims only by luck. Refit it with "
+            f"more samples, a larger {spelled('validation_fraction')} or a larger "
+            f"{spelled('ensemble_size')} (each member predicts its own validation "
+            "samples).")
     index, original = _regression_outputs(bundle, table, sequences, conditioning,
                                           options, log)
     if original.ndim == 2:
