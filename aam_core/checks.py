@@ -26,6 +26,10 @@ def before_command(args) -> list:
     created = []
     # the TensorBoard event folder too: a file in its place would otherwise
     # fail only when the tracker opens, as a bare OSError
+    for option in ("output_dir", "tensorboard", "output"):
+        if getattr(args, option, None) is not None and not getattr(args, option).strip():
+            # Path('') is the current directory: the run would land there
+            raise AAMInputError(f"--{option.replace('_', '-')} is empty; give a path.")
     for option in ("output_dir", "tensorboard"):
         if getattr(args, option, None) is not None:
             path = Path(getattr(args, option)).absolute()

@@ -38,7 +38,7 @@ from . import checks, tracking
 from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError
-from .option import FIT_COMMANDS
+from .option import FIT_COMMANDS, Option
 from .settings import build, fit_arguments, for_command, given
 from .spelling import speaking
 from .verify import file_digest
@@ -601,6 +601,10 @@ def _input_options(parser, training: bool) -> None:
     return group
 
 
+# a command-only option, range-checked as the declared ones are
+_CHECKPOINT_EVERY = Option("checkpoint_every", "int", 0, "", low=0)
+
+
 def _run_options(parser) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--output-dir", required=True,
@@ -608,7 +612,8 @@ def _run_options(parser) -> None:
     group.add_argument("--resume", action="store_true",
                        help="continue the run in --output-dir from its last checkpoint "
                             "(starts afresh when there is none)")
-    group.add_argument("--checkpoint-every", type=int, default=0, metavar="STEPS",
+    group.add_argument("--checkpoint-every", type=_checked(_CHECKPOINT_EVERY, int),
+                       default=0, metavar="STEPS",
                        help="also checkpoint every STEPS optimizer steps; 0 (the "
                             "default): at the end of each epoch only")
     group.add_argument("--strategy", choices=("ddp", "fsdp"), default="ddp",

@@ -87,9 +87,10 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
     check_needs(train, "pretrain")
     for weight, given, objective, what in (
             ("alpha_weight", alpha_diversity, "alpha-diversity", "alpha diversity"),
-            ("taxonomy_weight", taxonomy, "taxonomy", "taxonomy")):
+            ("taxonomy_weight", taxonomy, "taxonomy", "taxonomy"),
+            ("unifrac_weight", distances, "distance", "distance matrix")):
         value = getattr(train, weight)
-        if given is None and value != getattr(PRETRAIN_TRAIN_DEFAULTS, weight):
+        if given is None and value not in (0, getattr(PRETRAIN_TRAIN_DEFAULTS, weight)):
             raise AAMInputError(
                 f"{spelled(weight, value)} weighs the {objective} objective, but no "
                 f"{what} was given, so it would be ignored: give the {what}, or leave "

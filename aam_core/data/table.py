@@ -60,6 +60,8 @@ def clean_table(table: CountTable, rarefaction_depth: int,
     output that silently lacks samples would lose them."""
     if table.n_samples == 0:
         raise AAMInputError("The table has no samples.")
+    if not np.isfinite(table.counts.data).all():
+        raise AAMInputError(_non_finite(table))
     if (table.counts.data < 0).any():
         raise AAMInputError("The table holds negative counts; AAM needs a "
                             "frequency table of non-negative counts.")
@@ -89,3 +91,14 @@ def clean_table(table: CountTable, rarefaction_depth: int,
             f"reads; the deepest has {int(depths.max())}). Lower "
             f"{spelled('rarefaction_depth')}, or set it to 0 (no rarefaction).")
     return table.take_samples(np.flatnonzero(keep)).drop_unused_features()
+
+
+def _non_finite(table: CountTable) -> str:
+    """Where the table holds nan or inf counts, in a sentence."""
+    coo = table.counts.tocoo()
+    bad = ~np.isfinite(coo.data)
+    first = np.flatnonzero(bad)[0]
+    return (f"The table holds {int(bad.sum())} count(s) that are not numbers (nan or "
+            f"inf), e.g. {coo.data[first]} in sample {table.sample_ids[coo.row[first]]!r}, "
+            f"feature {table.feature_ids[coo.col[first]]!r}; AAM needs a frequency "
+            "table of finite, non-negative counts.")
