@@ -350,6 +350,23 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
                 head_options=head_options(options))
 
 
+def _check_bounds(bounds: list, activation) -> None:
+    """An infinite bound means none, but only on its own side; bounds and an
+    output activation both shape the output, so only one may be given."""
+    for name, bound, wrong in (("lower_bound", bounds[0], float("inf")),
+                               ("upper_bound", bounds[1], -float("inf"))):
+        if bound == wrong:
+            raise AAMInputError(
+                f"{spelled(name, bound)} bounds nothing: give a finite number, or "
+                f"leave {spelled(name)} out for no bound.")
+    if any(b is not None and abs(b) != float("inf") for b in bounds) and \
+            activation not in (None, "none"):
+        raise AAMInputError(
+            f"{spelled('output_activation', activation)} and "
+            f"{spelled('lower_bound')}/{spelled('upper_bound')} both shape the "
+            "output: give either the bounds or the activation, not both.")
+
+
 def head_options(options: dict) -> dict:
     """The head's settings for api.fit_* from option values by name (None:
     not given): ModelConfig head fields, the shape as hidden_layers and
@@ -366,6 +383,7 @@ def head_options(options: dict) -> dict:
             f"{spelled('hidden_layers')} to 1 or more, or leave out "
             f"{spelled('hidden_width')}.")
     bounds = [options.get(name) for name in ("lower_bound", "upper_bound")]
+    _check_bounds(bounds, options.get("output_activation"))
     if None not in bounds and bounds[0] >= bounds[1]:
         raise AAMInputError(
             f"{spelled('lower_bound', bounds[0])} is not below "

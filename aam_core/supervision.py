@@ -54,6 +54,10 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
     return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)
 
 
+# the target's mean and spread are kept in 32-bit floats (largest ~3.4e38)
+LARGEST_TARGET = 1e30
+
+
 def _check_numbers(target: pd.Series) -> None:
     """A regressor's target must vary and be finite: a constant leaves
     nothing to learn (and no scale to normalise by)."""
@@ -61,6 +65,12 @@ def _check_numbers(target: pd.Series) -> None:
     if len(infinite):
         raise AAMInputError(f"The target column {target.name!r} holds infinite "
                             f"values, e.g. samples {', '.join(infinite[:5])}.")
+    huge = target.index[np.abs(target.to_numpy()) > LARGEST_TARGET]
+    if len(huge):
+        raise AAMInputError(
+            f"The target column {target.name!r} holds values beyond +-{LARGEST_TARGET:g} "
+            f"(e.g. {target[huge[0]]:g} in sample {huge[0]}), too large for the model's "
+            "32-bit numbers: give the target in other units (or its logarithm).")
     if target.nunique() < 2:
         raise AAMInputError(f"The target column {target.name!r} has the same value "
                             f"({target.iloc[0]:g}) for every sample: there is nothing "

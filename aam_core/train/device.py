@@ -6,6 +6,8 @@ import contextlib
 import torch
 
 from ..config import TrainConfig
+from ..errors import AAMInputError
+from ..spelling import spelled
 from ..threads import set_torch_threads
 
 
@@ -13,8 +15,10 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was asked for but no CUDA GPU is "
-                           "visible; use device='auto' or 'cpu'.")
+        raise AAMInputError(f"{spelled('device', 'cuda')} was asked for, but no CUDA "
+                            "GPU is visible on this machine (or this torch has no CUDA "
+                            f"support); use {spelled('device', 'auto')} or "
+                            f"{spelled('device', 'cpu')}.")
     return torch.device(device)
 
 
