@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AAMInputError
+from ..verify import file_digest
 from .distributed import Distributed
 
 FORMAT = 1
@@ -60,8 +61,14 @@ class Checkpoints:
 
     def info(self) -> dict | None:
         """The position of the last checkpoint, or None when there is none."""
+        _settle(Path(self.directory))
         path = Path(self.directory) / INFO_FILE
-        return json.loads(path.read_text()) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            raise damaged(path, f"not readable JSON: {error}") from error
 
 
 @dataclass
@@ -121,24 +128,69 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
             # which command's run this is, so --resume of another is refused
             "command": checkpoints.identity.get("command"),
             "settings": checkpoints.settings}
-    _write_aside(directory / CHECKPOINT_FILE, lambda path: torch.save(payload, path))
-    _write_aside(directory / INFO_FILE,
-                 lambda path: path.write_text(json.dumps(info) + "\n"))
+    checkpoint = _write_aside(directory / CHECKPOINT_FILE,
+                              lambda path: torch.save(payload, path))
+    info["sha256"] = file_digest(checkpoint)  # checked when the run resumes
+    record = _write_aside(directory / INFO_FILE,
+                          lambda path: path.write_text(json.dumps(info) + "\n"))
+    # a kill between these two renames is finished by _settle
+    os.replace(checkpoint, directory / CHECKPOINT_FILE)
+    os.replace(record, directory / INFO_FILE)
 
 
-def _write_aside(path: Path, write) -> None:
-    """Write to PATH.partial, then rename: a kill while writing leaves the old
-    file; a failed write (disk full) leaves no partial file and says so."""
-    partial = path.with_name(path.name + ".partial")
+def _write_aside(path: Path, write) -> Path:
+    """Write PATH.partial (renamed into place by the caller): a kill while
+    writing leaves the old file; a failed write (disk full) leaves no
+    partial file and says so."""
+    partial = _partial(path)
     try:
         write(partial)
-        os.replace(partial, path)
     except (OSError, RuntimeError) as error:  # torch's writer raises RuntimeError
         partial.unlink(missing_ok=True)
         reason = getattr(error, "strerror", None) or error
+        kept = " (the last complete checkpoint is kept)" if path.exists() else ""
         raise OSError(f"Could not write the checkpoint {path}: {reason}. Is the disk "
-                      "full? Free some space, then continue the run with --resume "
-                      "(the last complete checkpoint is kept).") from error
+                      "full? Free some space, then continue the run with "
+                      f"--resume{kept}.") from error
+    return partial
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _settle(directory: Path) -> None:
+    """A save killed between its two renames left the new last.pt beside the
+    old last.json and the new one's .partial: finish that save. A .partial
+    that does not describe last.pt is from a save killed earlier: dropped."""
+    partial = _partial(directory / INFO_FILE)
+    try:
+        digest = json.loads(partial.read_text()).get("sha256")
+        if digest and digest == file_digest(directory / CHECKPOINT_FILE):
+            os.replace(partial, directory / INFO_FILE)
+        else:
+            partial.unlink()
+    except (OSError, ValueError):  # none, or settled by another process
+        return
+
+
+def damaged(path: Path, why: str) -> AAMInputError:
+    return AAMInputError(
+        f"The checkpoint {path} is damaged ({why}), so the run cannot continue from "
+        f"it. Delete the folder {path.parent} to start the run again from its "
+        "beginning.")
+
+
+def _load(path: Path, info: dict | None) -> dict:
+    """The checkpoint's payload, after checking it is the file last.json
+    describes (checkpoints written before digests were recorded: unchecked)."""
+    expected = (info or {}).get("sha256")
+    if expected and file_digest(path) != expected:
+        raise damaged(path, f"its sha256 differs from the one in {INFO_FILE}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch reports a cut file as several kinds
+        raise damaged(path, f"{type(error).__name__}: {error}") from error
 
 
 def restore(checkpoints: Checkpoints, wrapped, optimizer, scheduler, scaler,
@@ -149,7 +201,7 @@ def restore(checkpoints: Checkpoints, wrapped, optimizer, scheduler, scaler,
     path = Path(checkpoints.directory) / CHECKPOINT_FILE
     payload = None
     if dist.is_main and path.is_file():
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = _load(path, checkpoints.info())
     payload = dist.broadcast(payload)  # nodes need not share a file system
     if payload is None:
         log(f"No checkpoint in {checkpoints.directory}; starting a new run.")
@@ -191,9 +243,17 @@ def _check_compatible(payload: dict, signature: dict, path: Path) -> None:
                 details += changes(saved.get(key, {}), signature.get(key, {}))
             elif key == "inputs":
                 details += _changed_files(saved.get(key) or {}, signature.get(key) or {})
-            else:
-                details.append(key)
+            elif "inputs" not in changed or key not in _FROM_INPUTS:
+                details.append(_DESCRIBED.get(key, f"the {key.replace('_', ' ')}"))
         refuse_other_run(path, details)
+
+
+# what the other parts of a checkpoint's signature stand for, in a refusal
+_DESCRIBED = {"table": "the table's samples or features", "train_rows": "the training "
+              "samples", "val_rows": "the validation samples", "parameters": "the "
+              "model's layers", "command": "the command"}
+# the parts a changed input file changes too: its own line says it all
+_FROM_INPUTS = ("table", "train_rows", "val_rows", "alpha_diversity", "taxonomy")
 
 
 def _comparable(record: dict, current: dict) -> dict:
