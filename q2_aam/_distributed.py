@@ -36,10 +36,52 @@ def on_devices(n_devices: int, function, *args, train, **kwargs):
         threads = resolve_threads(train.n_threads)
         train = replace(train, device='cpu',
                         n_threads=max(1, threads // n_devices))
+    _check_main_guard(n_devices)
     with tempfile.TemporaryDirectory(prefix='q2-aam-') as folder:
         launch_local(n_devices, _worker, folder, function, args,
                      {**kwargs, 'train': train}, folder=folder)
         return ModelBundle.load(Path(folder) / 'model')
+
+
+def _check_main_guard(n_devices: int) -> None:
+    """Each process re-runs the calling script (Python's spawn start
+    method): a call at its top level, outside `if __name__ == "__main__":`,
+    would start processes again in each, and the launch would never end."""
+    line = _unguarded_line()
+    if line is not None:
+        import __main__
+        raise AAMInputError(
+            f'{spelled("n_devices", n_devices)} starts {n_devices} processes, and each '
+            f're-runs {__main__.__file__}, whose line {line} calls q2-aam outside '
+            '`if __name__ == "__main__":`; every process would start processes '
+            'again. Put the script\'s work under that guard.')
+
+
+def _unguarded_line():
+    """The line of the __main__ script that is running this call at its
+    top level outside a `__name__ == "__main__"` test, or None."""
+    import __main__
+    import ast
+    import inspect
+    path = getattr(__main__, '__file__', None)
+    frame, line = inspect.currentframe(), None
+    while frame is not None:  # the outermost of the script's top-level frames
+        if frame.f_globals.get('__name__') == '__main__' and \
+                frame.f_code.co_name == '<module>':
+            line = frame.f_lineno
+        frame = frame.f_back
+    if line is None or not path or not Path(path).is_file():
+        return None  # an interactive session or `python -c`: nothing re-runs
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (SyntaxError, ValueError, OSError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and node.lineno <= line <= node.end_lineno:
+            test = ast.unparse(node.test)
+            if '__name__' in test and '__main__' in test:
+                return None
+    return line
 
 
 def _worker(folder: str, function, args: tuple, kwargs: dict) -> None:
