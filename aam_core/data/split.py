@@ -183,6 +183,11 @@ def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
         raise AAMInputError(
             f"{spelled('cv', k)}, but there are only {len(sizes)} samples to deal "
             f"into folds: lower {spelled('cv')} to at most {len(sizes)}.")
+    if len(sizes) < 2:
+        raise AAMInputError(
+            f"The samples form only {len(sizes)} group, and a group cannot be split "
+            "over folds: cross-validation needs at least 2 groups. Use a finer "
+            "groups column.")
     if len(sizes) < k:
         raise AAMInputError(
             f"{spelled('cv', k)}, but the samples form only {len(sizes)} groups, "
