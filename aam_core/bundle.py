@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import verify
 from .config import current_names
-from .verify import DIGEST_KEY, ModelFormatError
+from .verify import CONFIG_DIGEST_KEY, DIGEST_KEY, ModelFormatError
 
 FORMAT_VERSION = 1
 KINDS = ("encoder", "regressor", "classifier")
@@ -114,6 +114,7 @@ class ModelBundle:
         try:
             torch.save(self.state_dict, weights)
             config = {**self.config, DIGEST_KEY: verify.file_digest(weights)}
+            config[CONFIG_DIGEST_KEY] = verify.config_digest(config)
             self.history.to_csv(directory / HISTORY_FILE, sep="\t", index=False)
             (directory / CONFIG_FILE).write_text(
                 json.dumps(config, indent=2, sort_keys=True) + "\n")
@@ -147,7 +148,8 @@ class ModelBundle:
         if not isinstance(state, dict):
             raise ModelFormatError(f"The {WEIGHTS_FILE} of {name} holds no state_dict.")
         verify.check_shapes(config, state, name)
-        config.pop(DIGEST_KEY, None)  # true of the file, not of the bundle in memory
+        for key in (DIGEST_KEY, CONFIG_DIGEST_KEY):  # true of the files, not of
+            config.pop(key, None)                     # the bundle in memory
         history_path = directory / HISTORY_FILE
         if not history_path.is_file():
             raise ModelFormatError(f"{_capital(name)} has no {HISTORY_FILE}; copy the "
@@ -173,6 +175,7 @@ def read_config(directory: str | Path, name: str | None = None) -> dict:
         validate_config(config)
     except ModelFormatError as error:
         raise ModelFormatError(f"{_capital(name)}: {error}") from error
+    verify.check_config_digest(config, name)
     return current_names(config)
 
 

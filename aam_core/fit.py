@@ -294,13 +294,15 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
     quantiles = train.quantiles if train.loss == "quantile" else ()
     calibrated = intervals.calibration(truth[rows], predicted,
                                        intervals.interval_level(quantiles))
-    log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
-        f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
     needed = intervals.too_few(calibrated)
     if needed:
-        log(f"An interval at {calibrated['level']:.0%} needs at least {needed} "
-            "out-of-fold predictions: this model's intervals will be refused (its "
-            "point predictions are not affected).")
+        log(f"No intervals: one at {calibrated['level']:.0%} needs at least {needed} "
+            f"out-of-fold predictions, and the validation samples gave "
+            f"{calibrated['n']}, so this model's intervals will be refused (its point "
+            "predictions are not affected).")
+    else:
+        log(f"Intervals calibrated on {calibrated['n']} out-of-fold predictions: "
+            f"{calibrated['level']:.0%} margin {calibrated['margin']:.3g}.")
     return calibrated
 
 

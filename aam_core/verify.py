@@ -13,6 +13,7 @@ the QIIME 2 plugin at load) stays torch-free.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import sys
@@ -22,6 +23,9 @@ from .config import TrainConfig
 from .option import choices_of
 
 DIGEST_KEY = "weights_sha256"
+# the sha256 of config.json's own settings: an edit that keeps the schema
+# (a target shift, max_asvs) would otherwise change every prediction unseen
+CONFIG_DIGEST_KEY = "config_sha256"
 
 # Nested fields every saved model has held since format_version 1; fields
 # added later (e.g. architecture.kmer_size) keep their defaults when absent,
@@ -84,11 +88,12 @@ def check_nested(config: dict) -> None:
                                "the file was edited or damaged.")
     if config["conditioning"] is not None:
         _check_fields(config["conditioning"], "conditioning", CONDITIONING_FIELDS)
-    digest = config.get(DIGEST_KEY)
-    if digest is not None and not (isinstance(digest, str)
-                                   and re.fullmatch(r"[0-9a-f]{64}", digest)):
-        raise ModelFormatError(f"config.json: {DIGEST_KEY} must be a sha256 hex "
-                               f"digest, not {digest!r}.")
+    for key in (DIGEST_KEY, CONFIG_DIGEST_KEY):
+        digest = config.get(key)
+        if digest is not None and not (isinstance(digest, str)
+                                       and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise ModelFormatError(f"config.json: {key} must be a sha256 hex "
+                                   f"digest, not {digest!r}.")
 
 
 def _check_target(target: dict) -> None:
@@ -121,6 +126,25 @@ def file_digest(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def config_digest(config: dict) -> str:
+    """The sha256 of the settings as config.json holds them (keys sorted,
+    read back as JSON reads them), the digest itself left out."""
+    settings = {k: v for k, v in config.items() if k != CONFIG_DIGEST_KEY}
+    text = json.dumps(json.loads(json.dumps(settings)), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def check_config_digest(config: dict, name: str) -> None:
+    """Raise ModelFormatError when config.json was changed after the model
+    was saved; a model saved before this digest existed passes."""
+    expected = config.get(CONFIG_DIGEST_KEY)
+    if expected is not None and config_digest(config) != expected:
+        raise ModelFormatError(
+            f"The config.json of {name} was edited or damaged: its settings no "
+            "longer match the sha256 recorded when the model was saved. Use an intact "
+            "copy of the model (re-export or re-download it), or retrain it.")
 
 
 def check_digest(config: dict, weights: Path, name: str, notice=None) -> None:

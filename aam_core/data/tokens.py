@@ -28,8 +28,13 @@ for _letter in _AMBIGUOUS:
     _LOOKUP[ord(_letter.lower())] = N
 
 
+def _short(text: str) -> str:
+    """A long id by its two ends: ASVs of one primer pair share their start."""
+    return text if len(text) <= 60 else f"{text[:28]}...{text[-28:]}"
+
+
 def _examples(items: Sequence, limit: int = 3) -> str:
-    shown = ", ".join(repr(str(i)[:40]) for i in items[:limit])
+    shown = ", ".join(repr(_short(str(i))) for i in items[:limit])
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return shown + more
 
@@ -93,7 +98,7 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
             continue
         out[row, :len(tokens)] = tokens
     if bad:
-        shown = ", ".join(f"{fid[:40]!r} (has {ch!r})" for fid, ch in bad[:3])
+        shown = ", ".join(f"{_short(str(fid))!r} (has {ch!r})" for fid, ch in bad[:3])
         raise AAMInputError(
             f"{len(bad)} sequence(s) contain characters that are not DNA "
             f"(A C G T U or IUPAC codes): {shown}.")

@@ -10,6 +10,15 @@ from .conftest import (aam, aam_process, artifact_api, damaged_copy, damaged_qza
                        truncate)
 
 DAMAGED = "damaged or were replaced"
+EDITED = "was edited or damaged: its settings no longer match the sha256"
+
+
+def undigested(damage):
+    def apply(folder):
+        damage(folder)
+        without_digest(folder)
+    return apply
+
 DAMAGES = {  # name: (damage, fragment of the expected message)
     "flipped-64-bytes": (flip_bytes, DAMAGED),
     "truncated-to-half": (truncate, DAMAGED),
@@ -23,10 +32,13 @@ DAMAGES = {  # name: (damage, fragment of the expected message)
     "unknown-kind": (setting(None, "kind", "forest"), "kind must be one of"),
     "sample_layers-text": (setting("architecture", "sample_layers", "2"),
                            "architecture.sample_layers must be an integer"),
-    "wider-than-its-weights": (setting("architecture", "d_model", 64),
+    # a model saved before digests: only the weights' shapes can tell
+    "wider-than-its-weights": (undigested(setting("architecture", "d_model", 64)),
                                "do not fit the architecture"),
-    "deeper-than-its-weights": (setting("architecture", "sample_layers", 2),
+    "deeper-than-its-weights": (undigested(setting("architecture", "sample_layers", 2)),
                                 "do not fit the architecture"),
+    "edited-target-shift": (setting("target", "shift", 1000.0), EDITED),
+    "edited-max-asvs": (setting("data", "max_asvs", 1), EDITED),
     "config-not-json": (not_json, "not valid JSON"),
     "digest-not-hex": (setting(None, "weights_sha256", "abc"), "sha256 hex digest"),
     "target-scale-0": (setting("target", "scale", 0),
@@ -95,7 +107,9 @@ def test_damaged_model_is_refused(interface, damage, model_dir, model_qza, works
 # -- models saved before digests: still usable, with a notice --------------------
 
 def without_digest(folder):
-    edit_config(lambda c: c.pop("weights_sha256"))(folder)
+    """As saved before digests were recorded: neither the weights' nor the
+    config's."""
+    edit_config(lambda c: (c.pop("weights_sha256"), c.pop("config_sha256")))(folder)
 
 
 def test_a_model_without_digest_still_predicts_with_a_notice(model_dir, workspace,
