@@ -90,7 +90,9 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
             ("taxonomy_weight", taxonomy, "taxonomy", "taxonomy"),
             ("unifrac_weight", distances, "distance", "distance matrix")):
         value = getattr(train, weight)
-        if given is None and value not in (0, getattr(PRETRAIN_TRAIN_DEFAULTS, weight)):
+        # either default: the library's TrainConfig() or the actions' pretraining one
+        if given is None and value not in (0, getattr(PRETRAIN_TRAIN_DEFAULTS, weight),
+                                           getattr(TrainConfig(), weight)):
             raise AAMInputError(
                 f"{spelled(weight, value)} weighs the {objective} objective, but no "
                 f"{what} was given, so it would be ignored: give the {what}, or leave "

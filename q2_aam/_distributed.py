@@ -6,6 +6,7 @@ runs), one per device of this machine, and takes rank 0's model back:
 NCCL processes on GPUs, or gloo processes on CPUs when there is no GPU (or
 device='cpu'), which share the CPU threads between them.
 """
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -49,10 +50,10 @@ def _check_main_guard(n_devices: int) -> None:
     would start processes again in each, and the launch would never end."""
     line = _unguarded_line()
     if line is not None:
-        import __main__
+        script = sys.modules['__main__'].__file__
         raise AAMInputError(
             f'{spelled("n_devices", n_devices)} starts {n_devices} processes, and each '
-            f're-runs {__main__.__file__}, whose line {line} calls q2-aam outside '
+            f're-runs {script}, whose line {line} calls q2-aam outside '
             '`if __name__ == "__main__":`; every process would start processes '
             'again. Put the script\'s work under that guard.')
 
@@ -60,10 +61,9 @@ def _check_main_guard(n_devices: int) -> None:
 def _unguarded_line():
     """The line of the __main__ script that is running this call at its
     top level outside a `__name__ == "__main__"` test, or None."""
-    import __main__
     import ast
     import inspect
-    path = getattr(__main__, '__file__', None)
+    path = getattr(sys.modules['__main__'], '__file__', None)
     frame, line = inspect.currentframe(), None
     while frame is not None:  # the outermost of the script's top-level frames
         if frame.f_globals.get('__name__') == '__main__' and \
