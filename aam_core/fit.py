@@ -200,6 +200,7 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
     """(conditioning spec, TargetTask, the model's target block, score_on)."""
     sample_ids = list(target.index)
     frame = supervision.conditioning_frame(inputs.conditioning, sample_ids, target.name)
+    supervision.refuse_subject_conditioning(frame, inputs.groups)
     fit_checks.check_normalise_by(options, target.name)
     # weighing by the target's own column is allowed (a classifier's classes)
     columns = supervision.lookup(frame, supervision.conditioning_frame(
@@ -350,7 +351,7 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
         # it is on by default, for the pretrained case; a random nucleotide
         # encoder must learn, so it trains here
         log("No pretrained model: the nucleotide encoder trains "
-            "(freeze_nucleotide_encoder applies to a pretrained one).")
+            f"({spelled('freeze_nucleotide_encoder')} applies to a pretrained one).")
         train = replace(train, freeze_nucleotide_encoder=False)
     return train
 

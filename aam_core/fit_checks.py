@@ -27,12 +27,24 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
             f"{spelled(frozen[0], True)} keeps the pretrained nucleotide encoder "
             f"from learning, so {spelled('nucleotide_weight', train.nucleotide_weight)} "
             f"would be ignored: leave it at 0, or set {spelled(frozen[-1], False)}"
-            + (" and leave out freeze_encoder." if train.freeze_encoder else "."))
+            + (f" and leave out {spelled('freeze_encoder')}." if train.freeze_encoder
+               else "."))
+    if pretrained and train.freeze_encoder and train.abundance_weight > 0:
+        raise AAMInputError(
+            f"{spelled('freeze_encoder', True)} keeps the whole pretrained encoder from "
+            f"learning, so {spelled('abundance_weight', train.abundance_weight)} would be "
+            f"ignored: leave it at 0, or leave out {spelled('freeze_encoder')}.")
+    if train.loss == "asymmetric" and \
+            train.overprediction_weight == 0 == train.underprediction_weight:
+        raise AAMInputError(
+            f"{spelled('loss', 'asymmetric')} with {spelled('overprediction_weight', 0)} "
+            f"and {spelled('underprediction_weight', 0)} is 0 for every prediction: "
+            "there is nothing to learn. Give at least one weight above 0.")
     if (train.ensemble_validation == "folds"
             and train.validation_fraction != FIT_TRAIN_DEFAULTS.validation_fraction):
         raise AAMInputError(
             f"With {spelled('ensemble_validation', 'folds')} each member validates "
-            "on one of ensemble_size folds, so "
+            f"on one of {spelled('ensemble_size')} folds, so "
             f"{spelled('validation_fraction', train.validation_fraction)} would be "
             f"ignored: leave it at its default, or use "
             f"{spelled('ensemble_validation', 'random')}.")

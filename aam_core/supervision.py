@@ -130,6 +130,23 @@ def conditioning_frame(conditioning, sample_ids: list, target_name):
     return frame.reindex(sample_ids)
 
 
+def refuse_subject_conditioning(frame, groups) -> None:
+    """A conditioning column that is the groups column teaches the model
+    each subject, and every new subject is then unknown."""
+    if frame is None or groups is None:
+        return
+    given = pd.Series(groups).rename(index=str).reindex(frame.index).astype(str)
+    for column in frame.columns:
+        if (frame[column].astype(str).to_numpy() == given.to_numpy()).all():
+            raise AAMInputError(
+                f"The conditioning column {column!r} holds the same values as the groups "
+                f"({spelled_metadata('groups')}: what ties samples together, e.g. the "
+                "subject): the model would learn "
+                "each subject, and every new one would be unknown. Condition on what "
+                "new samples share with the training ones (a study, a sequencing run), "
+                "never the subject.")
+
+
 def lookup(frame, categories):
     """Where normalise_by / weight_by find their column: either frame."""
     if frame is None or categories is None:

@@ -396,8 +396,10 @@ _PIPELINE_INPUT_DESCRIPTIONS = _inputs(
     pretrained_model=(
         'A pretrained encoder (from pretrain) to fine-tune, instead of '
         'pretraining one here: not with distance_matrix. Its architecture '
-        'and data settings are kept; preset, max_length, max_asvs and '
-        'truncate are then ignored.'))
+        'is kept, and with it the longest sequence it reads (max_length: '
+        'leave it at 0, another value is an error) and its size (a preset '
+        'other than the default is an error); truncate, max_asvs and the '
+        'other data settings are this run\'s.'))
 _ENCODER_OUTPUT = (
     'The encoder the model was fine-tuned from: pretrained_model when given, '
     'else the encoder pretrained here on the training samples (with '

@@ -34,8 +34,10 @@ def validation_split(n_samples: int, fraction: float, seed: int,
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     labels, codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(labels) < 2:
-        raise AAMInputError(f"All {n_samples} samples belong to one group, so no "
-                            "validation split can leave that subject out of "
+        raise AAMInputError(f"All {n_samples} samples left to train on belong to one "
+                            "group (a test split, where there is one, holds the "
+                            "others), so no validation split can leave that subject "
+                            "out of "
                             "training: give samples of at least two groups, or "
                             f"set {spelled('validation_fraction', 0)} (no early stopping).")
     sizes = np.bincount(codes)
@@ -165,6 +167,19 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     return train_ids, test_ids
 
 
+def _refuse_lone_classes(labels: pd.Series, grouped: bool) -> None:
+    """A class of one unit (sample, or group) is missing from the training
+    samples of the fold that tests it, which then cannot learn it."""
+    counts = labels.value_counts()
+    lone = [str(c) for c in counts.index[counts < 2]]
+    if lone:
+        unit = "group" if grouped else "sample"
+        raise AAMInputError(
+            f"The class(es) {', '.join(map(repr, lone[:5]))} of the target have one "
+            f"{unit} each, so the fold that tests it would train without it: remove "
+            "those samples, or merge the class with another.")
+
+
 def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
              stratify: bool = False) -> list:
     """The test sample ids of each of `k` cross-validation folds: disjoint,
@@ -195,6 +210,8 @@ def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
             f"to at most {len(sizes)}, or use a finer groups column.")
     labels = (targets.groupby(units).agg(lambda v: v.value_counts().index[0])
               if stratify else pd.Series("all", index=sizes.index))
+    if stratify:
+        _refuse_lone_classes(labels, groups is not None)
     order = np.random.default_rng(seed).permutation(sorted(sizes.index))
     order = sorted(order, key=lambda unit: -sizes[unit])  # stable: ties stay shuffled
     filled = {label: np.zeros(k) for label in labels.unique()}

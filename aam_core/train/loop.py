@@ -13,6 +13,7 @@ import torch
 
 from ..config import TrainConfig
 from ..data.batching import BatchBuilder, batch_rows
+from ..spelling import spelled
 from . import checkpoint
 from .batch_size import fit_batch_to_memory
 from .checkpoint import Progress
@@ -121,7 +122,8 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
         model, data, objective, settings, device, log))
     runtime.dist.check_batches(train.batch_size, len(data.train_rows))
     if device.type != "cuda" and train.precision in ("bf16", "fp16"):
-        log(f"precision={train.precision} applies on CUDA only; CPU trains in float32.")
+        log(f"{spelled('precision', train.precision)} applies on CUDA only; CPU trains "
+            "in float32.")
     run = _Training(model, data, objective, train, device, runtime, selection_metric)
     state = run.restore(log) or Progress()
     for epoch in range(state.epoch, train.epochs + 1):

@@ -14,6 +14,7 @@ from .. import losses
 from ..config import TrainConfig
 from ..data.distances import DistanceView, distance_scale, scaled
 from ..errors import AAMInputError
+from ..spelling import spelled
 from .distributed import Shard, scale_for_processes, unifrac_term
 from .task import TargetTask
 
@@ -110,8 +111,9 @@ def check_finite(terms: dict, epoch: int) -> None:
         if not torch.isfinite(value.detach()).all():
             raise NonFiniteLossError(
                 f"The {name} loss became {value.item()} in epoch {epoch}. "
-                "Lower the learning rate, or check the inputs of that term "
-                "(e.g. distances or targets holding NaN or huge values).")
+                f"Lower {spelled('learning_rate')} or {spelled('weight_decay')}, or "
+                "check the inputs and weights of that term (e.g. distances, targets or "
+                "loss weights holding NaN or huge values).")
 
 
 def as_tensor(values: np.ndarray | None) -> torch.Tensor | None:

@@ -39,7 +39,7 @@ def test_member_splits_random_mode_draws_one_split_per_member():
 
 
 def test_one_group_cannot_be_split_and_the_message_says_why():
-    with pytest.raises(AAMInputError, match="All 10 samples belong to one group"):
+    with pytest.raises(AAMInputError, match="All 10 samples left to train on belong to one group"):
         member_splits(10, 2, 0.1, seed=0, groups=np.array(["p"] * 10))
 
 
