@@ -52,7 +52,11 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
     training = config['training']
     checks = [
         name not in _OBJECTIVE_SETTINGS or _OBJECTIVE_SETTINGS[name] in terms,
-        name not in _LOSS_SETTINGS or training.get('loss') == _LOSS_SETTINGS[name],
+        name not in _LOSS_SETTINGS or (config['kind'] == 'regressor'
+                                       and training.get('loss') == _LOSS_SETTINGS[name]),
+        name != 'expert_balance' or (
+            config['kind'] == 'regressor'
+            and int(config['architecture'].get('regression_experts', 1)) > 1),
         name not in _KIND_SETTINGS or config['kind'] == _KIND_SETTINGS[name],
         name not in _SCHEDULE_SETTINGS
         or training.get('scheduler') == _SCHEDULE_SETTINGS[name],

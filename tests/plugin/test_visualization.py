@@ -122,3 +122,15 @@ def test_a_model_without_run_facts_says_not_recorded(tmp_path, fake_bundle):
     for key in ('training samples', 'validation samples', 'dropped samples',
                 'ASVs (features of the table)', 'total training time'):
         assert _row(html, key) == 'not recorded', key
+
+
+def test_a_classifier_lists_no_regression_settings():
+    """A classifier records the regressor's loss settings too (their
+    defaults); its summary lists none of them."""
+    from q2_aam._model_facts import applied_training
+    from tests.plugin.conftest import fake_config
+    training = {'loss': 'huber', 'huber_delta': 1.0, 'expert_balance': 0.01,
+                'class_weight': 'balanced', 'target_weight': 1.0}
+    config = fake_config('classifier', training=training)
+    history = pd.DataFrame({'epoch': [1], 'train_loss': [1.0], 'train_target': [1.0]})
+    assert set(applied_training(config, history)) == {'class_weight', 'target_weight'}
