@@ -276,6 +276,21 @@ def sample_weights(columns, given, sample_ids, train_rows,
     return as_tensor(weights)
 
 
+def _refuse_numbers_read_as_categories(categories: np.ndarray, column: str) -> None:
+    """Mostly numbers with a few words: numeric weights that a typo or an
+    'inf' turned into categories, which would replace them unseen."""
+    values = pd.Series(categories).dropna().astype(str)
+    numbers = pd.to_numeric(values, errors="coerce")
+    finite = np.isfinite(numbers.to_numpy(dtype=float))  # 'inf' parses, as a number
+    words = values[~finite].unique()
+    if len(values) and finite.mean() >= 0.5 and len(words):
+        raise AAMInputError(
+            f"The loss-weights column {column!r} is read as categories, but most of its "
+            f"values are numbers; these are not: {', '.join(map(repr, words[:5]))}. "
+            "For numeric weights, correct those values (any text value makes QIIME 2 "
+            "read the whole column as categorical); for categories, use names.")
+
+
 def _category_weights(columns, train_rows, options: ConditioningConfig) -> np.ndarray:
     categories = category_values(columns, options.weight_by)
     if options.category_weights:
@@ -285,5 +300,13 @@ def _category_weights(columns, train_rows, options: ConditioningConfig) -> np.nd
         return np.array([given.get(c, 1.0) for c in categories])
     # inverse frequency among the training samples: n / (k * n_c)
     seen, counts = np.unique(categories[train_rows].astype(str), return_counts=True)
+    _refuse_numbers_read_as_categories(categories, options.weight_by)
+    if len(seen) == len(train_rows) > 1:
+        raise AAMInputError(
+            f"Every training sample has a value of its own in the loss-weights column "
+            f"{options.weight_by!r}, read as categories, so weighing them by category "
+            "weighs nothing: is it an id column? For numeric weights, make every value "
+            "a finite number (one text value, such as a typo or 'inf', makes QIIME 2 "
+            "read the whole column as categorical).")
     per = dict(zip(seen, len(train_rows) / (len(seen) * counts)))
     return np.array([per.get(str(c), 1.0) for c in categories])

@@ -49,7 +49,20 @@ def _frozen_encoder_with_an_abundance_weight():
         freeze_encoder=True, abundance_weight=1.0, **{**TINY, "preset": "tiny"})
 
 
+def _numeric_weights_read_as_categories():
+    frame = _metadata()
+    weights = [f"{w:.2f}" for w in 0.5 + frame["age"] / 100]  # text: categorical
+    frame["w"] = weights[:-1] + ["inf"]
+    return plugin.methods.fit_regressor(
+        table=_table(), metadata=_column(frame, "age"), loss_weights=_column(frame, "w"),
+        **TINY)
+
+
 API = {  # case: (call, fragment of the expected message)
+    "numeric-loss-weights-read-as-categories": (
+        _numeric_weights_read_as_categories,
+        "The loss-weights column 'w' is read as categories, but most of its values are "
+        "numbers; these are not: 'inf'"),
     "conditioning-on-the-groups-column": (
         _conditioned_on_the_groups,
         "The conditioning column 'site' holds the same values as the groups"),
