@@ -176,8 +176,9 @@ def _refuse_lone_classes(labels: pd.Series, grouped: bool) -> None:
         unit = "group" if grouped else "sample"
         raise AAMInputError(
             f"The class(es) {', '.join(map(repr, lone[:5]))} of the target have one "
-            f"{unit} each, so the fold that tests it would train without it: remove "
-            "those samples, or merge the class with another.")
+            f"{unit} each: the fold that tests such a class trains without it and "
+            "cannot learn it. Remove those samples, or merge each such class with "
+            "another.")
 
 
 def cv_folds(targets: pd.Series, k: int, seed: int, groups: pd.Series = None,
