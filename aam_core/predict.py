@@ -116,13 +116,15 @@ class Application:
 
 
 def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: str,
-                n_threads: int, log: Log) -> Application:
-    """Everything predict, embed and feature importance share."""
+                n_threads: int, log: Log, context_log: Log | None = None) -> Application:
+    """Everything predict, embed and feature importance share; `context_log`
+    (default `log`) hears what the conditioning metadata lacks."""
     set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(table, sequences, data, log, model_rules=True)
     target_device = resolve_device(device)
-    context = prediction_context(bundle, prepared.table.sample_ids, conditioning, log)
+    context = prediction_context(bundle, prepared.table.sample_ids, conditioning,
+                                 context_log or log)
     return Application(prepared, BatchBuilder(prepared.table.counts, prepared.tokens, data),
                        build_model(bundle).to(target_device), context, target_device)
 
@@ -134,8 +136,11 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     sample of `table`, in table order; predictions in normalised units.
     `embedding_only`: an ensemble runs its first member alone (whose
     embedding is the ensemble's), not every member."""
+    # the embedding is the sample encoder's, before conditioning enters the
+    # head: notices of samples conditioned as 'unknown' do not concern it
     run = apply_model(bundle, table, sequences, conditioning, device=device,
-                      n_threads=n_threads, log=log)
+                      n_threads=n_threads, log=log,
+                      context_log=(lambda message: None) if embedding_only else None)
     network = members_of(run.network)[0] if embedding_only else run.network
     cache_vectors(network, run.prepared.tokens, run.device, log)
     outputs = {"embedding": [], "prediction": []}
@@ -258,8 +263,9 @@ def predict_classification(bundle, table, sequences=None, conditioning=None, *,
 
 def embed(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
           log: Log = log_to_stderr, **options) -> pd.DataFrame:
-    """Sample embeddings (samples x d_model) of any model; a conditioned
-    model uses 'unknown' where `conditioning` lacks a sample's category."""
+    """Sample embeddings (samples x d_model) of any model: the sample
+    encoder's output, before a conditioned model's metadata enters its head,
+    so none is needed."""
     run, outputs = forward_outputs(bundle, table, sequences, conditioning, log=log,
                                    embedding_only=True, **options)
     embedding = outputs["embedding"]

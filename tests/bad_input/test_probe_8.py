@@ -84,3 +84,21 @@ API = {  # case: (call, fragment of the expected message)
 def test_artifact_api_refuses(case):
     call, fragment = API[case]
     artifact_api(call, fragment)
+
+
+def test_embed_of_a_conditioned_model_needs_no_metadata():
+    """The embedding comes before conditioning enters the head: the same
+    with or without the metadata, and no 'unknown category' notice."""
+    import biom
+    from aam_core import api
+    from aam_core.bundle import ModelBundle
+    site = _examples.site_metadata_factory()
+    model = plugin.methods.fit_regressor(
+        table=_table(), metadata=_column(_metadata(), "age"), conditioning=site,
+        **TINY).model.view(ModelBundle)
+    table, heard = _table().view(biom.Table), []
+    plain = api.embed(model, table, n_threads=1, log=heard.append)
+    conditioned = api.embed(model, table, conditioning=site.to_dataframe(), n_threads=1,
+                            log=lambda message: None)
+    pd.testing.assert_frame_equal(plain, conditioned)
+    assert not [m for m in heard if "unknown" in m], heard
