@@ -350,17 +350,17 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
                 head_options=head_options(options))
 
 
-def _check_bounds(bounds: list, activation) -> None:
+def _check_bounds(bounds: list, finite: tuple, activation) -> None:
     """An infinite bound means none, but only on its own side; bounds and an
-    output activation both shape the output, so only one may be given."""
+    output activation both shape the output, so only one may be given.
+    `finite`: the bounds that bound (None for an absent or infinite one)."""
     for name, bound, wrong in (("lower_bound", bounds[0], float("inf")),
                                ("upper_bound", bounds[1], -float("inf"))):
         if bound == wrong:
             raise AAMInputError(
                 f"{spelled(name, bound)} bounds nothing: give a finite number, or "
                 f"leave {spelled(name)} out for no bound.")
-    if any(b is not None and abs(b) != float("inf") for b in bounds) and \
-            activation not in (None, "none"):
+    if any(b is not None for b in finite) and activation not in (None, "none"):
         raise AAMInputError(
             f"{spelled('output_activation', activation)} and "
             f"{spelled('lower_bound')}/{spelled('upper_bound')} both shape the "
@@ -383,14 +383,14 @@ def head_options(options: dict) -> dict:
             f"{spelled('hidden_layers')} to 1 or more, or leave out "
             f"{spelled('hidden_width')}.")
     bounds = [options.get(name) for name in ("lower_bound", "upper_bound")]
-    _check_bounds(bounds, options.get("output_activation"))
+    finite = tuple(None if b is None or abs(b) == float("inf") else b for b in bounds)
+    _check_bounds(bounds, finite, options.get("output_activation"))
     if None not in bounds and bounds[0] >= bounds[1]:
         raise AAMInputError(
             f"{spelled('lower_bound', bounds[0])} is not below "
             f"{spelled('upper_bound', bounds[1])}: swap them, or leave one out.")
-    if any(b is not None and abs(b) != float("inf") for b in bounds):
-        head["output_bounds"] = tuple(None if b is None or abs(b) == float("inf") else b
-                                      for b in bounds)
+    if any(b is not None for b in finite):
+        head["output_bounds"] = finite
     for old in ("regression_hidden", "classification_hidden", "output_bounds"):
         if options.get(old) is not None:
             head[old] = tuple(options[old])
