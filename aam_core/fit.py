@@ -136,6 +136,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                                  inputs.pretrained, log)
     fit_checks.check_head(kind, train, architecture)
     if train.readout == "ridge":
+        readout.check_processes(train, runtime.dist.world_size, "torchrun")
         readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
                       inputs.conditioning, inputs.pretrained, settings.head_options or {},
                       inputs.distances)

@@ -28,7 +28,7 @@ from .errors import AAMInputError, refuse_disjoint
 from .model.build import build_model
 from .model.conditioning import encode_conditions
 from .model.ensemble import members_of
-from .spelling import spelled
+from .spelling import spelled, spelled_metadata
 from .threads import set_torch_threads
 from .train.cache import cache_members
 from .train.device import resolve_device
@@ -52,9 +52,13 @@ class PredictionContext:
         return context
 
 
-def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log: Log
-                       ) -> PredictionContext:
-    """The context of each sample, as the model was trained with."""
+def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log: Log,
+                       *, embedding_only: bool = False) -> PredictionContext:
+    """The context of each sample, as the model was trained with.
+    `embedding_only`: the embedding comes before conditioning and target
+    normalisation, so it needs none of the model's metadata columns."""
+    if not embedding_only:
+        _refuse_absent_columns(bundle, conditioning)
     if conditioning is not None and not metadata_columns(bundle):
         raise AAMInputError(
             "This model was fitted without conditioning (and without a per-category "
@@ -84,20 +88,37 @@ def metadata_columns(bundle: ModelBundle) -> list:
     return columns + ([by] if by and by not in columns else [])
 
 
+def _refuse_absent_columns(bundle: ModelBundle, conditioning) -> None:
+    """A prediction without a column the model reads would be made for an
+    'unknown' category, or in the global units of a target normalised per
+    category (years off for every sample): the same refusal as the `aam`
+    command's, for the actions and the library."""
+    columns = metadata_columns(bundle)
+    given = [] if conditioning is None else list(pd.DataFrame(conditioning).columns)
+    absent = [c for c in columns if c not in given]
+    if not absent:
+        return
+    by = (bundle.config.get("target") or {}).get("by")
+    roles = [f"{c!r} (its target was normalised per category of it)" if c == by
+             else f"{c!r} (its conditioning)" for c in absent]
+    raise AAMInputError(
+        f"This model reads the metadata column(s) {', '.join(roles)} to predict, and "
+        + ("no metadata was given" if conditioning is None
+           else f"the metadata given lacks them (it has {given[:5]})")
+        + f": give the samples' metadata, with those columns, as "
+        f"{spelled_metadata('conditioning')}.")
+
+
 def _target_scaling(bundle, sample_ids, conditioning, log):
     if bundle.kind != "regressor":
         return np.zeros(len(sample_ids)), np.ones(len(sample_ids))
     scaler = scaler_from_dict(bundle.config.get("target") or {})
     categories = None
-    if isinstance(scaler, CategoryScaler):
-        column = scaler.column
-        if conditioning is None or column not in conditioning.columns:
-            log(f"Warning: no {column!r} column to undo the per-category target "
-                "normalisation; using the global statistics.")
-        else:
-            frame = pd.DataFrame(conditioning).copy()
-            frame.index = frame.index.map(str)
-            categories = category_values(frame.reindex(sample_ids), column)
+    if isinstance(scaler, CategoryScaler) and conditioning is not None \
+            and scaler.column in conditioning.columns:
+        frame = pd.DataFrame(conditioning).copy()
+        frame.index = frame.index.map(str)
+        categories = category_values(frame.reindex(sample_ids), scaler.column)
     return scaling_parameters(scaler, len(sample_ids), categories, log)
 
 
@@ -116,15 +137,16 @@ class Application:
 
 
 def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: str,
-                n_threads: int, log: Log, context_log: Log | None = None) -> Application:
-    """Everything predict, embed and feature importance share; `context_log`
-    (default `log`) hears what the conditioning metadata lacks."""
+                n_threads: int, log: Log, embedding_only: bool = False) -> Application:
+    """Everything predict, embed and feature importance share. An embedding
+    needs no metadata, and hears nothing of what the metadata lacks."""
     set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(table, sequences, data, log, model_rules=True)
     target_device = resolve_device(device)
-    context = prediction_context(bundle, prepared.table.sample_ids, conditioning,
-                                 context_log or log)
+    context = prediction_context(
+        bundle, prepared.table.sample_ids, conditioning,
+        (lambda message: None) if embedding_only else log, embedding_only=embedding_only)
     return Application(prepared, BatchBuilder(prepared.table.counts, prepared.tokens, data),
                        build_model(bundle).to(target_device), context, target_device)
 
@@ -139,8 +161,7 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     # the embedding is the sample encoder's, before conditioning enters the
     # head: notices of samples conditioned as 'unknown' do not concern it
     run = apply_model(bundle, table, sequences, conditioning, device=device,
-                      n_threads=n_threads, log=log,
-                      context_log=(lambda message: None) if embedding_only else None)
+                      n_threads=n_threads, log=log, embedding_only=embedding_only)
     network = members_of(run.network)[0] if embedding_only else run.network
     cache_vectors(network, run.prepared.tokens, run.device, log)
     outputs = {"embedding": [], "prediction": []}

@@ -49,6 +49,21 @@ GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "
 LOSSES = ("huber", "mse", "quantile")
 
 
+def check_processes(train, n_processes: int, launcher: str) -> None:
+    """The closed-form head is solved in one process: more would each solve
+    the same one, the extra devices unused. `launcher`: what started them,
+    in the caller's words ('n_devices' for the actions, 'torchrun')."""
+    if train.readout != "ridge" or n_processes <= 1:
+        return
+    started = (f"torchrun started {n_processes} processes" if launcher == "torchrun"
+               else f"{spelled('n_devices', n_processes)} would be ignored")
+    instead = ("run it without torchrun" if launcher == "torchrun"
+               else f"leave {spelled('n_devices')} at 1")
+    raise AAMInputError(
+        f"{spelled('readout', 'ridge')} solves its head in closed form in one process, "
+        f"so {started}: {instead}, or use {spelled('readout', 'fine_tune')}.")
+
+
 def check(kind: str, train, data, defaults, architecture, conditioning, pretrained,
           head_options: dict, distances=None) -> None:
     """Refuse what the ridge readout cannot honour, naming the option."""

@@ -107,11 +107,7 @@ def refuse_class_groups(groups, target: pd.Series) -> None:
     """Groups that are the classes themselves put whole classes into each
     validation split, which then fails for want of a class: say so, rather
     than advise more samples."""
-    if groups is None:
-        return
-    given = pd.Series(groups).rename(index=str).reindex(target.index.map(str))
-    if given.notna().all() and (given.astype(str).to_numpy()
-                                == target.astype(str).to_numpy()).all():
+    if groups is not None and _same_as_groups(groups, target.rename(index=str)):
         raise AAMInputError(
             f"The {spelled_metadata('groups')} are the classes of the target itself, so "
             "every grouped validation split would hold whole classes: group by what ties "
@@ -135,9 +131,8 @@ def refuse_subject_conditioning(frame, groups) -> None:
     each subject, and every new subject is then unknown."""
     if frame is None or groups is None:
         return
-    given = pd.Series(groups).rename(index=str).reindex(frame.index).astype(str)
     for column in frame.columns:
-        if (frame[column].astype(str).to_numpy() == given.to_numpy()).all():
+        if _same_as_groups(groups, frame[column]):
             raise AAMInputError(
                 f"The conditioning column {column!r} holds the same values as the groups "
                 f"({spelled_metadata('groups')}: what ties samples together, e.g. the "
@@ -145,6 +140,14 @@ def refuse_subject_conditioning(frame, groups) -> None:
                 "each subject, and every new one would be unknown. Condition on what "
                 "new samples share with the training ones (a study, a sequencing run), "
                 "never the subject.")
+
+
+def _same_as_groups(groups, values: pd.Series) -> bool:
+    """Whether every sample of `values` (indexed by text ids) has its group
+    as its value, read as text."""
+    given = pd.Series(groups).rename(index=str).reindex(values.index)
+    return bool(given.notna().all() and (given.astype(str).to_numpy()
+                                         == values.astype(str).to_numpy()).all())
 
 
 def lookup(frame, categories):

@@ -36,12 +36,8 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
     inputs included)."""
     data, train = _views.settings(options, 'fit')
     check_front_end(train)
-    if train.readout == 'ridge' and options['n_devices'] > 1:
-        raise AAMInputError(
-            f"{spelled('readout', 'ridge')} solves its head in closed form in one "
-            f"process, so {spelled('n_devices', options['n_devices'])} would be "
-            f"ignored: leave {spelled('n_devices')} at 1, or use "
-            f"{spelled('readout', 'fine_tune')}.")
+    from aam_core import readout  # torch: imported when an action runs
+    readout.check_processes(train, options['n_devices'], 'n_devices')
     table, targets = _views.table_samples_with_metadata(
         options['table'], options['metadata'], options['missing_samples'])
     groups = options['groups']

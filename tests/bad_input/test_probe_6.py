@@ -73,7 +73,8 @@ API = {  # case: (call, fragment of the expected message)
         "needs at least 4"),
     "conditioning-metadata-without-the-models-column": (
         _conditioned_prediction_without_its_column,
-        "The conditioning metadata lacks the column(s) ['site'] this model was fitted with"),
+        "reads the metadata column(s) 'site' (its conditioning) to predict, and the "
+        "metadata given lacks them"),
     "groups-that-are-the-classes": (
         lambda: plugin.methods.fit_classifier(
             table=_table(), metadata=_metadata().get_column("label"),

@@ -305,6 +305,13 @@ def test_the_ridge_readout_from_the_aam_command(files, tmp_path):
     done = aam(*fit, "--epochs", 3, "--output-dir", tmp_path / "refused")
     assert done.returncode == 1
     assert "--readout ridge trains no network, so --epochs would be ignored" in done.stderr
+    # two processes would each solve the same head: refused, as n_devices is
+    launched = torchrun(*fit, "--output-dir", tmp_path / "two")
+    output, _ = launched.communicate(timeout=300)
+    assert launched.returncode != 0
+    assert ("--readout ridge solves its head in closed form in one process, so "
+            "torchrun started 2 processes: run it without torchrun") in output
+    assert not (tmp_path / "two").exists()
 
 
 def test_an_ensemble_resumes_each_member_from_its_own_checkpoints(files, tmp_path):

@@ -123,7 +123,15 @@ def test_unseen_and_missing_categories_predict(conditioned):
     predicted = api.predict(bundle, table, conditioning=new, log=messages.append)
     assert predicted.notna().all() and len(predicted) == 40
     assert any("mountain" in m for m in messages)
-    assert api.predict(bundle, table, **QUIET).notna().all()  # no metadata at all
+    # no metadata at all would predict every sample as 'unknown', in the
+    # global units of a target normalised per site: refused, naming both
+    with pytest.raises(AAMInputError, match=r"'site' \(its target was normalised.*"
+                       r"'region' \(its conditioning\).*no metadata was given"):
+        api.predict(bundle, table, **QUIET)
+    with pytest.raises(AAMInputError, match=r"lacks them"):
+        api.predict(bundle, table, conditioning=new[["region"]], **QUIET)
+    # the embedding comes before both, and needs neither
+    assert len(api.embed(bundle, table, **QUIET)) == 40
 
 
 def test_conditioning_must_not_hold_the_target(pools):

@@ -73,8 +73,12 @@ def test_conditioned_regressor_with_new_site_at_prediction(table,
         table=table, model=model, conditioning=qiime2.Metadata(frame))
     values = [a.view(pd.Series) for a in (lower, median, upper)]
     assert (values[0] <= values[1]).all() and (values[1] <= values[2]).all()
-    point, = aam.methods.predict_regression(table=table, model=model)
+    point, = aam.methods.predict_regression(
+        table=table, model=model, conditioning=qiime2.Metadata(frame))
     assert point.view(pd.Series).notna().all()
+    # without the metadata the target's per-site units are unknown: refused
+    with pytest.raises(ValueError, match="'site' .its target was normalised"):
+        aam.methods.predict_regression(table=table, model=model)
 
 
 def test_interval_of_a_default_regressor_is_calibrated(table, regressor):
