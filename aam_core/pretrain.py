@@ -20,7 +20,7 @@ from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
 from .option import check_needs
-from .spelling import spelled, spelled_input
+from .spelling import interface, spelled, spelled_input
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
 from .model.ensemble import first_member_state
@@ -80,6 +80,14 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     return ModelBundle(config, cpu_state(network), result.history)
 
 
+def _defaults(weight: str) -> tuple:
+    """A weight's default where the call came from: the actions' and the
+    `aam` command's pretraining default, and in Python also TrainConfig()'s,
+    which the library's own pretrain(train=TrainConfig()) passes."""
+    defaults = (getattr(PRETRAIN_TRAIN_DEFAULTS, weight),)
+    return defaults + ((getattr(TrainConfig(), weight),) if interface() == "python" else ())
+
+
 def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log):
     """The alpha diversity and taxonomy to learn (None where the weight is 0),
     after checking that something is left to pretrain on and that no weight
@@ -90,9 +98,7 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
             ("taxonomy_weight", taxonomy, "taxonomy", "taxonomy"),
             ("unifrac_weight", distances, "distance", "distance matrix")):
         value = getattr(train, weight)
-        # either default: the library's TrainConfig() or the actions' pretraining one
-        if given is None and value not in (0, getattr(PRETRAIN_TRAIN_DEFAULTS, weight),
-                                           getattr(TrainConfig(), weight)):
+        if given is None and value not in (0, *_defaults(weight)):
             raise AAMInputError(
                 f"{spelled(weight, value)} weighs the {objective} objective, but no "
                 f"{what} was given, so it would be ignored: give the {what}, or leave "

@@ -33,3 +33,14 @@ def test_a_model_normalised_per_site_is_not_predicted_without_the_site(tmp_path)
     code, output = qiime(*command, "--m-conditioning-file", tmp_path / "other.tsv")
     refused(output, code, "the metadata given lacks them (it has ['label'])")
     assert not (tmp_path / "predictions.qza").exists()
+
+
+def test_the_librarys_unifrac_weight_without_distances_is_refused_in_q2cli(workspace,
+                                                                            tmp_path):
+    """1 is TrainConfig()'s default, so it passed as 'the default' in q2cli,
+    whose default is 20: a weight the user typed for a matrix not given."""
+    code, output = qiime("aam", "pretrain", "--i-table", workspace / "table.qza",
+                         "--p-unifrac-weight", "1", "--p-preset", "tiny",
+                         "--o-model", tmp_path / "encoder.qza")
+    refused(output, code, "--p-unifrac-weight 1 weighs the distance objective, but no "
+            "distance matrix was given, so it would be ignored")
