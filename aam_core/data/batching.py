@@ -34,9 +34,19 @@ class Batch:
         return int(self.rows.shape[0])
 
 
+# numpy's exact draw without replacement takes fewer reads than this
+EXACT_DRAW_LIMIT = 10**9
+
+
 def rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarray:
     """Draw `depth` reads without replacement from one sample's counts."""
-    return rng.multivariate_hypergeometric(counts.astype(np.int64), depth)
+    counts = counts.astype(np.int64)
+    total = int(counts.sum())
+    if total < EXACT_DRAW_LIMIT:
+        return rng.multivariate_hypergeometric(counts, depth)
+    # from a billion reads or more, drawing `depth` of them with replacement
+    # differs from drawing without by a fraction depth/total of a read
+    return rng.multinomial(depth, counts / total)
 
 
 class BatchBuilder:

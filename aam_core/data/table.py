@@ -80,6 +80,7 @@ def clean_table(table: CountTable, rarefaction_depth: int,
     if (~keep).any():
         log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
     if rarefaction_depth > 0:
+        _refuse_fractions(table)
         shallow = keep & (depths < rarefaction_depth)
         if shallow.any():
             log(f"Dropped {int(shallow.sum())} sample(s) with fewer than "
@@ -91,6 +92,21 @@ def clean_table(table: CountTable, rarefaction_depth: int,
             f"reads; the deepest has {int(depths.max())}). Lower "
             f"{spelled('rarefaction_depth')}, or set it to 0 (no rarefaction).")
     return table.take_samples(np.flatnonzero(keep)).drop_unused_features()
+
+
+def _refuse_fractions(table: CountTable) -> None:
+    """Rarefaction draws whole reads: fractions would be cut off unseen, and
+    a sample's depth would count reads that cannot be drawn."""
+    coo = table.counts.tocoo()
+    fractional = np.flatnonzero(coo.data != np.floor(coo.data))
+    if len(fractional):
+        first = fractional[0]
+        raise AAMInputError(
+            f"Rarefaction draws whole reads, but the table holds {len(fractional)} "
+            f"count(s) that are not whole numbers, e.g. {coo.data[first]:g} in sample "
+            f"{table.sample_ids[coo.row[first]]!r} (relative frequencies?): give a table "
+            f"of read counts, or set {spelled('rarefaction_depth')} to 0 (no "
+            "rarefaction; AAM reads relative abundances).")
 
 
 def _non_finite(table: CountTable) -> str:
