@@ -39,6 +39,19 @@ def _examples(items: Sequence, limit: int = 3) -> str:
     return shown + more
 
 
+def _not_dna(text: str) -> str:
+    """Where a text stops being DNA, which a shortened id may hide."""
+    codes = np.frombuffer(text.encode("latin-1", "replace"), dtype=np.uint8)
+    at = int(np.flatnonzero(_LOOKUP[codes] < 0)[0]) if len(codes) else -1
+    return "empty" if at < 0 else f"has {text[at]!r} at position {at + 1}"
+
+
+def _named_not_dna(texts: Sequence[str], ids: Sequence, limit: int = 3) -> str:
+    shown = ", ".join(f"{_short(str(i))!r} ({_not_dna(t)})"
+                      for i, t in zip(ids[:limit], texts[:limit]))
+    return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
 def resolve_sequences(feature_ids: Sequence[str],
                       sequences: Mapping[str, str] | None) -> list[str]:
     """The DNA of each feature, from `sequences` or from the ids themselves."""
@@ -55,7 +68,7 @@ def resolve_sequences(feature_ids: Sequence[str],
         raise AAMInputError(
             f"No sequences were given, so the feature ids must be DNA, but "
             f"{len(not_dna)} of {len(feature_ids)} are not, e.g. "
-            f"{_examples(not_dna)}. Pass the representative sequences "
+            f"{_named_not_dna(not_dna, not_dna)}. Pass the representative sequences "
             "(FeatureData[Sequence] / a FASTA file) that belong to the table.")
     return list(feature_ids)
 
@@ -94,11 +107,11 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
         codes = np.frombuffer(seq[:width].encode("latin-1", "replace"), dtype=np.uint8)
         tokens = _LOOKUP[codes]
         if (tokens < 0).any():
-            bad.append((feature_ids[row], chr(codes[tokens < 0][0])))
+            bad.append(row)
             continue
         out[row, :len(tokens)] = tokens
     if bad:
-        shown = ", ".join(f"{_short(str(fid))!r} (has {ch!r})" for fid, ch in bad[:3])
+        shown = _named_not_dna([sequences[r] for r in bad], [feature_ids[r] for r in bad])
         raise AAMInputError(
             f"{len(bad)} sequence(s) contain characters that are not DNA "
             f"(A C G T U or IUPAC codes): {shown}.")
