@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import AAMInputError
 from .option import (APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
-                     TRAINING_COMMANDS, check_fields, defaults_for, setting)
+                     TRAINING_COMMANDS, check_fields, defaults_for, plain_numbers,
+                     setting)
 from .spelling import spelled
 
 
@@ -428,6 +429,9 @@ class TrainConfig:
         choices=("fine_tune", "ridge"),
         actions=("fit_regressor", "regress_samples", "regress_samples_ncv"),
         commands=("fit-regressor",))
+
+    def __post_init__(self):
+        plain_numbers(self)  # ranges are checked where the run starts
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -165,9 +165,19 @@ def defaults_for(cls, where: str) -> dict:
     return out
 
 
+def plain_numbers(settings) -> None:
+    """numpy scalars (np.int64(3), what a DataFrame's max gives) in a frozen
+    settings object become Python's own: JSON and torch's seeds refuse them."""
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if type(value).__module__ == "numpy" and hasattr(value, "item"):
+            object.__setattr__(settings, field.name, value.item())
+
+
 def check_fields(settings) -> None:
     """Refuse a settings object with a value outside its declared range or
     choices; the message names the option as the caller's interface does."""
+    plain_numbers(settings)
     for declaration in declared(type(settings)):
         name = field_name(declaration)
         value = getattr(settings, name)
