@@ -6,6 +6,7 @@ runs), one per device of this machine, and takes rank 0's model back:
 NCCL processes on GPUs, or gloo processes on CPUs when there is no GPU (or
 device='cpu'), which share the CPU threads between them.
 """
+import contextlib
 import sys
 import tempfile
 from dataclasses import replace
@@ -16,13 +17,16 @@ from aam_core.spelling import spelled
 from aam_core.threads import resolve_threads
 
 
-def on_devices(n_devices: int, function, *args, train, **kwargs):
-    """function(*args, train=train, **kwargs), on n_devices processes when > 1."""
+def on_devices(n_devices: int, function, *args, train, n_samples: int, **kwargs):
+    """function(*args, train=train, **kwargs), on n_devices processes when > 1;
+    `n_samples`: how many the table gives, to refuse too many processes
+    before they start (each process checks its own share again)."""
     if n_devices <= 1:
         return function(*args, train=train, **kwargs)
     import torch
     from aam_core.bundle import ModelBundle
-    from aam_core.train.distributed import launch_local
+    from aam_core.train.distributed import Distributed, launch_local
+    Distributed(world_size=n_devices).check_batches(train.batch_size, n_samples)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if train.device == 'cuda' or (train.device == 'auto' and gpus):
         if gpus < n_devices:
@@ -38,10 +42,29 @@ def on_devices(n_devices: int, function, *args, train, **kwargs):
         train = replace(train, device='cpu',
                         n_threads=max(1, threads // n_devices))
     _check_main_guard(n_devices)
-    with tempfile.TemporaryDirectory(prefix='q2-aam-') as folder:
+    with tempfile.TemporaryDirectory(prefix='q2-aam-') as folder, _unreadable_main():
         launch_local(n_devices, _worker, folder, function, args,
                      {**kwargs, 'train': train}, folder=folder)
         return ModelBundle.load(Path(folder) / 'model')
+
+
+@contextlib.contextmanager
+def _unreadable_main():
+    """A script read from standard input (`python - < script`) names its
+    __main__ '<stdin>', which each spawned process would try to re-run as a
+    file, die, and leave the launch waiting. The processes need nothing from
+    it (their work is q2-aam's), so they start as under `python -c`."""
+    main = sys.modules['__main__']
+    path = getattr(main, '__file__', None)
+    hidden = path is not None and getattr(main, '__spec__', None) is None and \
+        not Path(path).is_file()
+    if hidden:
+        del main.__file__
+    try:
+        yield
+    finally:
+        if hidden:
+            main.__file__ = path
 
 
 def _check_main_guard(n_devices: int) -> None:

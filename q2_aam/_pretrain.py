@@ -22,7 +22,8 @@ def _pretrain(table: biom.Table, sequences: pd.Series = None,
     return on_devices(options['n_devices'], api.pretrain, table,
                       _views.sequences(sequences), distance_matrix,
                       model=options['preset'], data=data, train=train,
-                      alpha_diversity=alpha_diversity, taxonomy=taxonomy)
+                      alpha_diversity=alpha_diversity, taxonomy=taxonomy,
+                      n_samples=table.shape[1])
 
 
 pretrain = with_options('pretrain', _pretrain)

@@ -138,13 +138,18 @@ class Distributed:
         return Shard(self, np.asarray(global_rows), start, tuple(sizes), np.asarray(rows))
 
     def check_batches(self, batch_size: int, n_train: int) -> None:
-        smallest = min(batch_size, n_train)
-        if smallest < self.world_size:
+        """Each process needs a sample of every global batch."""
+        if n_train < self.world_size:
+            raise AAMInputError(
+                f"{self.world_size} processes need at least one training sample each, "
+                f"but {n_train} remain for training (after the validation split): use "
+                f"at most {n_train} processes, or give more samples.")
+        if batch_size < self.world_size:
             raise AAMInputError(
                 f"{self.world_size} processes need global batches of at least "
-                f"{self.world_size} samples, but batch_size is {batch_size} with "
-                f"{n_train} training samples. Raise {spelled('batch_size')} or use fewer "
-                "processes.")
+                f"{self.world_size} samples, but {spelled('batch_size', batch_size)} "
+                f"gives {batch_size}: raise {spelled('batch_size')} to "
+                f"{self.world_size} or more, or use fewer processes.")
 
     # -- the model --
 
