@@ -147,13 +147,15 @@ def _as_numbers(column):
 _NA_WORDS = {"na", "n/a", "nan", "null", "none", "-nan", "#n/a", "<na>"}
 
 
-def _numeric(column):
+def _numeric(column, for_categories: str = "use fit-classifier"):
+    """The target column as numbers; `for_categories`: what the command
+    offers for a categorical target instead."""
     values, bad = _as_numbers(column)
     if len(bad):
         missing = [v for v in bad.unique() if str(v).lower() in _NA_WORDS]
         hint = (f"; QIIME 2 reads only empty cells as missing, so leave the cells of "
                 f"missing values empty instead of {missing[0]!r}" if missing else
-                "; use fit-classifier for categories")
+                f"; {for_categories} for categories")
         raise AAMInputError(
             f"The target column {column.name!r} must be numeric for a regressor, "
             f"but holds e.g. {list(bad.unique()[:3])}{hint}.")
@@ -479,7 +481,8 @@ def cmd_tune(args) -> int:
     table, sequences = _inputs(args)
     frame = read_metadata(args.metadata)
     target = _column(frame, args.target, args.metadata)
-    target = _numeric(target) if kind == "regressor" else target
+    target = _numeric(target, "pass --kind classifier") if kind == "regressor" \
+        else target
     groups = _column(frame, args.groups, args.metadata) if args.groups else None
     pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
     result = tune.tune(kind, table, target, sequences, groups, pretrained,
