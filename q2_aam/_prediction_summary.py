@@ -102,15 +102,28 @@ def _check_classes(predictions: pd.Series, column: str) -> None:
             'only when the metadata file declares it so, #q2:types).')
 
 
-def _check_shared_labels(predicted, truth, column: str) -> None:
+def _check_shared_labels(predicted, truth, column: str) -> list:
     """Classes that never occur in the truth column score every sample wrong:
-    the wrong column, not a bad classifier."""
+    the wrong column, not a bad classifier, and a label spelled otherwise
+    ('young', 'Young ') a mistake, not a class. Returns the predicted
+    classes the truth lacks (a small test set may lack a class)."""
     if not set(predicted) & set(truth):
         raise AAMInputError(
             f'None of the predicted classes ({", ".join(sorted(set(predicted))[:5])}) '
             f'occurs in the truth column {column!r} (e.g. '
             f'{", ".join(sorted(set(truth))[:5])}); give the column the classifier '
             'was fitted on.')
+    unmatched = sorted(set(predicted) - set(truth))
+    spelling = {str(t).strip().casefold(): t for t in set(truth)}
+    respelled = [(c, spelling[str(c).strip().casefold()]) for c in unmatched
+                 if str(c).strip().casefold() in spelling]
+    if respelled:
+        shown = ', '.join(f'{c!r} (the truth has {t!r})' for c, t in respelled[:5])
+        raise AAMInputError(
+            f'The predicted class(es) {shown} occur in the truth column {column!r} '
+            'only in another case or spacing, so every such sample would count as '
+            'wrong: write the truth\'s labels as the classifier was fitted on them.')
+    return unmatched
 
 
 def _number(value) -> str:
@@ -126,7 +139,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
     predictions, truth, left_out = aligned(predictions, truth_column,
                                            options['missing_samples'])
     regression = isinstance(truth_column, qiime2.NumericMetadataColumn)
-    per_class = []
+    per_class, unmatched = [], []
     if regression:
         if not pd.api.types.is_numeric_dtype(predictions):
             raise AAMInputError(
@@ -139,7 +152,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
         _check_classes(predictions, truth_column.name)
         labels = [np.array([category_text(v) for v in s], dtype=object)
                   for s in (predictions, truth)]
-        _check_shared_labels(*labels, truth_column.name)
+        unmatched = _check_shared_labels(*labels, truth_column.name)
         metrics, per_class = classification_rows(*labels)
         baseline = (f'every sample predicted as the most frequent true class '
                     f'({pd.Series(labels[1]).value_counts().index[0]})')
@@ -147,7 +160,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
         'column': truth_column.name, 'regression': regression,
         'n_samples': len(truth), 'left_out': left_out, 'baseline': baseline,
         'metrics': [(n, _number(m), _number(b)) for n, m, b in metrics],
-        'per_class': per_class})
+        'per_class': per_class, 'unmatched': unmatched})
 
 
 summarize_predictions = with_options('summarize_predictions', _summarize_predictions)
