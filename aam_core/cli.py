@@ -371,14 +371,14 @@ def cmd_fit(args, kind: str) -> int:
         groups = _column(frame, args.groups, args.metadata) if args.groups else None
         conditioning = None
         if args.conditioning:
-            conditioning = frame[[_column(frame, c, args.metadata).name
-                                  for c in args.conditioning]]
+            conditioning = _as_qiime2_types(frame, [_column(frame, c, args.metadata).name
+                                                    for c in args.conditioning])
         weighting, weights = _loss_weights(args, frame, conditioning_config)
         # --normalise-by and --loss-weights name columns of --metadata, which
         # need not be conditioning columns
         by = [c for c in (weighting.normalise_by, weighting.weight_by) if c]
-        categories = frame[[_column(frame, c, args.metadata).name
-                            for c in dict.fromkeys(by)]] if by else None
+        categories = _as_qiime2_types(frame, [_column(frame, c, args.metadata).name
+                                              for c in dict.fromkeys(by)]) if by else None
         pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
         runtime.checkpoints.identity["table"] = _table_digest(table)
         inputs = FitInputs(table, target, sequences, groups, pretrained,
@@ -386,6 +386,19 @@ def cmd_fit(args, kind: str) -> int:
         return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
                          log, runtime)
     return _train(args, f"fit-{kind}", work)
+
+
+def _as_qiime2_types(frame, columns: list):
+    """These columns as QIIME 2 types them: numbers where every value is one
+    (unless the '#q2:types' row says categorical), so that 2024 and 2024.0
+    are one category here as in the actions; text otherwise."""
+    declared = frame.attrs.get("q2:types", {})
+    out = frame[columns].copy()
+    for name in columns:
+        values, words = _as_numbers(out[name])
+        if declared.get(name) != "categorical" and not len(words) and values.notna().any():
+            out[name] = values
+    return out
 
 
 def _loss_weights(args, frame, config: ConditioningConfig):
@@ -575,7 +588,7 @@ def _model_conditioning(args, bundle):
         raise UsageError(f"--metadata {args.metadata} lacks the column(s) {absent} this "
                          "model reads (its conditioning or target normalisation): give "
                          "the metadata file with them.")
-    return frame[columns]
+    return _as_qiime2_types(frame, columns)
 
 
 def _write_tsv(frame, path: str) -> None:
