@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import AAMInputError
-from ..spelling import spelled
+from ..spelling import interface, spelled
 
 
 @dataclass
@@ -53,6 +53,12 @@ class CountTable:
         return np.asarray(self.counts.sum(axis=1)).ravel()
 
 
+# how to leave out empty samples, where the user is (QIIME 2 or plain files)
+_REMOVE_EMPTY = ("e.g. qiime feature-table filter-samples --p-min-frequency 1",
+                 "e.g. with biom-format: table.filter(lambda values, id, md: "
+                 "values.sum() > 0)")
+
+
 def clean_table(table: CountTable, rarefaction_depth: int,
                 log: Callable[[str], None], keep_all: bool = False) -> CountTable:
     """Drop samples that cannot be used (empty, or below the rarefaction
@@ -76,7 +82,7 @@ def clean_table(table: CountTable, rarefaction_depth: int,
             f"{len(empty)} sample(s) of the table have zero counts, so nothing "
             f"can be said of them: {', '.join(map(str, empty[:10]))}"
             f"{' ...' if len(empty) > 10 else ''}. Remove them from the table "
-            "first (e.g. qiime feature-table filter-samples --p-min-frequency 1).")
+            f"first ({_REMOVE_EMPTY[interface() == 'aam']}).")
     if (~keep).any():
         log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
     if rarefaction_depth > 0:
