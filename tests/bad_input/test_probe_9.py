@@ -122,3 +122,14 @@ def test_a_predicted_class_the_truth_lacks_is_said_on_the_page(tmp_path):
     visualization.export_data(str(tmp_path / "page"))
     page = (tmp_path / "page" / "index.html").read_text()
     assert "Predicted classes that no true value has:</strong>\n    young." in page
+
+
+def test_a_classifier_imported_as_a_regressor_is_told_its_type(tmp_path):
+    model, = plugin.methods.fit_classifier(
+        table=_examples.table_factory(),
+        metadata=_examples.sample_metadata_factory().get_column("label"), **TINY)
+    model.export_data(str(tmp_path / "model"))
+    artifact_api(lambda: qiime2.Artifact.import_data("AAMModel[AAMRegressor]",
+                                                     str(tmp_path / "model")),
+                 "holds a model of kind 'classifier' (config.json), not 'regressor'; "
+                 "import it as AAMModel[AAMClassifier]")

@@ -31,7 +31,7 @@ def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("probe-9-aam")
     ids = write_example_table(folder, 24)
     metadata = pd.read_csv(EXAMPLE / "metadata.tsv", sep="\t", index_col=0, dtype=str)
-    metadata.loc[ids, ["age", "group"]].to_csv(folder / "md.tsv", sep="\t")
+    metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
     table = biom.load_table(str(folder / "table.biom"))
     for name, factor in (("fractions", 0.37), ("deep", 1e12)):
         scaled = biom.Table(table.matrix_data * factor, table.ids("observation"),
@@ -101,3 +101,36 @@ def test_tune_of_a_categorical_target_offers_its_own_flag(files, tmp_path, capsy
     refused(output, code, "must be numeric for a regressor")
     assert "pass --kind classifier for categories" in output
     assert "fit-classifier" not in output
+
+
+def test_study_2024_and_2024_point_0_are_one_category(files, tmp_path, capsys):
+    """QIIME 2 reads a column of numbers as numbers; the command read them as
+    text, so 2024.0 at prediction was a study never seen in training."""
+    code, output = fit(capsys, files, "table.biom", tmp_path / "run",
+                       "--conditioning", "study")
+    assert code == 0, output
+    metadata = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)
+    metadata["study"] = metadata["study"] + ".0"
+    metadata.to_csv(tmp_path / "md.tsv", sep="\t")
+    code, output = aam(capsys, "predict", "--table", files / "table.biom", "--model",
+                       tmp_path / "run" / "model", "--metadata", tmp_path / "md.tsv",
+                       "--output", tmp_path / "predictions.tsv", "--n-threads", 1)
+    assert code == 0, output
+    assert "not seen in training" not in output
+
+
+def test_an_empty_sample_is_removed_with_advice_for_plain_files(files, tmp_path, capsys):
+    """The command runs without QIIME 2: no `qiime ...` advice there."""
+    table = biom.load_table(str(files / "table.biom"))
+    data = table.matrix_data.tolil()
+    data[:, 0] = 0
+    empty = biom.Table(data.tocsr(), table.ids("observation"), table.ids())
+    with h5py.File(tmp_path / "empty.biom", "w") as handle:
+        empty.to_hdf5(handle, "aam tests")
+    code, output = fit(capsys, files, "table.biom", tmp_path / "run")
+    assert code == 0, output
+    code, output = aam(capsys, "embed", "--table", tmp_path / "empty.biom", "--model",
+                       tmp_path / "run" / "model", "--output", tmp_path / "e.tsv",
+                       "--n-threads", 1)
+    refused(output, code, "1 sample(s) of the table have zero counts")
+    assert "with biom-format" in output and "qiime" not in output
