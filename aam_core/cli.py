@@ -37,10 +37,10 @@ from pathlib import Path
 from . import checks, tracking
 from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import existing, read_fasta, read_metadata, read_table
-from .errors import AAMInputError
+from .errors import AAMInputError, refuse_samples_without_metadata
 from .option import FIT_COMMANDS, Option
 from .settings import build, fit_arguments, for_command, given
-from .spelling import speaking
+from .spelling import speaking, spelled
 from .verify import file_digest
 
 MODEL_DIR, CHECKPOINT_DIR = "model", "checkpoints"
@@ -365,7 +365,7 @@ def cmd_fit(args, kind: str) -> int:
     def work(log, runtime):
         from .bundle import ModelBundle
         table, sequences = _inputs(args)
-        frame = read_metadata(args.metadata)
+        frame = _metadata_of(table, args)
         target = _column(frame, args.target, args.metadata)
         target = _numeric(target) if kind == "regressor" else target
         groups = _column(frame, args.groups, args.metadata) if args.groups else None
@@ -386,6 +386,15 @@ def cmd_fit(args, kind: str) -> int:
         return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
                          log, runtime)
     return _train(args, f"fit-{kind}", work)
+
+
+def _metadata_of(table, args):
+    """--metadata, whose rows must cover the table's samples unless
+    --missing-samples ignore, as in the actions."""
+    frame = read_metadata(args.metadata)
+    refuse_samples_without_metadata(table.ids(), frame.index, args.missing_samples,
+                                    spelled("missing_samples", "ignore"))
+    return frame
 
 
 def _as_qiime2_types(frame, columns: list):
@@ -492,7 +501,7 @@ def cmd_tune(args) -> int:
     tune.check_study_file(args.study)  # before the inputs are read
     fixed = settings_file.read(args.settings, f"fit-{kind}") if args.settings else {}
     table, sequences = _inputs(args)
-    frame = read_metadata(args.metadata)
+    frame = _metadata_of(table, args)
     target = _column(frame, args.target, args.metadata)
     target = _numeric(target, "pass --kind classifier") if kind == "regressor" \
         else target

@@ -26,3 +26,19 @@ def refuse_disjoint(named, samples, source: str, consequence: str, fix: str) -> 
             f"None of the {len(samples)} samples is in {source} (ids there: e.g. "
             f"{', '.join(named[:3]) or 'none'}; the samples: e.g. "
             f"{', '.join(samples[:3])}), so {consequence}: {fix}")
+
+
+def refuse_samples_without_metadata(table_ids, metadata_ids, missing_samples: str,
+                                    option: str) -> None:
+    """Table samples the metadata lacks: an error unless `missing_samples` is
+    'ignore' (then they have no value, and training drops them), as in
+    q2-sample-classifier. `option`: missing_samples as the caller spells it."""
+    table_ids = [str(i) for i in table_ids]
+    present = {str(i) for i in metadata_ids}
+    missing = [i for i in table_ids if i not in present]
+    refuse_disjoint(present, table_ids, "the metadata", "there is nothing to learn",
+                    "check that both name the same samples.")
+    if missing and missing_samples == "error":
+        raise AAMInputError(
+            f"{len(missing)} sample(s) of the table are not in the metadata "
+            f"(e.g. {', '.join(missing[:5])}). Add them, or pass {option} to drop them.")

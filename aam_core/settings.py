@@ -28,6 +28,7 @@ _MISSING_SAMPLES = Option(
     'How to handle table samples absent from the metadata: "error" fails and '
     'names some of them, "ignore" drops them.', choices=("error", "ignore"),
     actions=FIT + PIPELINES + ERRORS + ("summarize_predictions",),
+    commands=FIT_COMMANDS + TUNE_COMMANDS,
     per={"error_analysis": {"help": """
         How to handle predicted samples absent from the truth column: "error"
         fails and names some of them, "ignore" leaves them out (the page says

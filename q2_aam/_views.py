@@ -4,7 +4,7 @@ import biom
 import qiime2
 
 from aam_core.config import DataConfig, TrainConfig
-from aam_core.errors import AAMInputError
+from aam_core.errors import refuse_samples_without_metadata
 from aam_core.settings import build
 from aam_core.spelling import spelled
 
@@ -33,18 +33,8 @@ def table_samples_with_metadata(table: biom.Table, column: qiime2.MetadataColumn
     the metadata lacks are an error or have no value, as in
     q2-sample-classifier."""
     values = column.to_series()
-    missing = [str(i) for i in table.ids() if str(i) not in values.index]
-    if missing and len(missing) == len(table.ids()):
-        raise AAMInputError(
-            f'None of the {len(missing)} samples of the table is in the metadata '
-            f'(table: {", ".join(missing[:3])}...; metadata: '
-            f'{", ".join(map(str, values.index[:3]))}...). Check that both '
-            'name the same samples.')
-    if missing and missing_samples == 'error':
-        raise AAMInputError(
-            f'{len(missing)} sample(s) of the table are not in the metadata '
-            f'(e.g. {", ".join(missing[:5])}). Add them, or pass '
-            f"{spelled('missing_samples', 'ignore')} to drop them.")
+    refuse_samples_without_metadata(table.ids(), values.index, missing_samples,
+                                    spelled('missing_samples', 'ignore'))
     # 'ignore': they stay in the table without a value, so that training
     # drops them where it drops samples with no value, and counts them in
     # the model's record (summarize shows it)

@@ -94,7 +94,7 @@ ROWS = {  # name: (call(encoder, regressor), expected fragment)
         lambda e, r: aam.methods.fit_regressor(
             table=_examples.table_factory(), metadata=_other_ids(),
             missing_samples="ignore", **TINY),
-        "None of the 16 samples of the table is in the metadata"),
+        "None of the 16 samples is in the metadata"),
     "fit-all-zero-table": (
         lambda e, r: aam.methods.fit_regressor(
             table=_table(lambda c, i: (np.zeros_like(c), i)), metadata=_age(), **TINY),

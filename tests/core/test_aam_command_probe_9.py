@@ -134,3 +134,21 @@ def test_an_empty_sample_is_removed_with_advice_for_plain_files(files, tmp_path,
                        "--n-threads", 1)
     refused(output, code, "1 sample(s) of the table have zero counts")
     assert "with biom-format" in output and "qiime" not in output
+
+
+def test_table_samples_without_metadata_are_refused_as_in_the_actions(files, tmp_path,
+                                                                      capsys):
+    """The command dropped them with a log line, where the actions refuse
+    them unless missing_samples is 'ignore'."""
+    metadata = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)
+    metadata.iloc[4:].to_csv(tmp_path / "md.tsv", sep="\t")
+    arguments = ["fit-regressor", "--table", files / "table.biom", "--metadata",
+                 tmp_path / "md.tsv", "--target", "age", *RUN]
+    code, output = aam(capsys, *arguments, "--output-dir", tmp_path / "run")
+    refused(output, code, "4 sample(s) of the table are not in the metadata (e.g. "
+            f"{', '.join(metadata.index[:4])}). Add them, or pass --missing-samples "
+            "ignore to drop them.")
+    code, output = aam(capsys, *arguments, "--output-dir", tmp_path / "kept",
+                       "--missing-samples", "ignore")
+    assert code == 0, output
+    assert "Dropped 4 sample(s) that have no target value" in output
