@@ -15,7 +15,7 @@ import torch
 
 from aam_core import api, cli, losses
 from aam_core.bundle import ModelBundle
-from aam_core.config import TrainConfig
+from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, TrainConfig
 from aam_core.data.table import CountTable
 from aam_core.data.taxonomy import parse_lineage, read_taxonomy, taxonomy_labels
 from aam_core.errors import AAMInputError
@@ -165,8 +165,11 @@ def test_a_taxonomy_of_other_features_is_refused_in_the_callers_words(
         planted, interface, name):
     table, taxonomy = planted
     other = taxonomy.set_axis([f"feature{i}" for i in range(36)])
+    # the distance weight as q2cli and the command pass it: their own default
+    train = TrainConfig(**{**FAST.to_dict(),
+                           "unifrac_weight": PRETRAIN_TRAIN_DEFAULTS.unifrac_weight})
     with speaking(interface), pytest.raises(AAMInputError) as error:
-        api.pretrain(table, taxonomy=other, model="tiny", train=FAST, **QUIET)
+        api.pretrain(table, taxonomy=other, model="tiny", train=train, **QUIET)
     message = str(error.value)
     assert "None of the table's 36 ASVs is in the taxonomy" in message
     assert "'feature0'" in message and f"Give {name} the taxonomy" in message
