@@ -142,8 +142,8 @@ class Distributed:
         if n_train < self.world_size:
             raise AAMInputError(
                 f"{self.world_size} processes need at least one training sample each, "
-                f"but {n_train} remain for training (after the validation split): use "
-                f"at most {n_train} processes, or give more samples.")
+                f"and there are at most {n_train} (fewer once validation samples are "
+                f"set aside): use fewer processes, or give more samples.")
         if batch_size < self.world_size:
             raise AAMInputError(
                 f"{self.world_size} processes need global batches of at least "

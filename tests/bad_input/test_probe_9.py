@@ -66,7 +66,7 @@ def test_more_processes_than_samples_are_refused_before_they_start():
     artifact_api(lambda: plugin.methods.fit_regressor(
         table=_examples.table_factory(), metadata=metadata.get_column("age"),
         n_devices=20, **TINY),
-        "20 processes need at least one training sample each, but 16 remain")
+        "20 processes need at least one training sample each, and there are at most 16")
     artifact_api(lambda: plugin.methods.fit_regressor(
         table=_examples.table_factory(), metadata=metadata.get_column("age"),
         n_devices=4, **{**TINY, "batch_size": 2}),
