@@ -6,6 +6,8 @@ turns on self-supervised pretraining on the training samples before fitting
 (or a pretrained encoder is fine-tuned). The encoder is returned too, so that
 it can be fine-tuned to other targets or used to embed samples.
 """
+import sys
+
 import biom
 
 from aam_core.bundle import ModelBundle
@@ -60,9 +62,15 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
 
 def training_samples(table, settings: dict) -> tuple:
     """(the table without samples missing from the metadata, the targets of
-    its samples that have one)."""
+    its samples that have one). Those without one are left out here, before
+    the fits, so it is said here, as fit-regressor says it (--verbose)."""
     biom_table, targets = table_samples_with_metadata(
         table.view(biom.Table), settings['metadata'], settings['missing_samples'])
+    without = int(targets.isna().sum())
+    if without:
+        print(f'Left out {without} of the table\'s {len(targets)} samples: they have '
+              f'no value in {settings["metadata"].name!r} (or no row in the metadata).',
+              file=sys.stderr, flush=True)
     return biom_table, targets.dropna()
 
 
@@ -78,7 +86,21 @@ def _split_tables(ctx, table, settings: dict, stratify: bool):
     train_ids, test_ids = holdout_split(
         targets, settings['test_size'], settings['random_state'],
         None if groups is None else groups.to_series(), stratify)
+    _say_split(len(test_ids), len(targets), settings['test_size'], stratify)
     return subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids)
+
+
+def _say_split(n_test: int, n: int, test_size: float, stratify: bool) -> None:
+    """The test set's size; where it is not what test_size asks (whole
+    groups, a test sample of every class), why."""
+    asked = test_size * n
+    line = f'Test samples: {n_test} of {n} ({n_test / n:.0%})'
+    if abs(n_test - asked) >= 1:
+        why = ('every class with two samples (or groups) or more has one on both '
+               'sides, and groups stay whole' if stratify else 'groups stay whole')
+        line += (f'; {spelled("test_size", test_size)} asks for about {asked:.0f}, '
+                 f'but {why}')
+    print(line + '.', file=sys.stderr, flush=True)
 
 
 def encoder_for(ctx, train_table, sequences, distance_matrix, pretrained_model,
