@@ -29,7 +29,13 @@ def read_by_id(path: str | Path, what: str, holds: str):
         raise AAMInputError(f"{path} is not a tab-separated table of {holds}: "
                             f"{error}") from error
     frame = frame.set_index(frame.columns[0])
-    return frame[~frame.index.astype(str).str.startswith("#")]
+    frame = frame[~frame.index.astype(str).str.startswith("#")]
+    repeated = frame.index[frame.index.duplicated()].unique()
+    if len(repeated):  # which row would win is no choice to make silently
+        raise AAMInputError(f"The {what} {path} has repeated ids ({list(repeated[:5])} on "
+                            "more than one row); ids must be unique. Remove or merge the "
+                            "repeated rows.")
+    return frame
 
 
 def as_qiime2_reads(frame):
