@@ -183,13 +183,13 @@ def _run_directory(args):
                               resume=args.resume)
     started = (output / CHECKPOINT_DIR / CHECKPOINT_FILE).exists() or (
         output / MODEL_DIR).exists()
+    recorded = _recorded_command(output, checkpoints.info())
+    if (started or args.resume) and recorded and recorded != args.command:
+        raise UsageError(f"{output} holds a {recorded} run, not {args.command}; choose "
+                         f"another --output-dir (or continue it with aam {recorded}).")
     if started and not args.resume:
         raise UsageError(f"{output} already holds a run; pass --resume to continue it, "
                          "or choose another --output-dir.")
-    recorded = _recorded_command(output, checkpoints.info())
-    if args.resume and recorded and recorded != args.command:
-        raise UsageError(f"{output} holds a {recorded} run, not {args.command}; choose "
-                         f"another --output-dir (or continue it with aam {recorded}).")
     return output, checkpoints
 
 
