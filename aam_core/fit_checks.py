@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
 from .errors import AAMInputError
-from .spelling import spelled
+from .spelling import interface, spelled
 
 # the conditioning options that act only on conditioning columns
 CONDITIONING_ONLY = ("fusion", "conditional_output", "unknown_rate")
@@ -109,6 +109,13 @@ def check_conditioning(options: ConditioningConfig, given: bool) -> None:
             f"{spelled('fusion', 'none')} uses the conditioning columns only for "
             f"{spelled('conditional_output')}, which is off, so the columns would "
             f"be ignored: set {spelled('conditional_output', True)}, or choose a fusion.")
+    if given and options.fusion == "none" and options.parents:
+        hierarchy = "--parent" if interface() == "aam" else spelled("hierarchical", True)
+        raise AAMInputError(
+            f"{hierarchy} adds each parent category's embedding to its child's for the "
+            f"fusion; {spelled('fusion', 'none')} fuses nothing (the conditional output "
+            "reads each column alone), so the hierarchy would be ignored: choose a "
+            f"fusion, or leave out {hierarchy}.")
 
 
 def check_normalise_by(options: ConditioningConfig, target_name) -> None:
