@@ -99,6 +99,18 @@ def largest_errors(errors: pd.DataFrame, count: int,
     return top
 
 
+def without_truth(frame: pd.DataFrame, errors: pd.DataFrame, truth_name: str):
+    """The metadata, less the truth column where it is the truth itself (the
+    same file given for both, listed once, as 'truth'); a column of that
+    name with other values is kept, as '<name> (metadata)'."""
+    if truth_name not in frame.columns:
+        return frame
+    values = pd.to_numeric(frame[truth_name].reindex(errors.index), errors='coerce')
+    if ((values - errors['truth']).abs() <= 1e-9).all():
+        return frame.drop(columns=[truth_name])
+    return frame.rename(columns={truth_name: f'{truth_name} (metadata)'})
+
+
 def split_columns(metadata: pd.DataFrame, types: dict, samples: pd.Index,
                   truth_name: str):
     """(categorical, numeric, notes): the columns to break the errors down
@@ -165,6 +177,9 @@ def _breakdowns(errors, metadata: qiime2.Metadata, truth_name: str,
                     'no breakdown could be drawn',
                     'give the metadata of these samples, or leave it out.')
     types = {name: props.type for name, props in metadata.columns.items()}
+    if truth_name in frame.columns:
+        types[f'{truth_name} (metadata)'] = types[truth_name]
+    frame = without_truth(frame, errors, truth_name)
     categorical, numeric, notes = split_columns(frame, types, errors.index,
                                                 truth_name)
     boxes, scatters = [], []
@@ -206,9 +221,8 @@ def _error_analysis(output_dir: str, predictions: pd.Series, **options) -> None:
     versus_truth = plot_scatter(errors, errors['truth'].rename(
         f'{truth.name} (truth)'), output_dir, 'errors_vs_truth')
     boxes, scatters, skipped = _breakdowns(errors, metadata, truth.name, output_dir)
-    frame = None if metadata is None else metadata.to_dataframe()
-    if frame is not None:  # the truth is listed once, as 'truth'
-        frame = frame.drop(columns=[truth.name], errors='ignore')
+    frame = None if metadata is None else without_truth(metadata.to_dataframe(),
+                                                         errors, truth.name)
     top = largest_errors(errors, options['largest'], frame)
     summary = {k: _format(v) for k, v in overall(errors).items()}
     render('error_analysis', output_dir, {
