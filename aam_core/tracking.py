@@ -35,6 +35,12 @@ class Tracker:
     def epoch(self, record: dict) -> None:
         """One epoch's history row: epoch, train_*, val_*, lr, seconds."""
 
+    def resumed(self, records: list) -> None:
+        """A resumed run's epochs so far (from its checkpoint), before the
+        next: a tracker given only at the resume still holds the whole run."""
+        for record in records:
+            self.epoch(record)
+
     def validation(self, truth: np.ndarray, predicted: np.ndarray) -> None:
         """Validation predictions against the truth, in the target's units."""
 
@@ -122,6 +128,9 @@ class Both(Tracker):
     def epoch(self, record):
         self._each("epoch", record)
 
+    def resumed(self, records):
+        self._each("resumed", records)
+
     def validation(self, truth, predicted):
         self._each("validation", truth, predicted)
 
@@ -156,6 +165,20 @@ class TensorBoardTracker(Tracker):
             if self.epochs is not self.writer:
                 self.epochs.close()
             self.epochs = self.make(log_dir=str(self.directory / f"member_{index + 1}"))
+
+    def resumed(self, records):
+        """Written again from the first epoch; purge_step hides what an earlier
+        attempt of the run wrote there, so no epoch is drawn twice."""
+        if not records:
+            return
+        fresh = self.make(log_dir=self.epochs.log_dir, purge_step=records[0]["epoch"])
+        if self.epochs is self.writer:
+            self.writer.close()
+            self.writer = fresh
+        else:
+            self.epochs.close()
+        self.epochs = fresh
+        super().resumed(records)
 
     def epoch(self, record):
         for key, value in scalars(record).items():

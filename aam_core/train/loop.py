@@ -126,6 +126,7 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
             "in float32.")
     run = _Training(model, data, objective, train, device, runtime, selection_metric)
     state = run.restore(log) or Progress()
+    runtime.tracker.resumed(state.records)
     for epoch in range(state.epoch, train.epochs + 1):
         if state.stopped:
             break
