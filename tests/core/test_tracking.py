@@ -70,6 +70,25 @@ def test_pretrain_writes_every_epoch_to_tensorboard(files, tmp_path):
 
 
 @needs_tensorboard
+@pytest.mark.parametrize("from_the_start", [False, True], ids=["added", "kept"])
+def test_a_resumed_run_holds_every_epoch_once(files, tmp_path, from_the_start):
+    """--tensorboard added at --resume showed only the epochs after it; the
+    checkpoint's epochs are written first, over what an earlier attempt
+    wrote to the same folder (purged, so no epoch is drawn twice)."""
+    board, run = tmp_path / "board", tmp_path / "run"
+    first = ["pretrain", "--table", str(files / "table.biom"), "--output-dir", str(run),
+             "--checkpoint-every", "1", *TINY]
+    assert cli.main(first + (["--tensorboard", str(board)] if from_the_start else [])) == 0
+    shutil.rmtree(run / "model")  # as if killed after its last checkpoint
+    assert cli.main(first + ["--resume", "--tensorboard", str(board)]) == 0
+    found, _ = scalars(board)
+    history = pd.read_csv(run / "model" / "history.tsv", sep="\t")
+    steps, values = zip(*found["loss/train"])
+    assert steps == (1, 2)
+    np.testing.assert_allclose(values, history["train_loss"], rtol=1e-6)
+
+
+@needs_tensorboard
 def test_two_processes_write_one_set_of_event_files_with_the_gathered_metrics(
         files, tmp_path):
     """Under torchrun only rank 0 writes, and what it writes is the history
