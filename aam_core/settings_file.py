@@ -132,8 +132,11 @@ def _value(option, value, source: str):
     if kind == "float" and _is_number(value, int):
         value = float(value)
     if not _is_kind(kind, value):
+        shown = "null" if value is None else repr(value)  # the file's word for None
+        open_end = (" (leave it out for no bound)" if value is None and
+                    option.name in ("lower_bound", "upper_bound") else "")
         raise AAMInputError(f"{source}: {option.name} must be {_WHAT[kind]}, not "
-                            f"{value!r}.{_number_as_text(kind, value)}")
+                            f"{shown}{open_end}.{_number_as_text(kind, value)}")
     problem = option.problem(value)
     if problem:
         raise AAMInputError(f"{source}: {option.name} {problem}.")

@@ -105,6 +105,8 @@ def test_a_yaml_settings_file_round_trips(tmp_path):
     ({"epochs": "ten"}, "epochs must be an integer, not 'ten'"),
     ({"epochs": True}, "epochs must be an integer"),
     ({"loss": "cauchy"}, "loss must be one of"),
+    ({"lower_bound": None}, "lower_bound must be a number, not null (leave it out for "
+                            "no bound)"),
     ({"class_weight": "balanced"}, "not an option of aam fit-regressor"),
     ([1, 2], "must hold a mapping"),
     ("{not json", "is not valid JSON"),
