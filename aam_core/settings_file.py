@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -105,7 +106,10 @@ def check(values: dict, command: str, source: str) -> dict:
     checked, keys = {}, {}
     for key, value in values.items():
         name = str(key).replace("-", "_")
-        name = older.get(name, name)  # as the flags, the older spellings still work
+        if name in older:  # as the flags, the older spellings still work, said so
+            print(f"aam {command}: warning: {source}: {key!r} is now "
+                  f"{older[name]!r}; the old name still works for now.", file=sys.stderr)
+        name = older.get(name, name)
         if name in keys:
             raise AAMInputError(f"{source}: {keys[name]!r} and {key!r} both set {name}; "
                                 "keep one of them.")

@@ -233,3 +233,12 @@ def test_a_failing_trial_or_a_bad_study_file_is_a_one_line_error(
     assert run(tune_args(files, tmp_path / "text.db", tmp_path / "b.json")) == 1
     error = capsys.readouterr().err
     assert "is not a study file of aam tune" in error and "Traceback" not in error
+
+
+def test_an_old_name_in_a_settings_file_is_taken_with_the_flags_warning(tmp_path,
+                                                                      capsys):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"seed": 3}))
+    assert settings_file.read(path, "fit-regressor") == {"random_state": 3}
+    assert "'seed' is now 'random_state'; the old name still works" in \
+        capsys.readouterr().err
