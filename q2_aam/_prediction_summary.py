@@ -102,6 +102,23 @@ def _check_classes(predictions: pd.Series, column: str) -> None:
             'only when the metadata file declares it so, #q2:types).')
 
 
+def _refuse_classes_as_numbers(predictions: pd.Series, truth: pd.Series,
+                               column: str) -> None:
+    """Class labels that look like numbers (study ids) reach this page as
+    numbers, and a numeric truth column would score them as a regression.
+    A regressor's predictions are never all whole numbers drawn from the
+    truth's own values; a classifier's labels always are."""
+    values = predictions.to_numpy(float)
+    if len(values) > 1 and np.all(values == np.round(values)) and \
+            set(values) <= set(truth.to_numpy(float)):
+        raise AAMInputError(
+            f'The predictions are whole numbers that all occur among the values of the '
+            f'truth column {column!r} (e.g. {values[0]:g}), as a classifier\'s labels '
+            'do, and the truth column is numeric, so they would be scored as a '
+            'regression. To score class predictions, declare the column categorical '
+            "in the metadata file's '#q2:types' row.")
+
+
 def _check_shared_labels(predicted, truth, column: str) -> list:
     """Classes that never occur in the truth column score every sample wrong:
     the wrong column, not a bad classifier, and a label spelled otherwise
@@ -146,6 +163,7 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
                 f'The truth column {truth_column.name!r} is numeric but the '
                 'predictions are classes; give the categorical column the '
                 'classifier was fitted on.')
+        _refuse_classes_as_numbers(predictions, truth, truth_column.name)
         metrics = regression_rows(predictions.to_numpy(float), truth.to_numpy(float))
         baseline = f'every sample predicted as the mean true value ({truth.mean():.4g})'
     else:
