@@ -3,6 +3,7 @@ and TSV sample metadata, as QIIME 2 exports them (distance matrices:
 distances.py, which reads them lazily)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from ..errors import AAMInputError
@@ -64,15 +65,23 @@ def read_table(path: str, option: str = "--table"):
         # biom reads any text as a TSV table, e.g. a first line as sample ids
         _check_tsv_table(path, option)
     try:
+        if _starts_with(path, _BOM):  # an editor's UTF-8 mark, which biom reads as text
+            from biom.parse import parse_biom_table
+            return parse_biom_table(io.StringIO(path.read_text(encoding="utf-8-sig")))
         return biom.load_table(str(path))
     except Exception as error:  # biom raises many types for unreadable files
         raise AAMInputError(f"{option} {path} is not a readable BIOM table: "
                             f"{error}") from error
 
 
+_BOM = "\ufeff".encode()
+
+
 def _starts_with(path: Path, prefix: bytes) -> bool:
     with open(path, "rb") as handle:
-        return handle.read(4096).lstrip().startswith(prefix)
+        start = handle.read(4096)
+    return (start[len(_BOM):] if prefix != _BOM and start.startswith(_BOM)
+            else start).lstrip().startswith(prefix)
 
 
 def _check_tsv_table(path: Path, option: str) -> None:
@@ -80,7 +89,7 @@ def _check_tsv_table(path: Path, option: str) -> None:
     the header ('#OTU ID', sample ids[, taxonomy]), then numeric counts."""
     header, rows, problem = None, 0, None
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, 1):
                 fields = line.rstrip("\r\n").split("\t")
                 if line.startswith("#") and not rows:
@@ -122,7 +131,7 @@ def read_fasta(path: str) -> dict:
     if existing(path, "The sequences file").is_dir():
         raise AAMInputError(f"The sequences file {path} is a directory; give the FASTA "
                             "file of the features' DNA sequences.")
-    with open(path) as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # an editor's BOM is no text
         for line in handle:
             line = line.strip()
             if line.startswith(">"):
