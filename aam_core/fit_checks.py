@@ -67,11 +67,16 @@ def check_quantiles(quantiles) -> None:
     if repeated:
         raise AAMInputError(f"{spelled('quantiles')} repeats {', '.join(map(str, repeated))}: "
                             "give each quantile once, e.g. 0.1 0.5 0.9.")
-    if len(values) > 1 and (min(values) > 0.5 or max(values) < 0.5):
+    ordered = sorted(values)
+    # the prediction is the quantile closest to 0.5 (the first of a tie, as
+    # targets.point_index takes it): it must lie inside the interval
+    point = min(range(len(ordered)), key=lambda i: abs(ordered[i] - 0.5))
+    if len(ordered) > 1 and point in (0, len(ordered) - 1):
         raise AAMInputError(
-            f"{spelled('quantiles')} {', '.join(map(str, sorted(values)))} are all on one "
-            f"side of 0.5, so the prediction (the one closest to 0.5) would be an edge of "
-            "its own interval: give quantiles below and above 0.5, e.g. 0.1 0.5 0.9.")
+            f"With {spelled('quantiles')} {' '.join(map(str, ordered))} the prediction "
+            f"(the quantile closest to 0.5, {ordered[point]}) would be an edge of its own "
+            "interval: give a quantile between the lowest and the highest, at or near "
+            "0.5, e.g. 0.1 0.5 0.9.")
 
 
 def check_head(kind: str, train: TrainConfig, architecture: ModelConfig) -> None:
