@@ -147,9 +147,15 @@ def _as_numbers(column):
 _NA_WORDS = {"na", "n/a", "nan", "null", "none", "-nan", "#n/a", "<na>"}
 
 
-def _numeric(column, for_categories: str = "use fit-classifier"):
+def _numeric(column, for_categories: str = "use fit-classifier", declared=None):
     """The target column as numbers; `for_categories`: what the command
-    offers for a categorical target instead."""
+    offers for a categorical target instead; `declared`: the column's type
+    in the file's '#q2:types' row, which QIIME 2 obeys."""
+    if declared == "categorical":
+        raise AAMInputError(
+            f"The target column {column.name!r} is declared categorical (the file's "
+            f"'#q2:types' row), and a regressor needs a numeric one; {for_categories} "
+            "for categories, or declare it numeric.")
     values, bad = _as_numbers(column)
     if len(bad):
         missing = [v for v in bad.unique() if str(v).lower() in _NA_WORDS]
@@ -160,6 +166,11 @@ def _numeric(column, for_categories: str = "use fit-classifier"):
             f"The target column {column.name!r} must be numeric for a regressor, "
             f"but holds e.g. {list(bad.unique()[:3])}{hint}.")
     return values
+
+
+def _declared(frame, name: str):
+    """A column's type in the metadata file's '#q2:types' row, or None."""
+    return frame.attrs.get("q2:types", {}).get(name)
 
 
 def _table_digest(table) -> str:
@@ -367,7 +378,8 @@ def cmd_fit(args, kind: str) -> int:
         table, sequences = _inputs(args)
         frame = _metadata_of(table, args)
         target = _column(frame, args.target, args.metadata)
-        target = _numeric(target) if kind == "regressor" else target
+        target = _numeric(target, declared=_declared(frame, target.name)) \
+            if kind == "regressor" else target
         groups = _column(frame, args.groups, args.metadata) if args.groups else None
         conditioning = None
         if args.conditioning:
@@ -503,8 +515,8 @@ def cmd_tune(args) -> int:
     table, sequences = _inputs(args)
     frame = _metadata_of(table, args)
     target = _column(frame, args.target, args.metadata)
-    target = _numeric(target, "pass --kind classifier") if kind == "regressor" \
-        else target
+    target = _numeric(target, "pass --kind classifier", _declared(frame, target.name)) \
+        if kind == "regressor" else target
     groups = _column(frame, args.groups, args.metadata) if args.groups else None
     pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
     result = tune.tune(kind, table, target, sequences, groups, pretrained,
