@@ -41,17 +41,19 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
         longest = max(map(len, dna), default=1)
         log(f"max_length: {longest} nt, the longest sequence of the table.")
         data = replace(data, max_length=longest)
-    fix = too_long_for_model(data) if model_rules else None
+    fix = too_long_for_model(data, max(map(len, dna), default=1)) if model_rules else None
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input)
 
 
-def too_long_for_model(data: DataConfig) -> str:
-    """What to do about sequences longer than a trained model reads."""
+def too_long_for_model(data: DataConfig, longest: int) -> str:
+    """What to do about sequences longer than a trained model reads (the
+    default max_length 0 is the training table's longest: no help here)."""
     return (f"The model was trained on sequences of up to {data.max_length} nt "
             "and reads no longer ones. Give sequences trimmed to "
-            f"{data.max_length} nt, or fit a model with {spelled('max_length', 0)} "
-            f"(the longest sequence) or {spelled('truncate', True)}.")
+            f"{data.max_length} nt, or fit a model with "
+            f"{spelled('max_length', longest)} or more (the default, 0, takes the "
+            f"longest sequence of the training table) or {spelled('truncate', True)}.")
 
 
 def _as_str_mapping(sequences) -> Mapping[str, str]:
