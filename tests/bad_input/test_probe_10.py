@@ -69,3 +69,20 @@ def test_the_pipelines_say_what_they_leave_out_and_why(capfd):
     said = capfd.readouterr().err
     assert "Test samples: 2 of 16 (12%); test_size=0.05 asks for about 1, but every " \
            "class with two samples (or groups) or more has one on both sides" in said
+
+
+def test_class_labels_that_look_like_numbers_are_not_scored_as_a_regression():
+    """Probe 11: study ids predicted by a classifier, against a truth column
+    QIIME 2 reads as numbers, gave a regression page (MAE 7640)."""
+    ids = [str(i) for i in _examples.sample_metadata_factory().ids]
+    labels = ["550" if i % 2 else "11052" for i in range(len(ids))]
+    predictions = qiime2.Artifact.import_data(
+        "SampleData[ClassifierPredictions]",
+        pd.Series(labels, index=pd.Index(ids, name="id"), name="prediction"))
+    truth = qiime2.Metadata(pd.DataFrame(
+        {"study": [float(v) for v in reversed(labels)]},
+        index=pd.Index(ids, name="sample-id")))
+    artifact_api(lambda: plugin.visualizers.summarize_predictions(
+        predictions=predictions, truth=truth.get_column("study")),
+        "The predictions are whole numbers that all occur among the values of the "
+        "truth column 'study'")

@@ -66,7 +66,8 @@ API = {  # case: (call, fragment of the expected message)
                            "quantiles repeats 0.5: give each quantile once"),
     "quantiles-all-below-the-median": (
         lambda: _fit(loss="quantile", quantiles=[0.05, 0.1]),
-        "quantiles 0.05, 0.1 are all on one side of 0.5"),
+        "With quantiles 0.05 0.1 the prediction (the quantile closest to 0.5, 0.1) "
+        "would be an edge of its own interval"),
     "interval-calibrated-on-two-predictions": (
         _interval_from_two_predictions,
         "intervals were calibrated on 2 out-of-fold prediction(s); an interval at 80% "
