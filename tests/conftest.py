@@ -43,3 +43,14 @@ def write_example_table(folder: Path, n_samples: int) -> list[str]:
     with h5py.File(folder / "table.biom", "w") as handle:
         table.to_hdf5(handle, "aam tests")
     return list(table.ids())
+
+
+def write_example_files(folder: Path, n_samples: int) -> list[str]:
+    """write_example_table, and the samples' age, group and study as
+    folder/md.tsv (text, as written in the example metadata); their ids."""
+    import pandas as pd
+    ids = write_example_table(folder, n_samples)
+    metadata = pd.read_csv(REPO / "examples" / "oral-age-mini" / "metadata.tsv", sep="\t",
+                           index_col=0, dtype=str)
+    metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
+    return ids

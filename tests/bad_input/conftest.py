@@ -74,6 +74,20 @@ def artifact_api(call, fragment: str) -> None:
 
 # -- inputs made in code ---------------------------------------------------------
 
+def summarize_classes(predicted: list, truth: list, column: str):
+    """summarize-predictions of these class labels (one per example sample)
+    against a truth column of these values (numbers are read as numbers)."""
+    ids = pd.Index([str(i) for i in _examples.sample_metadata_factory().ids])
+    predictions = qiime2.Artifact.import_data(
+        "SampleData[ClassifierPredictions]",
+        pd.Series(predicted, index=ids.rename("id"), name="prediction"))
+    metadata = qiime2.Metadata(pd.DataFrame({column: truth},
+                                            index=ids.rename("sample-id")))
+    from qiime2.plugins import aam
+    return aam.visualizers.summarize_predictions(predictions=predictions,
+                                                 truth=metadata.get_column(column))
+
+
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory):
     """The usage examples' table (16 samples, 10 ASVs whose ids are their DNA)

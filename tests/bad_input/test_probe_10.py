@@ -9,7 +9,7 @@ from qiime2.plugins import aam as plugin
 
 from q2_aam import _examples
 
-from .conftest import artifact_api
+from .conftest import artifact_api, summarize_classes
 
 TINY = dict(preset="tiny", epochs=1, batch_size=8, n_threads=1, ensemble_size=1)
 
@@ -74,15 +74,8 @@ def test_the_pipelines_say_what_they_leave_out_and_why(capfd):
 def test_class_labels_that_look_like_numbers_are_not_scored_as_a_regression():
     """Probe 11: study ids predicted by a classifier, against a truth column
     QIIME 2 reads as numbers, gave a regression page (MAE 7640)."""
-    ids = [str(i) for i in _examples.sample_metadata_factory().ids]
-    labels = ["550" if i % 2 else "11052" for i in range(len(ids))]
-    predictions = qiime2.Artifact.import_data(
-        "SampleData[ClassifierPredictions]",
-        pd.Series(labels, index=pd.Index(ids, name="id"), name="prediction"))
-    truth = qiime2.Metadata(pd.DataFrame(
-        {"study": [float(v) for v in reversed(labels)]},
-        index=pd.Index(ids, name="sample-id")))
-    artifact_api(lambda: plugin.visualizers.summarize_predictions(
-        predictions=predictions, truth=truth.get_column("study")),
+    labels = ["550" if i % 2 else "11052" for i in range(16)]
+    artifact_api(lambda: summarize_classes(labels, [float(v) for v in reversed(labels)],
+                                           "study"),
         "The predictions are whole numbers that all occur among the values of the "
         "truth column 'study'")

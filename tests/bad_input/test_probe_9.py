@@ -6,7 +6,7 @@ from qiime2.plugins import aam as plugin
 
 from q2_aam import _examples
 
-from .conftest import artifact_api, qiime, refused
+from .conftest import artifact_api, qiime, refused, summarize_classes
 
 TINY = dict(preset="tiny", epochs=1, batch_size=8, n_threads=1, ensemble_size=1)
 
@@ -97,17 +97,9 @@ def test_a_script_read_from_standard_input_trains_on_two_processes(tmp_path):
 def _classes_against(truth_labels):
     """summarize-predictions of 'young'/'old' predictions against a truth
     spelled with these labels instead."""
-    import pandas as pd
-    ids = [str(i) for i in _examples.sample_metadata_factory().ids]
-    predicted = ["young" if i % 2 else "old" for i in range(len(ids))]
-    predictions = qiime2.Artifact.import_data(
-        "SampleData[ClassifierPredictions]",
-        pd.Series(predicted, index=pd.Index(ids, name="id"), name="prediction"))
-    truth = qiime2.Metadata(pd.DataFrame(
-        {"stage": [truth_labels.get(p, p) for p in predicted]},
-        index=pd.Index(ids, name="sample-id")))
-    return plugin.visualizers.summarize_predictions(
-        predictions=predictions, truth=truth.get_column("stage"))
+    predicted = ["young" if i % 2 else "old" for i in range(16)]
+    return summarize_classes(predicted, [truth_labels.get(p, p) for p in predicted],
+                             "stage")
 
 
 def test_class_labels_in_another_case_are_refused():

@@ -5,11 +5,10 @@ file with a repeated id (one row won silently), --parent with fusion 'none'
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, write_example_table
+from tests.conftest import write_example_files
 from tests.core.test_aam_command_probe_5 import RUN, aam
 from tests.core.test_aam_command_probe_6 import refused
 
-EXAMPLE = REPO / "examples" / "oral-age-mini"
 PRETRAIN = ["--preset", "tiny", "--epochs", 1, "--batch-size", 8, "--n-threads", 1,
             "--device", "cpu"]
 
@@ -17,9 +16,7 @@ PRETRAIN = ["--preset", "tiny", "--epochs", 1, "--batch-size", 8, "--n-threads",
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("probe-10-aam")
-    ids = write_example_table(folder, 24)
-    metadata = pd.read_csv(EXAMPLE / "metadata.tsv", sep="\t", index_col=0, dtype=str)
-    metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
+    write_example_files(folder, 24)
     return folder
 
 

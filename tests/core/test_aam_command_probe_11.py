@@ -7,20 +7,17 @@ import biom
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO, write_example_table
+from tests.conftest import write_example_files
 from tests.core.test_aam_command_probe_5 import RUN, aam
 from tests.core.test_aam_command_probe_6 import refused
 
-EXAMPLE = REPO / "examples" / "oral-age-mini"
 BOM = "\ufeff"
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("probe-11-aam")
-    ids = write_example_table(folder, 24)
-    metadata = pd.read_csv(EXAMPLE / "metadata.tsv", sep="\t", index_col=0, dtype=str)
-    metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
+    write_example_files(folder, 24)
     return folder
 
 

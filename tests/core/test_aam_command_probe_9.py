@@ -17,11 +17,10 @@ from aam_core.config import TrainConfig
 from aam_core.data.batching import rarefy
 from aam_core.data.tokens import resolve_sequences
 from aam_core.errors import AAMInputError
-from tests.conftest import REPO, write_example_table
+from tests.conftest import write_example_files
 from tests.core.test_aam_command_probe_5 import RUN, aam, needs_optuna
 from tests.core.test_aam_command_probe_6 import refused
 
-EXAMPLE = REPO / "examples" / "oral-age-mini"
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +28,7 @@ def files(tmp_path_factory):
     """24 example samples (real BIOM), their metadata, and the same table
     scaled: to fractions (x 0.37) and to 10^12 times the reads."""
     folder = tmp_path_factory.mktemp("probe-9-aam")
-    ids = write_example_table(folder, 24)
-    metadata = pd.read_csv(EXAMPLE / "metadata.tsv", sep="\t", index_col=0, dtype=str)
-    metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
+    write_example_files(folder, 24)
     table = biom.load_table(str(folder / "table.biom"))
     for name, factor in (("fractions", 0.37), ("deep", 1e12)):
         scaled = biom.Table(table.matrix_data * factor, table.ids("observation"),
