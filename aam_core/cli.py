@@ -413,11 +413,11 @@ def _as_qiime2_types(frame, columns: list):
     """These columns as QIIME 2 types them: numbers where every value is one
     (unless the '#q2:types' row says categorical), so that 2024 and 2024.0
     are one category here as in the actions; text otherwise."""
-    declared = frame.attrs.get("q2:types", {})
     out = frame[columns].copy()
     for name in columns:
         values, words = _as_numbers(out[name])
-        if declared.get(name) != "categorical" and not len(words) and values.notna().any():
+        if _declared(frame, name) != "categorical" and not len(words) and \
+                values.notna().any():
             out[name] = values
     return out
 
@@ -432,7 +432,7 @@ def _loss_weights(args, frame, config: ConditioningConfig):
             raise UsageError("--category-weight weighs the categories of --loss-weights; "
                              "give --loss-weights a categorical column.")
         return config, None
-    declared = frame.attrs.get("q2:types", {}).get(name)
+    declared = _declared(frame, name)
     values, words = _as_numbers(_column(frame, name, args.metadata))
     if declared == "numeric" and len(words):
         raise UsageError(f"--loss-weights {name!r} is numeric by the file's '#q2:types' "
