@@ -111,16 +111,14 @@ def without_truth(frame: pd.DataFrame, errors: pd.DataFrame, truth_name: str):
     return frame.rename(columns={truth_name: f'{truth_name} (metadata)'})
 
 
-def split_columns(metadata: pd.DataFrame, types: dict, samples: pd.Index,
-                  truth_name: str):
+def split_columns(metadata: pd.DataFrame, types: dict, samples: pd.Index):
     """(categorical, numeric, notes): the columns to break the errors down
-    by. Not the truth itself (its plot is always drawn), nor columns without
-    a value for these samples, nor id-like ones (a value per sample)."""
+    by (the truth itself is left out before, by without_truth: its plot is
+    always drawn). Not columns without a value for these samples, nor
+    id-like ones (a value per sample)."""
     categorical, numeric, notes = [], [], []
     for name in metadata.columns:
         values = metadata[name].reindex(samples)
-        if name == truth_name:
-            continue
         if values.isna().all():
             notes.append(f'{name}: no value for the predicted samples; not shown.')
         elif types[name] == 'numeric':
@@ -167,11 +165,11 @@ def plot_scatter(errors, values: pd.Series, output_dir: str, stem: str) -> str:
     return _figure_files(figure, output_dir, stem)
 
 
-def _breakdowns(errors, metadata: qiime2.Metadata, truth_name: str,
-                output_dir: str):
-    """(categorical sections, numeric sections, notes) for the page."""
+def _metadata_frame(errors, metadata: qiime2.Metadata, truth_name: str) -> tuple:
+    """(the metadata without the truth itself, each column's type), read
+    once for the breakdowns and the largest errors; (None, {}) without it."""
     if metadata is None:
-        return [], [], []
+        return None, {}
     frame = metadata.to_dataframe()
     refuse_disjoint(frame.index, errors.index, f'the {spelled_metadata("metadata")}',
                     'no breakdown could be drawn',
@@ -179,9 +177,14 @@ def _breakdowns(errors, metadata: qiime2.Metadata, truth_name: str,
     types = {name: props.type for name, props in metadata.columns.items()}
     if truth_name in frame.columns:
         types[f'{truth_name} (metadata)'] = types[truth_name]
-    frame = without_truth(frame, errors, truth_name)
-    categorical, numeric, notes = split_columns(frame, types, errors.index,
-                                                truth_name)
+    return without_truth(frame, errors, truth_name), types
+
+
+def _breakdowns(errors, frame, types: dict, output_dir: str):
+    """(categorical sections, numeric sections, notes) for the page."""
+    if frame is None:
+        return [], [], []
+    categorical, numeric, notes = split_columns(frame, types, errors.index)
     boxes, scatters = [], []
     for index, name in enumerate(categorical):
         table = category_errors(errors, frame[name])
@@ -220,9 +223,8 @@ def _error_analysis(output_dir: str, predictions: pd.Series, **options) -> None:
     errors.to_csv(os.path.join(output_dir, 'errors.tsv'), sep='\t')
     versus_truth = plot_scatter(errors, errors['truth'].rename(
         f'{truth.name} (truth)'), output_dir, 'errors_vs_truth')
-    boxes, scatters, skipped = _breakdowns(errors, metadata, truth.name, output_dir)
-    frame = None if metadata is None else without_truth(metadata.to_dataframe(),
-                                                         errors, truth.name)
+    frame, types = _metadata_frame(errors, metadata, truth.name)
+    boxes, scatters, skipped = _breakdowns(errors, frame, types, output_dir)
     top = largest_errors(errors, options['largest'], frame)
     summary = {k: _format(v) for k, v in overall(errors).items()}
     render('error_analysis', output_dir, {
