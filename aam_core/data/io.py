@@ -65,7 +65,7 @@ def read_table(path: str, option: str = "--table"):
         # biom reads any text as a TSV table, e.g. a first line as sample ids
         _check_tsv_table(path, option)
     try:
-        if _starts_with(path, _BOM):  # an editor's UTF-8 mark, which biom reads as text
+        if _has_bom(path):  # an editor's UTF-8 mark, which biom reads as text
             from biom.parse import parse_biom_table
             return parse_biom_table(io.StringIO(path.read_text(encoding="utf-8-sig")))
         return biom.load_table(str(path))
@@ -78,10 +78,14 @@ _BOM = "\ufeff".encode()
 
 
 def _starts_with(path: Path, prefix: bytes) -> bool:
+    """Whether the text starts with `prefix`, after a byte-order mark and spaces."""
     with open(path, "rb") as handle:
-        start = handle.read(4096)
-    return (start[len(_BOM):] if prefix != _BOM and start.startswith(_BOM)
-            else start).lstrip().startswith(prefix)
+        return handle.read(4096).removeprefix(_BOM).lstrip().startswith(prefix)
+
+
+def _has_bom(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(_BOM)) == _BOM
 
 
 def _check_tsv_table(path: Path, option: str) -> None:
