@@ -165,13 +165,21 @@ def defaults_for(cls, where: str) -> dict:
     return out
 
 
+def plain(value):
+    """numpy scalars (np.int64(3), what a DataFrame's max gives), alone or in
+    a list or tuple, as Python's own: JSON and torch's seeds refuse them.
+    Read by their module, so that declarations load without numpy."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def plain_numbers(settings) -> None:
-    """numpy scalars (np.int64(3), what a DataFrame's max gives) in a frozen
-    settings object become Python's own: JSON and torch's seeds refuse them."""
+    """plain() on every field of a frozen settings object."""
     for field in dataclasses.fields(settings):
-        value = getattr(settings, field.name)
-        if type(value).__module__ == "numpy" and hasattr(value, "item"):
-            object.__setattr__(settings, field.name, value.item())
+        object.__setattr__(settings, field.name, plain(getattr(settings, field.name)))
 
 
 def check_fields(settings) -> None:

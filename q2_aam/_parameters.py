@@ -11,12 +11,12 @@ import inspect
 import linecache
 import sys
 
-import numpy as np
 import qiime2
 from qiime2.plugin import (Bool, Categorical, Choices, Float, Int, List, Metadata,
                            MetadataColumn, Numeric, Range, Str)
 
 from aam_core.errors import AAMInputError
+from aam_core.option import plain
 from aam_core.settings import REQUIRED, for_action
 from aam_core.spelling import speaking, spelled
 
@@ -88,25 +88,14 @@ def _spoken(body, action: str):
     def spoken(**arguments):
         with speaking('q2cli' if 'q2cli' in sys.modules else 'python'):
             for option in declared:
-                if option.name in arguments:
-                    arguments[option.name] = _plain(arguments[option.name])
+                if option.name in arguments:  # QIIME 2's Int and Float take numpy's
+                    arguments[option.name] = plain(arguments[option.name])
                 value = arguments.get(option.name)
                 problem = None if value is None else option.problem(value, action)
                 if problem:
                     raise AAMInputError(f'{spelled(option.name)} {problem}.')
             return body(**arguments)
     return spoken
-
-
-def _plain(value):
-    """numpy scalars (what df['x'].max() or np.arange give) as Python's own:
-    QIIME 2's Int and Float accept them, and they then reach JSON and torch,
-    which do not."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value
 
 
 def _function(name: str, body, parameters: list, pipeline: bool, returns):
