@@ -223,7 +223,7 @@ def _recorded_command(output: Path, info: dict | None) -> str | None:
 def _train(args, command: str, work) -> int:
     """Join the processes, train with checkpoints, write the model on rank 0."""
     from .train.distributed import Runtime, init_from_environment, shutdown
-    from .train.loop import log_to_stderr
+    from .train.loop import log_to_stderr, silent
     from .train.checkpoint import check_finished_settings
     output, checkpoints = _run_directory(args)
     checkpoints.settings = _run_settings(args, command)
@@ -238,7 +238,7 @@ def _train(args, command: str, work) -> int:
     dist = init_from_environment(args.strategy, args.device or "auto")
     tracker, written = tracking.NONE, None
     try:
-        log = log_to_stderr if dist.is_main else (lambda message: None)
+        log = log_to_stderr if dist.is_main else silent
         if args.strategy != "ddp" and dist.world_size == 1:
             # not refused: one script may run with one process or under torchrun
             log(f"--strategy {args.strategy} only acts with several processes (under "

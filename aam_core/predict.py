@@ -32,7 +32,7 @@ from .spelling import spelled, spelled_metadata
 from .threads import set_torch_threads
 from .train.cache import cache_members
 from .train.device import resolve_device
-from .train.loop import log_to_stderr
+from .train.loop import log_to_stderr, silent
 
 Log = Callable[[str], None]
 
@@ -56,8 +56,11 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
                        *, embedding_only: bool = False) -> PredictionContext:
     """The context of each sample, as the model was trained with.
     `embedding_only`: the embedding comes before conditioning and target
-    normalisation, so it needs none of the model's metadata columns."""
-    if not embedding_only:
+    normalisation, so it needs none of the model's metadata columns, and
+    what they lack is no news for it."""
+    if embedding_only:
+        log = silent
+    else:
         _refuse_absent_columns(bundle, conditioning)
     if conditioning is not None and not metadata_columns(bundle):
         raise AAMInputError(
@@ -144,9 +147,8 @@ def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: 
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(table, sequences, data, log, model_rules=True)
     target_device = resolve_device(device)
-    context = prediction_context(
-        bundle, prepared.table.sample_ids, conditioning,
-        (lambda message: None) if embedding_only else log, embedding_only=embedding_only)
+    context = prediction_context(bundle, prepared.table.sample_ids, conditioning, log,
+                                 embedding_only=embedding_only)
     return Application(prepared, BatchBuilder(prepared.table.counts, prepared.tokens, data),
                        build_model(bundle).to(target_device), context, target_device)
 

@@ -110,11 +110,11 @@ def _unguarded_line():
 def _worker(folder: str, function, args: tuple, kwargs: dict) -> None:
     """One process of the group: train, and rank 0 writes the model."""
     from aam_core.train.distributed import init_from_environment, shutdown
-    from aam_core.train.loop import log_to_stderr
+    from aam_core.train.loop import log_to_stderr, silent
     dist = init_from_environment('ddp', kwargs['train'].device)
     try:
         bundle = function(*args, **kwargs, log=log_to_stderr if dist.is_main
-                          else _silent)
+                          else silent)
         if dist.is_main:
             bundle.config['training']['distributed'] = {
                 'world_size': dist.world_size, 'strategy': dist.strategy,
@@ -123,7 +123,3 @@ def _worker(folder: str, function, args: tuple, kwargs: dict) -> None:
         dist.barrier()
     finally:
         shutdown(dist)
-
-
-def _silent(message: str) -> None:
-    """The log of processes other than rank 0."""

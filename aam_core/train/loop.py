@@ -28,8 +28,9 @@ def log_to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _silent(message: str) -> None:
-    """The log of processes other than rank 0: one voice per run."""
+def silent(message: str) -> None:
+    """A log that says nothing: processes other than rank 0 (one voice per
+    run), and what a caller has no use for."""
 
 
 @dataclass
@@ -117,7 +118,7 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
     epoch's record.
     """
     runtime = runtime or Runtime()
-    log = log if runtime.dist.is_main else _silent
+    log = log if runtime.dist.is_main else silent
     train = per_process_batch(train, runtime.dist, lambda settings: fit_batch_to_memory(
         model, data, objective, settings, device, log))
     runtime.dist.check_batches(train.batch_size, len(data.train_rows))
