@@ -185,7 +185,8 @@ def cache_vectors(network, tokens: np.ndarray, device, log: Log) -> None:
         f"{f' for each of {n_members} ensemble members' if n_members > 1 else ''}...")
     started = time.perf_counter()
     cache_members(network, tokens, device)
-    log(f"ASV vectors cached in {time.perf_counter() - started:.1f}s; predicting "
+    # also the step before embeddings, so it names no prediction
+    log(f"ASV vectors cached in {time.perf_counter() - started:.1f}s; reading "
         "the samples.")
 
 

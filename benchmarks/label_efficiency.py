@@ -294,12 +294,29 @@ def pretraining_distance(name: str, table, tree):
         return diversity_lib.methods.beta_phylogenetic_passthrough(
             table=table, phylogeny=tree, metric="generalized_unifrac",
             alpha=0.5).distance_matrix
+    if name == "unifrac_mix":  # both views of the tree, each on a 0-1 scale
+        return mixed_unifrac(table, tree)
     if name == "aitchison":  # CLR needs no zeros: a pseudocount of 1
         return diversity_lib.methods.beta_passthrough(
             table=table, metric="aitchison", pseudocount=1).distance_matrix
     distance = getattr(diversity_lib.methods, name)
     return (distance(table=table, phylogeny=tree) if "unifrac" in name
             else distance(table=table)).distance_matrix
+
+
+def mixed_unifrac(table, tree):
+    """The mean of unweighted and weighted UniFrac, each divided by its
+    largest distance: presence and abundance in one matrix (a sum of
+    metrics is a metric)."""
+    import qiime2
+    import skbio
+    from qiime2.plugins import diversity_lib
+    views = [getattr(diversity_lib.methods, name)(table=table, phylogeny=tree)
+             .distance_matrix.view(skbio.DistanceMatrix)
+             for name in ("unweighted_unifrac", "weighted_unifrac")]
+    data = sum(view.data / view.data.max() for view in views) / 2
+    return qiime2.Artifact.import_data(
+        "DistanceMatrix", skbio.DistanceMatrix(data, ids=views[0].ids))
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -526,9 +543,10 @@ def main(argv=None) -> None:
     parser.add_argument("--distance", default="unweighted_unifrac",
                         choices=["unweighted_unifrac", "weighted_unifrac",
                                  "generalized_unifrac", "bray_curtis", "jaccard",
-                                 "aitchison"],
-                        help="the distance pretraining learns (diversity-lib's name); "
-                             "another than the default is tagged with its name")
+                                 "aitchison", "unifrac_mix"],
+                        help="the distance pretraining learns (diversity-lib's name, or "
+                             "unifrac_mix: unweighted and weighted UniFrac, each "
+                             "scaled to 0-1, averaged); another than the default is tagged with its name")
     parser.add_argument("--taxonomy", action="store_true",
                         help="pretrain also on a taxonomy: the tree-derived stand-in "
                              "(benchmarks/tree_taxonomy.py) of every ASV; tagged")

@@ -47,13 +47,11 @@ def embedding_ordination(embedding: pd.DataFrame) -> skbio.OrdinationResults:
         proportion_explained=pd.Series(proportion, index=axes))
 
 
-def embedding_distances(embedding: pd.DataFrame, scale: float = 1.0) -> skbio.DistanceMatrix:
-    """Euclidean distances between the embeddings, times `scale`: an encoder
-    pretrained on distances above 1 learned them divided by their largest
-    value (training.distance_scale), so this gives them back in their units."""
+def embedding_distances(embedding: pd.DataFrame) -> skbio.DistanceMatrix:
+    """Euclidean distances between the embeddings."""
     distances = squareform(pdist(embedding.to_numpy(dtype=np.float64),
                                  'euclidean'))
-    return skbio.DistanceMatrix(distances * scale, ids=list(embedding.index))
+    return skbio.DistanceMatrix(distances, ids=list(embedding.index))
 
 
 def _embed(table: biom.Table, model: ModelBundle, sequences: pd.Series = None,
@@ -65,8 +63,11 @@ def _embed(table: biom.Table, model: ModelBundle, sequences: pd.Series = None,
     if len(embedding) < 2:
         raise AAMInputError('embed needs at least two usable samples to '
                             'make an ordination and distances.')
-    scale = model.config['training'].get('distance_scale') or 1.0
-    return embedding_ordination(embedding), embedding_distances(embedding, scale)
+    # an encoder pretrained on distances above 1 learned them divided by
+    # their largest value (training.distance_scale): scaling the embeddings
+    # gives the distances back in their units, and the ordination with them
+    embedding = embedding.astype(np.float64) * (model.config['training'].get('distance_scale') or 1.0)
+    return embedding_ordination(embedding), embedding_distances(embedding)
 
 
 embed = with_options('embed', _embed)

@@ -18,7 +18,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     """[(the predict action's outputs on the fold's samples, the fold
     model's feature importance)] for every fold."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
-    biom_table, targets = training_samples(table, settings)
+    biom_table, targets = training_samples(table, settings, distance_matrix)
     groups = settings['groups']
     folds = cv_folds(targets, settings['cv'], settings['random_state'],
                      None if groups is None else groups.to_series(),

@@ -9,8 +9,10 @@ it can be fine-tuned to other targets or used to embed samples.
 import sys
 
 import biom
+import skbio
 
 from aam_core.bundle import ModelBundle
+from aam_core.data.distances import matrix_positions
 from aam_core.data.split import holdout_split
 from aam_core.errors import AAMInputError
 from aam_core.settings import BY_NAME, for_action
@@ -51,8 +53,14 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
                     'this pipeline runs only with a distance matrix, and none was '
                     f'given, so it would be ignored: give {spelled_input("distance_matrix")}, or leave '
                     f'{spelled(name)} at its default.')
+    model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
+    if settings.get('readout') == 'ridge' and pretrained_model is None and distance_matrix is None:
+        # fit-regressor's own refusal knows no distance-matrix route
+        raise AAMInputError(
+            f"{spelled('readout', 'ridge')} reads a pretrained encoder's embeddings: "
+            f"give {model}, or {matrix} to pretrain one on the training samples "
+            f"here, or use {spelled('readout', 'fine_tune')}.")
     if pretrained_model is not None and distance_matrix is not None:
-        model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
         raise AAMInputError(
             f'Both {model} and {matrix} were given. In this pipeline the distance '
             f'matrix is used only to pretrain an encoder, and {model} already is '
@@ -60,7 +68,7 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
             'encoder on the training samples, not both.')
 
 
-def training_samples(table, settings: dict) -> tuple:
+def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
     """(the table without samples missing from the metadata, the targets of
     its samples that have one). Those without one are left out here, before
     the fits, so it is said here, as fit-regressor says it (--verbose)."""
@@ -71,7 +79,12 @@ def training_samples(table, settings: dict) -> tuple:
         print(f'Left out {without} of the table\'s {len(targets)} samples: they have '
               f'no value in {settings["metadata"].name!r} (or no row in the metadata).',
               file=sys.stderr, flush=True)
-    return biom_table, targets.dropna()
+    targets = targets.dropna()
+    if distance_matrix is not None:
+        # here, not in each split's pretraining, so the count is the table's
+        matrix_positions(distance_matrix.view(skbio.DistanceMatrix).ids, list(targets.index),
+                         f'the distance matrix ({spelled_input("distance_matrix")})')
+    return biom_table, targets
 
 
 def subset(ctx, biom_table, ids):
@@ -80,8 +93,8 @@ def subset(ctx, biom_table, ids):
     return ctx.make_artifact('FeatureTable[Frequency]', part)
 
 
-def _split_tables(ctx, table, settings: dict, stratify: bool):
-    biom_table, targets = training_samples(table, settings)
+def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=None):
+    biom_table, targets = training_samples(table, settings, distance_matrix)
     groups = settings['groups']
     train_ids, test_ids = holdout_split(
         targets, settings['test_size'], settings['random_state'],
@@ -148,7 +161,7 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
     the test samples, model summary)."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
     train_table, test_table = _split_tables(ctx, table, settings,
-                                            stratify=kind == 'classifier')
+                                            kind == 'classifier', distance_matrix)
     encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
                           pretrained_model, settings)
     model = fit_model(ctx, kind, train_table, sequences, encoder, settings)

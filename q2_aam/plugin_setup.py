@@ -282,7 +282,7 @@ _register(
     {'embeddings': (
         'The sample embeddings as an ordination: rotated onto their principal '
         'axes (PCA, which for Euclidean distances is PCoA), largest variance '
-        'first, ready for Emperor.'),
+        'first, ready for Emperor; in the units of the distance matrix.'),
      'distance_matrix': (
         'Euclidean distances between the sample embeddings (for an encoder '
         'pretrained on distances above 1, times its distance_scale: in their '

@@ -57,10 +57,14 @@ def test_distances_come_back_in_the_units_pretraining_scaled_away(table, encoder
     import qiime2
     bundle = encoder.view(ModelBundle)
     bundle.config['training']['distance_scale'] = 10.0
-    scaled = aam.methods.embed(table=table, model=qiime2.Artifact.import_data(
-        'AAMModel[AAMEncoder]', bundle)).distance_matrix.view(skbio.DistanceMatrix)
+    result = aam.methods.embed(table=table, model=qiime2.Artifact.import_data(
+        'AAMModel[AAMEncoder]', bundle))
+    scaled = result.distance_matrix.view(skbio.DistanceMatrix)
     plain = embedded.distance_matrix.view(skbio.DistanceMatrix)
     np.testing.assert_allclose(scaled.data, 10 * plain.data, rtol=1e-6)
+    # the ordination is in the same units: its axes give the distances back
+    axes = result.embeddings.view(skbio.OrdinationResults).samples.to_numpy()
+    np.testing.assert_allclose(squareform(pdist(axes)), scaled.data, atol=1e-4)
 
 
 def test_embed_takes_a_regressor(table, regressor):
