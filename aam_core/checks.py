@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from . import tracking
+from .bundle import WEIGHTS_FILE
 from .errors import AAMInputError
 
 
@@ -153,6 +154,24 @@ def arguments(args, argv) -> None:
                             f"{distances} names its samples itself, so leave out "
                             "--distance-ids.")
     output_apart_from_inputs(args)
+    run_folder_outside_models(args)
+
+
+def run_folder_outside_models(args) -> None:
+    """--output-dir must not be, or lie in, a model directory (the
+    --pretrained input's or any other): the run's checkpoints/ and model/
+    would be written into it, and it would no longer load or import."""
+    output_dir = getattr(args, "output_dir", None)
+    if output_dir is None:
+        return
+    path = Path(output_dir).absolute()
+    for folder in (path, *path.parents):
+        if (folder / "config.json").is_file() and (folder / WEIGHTS_FILE).is_file():
+            where = "is" if folder == path else "lies inside"
+            raise AAMInputError(f"--output-dir {output_dir} {where} the model directory "
+                                f"{folder}: the run would write its checkpoints and model "
+                                "into it, and that model would no longer load; choose a "
+                                "folder outside it (e.g. next to it).")
 
 
 # the options naming a file the command reads; model directories are read whole

@@ -146,7 +146,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     if kind == "regressor":
         _check_target_range(target, architecture)
     sample_ids = list(target.index)
-    groups = supervision.group_values(inputs.groups, target.index)
+    groups = supervision.group_values(inputs.groups, target.index, log)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds
     splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
 from .errors import AAMInputError
-from .spelling import interface, spelled
+from .spelling import interface, spelled, spelled_column
 
 # the conditioning options that act only on conditioning columns
 CONDITIONING_ONLY = ("fusion", "conditional_output", "unknown_rate")
@@ -50,10 +50,10 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
             f"{spelled('ensemble_validation', 'random')}.")
     if conditioning.normalise_by and train.normalisation == "none":
         raise AAMInputError(
-            f"{spelled('normalise_by', conditioning.normalise_by)} normalises the "
+            f"{spelled_column('normalise_by', conditioning.normalise_by)} normalises the "
             f"target per category, but {spelled('normalisation', 'none')} turns "
             "normalisation off: choose 'zscore' or 'minmax', or leave out "
-            f"{spelled('normalise_by')}.")
+            f"{spelled_column('normalise_by')}.")
 
 
 def check_quantiles(quantiles) -> None:
@@ -128,10 +128,10 @@ def check_normalise_by(options: ConditioningConfig, target_name) -> None:
     is unknown: it cannot be the target's own column."""
     if options.normalise_by and options.normalise_by == str(target_name):
         raise AAMInputError(
-            f"{spelled('normalise_by', options.normalise_by)} names the target column: "
+            f"{spelled_column('normalise_by', options.normalise_by)} names the target column: "
             "the target cannot be normalised by itself (at prediction it is "
             f"unknown). Name another categorical column, or leave out "
-            f"{spelled('normalise_by')}.")
+            f"{spelled_column('normalise_by')}.")
 
 
 def check_front_end(train: TrainConfig) -> None:

@@ -182,15 +182,48 @@ def plain_numbers(settings) -> None:
         object.__setattr__(settings, field.name, plain(getattr(settings, field.name)))
 
 
+KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
+              "str": "a string", "ints": "a list of integers", "floats": "a list of numbers",
+              "bounds": "a list of two numbers (null: open)", "metadata": "a list of columns"}
+
+
+def is_number(value, kinds) -> bool:
+    """isinstance, except that a bool is no number (JSON true is not 1)."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    if isinstance(value, bool):
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def of_kind(kind: str, value, listed=(list, tuple)) -> bool:
+    """Whether `value` is of the declared kind: an int is a float's value
+    too, a bool is no number, a list kind is a `listed` of such values."""
+    if kind in ("ints", "floats", "bounds", "metadata"):
+        if not isinstance(value, listed):
+            return False
+        element = {"ints": int, "floats": (int, float), "bounds": (int, float, type(None)),
+                   "metadata": str}[kind]
+        return (len(value) == 2 or kind != "bounds") and all(
+            is_number(v, element) if kind != "metadata" else isinstance(v, str)
+            for v in value)
+    return is_number(value, {"int": int, "float": (int, float), "bool": bool,
+                             "str": str}[kind])
+
+
 def check_fields(settings) -> None:
-    """Refuse a settings object with a value outside its declared range or
-    choices; the message names the option as the caller's interface does."""
+    """Refuse a settings object with a value not of its declared kind, or
+    outside its declared range or choices; the message names the option as
+    the caller's interface does."""
     plain_numbers(settings)
     for declaration in declared(type(settings)):
         name = field_name(declaration)
         value = getattr(settings, name)
         if declaration.kind.endswith("column") or value is None:
             continue
+        if not of_kind(declaration.kind, value):
+            raise AAMInputError(f"{spelled(declaration.name)} must be "
+                                f"{KIND_WORDS[declaration.kind]}, not {value!r} "
+                                f"({declaration.help})")
         problem = declaration.problem(value)
         if problem:
             raise AAMInputError(f"{spelled(declaration.name)} {problem} "

@@ -7,9 +7,11 @@ underscores or dashes), e.g.
     {"learning_rate": 0.0007, "hidden_layers": 2, "epochs": 30}
 
 plus, optionally, "about": anything (`aam tune` records its study there),
-which is read by people, not by the commands. Every value is checked against
-its option's declaration (settings.py) as a flag would be: an unknown name or
-a value of the wrong kind or out of range is an error naming the file.
+which is read by people, not by the commands, but for the command `aam
+tune` wrote it for ("command": "fit-regressor"), which must be the reader.
+Every value is checked against its option's declaration (settings.py) as a
+flag would be: an unknown name or a value of the wrong kind or out of range
+is an error naming the file.
 No torch here.
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from . import checks
 from .errors import AAMInputError
+from .option import KIND_WORDS, is_number, of_kind
 from .settings import for_command
 
 ABOUT = "about"
@@ -42,8 +45,21 @@ def read(path, command: str) -> dict:
                 bool: "true or false"}.get(type(values), type(values).__name__)
         raise AAMInputError(f"--settings {path} must hold a mapping of option names to "
                             f'values, e.g. {{"epochs": 30}}, not {what}.')
+    _for_command(values.get(ABOUT), command, path)
     values = {k: v for k, v in values.items() if k != ABOUT}
     return check(values, command, f"--settings {path}")
+
+
+def _for_command(about, command: str, path: Path) -> None:
+    """A file `aam tune` wrote for one command, given to another: a
+    classifier's best settings are options of a regressor too, and would
+    be taken without a word."""
+    written_for = about.get("command") if isinstance(about, dict) else None
+    if written_for and written_for != command:
+        raise AAMInputError(f"--settings {path} holds the settings aam tune found for "
+                            f"aam {written_for}, not aam {command}: give it to aam "
+                            f"{written_for}, or tune for {command} (aam tune --kind "
+                            f"{command.removeprefix('fit-')}).")
 
 
 def _parse(path: Path):
@@ -123,23 +139,18 @@ def check(values: dict, command: str, source: str) -> dict:
     return checked
 
 
-_WHAT = {"int": "an integer", "float": "a number", "bool": "true or false",
-         "str": "a string", "ints": "a list of integers", "floats": "a list of numbers",
-         "bounds": "a list of two numbers (null: open)", "metadata": "a list of columns"}
-
-
 def _value(option, value, source: str):
     """The value as the command's flag would give it, or a clear error."""
     kind = "str" if option.kind.endswith("column") else option.kind
     if kind == "metadata" and isinstance(value, str):
         value = [value]
-    if kind == "float" and _is_number(value, int):
+    if kind == "float" and is_number(value, int):
         value = float(value)
-    if not _is_kind(kind, value):
+    if not of_kind(kind, value, listed=list):
         shown = "null" if value is None else repr(value)  # the file's word for None
         open_end = (" (leave it out for no bound)" if value is None and
                     option.name in ("lower_bound", "upper_bound") else "")
-        raise AAMInputError(f"{source}: {option.name} must be {_WHAT[kind]}, not "
+        raise AAMInputError(f"{source}: {option.name} must be {KIND_WORDS[kind]}, not "
                             f"{shown}{open_end}.{_number_as_text(kind, value)}")
     problem = option.problem(value)
     if problem:
@@ -167,26 +178,6 @@ def _number_as_text(kind: str, value) -> str:
         spellings.append(format(number.normalize(), "f"))
     return (f" YAML reads {value.strip()} as text; write " + " or ".join(spellings) + "."
             if spellings else "")
-
-
-def _is_kind(kind: str, value) -> bool:
-    if kind in ("ints", "floats", "bounds", "metadata"):
-        if not isinstance(value, list):
-            return False
-        element = {"ints": int, "floats": (int, float), "bounds": (int, float, type(None)),
-                   "metadata": str}[kind]
-        return (len(value) == 2 or kind != "bounds") and all(
-            _is_number(v, element) if kind != "metadata" else isinstance(v, str)
-            for v in value)
-    return _is_number(value, {"int": int, "float": float, "bool": bool, "str": str}[kind])
-
-
-def _is_number(value, kinds) -> bool:
-    """isinstance, except that a bool is no number (JSON true is not 1)."""
-    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-    if isinstance(value, bool):
-        return bool in kinds
-    return isinstance(value, kinds)
 
 
 def _yaml():

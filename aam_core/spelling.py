@@ -60,6 +60,18 @@ def spelled_input(name: str) -> str:
     return f"--i-{dashed}" if where == "q2cli" else f"--{dashed}"
 
 
+def spelled_column(name: str, column=_NO_VALUE) -> str:
+    """A metadata-column input (normalise_by), with its column when given,
+    as the current front end writes it: `normalise_by` (column 'study'),
+    `--m-normalise-by-column study` or `--normalise-by study`."""
+    where = interface()
+    if where == "python":
+        return name if column is _NO_VALUE else f"{name} (column {column!r})"
+    dashed = name.replace("_", "-")
+    flag = f"--m-{dashed}-column" if where == "q2cli" else f"--{dashed}"
+    return flag if column is _NO_VALUE else f"{flag} {column}"
+
+
 def spelled_metadata(name: str) -> str:
     """The metadata input `name` as the current front end writes it:
     `conditioning`, `--m-conditioning-file` or `--conditioning`."""

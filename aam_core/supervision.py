@@ -26,9 +26,20 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
     regressor, category texts for a classifier); at least 4 of them."""
     targets = pd.Series(targets)
     targets.index = targets.index.map(str)
+    if kind == "regressor" and pd.api.types.is_bool_dtype(targets):
+        raise AAMInputError(f"The target column {targets.name!r} holds true/false values: "
+                            "fit a classifier on it, not a regressor.")
     if kind == "regressor" and not pd.api.types.is_numeric_dtype(targets):
         raise AAMInputError(f"The target column {targets.name!r} must be numeric "
                             "for a regressor.")
+    repeated = targets.index[targets.index.duplicated()].unique()
+    if len(repeated):  # which row would win is nowhere said
+        raise AAMInputError(f"The targets name {len(repeated)} sample(s) more than once, "
+                            f"e.g. {', '.join(map(repr, repeated[:3]))}: give one value "
+                            "per sample.")
+    refuse_disjoint(targets.index, sample_ids, "the targets",
+                    "no sample would have a target",
+                    "give the targets indexed by the table's sample ids.")
     aligned = targets.reindex(sample_ids)
     aligned = aligned[aligned.notna()]
     missing = len(sample_ids) - len(aligned)
@@ -92,14 +103,22 @@ def check_classes(target: pd.Series, splits, validation: str = "random") -> None
                 f"samples (groups) of the other classes, or {remedy}.")
 
 
-def group_values(groups, index: pd.Index):
-    """Each sample's group (itself when it has none), or None without groups;
-    groups that name none of the samples would be ignored, so are refused."""
+def group_values(groups, index: pd.Index, log=None):
+    """Each sample's group (itself when it has none, which is said), or None
+    without groups; groups that name none of the samples would be ignored,
+    so are refused."""
     if groups is None:
         return None
-    refuse_disjoint(pd.Series(groups).dropna().index, index,
+    known = pd.Series(groups).dropna()
+    refuse_disjoint(known.index, index,
                     f"the {spelled_metadata('groups')}", "every sample would be its own group",
                     "give the groups of these samples.")
+    named = set(map(str, known.index))
+    without = [i for i in map(str, index) if i not in named]
+    if without and log is not None:
+        log(f"{len(without)} of the {len(index)} samples have no group (e.g. "
+            f"{', '.join(without[:3])}): each is a group of its own in the "
+            "validation splits.")
     return sample_units(list(index), groups).to_numpy(dtype=str)
 
 
@@ -115,8 +134,13 @@ def refuse_class_groups(groups, target: pd.Series) -> None:
 
 
 def conditioning_frame(conditioning, sample_ids: list, target_name):
-    if conditioning is None or conditioning.shape[1] == 0:
+    if conditioning is None:
         return None
+    if conditioning.shape[1] == 0:  # it would leave the model unconditioned
+        raise AAMInputError(
+            f"The conditioning metadata ({spelled_metadata('conditioning')}) has no "
+            "columns, only sample ids: give a file with the categorical column(s) to "
+            "condition on, or leave it out.")
     frame = pd.DataFrame(conditioning).copy()
     frame.index = frame.index.map(str)
     frame.columns = [str(c) for c in frame.columns]
@@ -176,6 +200,7 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
     if frame is None:
         return None, None
     vocabularies = build_vocabularies(frame.iloc[train_rows])
+    refuse_uninformative(frame.iloc[train_rows], vocabularies)
     spec = {**options.to_dict(), "columns": list(frame.columns),
             "vocabularies": vocabularies, "parents": dict(options.parents),
             "category_weights": dict(options.category_weights)}
@@ -184,6 +209,27 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
     sizes = ", ".join(f"{c} ({len(v)})" for c, v in vocabularies.items())
     log(f"Conditioning on {sizes} with {options.fusion} fusion.")
     return spec, codes
+
+
+def refuse_uninformative(train_frame, vocabularies: dict) -> None:
+    """A conditioning column with one category among the training samples
+    tells none apart; one with a category of its own for every training
+    sample (an id) teaches the model each sample, and every new one is then
+    'unknown'. Either is a wrong column, so it is named."""
+    for column, categories in vocabularies.items():
+        n_values = int(train_frame[column].notna().sum())
+        if len(categories) == 1:
+            raise AAMInputError(
+                f"The conditioning column {column!r} has one category ({categories[0]!r}) "
+                "among the training samples, so it tells none apart: condition on a "
+                "column whose values differ between samples, or leave it out.")
+        if n_values > 2 and len(categories) == n_values:
+            raise AAMInputError(
+                f"The conditioning column {column!r} has a value of its own for every "
+                f"training sample ({n_values} categories): is it an id column? The "
+                "model would learn each sample, and every new one would be 'unknown'. "
+                "Condition on what new samples share with the training ones (a study, "
+                "a sequencing run), or leave it out.")
 
 
 def classification_task(target, train_rows, train: TrainConfig, conditions, weights):

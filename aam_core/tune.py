@@ -321,7 +321,8 @@ def best_result(study, kind: str, fixed: dict, path, folds: int) -> TuneResult:
     best = study.best_trial
     metric = METRIC[kind][0]
     settings = {**fixed, **best.params}
-    about = {"written_by": "aam tune", "study": str(path), "trial": best.number,
+    about = {"written_by": "aam tune", "command": f"fit-{kind}", "study": str(path),
+             "trial": best.number,
              metric: best.value, "folds": folds,
              "fold_scores": best.user_attrs.get("fold_scores"), "trials": len(states),
              "finished": finished,

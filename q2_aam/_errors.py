@@ -203,7 +203,12 @@ def _breakdowns(errors, frame, types: dict, output_dir: str):
 
 def _format(value) -> str:
     if isinstance(value, (float, np.floating)):
-        return '' if np.isnan(value) else f'{value:.4g}'
+        if np.isnan(value):
+            return ''
+        # whole numbers in full: a study id 10317 is no 1.032e+04
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f'{value:.4g}'
     return str(value)
 
 

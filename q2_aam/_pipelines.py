@@ -12,9 +12,8 @@ import biom
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.data.distances import matrix_positions
 from aam_core.data.split import holdout_split
-from aam_core.errors import AAMInputError
+from aam_core.errors import AAMInputError, refuse_missing
 from aam_core.settings import BY_NAME, for_action
 from aam_core.spelling import spelled, spelled_input
 
@@ -82,8 +81,10 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
     targets = targets.dropna()
     if distance_matrix is not None:
         # here, not in each split's pretraining, so the count is the table's
-        matrix_positions(distance_matrix.view(skbio.DistanceMatrix).ids, list(targets.index),
-                         f'the distance matrix ({spelled_input("distance_matrix")})')
+        refuse_missing(list(targets.index), set(distance_matrix.view(skbio.DistanceMatrix).ids),
+                       f'the distance matrix ({spelled_input("distance_matrix")})',
+                       'Compute the distances on this table, or filter the table to the '
+                       "matrix's samples.")
     return biom_table, targets
 
 

@@ -21,6 +21,11 @@ class CountTable:
     @classmethod
     def from_biom(cls, table) -> "CountTable":
         """From a biom.Table (features x samples, as BIOM stores it)."""
+        if not hasattr(table, "matrix_data"):  # e.g. a DataFrame: no traceback
+            raise AAMInputError(
+                f"The table must be a biom.Table (biom.load_table('table.biom')), not "
+                f"{type(table).__name__}. A DataFrame of counts, samples by features: "
+                "biom.Table(frame.T.to_numpy(), list(frame.columns), list(frame.index)).")
         matrix = table.matrix_data.T.tocsr().astype(np.float64)
         return cls(list(map(str, table.ids(axis="sample"))),
                    list(map(str, table.ids(axis="observation"))), matrix)

@@ -8,9 +8,19 @@ import numpy as np
 from ..config import TrainConfig
 from ..errors import AAMInputError
 from ..option import choices_of
-from ..spelling import spelled
+from ..spelling import spelled_column
 
 NORMALISATIONS = choices_of(TrainConfig, "normalisation")
+
+
+def _spread(values: np.ndarray) -> float:
+    """The standard deviation, of the values divided by their largest
+    magnitude first: squares of values below ~1e-154 underflow to 0 (and
+    above ~1e154 overflow), which would leave such targets unscaled."""
+    size = float(np.abs(values).max()) if len(values) else 0.0
+    if size == 0.0 or not np.isfinite(size):
+        return float(values.std()) if len(values) else 0.0
+    return float((values / size).std() * size)
 
 
 @dataclass(frozen=True)
@@ -26,7 +36,7 @@ class TargetScaler:
                                 f"not {method!r}.")
         values = np.asarray(values, dtype=np.float64)
         if method == "zscore":
-            shift, scale = values.mean(), values.std()
+            shift, scale = values.mean(), _spread(values)
         elif method == "minmax":
             shift, scale = values.min(), values.max() - values.min()
         else:
@@ -81,10 +91,10 @@ class CategoryScaler:
             stats[category] = (own.shift, own.scale if spread else overall.scale)
         if not stats:
             raise AAMInputError(
-                f"No category of {spelled('normalise_by', column)} has two training "
+                f"No category of {spelled_column('normalise_by', column)} has two training "
                 "samples or more, so none gets a normalisation of its own (is it an id "
                 f"column?): choose a column whose categories are shared, or leave out "
-                f"{spelled('normalise_by')}.")
+                f"{spelled_column('normalise_by')}.")
         return cls(column, overall, stats)
 
     def parameters(self, categories, log=None) -> tuple:

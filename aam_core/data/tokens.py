@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import AAMInputError
-from ..spelling import spelled
+from ..spelling import spelled, spelled_input
 
 PAD, A, C, G, T, N, MASK = range(7)
 VOCAB = {"PAD": PAD, "A": A, "C": C, "G": G, "T": T, "N": N, "MASK": MASK}
@@ -61,7 +61,8 @@ def resolve_sequences(feature_ids: Sequence[str],
             raise AAMInputError(
                 f"{len(missing)} feature(s) of the table have no sequence in "
                 f"the sequences given, e.g. {_examples(missing)}. Pass the "
-                "FeatureData[Sequence] that belongs to this table.")
+                f"representative sequences ({spelled_input('sequences')}) that belong "
+                "to this table.")
         return [str(sequences[f]) for f in feature_ids]
     not_dna = [f for f in feature_ids if not is_dna(f)]
     if not_dna:

@@ -135,7 +135,7 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
         run.epoch(epoch, state)
         run.end_epoch(epoch, state, started, log)
     model.load_state_dict(state.best_state)
-    log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4f}).")
+    log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4g}).")
     return TrainResult(pd.DataFrame(state.records), state.best_epoch, run.key)
 
 

@@ -8,11 +8,15 @@ HIGHER_IS_BETTER = {"loss": False, "mae": False, "rmse": False, "r2": True,
 
 
 def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
-    error = predicted - truth
-    total = ((truth - truth.mean()) ** 2).sum()
+    # squares on the truth's own scale: targets near 1e-200 (or 1e200) would
+    # underflow (overflow) when squared in their units
+    size = float(np.abs(truth).max()) if len(truth) else 0.0
+    size = size if 0.0 < size < np.inf else 1.0
+    error, centred = (predicted - truth) / size, (truth - truth.mean()) / size
+    total = (centred ** 2).sum()
     r2 = 1.0 - (error ** 2).sum() / total if total > 0 else float("nan")
-    return {"mae": float(np.abs(error).mean()),
-            "rmse": float(np.sqrt((error ** 2).mean())),
+    return {"mae": float(np.abs(error).mean() * size),
+            "rmse": float(np.sqrt((error ** 2).mean()) * size),
             "r2": float(r2)}
 
 

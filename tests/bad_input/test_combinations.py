@@ -60,7 +60,7 @@ API = {  # case: (call, fragment of the expected message)
         "learning_rate=0.01 only acts with find_learning_rate=False"),
     "normalise-by-without-normalisation": (
         lambda: _fit(normalisation="none", normalise_by=_metadata().get_column("site")),
-        "normalise_by='site' normalises the target per category, but "
+        "normalise_by (column 'site') normalises the target per category, but "
         "normalisation='none' turns normalisation off"),
     "normalise-by-the-target": (
         lambda: plugin.methods.fit_regressor(
@@ -68,7 +68,7 @@ API = {  # case: (call, fragment of the expected message)
             normalise_by=qiime2.CategoricalMetadataColumn(
                 _metadata().get_column("site").to_series().rename("age")),
             ensemble_size=1, **TINY),
-        "normalise_by='age' names the target column: the target cannot be "
+        "normalise_by (column 'age') names the target column: the target cannot be "
         "normalised by itself"),
     "unknown-rate-without-conditioning": (
         lambda: _fit(unknown_rate=0.3),

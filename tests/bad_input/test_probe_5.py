@@ -92,7 +92,7 @@ API = {  # case: (call, fragment of the expected message)
         lambda: plugin.methods.fit_regressor(
             table=_table(), metadata=_age(), **TINY,
             normalise_by=_column([f"s{i}" for i in range(16)], "subject")),
-        "No category of normalise_by='subject' has two training samples or more"),
+        "No category of normalise_by (column 'subject') has two training samples or more"),
     "interval-from-one-quantile": (
         _one_quantile_interval,
         "This regressor predicts one quantile (0.5), and an interval needs a lower and "
