@@ -12,18 +12,11 @@ from aam_core import api
 from aam_core.config import TrainConfig
 from aam_core.errors import AAMInputError
 from aam_core.train.metrics import regression_metrics
-from tests.conftest import write_example_files
 from tests.core.test_aam_command_probe_5 import RUN, aam
+from tests.core.test_aam_command_probe_11 import files  # noqa: F401 (a fixture)
 from tests.core.test_aam_command_probe_6 import refused
 
 TINY = dict(epochs=1, ensemble_size=1, batch_size=8, n_threads=1, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("probe-12-aam")
-    write_example_files(folder, 24)
-    return folder
 
 
 @pytest.fixture(scope="module")
