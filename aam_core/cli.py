@@ -168,6 +168,25 @@ def _numeric(column, for_categories: str = "use fit-classifier", declared=None):
     return values
 
 
+def _classes(column, declared=None):
+    """A classifier's target column; labels that are one number written two
+    ways ('1' and '01', '2' and '2.0') are refused unless the file declares
+    the column categorical: QIIME 2 would read them as one number."""
+    values, bad = _as_numbers(column)
+    if declared == "categorical" or len(bad) or column.isna().all():
+        return column
+    texts = column.dropna().astype(str)
+    spellings = texts.groupby(values.dropna().to_numpy()).unique()
+    twice = [list(v) for v in spellings if len(v) > 1]
+    if twice:
+        raise AAMInputError(
+            f"The target column {column.name!r} writes one number in two ways "
+            f"({' and '.join(map(repr, twice[0][:2]))}), which would be two classes "
+            "here and one number in QIIME 2: write each class one way, or declare "
+            "the column categorical in a '#q2:types' row to keep them apart.")
+    return column
+
+
 def _declared(frame, name: str):
     """A column's type in the metadata file's '#q2:types' row, or None."""
     return frame.attrs.get("q2:types", {}).get(name)
@@ -378,8 +397,8 @@ def cmd_fit(args, kind: str) -> int:
         table, sequences = _inputs(args)
         frame = _metadata_of(table, args)
         target = _column(frame, args.target, args.metadata)
-        target = _numeric(target, declared=_declared(frame, target.name)) \
-            if kind == "regressor" else target
+        target = (_numeric if kind == "regressor" else _classes)(
+            target, declared=_declared(frame, target.name))
         groups = _column(frame, args.groups, args.metadata) if args.groups else None
         conditioning = None
         if args.conditioning:
@@ -516,7 +535,7 @@ def cmd_tune(args) -> int:
     frame = _metadata_of(table, args)
     target = _column(frame, args.target, args.metadata)
     target = _numeric(target, "pass --kind classifier", _declared(frame, target.name)) \
-        if kind == "regressor" else target
+        if kind == "regressor" else _classes(target, _declared(frame, target.name))
     groups = _column(frame, args.groups, args.metadata) if args.groups else None
     pretrained = ModelBundle.load(args.pretrained) if args.pretrained else None
     result = tune.tune(kind, table, target, sequences, groups, pretrained,

@@ -147,3 +147,23 @@ def test_settings_tuned_for_a_classifier_are_refused_by_fit_regressor(files, tmp
                        "--output-dir", tmp_path / "run", *RUN)
     refused(output, code, "holds the settings aam tune found for aam fit-classifier, not "
             "aam fit-regressor")
+
+
+def test_one_number_written_two_ways_is_not_two_classes(files, tmp_path, capsys):
+    """Labels 1 / 01 / 2 / 2.0 were four classes; QIIME 2 reads two numbers."""
+    metadata = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)
+    metadata["code"] = ["1", "01", "2", "2.0"] * 6
+    metadata.to_csv(tmp_path / "md.tsv", sep="\t")
+    code, output = aam(capsys, "fit-classifier", "--table", files / "table.biom",
+                       "--metadata", tmp_path / "md.tsv", "--target", "code",
+                       "--output-dir", tmp_path / "run", *RUN)
+    refused(output, code, "writes one number in two ways ('1' and '01')")
+    # declared categorical, they stay four classes, as in QIIME 2
+    lines = (tmp_path / "md.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    types = ["#q2:types"] + ["categorical"] * (len(header) - 1)
+    (tmp_path / "typed.tsv").write_text("\n".join([lines[0], "\t".join(types), *lines[1:]]))
+    code, output = aam(capsys, "fit-classifier", "--table", files / "table.biom",
+                       "--metadata", tmp_path / "typed.tsv", "--target", "code",
+                       "--output-dir", tmp_path / "typed", *RUN)
+    assert code == 0, output
