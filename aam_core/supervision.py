@@ -226,8 +226,9 @@ def refuse_uninformative(train_frame, vocabularies: dict) -> None:
         if n_values > 2 and len(categories) == n_values:
             raise AAMInputError(
                 f"The conditioning column {column!r} has a value of its own for every "
-                f"training sample ({n_values} categories): is it an id column? The "
-                "model would learn each sample, and every new one would be 'unknown'. "
+                f"training sample ({n_values} categories): is it an id column, or a "
+                "measurement? Conditioning reads categories: the model would learn "
+                "each sample, and every new one would be 'unknown'. "
                 "Condition on what new samples share with the training ones (a study, "
                 "a sequencing run), or leave it out.")
 
