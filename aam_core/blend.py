@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import AAMInputError
+from .errors import AAMInputError, near_misses
 from .spelling import spelled, spelled_input
 
 
@@ -53,10 +53,11 @@ def check(predictions: list, weights: list) -> None:
         other = set(map(str, series.index))
         if other != first:
             only_first, only_other = sorted(first - other), sorted(other - first)
+            sides = [f"{len(ids)} only in set {n}, e.g. {_some(ids)}"
+                     for n, ids in ((1, only_first), (number, only_other)) if ids]
             raise AAMInputError(
                 f"{given}: set 1 and set {number} predict different samples "
-                f"({len(only_first)} only in set 1, e.g. {_some(only_first)}; "
-                f"{len(only_other)} only in set {number}, e.g. {_some(only_other)}). "
+                f"({'; '.join(sides)}).{near_misses(only_first, only_other)} "
                 "Predict the same table with each model, then blend.")
     _refuse_repeats(predictions, given)
 
@@ -70,8 +71,9 @@ def _refuse_repeats(predictions: list, given: str) -> None:
         key = tuple(values.index), tuple(pd.to_numeric(values).to_numpy(float))
         if key in seen:
             raise AAMInputError(f"{given}: sets {seen[key]} and {number} are the same "
-                                "predictions; blending them changes nothing. Give the "
-                                "predictions of different models.")
+                                "predictions (one set given twice). Give the predictions "
+                                f"of different models, each once; to count one more, give "
+                                f"it a larger {spelled('weights')}.")
         seen[key] = number
 
 

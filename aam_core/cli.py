@@ -172,6 +172,11 @@ def _classes(column, declared=None):
     """A classifier's target column; labels that are one number written two
     ways ('1' and '01', '2' and '2.0') are refused unless the file declares
     the column categorical: QIIME 2 would read them as one number."""
+    if declared == "numeric":
+        raise AAMInputError(
+            f"The target column {column.name!r} is declared numeric (the file's "
+            "'#q2:types' row), and a classifier needs a categorical one: use "
+            "fit-regressor for numbers, or declare it categorical.")
     values, bad = _as_numbers(column)
     if declared == "categorical" or len(bad) or column.isna().all():
         return column

@@ -5,6 +5,19 @@ class AAMInputError(ValueError):
     """Input data or parameters that cannot be used as given."""
 
 
+def near_misses(missing, available) -> str:
+    """A hint for ids that differ from another input's only by case or
+    surrounding spaces: in a message the difference is invisible."""
+    folded = {str(a).strip().casefold(): str(a) for a in available}
+    pairs = [(m, folded[str(m).strip().casefold()]) for m in missing
+             if str(m).strip().casefold() in folded]
+    if not pairs:
+        return ""
+    table_id, other = pairs[0]
+    return (f" {len(pairs)} of them differ only by case or spaces (e.g. {table_id!r} "
+            f"here, {other!r} there): sample ids must match exactly.")
+
+
 def refuse_missing(sample_ids, available, source: str, fix: str) -> None:
     """An error naming the table's samples that `available` (ids of a
     per-sample input) lacks, and `fix`."""
@@ -12,7 +25,8 @@ def refuse_missing(sample_ids, available, source: str, fix: str) -> None:
     if missing:
         shown = ", ".join(map(repr, missing[:5]))
         raise AAMInputError(f"{len(missing)} sample(s) of the table are not in "
-                            f"{source}, e.g. {shown}. {fix}")
+                            f"{source}, e.g. {shown}.{near_misses(missing, available)} "
+                            f"{fix}")
 
 
 def refuse_disjoint(named, samples, source: str, consequence: str, fix: str) -> None:
@@ -41,4 +55,5 @@ def refuse_samples_without_metadata(table_ids, metadata_ids, missing_samples: st
     if missing and missing_samples == "error":
         raise AAMInputError(
             f"{len(missing)} sample(s) of the table are not in the metadata "
-            f"(e.g. {', '.join(missing[:5])}). Add them, or pass {option} to drop them.")
+            f"(e.g. {', '.join(missing[:5])}).{near_misses(missing, present)} Add them, "
+            f"or pass {option} to drop them.")

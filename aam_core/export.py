@@ -163,7 +163,8 @@ def onnx_inputs(bundle: ModelBundle, table, sequences=None, log=None) -> tuple:
     the rules the model was trained with; slots past a sample's ASVs are
     padding (PAD tokens, abundance 0)."""
     data = DataConfig(**bundle.config["data"]).for_prediction()
-    prepared = prepare(table, sequences, data, log or (lambda message: None))
+    prepared = prepare(table, sequences, data, log or (lambda message: None),
+                       model_rules=True)  # no sample dropped, no longer reads
     builder = BatchBuilder(prepared.table.counts, prepared.tokens, data)
     rows = np.arange(len(prepared.table.sample_ids))
     profiles = [builder.sample_profile(row, None, augment=False) for row in rows]

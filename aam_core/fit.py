@@ -153,7 +153,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                            train.random_state, groups, train.ensemble_validation)
     if kind == "classifier":
         supervision.refuse_class_groups(inputs.groups, target)
-        supervision.check_classes(target, splits, train.ensemble_validation)
+        supervision.check_classes(target, splits, train.ensemble_validation, log)
     # what all members share (normalisation, vocabularies, weights) is fitted
     # on the samples they train on: one member's, or all of them for an
     # ensemble, whose members between them train on every sample

@@ -108,10 +108,10 @@ _LEADING = [
                columns."""} for command in FIT_COMMANDS},
                 "predict": {"help": """
                The conditioning metadata of the samples, for a model fitted with
-               conditioning (the columns it was fitted on are taken from it).
-               Missing samples, columns or categories use the 'unknown'
-               embedding, with a message; without it every sample is
-               unknown."""}}),
+               conditioning or a target normalised per category: it must hold
+               the columns the model was fitted on (they are taken from it).
+               Missing samples or values, and categories not seen in training,
+               use the 'unknown' embedding, with a message."""}}),
     Option("test_size", "float", 0.2,
            "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
            inclusive=(False, False), actions=HOLDOUT,

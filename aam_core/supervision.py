@@ -88,8 +88,11 @@ def _check_numbers(target: pd.Series) -> None:
                             "to learn. Choose a column that varies.")
 
 
-def check_classes(target: pd.Series, splits, validation: str = "random") -> None:
-    """Each member of a classifier must see two classes in training."""
+def check_classes(target: pd.Series, splits, validation: str = "random",
+                  log=None) -> None:
+    """Each member of a classifier must see two classes in training; a
+    class a member never trains on (all its samples went to validation) is
+    said, as that member cannot predict it."""
     # with 'folds' each member holds out a whole fold, whatever the fraction
     remedy = (f"{spelled('ensemble_validation', 'random')} (a smaller split per "
               "member)" if validation == "folds" else
@@ -101,6 +104,11 @@ def check_classes(target: pd.Series, splits, validation: str = "random") -> None
                 f"The training samples of ensemble member {number} are all of "
                 f"class {seen[0]!r} (the others went to validation): give more "
                 f"samples (groups) of the other classes, or {remedy}.")
+        unseen = sorted(set(target.unique()) - set(seen))
+        if unseen and log is not None:
+            log(f"Warning: ensemble member {number} trains on no sample of class(es) "
+                f"{', '.join(map(repr, unseen[:5]))} (all went to validation), so it "
+                "cannot predict them: give more samples of them, or leave them out.")
 
 
 def group_values(groups, index: pd.Index, log=None):

@@ -168,12 +168,29 @@ def read_metadata(path: str):
     # the declared column types, which decide numeric or categorical as in QIIME 2
     frame.attrs["q2:types"] = {} if types.empty else {
         c: str(v).strip().lower() for c, v in types.iloc[0].items() if isinstance(v, str)}
+    _numbers_where_declared(frame, path)
     repeated = frame.index[frame.index.duplicated()].unique()
     if len(repeated):
         raise AAMInputError(f"{path} holds the sample id(s) {list(repeated[:5])} on more "
                             "than one row; sample ids must be unique. Remove or merge "
                             "the repeated rows.")
     return frame
+
+
+def _numbers_where_declared(frame, path) -> None:
+    """A column the '#q2:types' row declares numeric holds numbers (or
+    empty cells), or the file is refused, as QIIME 2 refuses it."""
+    import pandas as pd
+    for column, declared in frame.attrs["q2:types"].items():
+        if declared != "numeric":
+            continue
+        cells = frame[column].astype(str).str.strip()
+        text = cells[(cells != "") & pd.to_numeric(cells, errors="coerce").isna()]
+        if len(text):
+            raise AAMInputError(
+                f"{path}: the column {column!r} is declared numeric (its '#q2:types' "
+                f"row) but holds {text.iloc[0]!r} (sample {text.index[0]!r}); QIIME 2 "
+                "refuses such a file: declare it categorical, or fix the value.")
 
 
 def _read_tsv(path: str, option: str):

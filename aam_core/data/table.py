@@ -59,9 +59,12 @@ class CountTable:
 
 
 # how to leave out empty samples, where the user is (QIIME 2 or plain files)
-_REMOVE_EMPTY = ("e.g. qiime feature-table filter-samples --p-min-frequency 1",
-                 "e.g. with biom-format: table.filter(lambda values, id, md: "
-                 "values.sum() > 0)")
+_BIOM_FILTER = "table.filter(lambda values, id, md: values.sum() > 0)"
+_REMOVE_EMPTY = {
+    "q2cli": "e.g. qiime feature-table filter-samples --p-min-frequency 1",
+    "python": "e.g. feature_table.methods.filter_samples(table=..., min_frequency=1) "
+              f"for an artifact, or {_BIOM_FILTER} for a biom.Table",
+    "aam": f"e.g. with biom-format: {_BIOM_FILTER}"}
 
 
 def clean_table(table: CountTable, rarefaction_depth: int,
@@ -87,7 +90,7 @@ def clean_table(table: CountTable, rarefaction_depth: int,
             f"{len(empty)} sample(s) of the table have zero counts, so nothing "
             f"can be said of them: {', '.join(map(str, empty[:10]))}"
             f"{' ...' if len(empty) > 10 else ''}. Remove them from the table "
-            f"first ({_REMOVE_EMPTY[interface() == 'aam']}).")
+            f"first ({_REMOVE_EMPTY[interface()]}).")
     if (~keep).any():
         log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
     if rarefaction_depth > 0:

@@ -55,7 +55,7 @@ API = {  # case: (call, fragment of the expected message)
                          "weights must be a number, not nan"),
     "blend-the-same-set-twice": (
         lambda: _blend(_examples.predictions_factory(), _examples.predictions_factory()),
-        "sets 1 and 2 are the same predictions; blending them changes nothing"),
+        "sets 1 and 2 are the same predictions (one set given twice)"),
     "lower-bound-nan": (lambda: _fit(lower_bound=float("nan")),
                         "lower_bound must be a number, not nan"),
     "upper-bound-nan": (lambda: _fit(upper_bound=float("nan")),
