@@ -241,8 +241,10 @@ class TrainConfig:
         actions=TRAINING + PIPELINES + APPLYING,
         commands=TRAINING_COMMANDS + APPLY_COMMANDS)
     mask_ratio: float = setting(
-        0.15, "Fraction of nucleotides masked for the nucleotide loss.", low=0,
-        high=1, actions=TRAINING, commands=TRAINING_COMMANDS,
+        0.15, "Fraction of nucleotides masked for the nucleotide loss (above 0: "
+        "masking none would leave the loss nothing to learn; to skip it, set "
+        "nucleotide_weight to 0).", low=0, high=1, inclusive=(False, False),
+        actions=TRAINING, commands=TRAINING_COMMANDS,
         needs=("nucleotide_weight", "above", 0))
     nucleotide_weight: float = setting(
         1.0, "Weight of the masked-nucleotide loss; 0 skips it.", low=0,

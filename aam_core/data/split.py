@@ -147,15 +147,7 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     test_units = []
     for _, members in strata.groupby(strata, sort=True):
         unit_ids = list(members.index)
-        wanted = test_size * sizes[unit_ids].sum()
-        chosen, taken = [], 0
-        for position in rng.permutation(len(unit_ids)):
-            # stop at the wanted size, and leave one unit for training
-            if taken >= wanted or len(chosen) == len(unit_ids) - 1:
-                break
-            chosen.append(unit_ids[position])
-            taken += sizes[unit_ids[position]]
-        test_units += chosen
+        test_units += _test_units(unit_ids, sizes, test_size * sizes[unit_ids].sum(), rng)
     is_test = units.isin(set(test_units)).to_numpy()
     train_ids = list(units.index[~is_test])
     test_ids = list(units.index[is_test])
@@ -165,6 +157,24 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
             f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more "
             f"samples (or groups), or change {spelled('test_size')}.")
     return train_ids, test_ids
+
+
+def _test_units(unit_ids: list, sizes: pd.Series, wanted: float, rng) -> list:
+    """Units (groups) of one stratum for the test set, in a random order,
+    until `wanted` samples: the first one no larger than needed (if any
+    is), then each that brings the count closer to `wanted`, so one big
+    group cannot take the test set past a set of small ones; one unit is
+    always left for training."""
+    order = [unit_ids[p] for p in rng.permutation(len(unit_ids))]
+    fits = [u for u in order if sizes[u] <= max(wanted, sizes[unit_ids].min())]
+    chosen, taken = [], 0
+    for unit in ([fits[0]] if fits else []) + [u for u in order if not fits or u != fits[0]]:
+        if taken >= wanted or len(chosen) == len(unit_ids) - 1:
+            break
+        if not chosen or abs(taken + sizes[unit] - wanted) < abs(taken - wanted):
+            chosen.append(unit)
+            taken += sizes[unit]
+    return chosen
 
 
 def _refuse_lone_classes(labels: pd.Series, grouped: bool) -> None:
