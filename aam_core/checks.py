@@ -23,6 +23,8 @@ def before_command(args) -> list:
     created (for remove_if_empty, should the command then fail)."""
     if getattr(args, "device", None) == "cuda":
         check_cuda()
+    # before any folder is made: a refusal leaves nothing behind
+    tracking.check_available(args)  # a missing optional package, not a traceback
     # option ranges are checked where the flags are parsed (their declarations)
     created = []
     # the TensorBoard event folder too: a file in its place would otherwise
@@ -38,7 +40,6 @@ def before_command(args) -> list:
             writable_directory(getattr(args, option), "--" + option.replace("_", "-"))
     if getattr(args, "output", None) is not None:
         writable_file(args.output, "--output")
-    tracking.check_available(args)  # a missing optional package, not a traceback
     return created
 
 

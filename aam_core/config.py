@@ -534,3 +534,16 @@ def current_names(config: dict) -> dict:
     return {**config, **{block: renamed(cls, config[block])
                          for block, cls in SAVED_BLOCKS.items()
                          if isinstance(config.get(block), dict)}}
+
+
+# the options that act only on a network trained by gradient (TrainConfig,
+# DataConfig fields): the ridge readout (readout.py) trains none, so set
+# away from their defaults they would be ignored
+GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "grad_clip",
+                 "patience", "mask_ratio", "nucleotide_weight", "target_weight",
+                 "huber_delta", "overprediction_weight", "underprediction_weight",
+                 "abundance_weight", "alpha_weight", "taxonomy_weight", "scheduler",
+                 "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
+                 "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
+                 "abundance_mask_ratio", "gradient_checkpointing", "compile",
+                 "freeze_nucleotide_encoder", "normalisation")

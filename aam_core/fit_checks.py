@@ -29,6 +29,12 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
             f"would be ignored: leave it at 0, or set {spelled(frozen[-1], False)}"
             + (f" and leave out {spelled('freeze_encoder')}." if train.freeze_encoder
                else "."))
+    if pretrained and train.freeze_encoder and train.gradient_checkpointing:
+        # the frozen encoder keeps no activations for a backward pass
+        raise AAMInputError(
+            f"{spelled('gradient_checkpointing', True)} saves the encoder's memory in "
+            f"the backward pass, and {spelled('freeze_encoder', True)} leaves it none "
+            f"(its ASV vectors are cached), so it would be ignored: leave out one of them.")
     if pretrained and train.freeze_encoder and train.abundance_weight > 0:
         raise AAMInputError(
             f"{spelled('freeze_encoder', True)} keeps the whole pretrained encoder from "
@@ -96,6 +102,12 @@ def check_head(kind: str, train: TrainConfig, architecture: ModelConfig) -> None
             f"{spelled('head_dropout', architecture.head_dropout)} acts in the head's "
             f"hidden layers, but {spelled('hidden_layers', 0)} makes the head linear, "
             f"so it would be ignored: leave {spelled('head_dropout')} at its default.")
+    if kind == "regressor" and architecture.residual_head and not widths:
+        raise AAMInputError(
+            f"{spelled('residual_head', True)} makes the head's hidden layers residual "
+            f"blocks, but {spelled('hidden_layers', 0)} makes the head linear, so it "
+            f"would be ignored: set {spelled('hidden_layers')} to 1 or more, or leave "
+            f"out {spelled('residual_head')}.")
 
 
 def check_conditioning(options: ConditioningConfig, given: bool) -> None:

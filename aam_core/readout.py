@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .config import GRADIENT_ONLY
 from .errors import AAMInputError
 from .spelling import spelled
 from .train.cache import cache_asv_vectors
@@ -34,16 +35,6 @@ INNER_FOLDS = 5
 # rule's, from it on the smallest cross-validated error's (measured on the
 # grouped folds: docs/label-efficiency.md)
 FEW_GROUPS = 40
-# the options that act only on a network trained by gradient (TrainConfig,
-# DataConfig fields): set away from their defaults, they would be ignored
-GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "grad_clip",
-                 "patience", "mask_ratio", "nucleotide_weight", "target_weight",
-                 "huber_delta", "overprediction_weight", "underprediction_weight",
-                 "abundance_weight", "alpha_weight", "taxonomy_weight", "scheduler",
-                 "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
-                 "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
-                 "abundance_mask_ratio", "gradient_checkpointing", "compile",
-                 "freeze_nucleotide_encoder", "normalisation")
 # the fit is least squares: 'huber' (the default loss) is read as 'mse', and
 # 'quantile' adds the residuals' quantiles; 'mae' and 'asymmetric' are not it
 LOSSES = ("huber", "mse", "quantile")

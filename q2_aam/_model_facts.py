@@ -8,6 +8,8 @@ objectives that ran are read from the history's columns (a term has a
 train_<name> column only if it was trained), the rest from the settings.
 Models saved before training.run was recorded say "not recorded".
 """
+from aam_core.config import GRADIENT_ONLY
+
 NOT_RECORDED = 'not recorded'
 # facts of the run, and settings shown elsewhere on the page
 _NOT_SETTINGS = ('run', 'best_epoch', 'seed', 'device')
@@ -26,6 +28,7 @@ _SCHEDULE_SETTINGS = {'lr_cycles': 'cosine_restarts', 'plateau_patience': 'plate
 _CUDA_SETTINGS = ('precision', 'compile', 'auto_batch_size')
 _PRETRAINED_SETTINGS = ('freeze_encoder', 'freeze_nucleotide_encoder')
 _ENSEMBLE_SETTINGS = ('ensemble_size', 'ensemble_validation')
+_NOT_RIDGE = GRADIENT_ONLY + ('freeze_encoder',)
 
 
 # head fields of the architecture, by the kind of model whose head they shape
@@ -65,6 +68,8 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         name not in _ENSEMBLE_SETTINGS or int(training.get('ensemble_size', 1)) > 1,
         name != 'patience' or float(training.get('validation_fraction', 0)) > 0,
         name != 'find_learning_rate' or bool(value),
+        # the ridge readout solves a frozen encoder's head: no gradient step
+        training.get('readout') != 'ridge' or name not in _NOT_RIDGE,
     ]
     return all(checks)
 
