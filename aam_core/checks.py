@@ -23,8 +23,6 @@ def before_command(args) -> list:
     created (for remove_if_empty, should the command then fail)."""
     if getattr(args, "device", None) == "cuda":
         check_cuda()
-    # before any folder is made: a refusal leaves nothing behind
-    tracking.check_available(args)  # a missing optional package, not a traceback
     # option ranges are checked where the flags are parsed (their declarations)
     created = []
     # the TensorBoard event folder too: a file in its place would otherwise
@@ -40,6 +38,11 @@ def before_command(args) -> list:
             writable_directory(getattr(args, option), "--" + option.replace("_", "-"))
     if getattr(args, "output", None) is not None:
         writable_file(args.output, "--output")
+    try:
+        tracking.check_available(args)  # a missing optional package, not a traceback
+    except AAMInputError:
+        remove_if_empty(created)  # the folders just made for this run
+        raise
     return created
 
 
