@@ -36,7 +36,7 @@ from pathlib import Path
 
 from . import checks, tracking
 from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
-from .data.io import existing, read_fasta, read_metadata, read_table
+from .data.io import as_numbers, existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError, refuse_samples_without_metadata
 from .option import FIT_COMMANDS, Option
 from .settings import build, fit_arguments, for_command, given
@@ -136,13 +136,6 @@ def _column(frame, name: str, path: str):
     return frame[name]
 
 
-def _as_numbers(column):
-    """(the column as numbers, its values that are not numbers)."""
-    import pandas as pd
-    values = pd.to_numeric(column, errors="coerce")
-    return values, column[values.isna() & column.notna()]
-
-
 # what pandas (and R) read as missing, but QIIME 2 reads as text
 _NA_WORDS = {"na", "n/a", "nan", "null", "none", "-nan", "#n/a", "<na>"}
 
@@ -156,7 +149,7 @@ def _numeric(column, for_categories: str = "use fit-classifier", declared=None):
             f"The target column {column.name!r} is declared categorical (the file's "
             f"'#q2:types' row), and a regressor needs a numeric one; {for_categories} "
             "for categories, or declare it numeric.")
-    values, bad = _as_numbers(column)
+    values, bad = as_numbers(column)
     if len(bad):
         missing = [v for v in bad.unique() if str(v).lower() in _NA_WORDS]
         hint = (f"; QIIME 2 reads only empty cells as missing, so leave the cells of "
@@ -177,7 +170,7 @@ def _classes(column, declared=None):
             f"The target column {column.name!r} is declared numeric (the file's "
             "'#q2:types' row), and a classifier needs a categorical one: use "
             "fit-regressor for numbers, or declare it categorical.")
-    values, bad = _as_numbers(column)
+    values, bad = as_numbers(column)
     if declared == "categorical" or len(bad) or column.isna().all():
         return column
     texts = column.dropna().astype(str)
@@ -439,7 +432,7 @@ def _as_qiime2_types(frame, columns: list):
     are one category here as in the actions; text otherwise."""
     out = frame[columns].copy()
     for name in columns:
-        values, words = _as_numbers(out[name])
+        values, words = as_numbers(out[name])
         if _declared(frame, name) != "categorical" and not len(words) and \
                 values.notna().any():
             out[name] = values
@@ -457,11 +450,7 @@ def _loss_weights(args, frame, config: ConditioningConfig):
                              "give --loss-weights a categorical column.")
         return config, None
     declared = _declared(frame, name)
-    values, words = _as_numbers(_column(frame, name, args.metadata))
-    if declared == "numeric" and len(words):
-        raise UsageError(f"--loss-weights {name!r} is numeric by the file's '#q2:types' "
-                         f"row, but holds {list(words.unique()[:3])}; correct the values "
-                         "or declare the column categorical.")
+    values, words = as_numbers(_column(frame, name, args.metadata))
     numeric = args.loss_weights is not None and declared != "categorical" and not len(words)
     if not numeric:
         _known_categories(config.category_weights, frame[name], name)

@@ -177,15 +177,21 @@ def read_metadata(path: str):
     return frame
 
 
+def as_numbers(column):
+    """(the column as numbers, its values that are not numbers; missing
+    cells are neither)."""
+    import pandas as pd
+    values = pd.to_numeric(column, errors="coerce")
+    return values, column[values.isna() & column.notna()]
+
+
 def _numbers_where_declared(frame, path) -> None:
     """A column the '#q2:types' row declares numeric holds numbers (or
     empty cells), or the file is refused, as QIIME 2 refuses it."""
-    import pandas as pd
     for column, declared in frame.attrs["q2:types"].items():
         if declared != "numeric":
             continue
-        cells = frame[column].astype(str).str.strip()
-        text = cells[(cells != "") & pd.to_numeric(cells, errors="coerce").isna()]
+        _, text = as_numbers(frame[column])
         if len(text):
             raise AAMInputError(
                 f"{path}: the column {column!r} is declared numeric (its '#q2:types' "

@@ -37,11 +37,11 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     counts = clean_table(counts, data.rarefaction_depth, log, keep_all=model_rules)
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
+    longest = max(map(len, dna), default=1)
     if data.max_length == 0:
-        longest = max(map(len, dna), default=1)
         log(f"max_length: {longest} nt, the longest sequence of the table.")
         data = replace(data, max_length=longest)
-    fix = too_long_for_model(data, max(map(len, dna), default=1)) if model_rules else None
+    fix = too_long_for_model(data, longest) if model_rules else None
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input)
 

@@ -45,6 +45,14 @@ def test_a_declared_numeric_column_of_text_is_refused_as_qiime2_does(files, tmp_
                        "--output-dir", tmp_path / "run", *RUN)
     refused(output, code, "the column 'site' is declared numeric (its '#q2:types' row) "
             "but holds 'gum'")
+    # an empty cell is a missing number, not text
+    ages = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)["age"]
+    metadata = _typed(files, tmp_path, {"age": "numeric"},
+                      age=[""] + list(ages.iloc[1:]))
+    code, output = aam(capsys, "fit-regressor", "--table", files / "table.biom",
+                       "--metadata", metadata, "--target", "age",
+                       "--output-dir", tmp_path / "run2", *RUN)
+    assert code == 0, output
 
 
 def test_onnx_inputs_keep_every_sample_and_give_a_models_advice(files, model):
