@@ -13,13 +13,20 @@ from ..spelling import spelled_column
 NORMALISATIONS = choices_of(TrainConfig, "normalisation")
 
 
-def _spread(values: np.ndarray) -> float:
-    """The standard deviation, of the values divided by their largest
-    magnitude first: squares of values below ~1e-154 underflow to 0 (and
-    above ~1e154 overflow), which would leave such targets unscaled."""
+def magnitude(values: np.ndarray) -> float:
+    """The largest absolute value, the scale to square values on: squares of
+    values below ~1e-154 underflow to 0 (above ~1e154 they overflow); 1 when
+    it is no usable divisor (no values, all 0, or not finite)."""
     size = float(np.abs(values).max()) if len(values) else 0.0
-    if size == 0.0 or not np.isfinite(size):
-        return float(values.std()) if len(values) else 0.0
+    return size if 0.0 < size < np.inf else 1.0
+
+
+def _spread(values: np.ndarray) -> float:
+    """The standard deviation, on the values' own scale (magnitude), so
+    that targets of ~1e-200 are not left unscaled."""
+    if not len(values):
+        return 0.0
+    size = magnitude(values)
     return float((values / size).std() * size)
 
 

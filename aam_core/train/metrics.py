@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..data.targets import magnitude
+
 HIGHER_IS_BETTER = {"loss": False, "mae": False, "rmse": False, "r2": True,
                     "accuracy": True, "f1": True, "auroc": True}
 
@@ -10,8 +12,7 @@ HIGHER_IS_BETTER = {"loss": False, "mae": False, "rmse": False, "r2": True,
 def regression_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
     # squares on the truth's own scale: targets near 1e-200 (or 1e200) would
     # underflow (overflow) when squared in their units
-    size = float(np.abs(truth).max()) if len(truth) else 0.0
-    size = size if 0.0 < size < np.inf else 1.0
+    size = magnitude(truth)
     error, centred = (predicted - truth) / size, (truth - truth.mean()) / size
     total = (centred ** 2).sum()
     r2 = 1.0 - (error ** 2).sum() / total if total > 0 else float("nan")
