@@ -335,6 +335,14 @@ class TrainConfig:
         "taxon (cross-entropy, averaged over the ranks and over the ASVs with "
         "an assigned taxon); 0 skips it.", low=0,
         actions=("pretrain",), commands=("pretrain",))
+    # 1: InfoNCE starts near ln(2 x batch_size - 1), about 4 at batch 32,
+    # the size of the masked-nucleotide loss
+    contrastive_weight: float = setting(
+        0.0, "Weight of the contrastive objective: every training sample is read "
+        "twice, each time as a random half of its reads, and the two views' "
+        "embeddings are pulled together and away from the other samples' "
+        "(InfoNCE on cosine similarity). Doubles the sample encoder's work per "
+        "step. 0 skips it.", low=0, actions=("pretrain",), commands=("pretrain",))
     selection_metric: str = setting(
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",
@@ -542,8 +550,8 @@ def current_names(config: dict) -> dict:
 GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "grad_clip",
                  "patience", "mask_ratio", "nucleotide_weight", "target_weight",
                  "huber_delta", "overprediction_weight", "underprediction_weight",
-                 "abundance_weight", "alpha_weight", "taxonomy_weight", "scheduler",
-                 "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
+                 "abundance_weight", "alpha_weight", "taxonomy_weight",
+                 "contrastive_weight", "scheduler", "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
                  "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
                  "abundance_mask_ratio", "gradient_checkpointing", "compile",
                  "freeze_nucleotide_encoder", "normalisation")

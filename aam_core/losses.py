@@ -163,3 +163,20 @@ def taxonomy_loss(logits: list, labels: torch.Tensor) -> torch.Tensor:
         present.append((known.sum() > 0).to(torch.float32))
     present = torch.stack(present)
     return (torch.stack(per_rank) * present).sum() / present.sum().clamp_min(1.0)
+
+
+# cosine similarities divided by 0.1: the usual InfoNCE temperature, sharp
+# enough that the other view must be the nearest of the batch
+CONTRASTIVE_TEMPERATURE = 0.1
+
+
+def contrastive_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """InfoNCE over two views of B samples: each of the 2B embeddings must
+    pick its sample's other view among the other 2B - 1."""
+    n = first.shape[0]
+    views = F.normalize(torch.cat([first, second]).float(), dim=-1)
+    similarity = views @ views.T / CONTRASTIVE_TEMPERATURE
+    itself = torch.eye(2 * n, dtype=torch.bool, device=views.device)
+    similarity = similarity.masked_fill(itself, float("-inf"))
+    other_view = torch.arange(2 * n, device=views.device).roll(n)
+    return F.cross_entropy(similarity, other_view)

@@ -17,7 +17,8 @@ _NOT_SETTINGS = ('run', 'best_epoch', 'seed', 'device')
 _OBJECTIVE_SETTINGS = {'unifrac_weight': 'unifrac', 'nucleotide_weight': 'nucleotide',
                        'mask_ratio': 'nucleotide', 'abundance_weight': 'abundance',
                        'abundance_mask_ratio': 'abundance', 'target_weight': 'target',
-                       'alpha_weight': 'alpha', 'taxonomy_weight': 'taxonomy'}
+                       'alpha_weight': 'alpha', 'taxonomy_weight': 'taxonomy',
+                       'contrastive_weight': 'contrastive'}
 _LOSS_SETTINGS = {'quantiles': 'quantile', 'huber_delta': 'huber',
                   'overprediction_weight': 'asymmetric',
                   'underprediction_weight': 'asymmetric'}

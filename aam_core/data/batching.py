@@ -49,6 +49,17 @@ def rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarr
     return rng.multinomial(depth, counts / total)
 
 
+def half_of_reads(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One contrastive view of a sample: every read kept with probability
+    1/2, so a view is a rarefaction to about half of the sample's own depth
+    (no common depth, no sample dropped). A view keeps one read of the most
+    abundant ASV when the draw keeps none."""
+    kept = rng.binomial(counts.astype(np.int64), 0.5)
+    if not kept.any():
+        kept[int(np.argmax(counts))] = 1
+    return kept
+
+
 class BatchBuilder:
     """Turns dataset rows into Batches; owns the per-run token matrix."""
 
@@ -60,15 +71,19 @@ class BatchBuilder:
         self.unique_asvs = unique_asvs  # False only to measure the saving
 
     def sample_profile(self, row: int, rng: np.random.Generator | None,
-                       augment: bool = True):
+                       augment: bool = True, view: bool = False):
         """Feature indices and counts of one sample, rarefied and capped;
-        with `augment` (training batches), some ASVs dropped (asv_dropout)."""
+        with `augment` (training batches), some ASVs dropped (asv_dropout);
+        a `view` (contrastive objective) is half of the sample's reads."""
         start, end = self.counts.indptr[row], self.counts.indptr[row + 1]
         features = self.counts.indices[start:end]
         counts = self.counts.data[start:end]
         depth = self.data.rarefaction_depth
         if depth > 0 and rng is not None:
             counts = rarefy(counts, depth, rng)
+        if view and rng is not None:
+            counts = half_of_reads(counts, rng)
+        if (depth > 0 or view) and rng is not None:
             present = counts > 0
             features, counts = features[present], counts[present]
         if augment and self.data.asv_dropout > 0 and rng is not None and len(features) > 1:
@@ -83,8 +98,11 @@ class BatchBuilder:
         return features, counts.astype(np.float64)
 
     def build(self, rows: np.ndarray, rng: np.random.Generator | None = None,
-              augment: bool = True) -> Batch:
-        profiles = [self.sample_profile(int(r), rng, augment) for r in rows]
+              augment: bool = True, views: int = 1) -> Batch:
+        """`views` 2 (contrastive objective): the batch holds every row twice,
+        the second B samples a second view of the first B."""
+        rows = np.tile(np.asarray(rows), views)
+        profiles = [self.sample_profile(int(r), rng, augment, view=views > 1) for r in rows]
         n_slots = max(len(f) for f, _ in profiles)
         asv_mask = np.zeros((len(rows), n_slots), dtype=bool)
         log_abundance = np.zeros((len(rows), n_slots), dtype=np.float32)

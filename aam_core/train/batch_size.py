@@ -56,9 +56,11 @@ def _trial_step(model, data, objective, rows, device, precision) -> int | None:
     torch.cuda.reset_peak_memory_stats(device)
     base = torch.cuda.memory_allocated(device)
     try:
-        batch = data.builder.build(rows, None).to(device)
+        # a contrastive step holds two views of every sample: measure both
+        batch = data.builder.build(rows, None, views=objective.views).to(device)
         with autocast(device, precision):
-            total, _, _ = objective(model, batch, torch.Generator().manual_seed(0))
+            total, _, _ = objective(model, batch, torch.Generator().manual_seed(0),
+                                    views=objective.views)
         total.backward()
         peak = torch.cuda.max_memory_allocated(device) - base
     except torch.cuda.OutOfMemoryError:

@@ -198,12 +198,13 @@ class _Training:
         for done in range(state.step + 1, len(batches) + 1):
             shard = dist.shard(self.data.train_rows[batches[done - 1]])
             rng = dist.step_random(train.random_state, self.generator, epoch, done)
-            batch = self.data.builder.build(shard.rows, rng).to(self.device)
+            views = self.objective.views
+            batch = self.data.builder.build(shard.rows, rng, views=views).to(self.device)
             last = done % self.accumulate == 0 or done == len(batches)
             with dist.no_sync(self.wrapped, last):
                 with autocast(self.device, train.precision):
                     total, terms, _ = self.objective(self.runner, batch, self.generator,
-                                                     shard)
+                                                     shard, views)
                 check_finite(terms, epoch)
                 # gradients of a group of `accumulate` batches add up to their mean
                 group = min(self.accumulate, len(batches) - (done - 1) // self.accumulate

@@ -54,14 +54,27 @@ class Objective:
             weights["alpha"] = self.train.alpha_weight
         if self.taxonomy is not None and self.train.taxonomy_weight > 0 and not frozen:
             weights["taxonomy"] = self.train.taxonomy_weight
+        if self.train.contrastive_weight > 0 and not frozen:
+            weights["contrastive"] = self.train.contrastive_weight
         if self.task is not None and self.train.target_weight > 0:
             weights["target"] = self.train.target_weight
         return weights
 
-    def __call__(self, model, batch, generator: torch.Generator, shard: Shard | None = None):
+    @property
+    def views(self) -> int:
+        """How many views of each sample a training batch holds (2 for the
+        contrastive objective)."""
+        return 2 if "contrastive" in self.weights else 1
+
+    def __call__(self, model, batch, generator: torch.Generator, shard: Shard | None = None,
+                 views: int = 1):
         """Returns (total loss, {term: loss}, model outputs). `shard`: the
-        batch is this process's slice of a global batch (train/distributed.py)."""
+        batch is this process's slice of a global batch (train/distributed.py).
+        `views` 2: the batch's second half is a second view of its first
+        (BatchBuilder.build); a batch of one view has no contrastive term."""
         weights = self.weights
+        if views == 1:
+            weights.pop("contrastive", None)
         tokens, token_targets = batch.tokens, None
         if "nucleotide" in weights:
             tokens, token_targets = losses.mask_tokens(
@@ -76,9 +89,13 @@ class Objective:
         out = model(batch, with_token_logits="nucleotide" in weights, tokens=tokens,
                     context=context, hidden_abundance=hidden)
         terms = {}
+        first = batch.size // views  # the UniFrac pairs are those of one view
         if "unifrac" in weights:
-            terms["unifrac"] = unifrac_term(out["embedding"], batch.rows,
+            terms["unifrac"] = unifrac_term(out["embedding"][:first], batch.rows[:first],
                                             self.distances, shard)
+        if "contrastive" in weights:
+            terms["contrastive"] = losses.contrastive_loss(
+                out["embedding"][:first], out["embedding"][first:])
         if "nucleotide" in weights:
             terms["nucleotide"] = losses.masked_nucleotide_loss(
                 out["token_logits"], token_targets)

@@ -1,0 +1,67 @@
+"""The contrastive pretraining objective: two views of every sample, each
+half of its reads, whose embeddings InfoNCE pulls together."""
+import math
+
+import numpy as np
+import pytest
+import skbio
+import torch
+
+from aam_core import api
+from aam_core.config import TrainConfig
+from aam_core.data.batching import BatchBuilder, half_of_reads
+from aam_core.losses import contrastive_loss
+from tests.core.test_batching import make_builder
+
+QUIET = dict(log=lambda message: None)
+
+
+def test_a_view_keeps_about_half_of_the_reads_and_at_least_one(rng):
+    counts = np.array([1000, 200, 10, 0])
+    view = half_of_reads(counts, rng)
+    assert (view <= counts).all() and 400 < view.sum() < 700
+    assert half_of_reads(np.array([0, 1, 0]), np.random.default_rng(3)).sum() >= 1
+    for seed in range(20):  # one read, lost half of the time: kept anyway
+        assert half_of_reads(np.array([1]), np.random.default_rng(seed)).tolist() == [1]
+
+
+def test_a_batch_of_two_views_holds_every_row_twice_each_a_subsample(rng):
+    table, tokens, data = make_builder(rng, n_samples=6)
+    builder = BatchBuilder(table.counts, tokens, data)
+    batch = builder.build(np.array([4, 1, 2]), np.random.default_rng(0), views=2)
+    assert batch.rows.tolist() == [4, 1, 2, 4, 1, 2]
+    dense = table.counts.toarray()
+    for b, row in enumerate(batch.rows.tolist()):
+        slots = batch.asv_mask[b]
+        features = batch.features[batch.asv_index[b][slots]].numpy()
+        assert set(features) <= set(np.flatnonzero(dense[row]))
+    # no rng (validation, prediction): the views are the whole samples
+    whole = builder.build(np.array([4, 1, 2]), None, views=1)
+    assert whole.rows.tolist() == [4, 1, 2]
+
+
+def test_infonce_is_low_when_each_view_finds_its_twin_and_chance_when_all_alike():
+    first = torch.eye(4) * 5
+    assert contrastive_loss(first, first.clone()).item() < 0.01
+    same = torch.ones(4, 3)
+    # every other embedding is as similar: the twin is one of 2B - 1
+    assert contrastive_loss(same, same.clone()).item() == pytest.approx(math.log(7), abs=1e-4)
+    swapped = contrastive_loss(first, first.flip(0))
+    assert swapped.item() > 1.0
+
+
+def test_pretraining_with_the_contrastive_objective_learns_and_validates_without_it(rng):
+    table, _, _ = make_builder(rng, n_samples=24, n_features=30)
+    counts = table.counts.toarray()
+    distances = skbio.DistanceMatrix(
+        np.abs(counts[:, None, :] - counts[None, :, :]).sum(-1) / counts.sum(1).max(),
+        table.sample_ids)
+    train = TrainConfig(epochs=3, batch_size=8, contrastive_weight=1.0, random_state=1)
+    encoder = api.pretrain(table, distances=distances, model="tiny", train=train, **QUIET)
+    history = encoder.history
+    assert np.isfinite(history["train_contrastive"]).all()
+    assert "val_contrastive" not in history.columns  # a validation batch has one view
+    assert history["train_contrastive"].iloc[-1] < history["train_contrastive"].iloc[0]
+    plain = api.pretrain(table, distances=distances, model="tiny", **QUIET,
+                         train=TrainConfig(epochs=1, batch_size=8, random_state=1))
+    assert "train_contrastive" not in plain.history.columns
