@@ -146,10 +146,11 @@ def arguments(args, argv) -> None:
     value_counts(args)
     distinct_columns(args)
     one_form_each(args, argv)
+    if args.command == "export-onnx":
+        one_model_directory(args)
     for option in ("pretrained", "model"):
         if getattr(args, option, None):
-            flag = "MODEL_DIR" if args.command == "export-onnx" else "--" + option
-            model_directory(getattr(args, option), flag)
+            model_directory(getattr(args, option), _model_flag(args, option))
     distances = getattr(args, "distances", None)
     if getattr(args, "distance_ids", None) and distances and \
             Path(distances).suffix.lower() != ".npy":
@@ -194,7 +195,7 @@ def output_apart_from_inputs(args) -> None:
         return  # e.g. /dev/stdout, written through (write_atomically)
     for name in _INPUT_FILES + _MODEL_DIRECTORIES:
         value = getattr(args, name, None)
-        flag = "MODEL_DIR" if args.command == "export-onnx" and name == "model" \
+        flag = _model_flag(args, name) if name in _MODEL_DIRECTORIES \
             else "--" + name.replace("_", "-")
         if value and _same_path(output, value):
             raise AAMInputError(f"--output {output} is also {flag}: writing there would "
@@ -266,6 +267,22 @@ def _given(option, args, argv) -> bool:
     """On the command line, or set away from its default (--settings)."""
     value = getattr(args, option.name, None)
     return flag_used(option.flag, argv) or (value is not None and value != option.default)
+
+
+def one_model_directory(args) -> None:
+    """export-onnx names its model as MODEL_DIR or as --model (as predict and
+    embed do): one of the two, then read as args.model."""
+    given = [v for v in (args.model, args.model_option) if v is not None]
+    if len(given) != 1:
+        both = f", not both ({args.model} and {args.model_option})" if given else ""
+        raise AAMInputError("Give the model directory once: aam export-onnx MODEL_DIR "
+                            f"--output model.onnx (or --model MODEL_DIR){both}.")
+    args.model_flag = "MODEL_DIR" if args.model is not None else "--model"
+    args.model = given[0]
+
+
+def _model_flag(args, option: str) -> str:
+    return getattr(args, "model_flag", "--model") if option == "model" else "--" + option
 
 
 def flag_used(flag: str, argv) -> bool:

@@ -751,8 +751,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     onnx = commands.add_parser("export-onnx", help="the prediction graph of a fitted "
                                "model (ASV encoder included) as an ONNX file")
-    onnx.add_argument("model", metavar="MODEL_DIR", help="model directory (RUN/model, "
-                      "or the data/ folder `qiime tools export` makes of a .qza)")
+    onnx.add_argument("model", metavar="MODEL_DIR", nargs="?", help="model directory "
+                      "(RUN/model, or the data/ folder `qiime tools export` makes of "
+                      "a .qza)")
+    # as `aam predict` and `aam embed` name it: either spelling works
+    onnx.add_argument("--model", dest="model_option", metavar="MODEL_DIR",
+                      help="the same, as a flag")
     onnx.add_argument("--output", required=True, help="ONNX file to write")
     onnx.set_defaults(run=cmd_export_onnx)
     return parser

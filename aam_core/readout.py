@@ -72,8 +72,9 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
         source, default = (data, type(data)()) if not hasattr(train, name) else \
             (train, defaults)
         if getattr(source, name) != getattr(default, name):
-            refuse(f"trains no network, so {spelled(name)} would be ignored: leave "
-                   f"it at its default, or use {spelled('readout', 'fine_tune')}.")
+            refuse(f"trains no network, so {spelled(name, getattr(source, name))} would "
+                   "be ignored: leave it at its default, or use "
+                   f"{spelled('readout', 'fine_tune')}.")
     shape = {k: v for k, v in head_options.items() if k in ("hidden_layers", "hidden_width")}
     if shape.get("hidden_layers", 1) != 1 or shape.get("hidden_width", 0) != 0 or \
             architecture.regression_experts != 1 or architecture.residual_head or \

@@ -77,7 +77,8 @@ input_descriptions = {
         'table. Any metric works (as q2-diversity computes them: UniFrac, '
         'Bray-Curtis, Jaccard, Aitchison...); distances beyond [0, 1] are '
         'divided by their largest value in the loss. Without it (and without '
-        'alpha_diversity) only the masked-nucleotide objective is trained.'),
+        'alpha_diversity) the masked-nucleotide objective is trained, and the '
+        'contrastive one when contrastive_weight is above 0.'),
     'alpha_diversity': (
         'Alpha diversity of each sample (e.g. Shannon entropy or Faith PD, '
         'from diversity alpha) that the sample embedding learns to predict '

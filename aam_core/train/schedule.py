@@ -6,7 +6,9 @@ import math
 import torch
 
 from ..config import TrainConfig
+from ..errors import AAMInputError
 from ..option import choices_of
+from ..spelling import spelled
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float):
@@ -24,7 +26,15 @@ def warmup_cosine(total_steps: int, warmup_fraction: float):
 def warmup_cosine_restarts(total_steps: int, warmup_fraction: float, cycles: int):
     """Warm-up, then `cycles` cosine decays, each restarting at the peak rate."""
     warmup = max(1, int(round(total_steps * warmup_fraction)))
-    period = max(1, (total_steps - warmup) / max(1, cycles))
+    after_warmup = max(1, total_steps - warmup)
+    if cycles > after_warmup:  # a cycle shorter than a step never decays
+        raise AAMInputError(
+            f"{spelled('lr_cycles')} is {cycles}, but the run makes only "
+            f"{after_warmup} optimizer step(s) after warm-up: each cycle would be "
+            "shorter than one step and the rate would stay at its peak. Lower "
+            f"{spelled('lr_cycles')} to at most {after_warmup}, or train for more "
+            f"{spelled('epochs')}.")
+    period = after_warmup / max(1, cycles)
 
     def factor(step: int) -> float:
         if step < warmup:

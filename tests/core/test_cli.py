@@ -304,7 +304,7 @@ def test_the_ridge_readout_from_the_aam_command(files, tmp_path):
         "ridge", [])
     done = aam(*fit, "--epochs", 3, "--output-dir", tmp_path / "refused")
     assert done.returncode == 1
-    assert "--readout ridge trains no network, so --epochs would be ignored" in done.stderr
+    assert "--readout ridge trains no network, so --epochs 3 would be ignored" in done.stderr
     # two processes would each solve the same head: refused, as n_devices is
     launched = torchrun(*fit, "--output-dir", tmp_path / "two")
     output, _ = launched.communicate(timeout=300)

@@ -114,6 +114,6 @@ def test_a_ridge_readout_through_the_artifact_api(table, metadata, encoder):
     _, lower, upper = aam.methods.predict_regression_interval(table=table, model=model)
     assert (lower.view(pd.Series) <= upper.view(pd.Series)).all()
     with pytest.raises(AAMInputError, match="readout='ridge' trains no network, so "
-                                            "epochs would be ignored"):
+                                            "epochs=3 would be ignored"):
         aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
                                   pretrained_model=encoder, readout='ridge', epochs=3)
