@@ -38,6 +38,13 @@ def on_devices(n_devices: int, function, *args, train, n_samples: int, **kwargs)
         train = replace(train, device='cuda')
     else:
         # CPU processes: split the threads, never oversubscribe the cores
+        if 0 < train.n_threads < n_devices:
+            raise AAMInputError(
+                f'{spelled("n_devices", n_devices)} starts {n_devices} CPU processes '
+                f'that share {spelled("n_threads", train.n_threads)}, and each needs '
+                f'a thread of its own. Raise {spelled("n_threads")} to {n_devices} or '
+                f'more, set it to 0 (the CPUs this job may use), or lower '
+                f'{spelled("n_devices")}.')
         threads = resolve_threads(train.n_threads)
         train = replace(train, device='cpu',
                         n_threads=max(1, threads // n_devices))

@@ -86,7 +86,7 @@ def test_a_script_read_from_standard_input_trains_on_two_processes(tmp_path):
               "    table=Artifact.load('table.qza'),\n"
               "    metadata=_examples.sample_metadata_factory().get_column('age'),\n"
               "    preset='tiny', epochs=1, ensemble_size=1, batch_size=8,\n"
-              "    n_threads=1, device='cpu', n_devices=2)\n"
+              "    n_threads=2, device='cpu', n_devices=2)\n"
               "print('trained', model.type)\n")
     done = subprocess.run([sys.executable, "-"], input=script, text=True,
                           capture_output=True, cwd=tmp_path, timeout=300)

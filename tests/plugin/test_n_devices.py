@@ -37,3 +37,11 @@ def test_a_process_input_error_is_the_one_line_message(table, distances):
                              device='cpu', n_devices=2, **TINY)
     assert '\n' not in str(raised.value)
     assert set(Path(tempfile.gettempdir()).glob('torchelastic_*')) == before
+
+
+def test_fewer_threads_than_cpu_processes_is_a_clear_error(table, distances):
+    """Two processes took one thread each, two in all, where one was asked for."""
+    with pytest.raises(AAMInputError, match='n_devices=2 starts 2 CPU processes that '
+                                            'share n_threads=1'):
+        aam.methods.pretrain(table=table, distance_matrix=distances,
+                             **{**TINY, 'n_threads': 1}, device='cpu', n_devices=2)
