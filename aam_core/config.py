@@ -551,7 +551,8 @@ GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "
                  "patience", "mask_ratio", "nucleotide_weight", "target_weight",
                  "huber_delta", "overprediction_weight", "underprediction_weight",
                  "abundance_weight", "alpha_weight", "taxonomy_weight",
-                 "contrastive_weight", "scheduler", "lr_cycles", "plateau_patience", "plateau_factor", "accumulation_steps",
+                 "contrastive_weight", "scheduler", "lr_cycles", "plateau_patience",
+                 "plateau_factor", "accumulation_steps",
                  "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
                  "abundance_mask_ratio", "gradient_checkpointing", "compile",
                  "freeze_nucleotide_encoder", "normalisation")
