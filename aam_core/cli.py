@@ -678,15 +678,8 @@ def _apply_options(parser, command: str) -> None:
     _add_options(parser, command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aam", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run `aam COMMAND --help` for a command's options.")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the Python traceback of errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_pretrain(commands) -> None:
+    """aam pretrain: its inputs beyond the table, and its options."""
     pretrain = commands.add_parser("pretrain", help="self-supervised encoder: UniFrac "
                                    "distances and masked nucleotides")
     inputs = _input_options(pretrain, training=True)
@@ -701,6 +694,53 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(pretrain)
     _add_options(pretrain, "pretrain")
     pretrain.set_defaults(run=cmd_pretrain)
+
+
+def _add_tune(commands) -> None:
+    """aam tune: the targets, the study file and the settings it writes."""
+    tune = commands.add_parser("tune", help="search fit settings with Optuna, scored by "
+                               "grouped cross-validation (needs optuna)")
+    _input_options(tune, training=False)
+    group = tune.add_argument_group("targets")
+    group.add_argument("--metadata", required=True, help="sample metadata TSV")
+    group.add_argument("--target", required=True, help="the metadata column to predict")
+    group.add_argument("--kind", choices=("regressor", "classifier"), default="regressor",
+                       help="tune fit-regressor or fit-classifier (default: regressor)")
+    group.add_argument("--pretrained", help="pretrained model directory every trial "
+                       "starts from")
+    group = tune.add_argument_group("run")
+    group.add_argument("--study", required=True, metavar="PATH.db",
+                       help="SQLite file of the study; running again adds trials to it")
+    group.add_argument("--output", required=True, metavar="SETTINGS.json",
+                       help="settings file of the best trial, for fit-KIND --settings")
+    _add_options(tune, "tune")
+    tune.set_defaults(run=cmd_tune)
+
+
+def _add_export_onnx(commands) -> None:
+    """aam export-onnx: the model (as an argument or --model) and the file."""
+    onnx = commands.add_parser("export-onnx", help="the prediction graph of a fitted "
+                               "model (ASV encoder included) as an ONNX file")
+    onnx.add_argument("model", metavar="MODEL_DIR", nargs="?", help="model directory "
+                      "(RUN/model, or the data/ folder `qiime tools export` makes of "
+                      "a .qza)")
+    # as `aam predict` and `aam embed` name it: either spelling works
+    onnx.add_argument("--model", dest="model_option", metavar="MODEL_DIR",
+                      help="the same, as a flag")
+    onnx.add_argument("--output", required=True, help="ONNX file to write")
+    onnx.set_defaults(run=cmd_export_onnx)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aam", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run `aam COMMAND --help` for a command's options.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the Python traceback of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_pretrain(commands)
 
     for kind in ("regressor", "classifier"):
         fit = commands.add_parser(f"fit-{kind}", help=f"fine-tune (or train) a {kind} "
@@ -726,39 +766,14 @@ def build_parser() -> argparse.ArgumentParser:
     _apply_options(predict, "predict")
     predict.set_defaults(run=cmd_predict)
 
-    tune = commands.add_parser("tune", help="search fit settings with Optuna, scored by "
-                               "grouped cross-validation (needs optuna)")
-    _input_options(tune, training=False)
-    group = tune.add_argument_group("targets")
-    group.add_argument("--metadata", required=True, help="sample metadata TSV")
-    group.add_argument("--target", required=True, help="the metadata column to predict")
-    group.add_argument("--kind", choices=("regressor", "classifier"), default="regressor",
-                       help="tune fit-regressor or fit-classifier (default: regressor)")
-    group.add_argument("--pretrained", help="pretrained model directory every trial "
-                       "starts from")
-    group = tune.add_argument_group("run")
-    group.add_argument("--study", required=True, metavar="PATH.db",
-                       help="SQLite file of the study; running again adds trials to it")
-    group.add_argument("--output", required=True, metavar="SETTINGS.json",
-                       help="settings file of the best trial, for fit-KIND --settings")
-    _add_options(tune, "tune")
-    tune.set_defaults(run=cmd_tune)
+    _add_tune(commands)
 
     embed = commands.add_parser("embed", help="sample embeddings of any model")
     _input_options(embed, training=False)
     _apply_options(embed, "embed")
     embed.set_defaults(run=cmd_embed)
 
-    onnx = commands.add_parser("export-onnx", help="the prediction graph of a fitted "
-                               "model (ASV encoder included) as an ONNX file")
-    onnx.add_argument("model", metavar="MODEL_DIR", nargs="?", help="model directory "
-                      "(RUN/model, or the data/ folder `qiime tools export` makes of "
-                      "a .qza)")
-    # as `aam predict` and `aam embed` name it: either spelling works
-    onnx.add_argument("--model", dest="model_option", metavar="MODEL_DIR",
-                      help="the same, as a flag")
-    onnx.add_argument("--output", required=True, help="ONNX file to write")
-    onnx.set_defaults(run=cmd_export_onnx)
+    _add_export_onnx(commands)
     return parser
 
 
