@@ -583,8 +583,9 @@ def cmd_embed(args) -> int:
     from . import api
     from .bundle import ModelBundle
     bundle = ModelBundle.load(existing(args.model, "The model directory"))
+    conditioning = _model_conditioning(args, bundle, embedding_only=True)
     table, sequences = _inputs(args)
-    frame = api.embed(bundle, table, sequences, batch_size=args.batch_size,
+    frame = api.embed(bundle, table, sequences, conditioning, batch_size=args.batch_size,
                       device=args.device, n_threads=args.n_threads, log=_stderr)
     _write_tsv(frame, args.output)
     return 0
@@ -602,12 +603,17 @@ def cmd_export_onnx(args) -> int:
     return 0
 
 
-def _model_conditioning(args, bundle):
+def _model_conditioning(args, bundle, embedding_only: bool = False):
     """The metadata columns the model reads (its conditioning and the column
-    its target is normalised by), from --metadata."""
+    its target is normalised by; for an embedding, what metadata_columns
+    names), from --metadata."""
     from .predict import metadata_columns
-    columns = metadata_columns(bundle)
+    columns = metadata_columns(bundle, embedding_only)
     if not columns:
+        if args.metadata and embedding_only and metadata_columns(bundle):
+            raise UsageError(f"This model's conditioning enters after the sample "
+                             f"embedding, so --metadata {args.metadata} would not change "
+                             "it: leave it out.")
         if args.metadata:
             raise UsageError(f"This model was fitted without conditioning, so it reads no "
                              f"metadata: --metadata {args.metadata} would be ignored. "
@@ -770,6 +776,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = commands.add_parser("embed", help="sample embeddings of any model")
     _input_options(embed, training=False)
+    embed.add_argument("--metadata", help="metadata TSV with the conditioning columns "
+                       "of a model fitted with --fusion cross_attention (the other "
+                       "fusions act after the embedding)")
     _apply_options(embed, "embed")
     embed.set_defaults(run=cmd_embed)
 

@@ -9,6 +9,7 @@ normalisation (shift, scale) of a regressor.
 """
 from __future__ import annotations
 
+import difflib
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -56,23 +57,20 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
                        *, embedding_only: bool = False) -> PredictionContext:
     """The context of each sample, as the model was trained with.
     `embedding_only`: the embedding comes before conditioning and target
-    normalisation, so it needs none of the model's metadata columns, and
-    what they lack is no news for it."""
-    if embedding_only:
-        log = silent
-    else:
-        _refuse_absent_columns(bundle, conditioning)
-    if conditioning is not None and not metadata_columns(bundle):
-        raise AAMInputError(
-            "This model was fitted without conditioning (and without a per-category "
-            "target normalisation), so it takes no metadata: the conditioning "
-            f"metadata given (columns {list(pd.DataFrame(conditioning).columns)[:5]}) "
-            "would be ignored. Leave it out, or use the model fitted with it.")
+    normalisation (but for a cross-attention fusion, which reads the
+    conditioning inside the sample encoder), so it needs only the columns
+    metadata_columns names for it."""
+    columns = metadata_columns(bundle, embedding_only)
+    _refuse_absent_columns(bundle, conditioning, columns, embedding_only)
+    if conditioning is not None and not columns:
+        _refuse_unread(bundle, conditioning, embedding_only)
     if conditioning is not None:
         refuse_disjoint(pd.DataFrame(conditioning).index, sample_ids,
                         "the conditioning metadata",
                         "every sample would be predicted as of an unknown category",
                         "give the metadata of these samples.")
+    if embedding_only and not columns:
+        log = silent  # what the metadata lacks is no news for this embedding
     shift, scale = _target_scaling(bundle, sample_ids, conditioning, log)
     spec = bundle.config.get("conditioning")
     codes = None
@@ -83,29 +81,51 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
     return PredictionContext(shift, scale, codes)
 
 
-def metadata_columns(bundle: ModelBundle) -> list:
+def _refuse_unread(bundle: ModelBundle, conditioning, embedding_only: bool) -> None:
+    given = list(pd.DataFrame(conditioning).columns)[:5]
+    if embedding_only and metadata_columns(bundle):
+        fusion = (bundle.config.get("conditioning") or {}).get("fusion", "add")
+        raise AAMInputError(
+            f"This model's conditioning enters after the sample embedding (fusion "
+            f"{fusion!r}), so the metadata given (columns {given}) would not change "
+            "the embedding: leave it out.")
+    raise AAMInputError(
+        "This model was fitted without conditioning (and without a per-category "
+        "target normalisation), so it takes no metadata: the conditioning "
+        f"metadata given (columns {given}) would be ignored. Leave it out, or use "
+        "the model fitted with it.")
+
+
+def metadata_columns(bundle: ModelBundle, embedding_only: bool = False) -> list:
     """The metadata columns a model reads at prediction: its conditioning
-    columns and the column its target is normalised by."""
-    columns = list((bundle.config.get("conditioning") or {}).get("columns") or [])
+    columns and the column its target is normalised by. Its embedding reads
+    only the conditioning of a cross-attention fusion (the other fusions
+    add the categories after the sample encoder)."""
+    spec = bundle.config.get("conditioning") or {}
+    columns = list(spec.get("columns") or [])
+    if embedding_only:
+        return columns if spec.get("fusion") == "cross_attention" else []
     by = (bundle.config.get("target") or {}).get("by") if bundle.kind == "regressor" else None
     return columns + ([by] if by and by not in columns else [])
 
 
-def _refuse_absent_columns(bundle: ModelBundle, conditioning) -> None:
+def _refuse_absent_columns(bundle: ModelBundle, conditioning, columns: list,
+                           embedding_only: bool) -> None:
     """A prediction without a column the model reads would be made for an
     'unknown' category, or in the global units of a target normalised per
     category (years off for every sample): the same refusal as the `aam`
     command's, for the actions and the library."""
-    columns = metadata_columns(bundle)
     given = [] if conditioning is None else list(pd.DataFrame(conditioning).columns)
     absent = [c for c in columns if c not in given]
     if not absent:
         return
-    by = (bundle.config.get("target") or {}).get("by")
+    # the embedding reads a column only as conditioning
+    by = None if embedding_only else (bundle.config.get("target") or {}).get("by")
     roles = [f"{c!r} (its target was normalised per category of it)" if c == by
              else f"{c!r} (its conditioning)" for c in absent]
     raise AAMInputError(
-        f"This model reads the metadata column(s) {', '.join(roles)} to predict, and "
+        f"This model reads the metadata column(s) {', '.join(roles)} "
+        + ("to embed" if embedding_only else "to predict") + ", and "
         + ("no metadata was given" if conditioning is None
            else f"the metadata given lacks them (it has {given[:5]})")
         + f": give the samples' metadata, with those columns, as "
@@ -142,7 +162,7 @@ class Application:
 def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: str,
                 n_threads: int, log: Log, embedding_only: bool = False) -> Application:
     """Everything predict, embed and feature importance share. An embedding
-    needs no metadata, and hears nothing of what the metadata lacks."""
+    needs only what metadata_columns names for it."""
     set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(table, sequences, data, log, model_rules=True)
@@ -153,6 +173,21 @@ def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: 
                        build_model(bundle).to(target_device), context, target_device)
 
 
+# what **options of the functions below may hold: forward_outputs' settings
+APPLY_OPTIONS = ("batch_size", "device", "n_threads")
+
+
+def _known(options: dict) -> dict:
+    """The options, or an error naming one the caller misspelt."""
+    unknown = sorted(set(options) - set(APPLY_OPTIONS))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], APPLY_OPTIONS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise AAMInputError(f"Unknown option(s) {', '.join(unknown)}{hint}: prediction "
+                            f"and embedding take {', '.join(APPLY_OPTIONS)}.")
+    return options
+
+
 def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
                     batch_size: int = 64, device: str = "auto", n_threads: int = 0,
                     log: Log = log_to_stderr, embedding_only: bool = False):
@@ -160,8 +195,6 @@ def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=Non
     sample of `table`, in table order; predictions in normalised units.
     `embedding_only`: an ensemble runs its first member alone (whose
     embedding is the ensemble's), not every member."""
-    # the embedding is the sample encoder's, before conditioning enters the
-    # head: notices of samples conditioned as 'unknown' do not concern it
     run = apply_model(bundle, table, sequences, conditioning, device=device,
                       n_threads=n_threads, log=log, embedding_only=embedding_only)
     network = members_of(run.network)[0] if embedding_only else run.network
@@ -197,11 +230,15 @@ def _in_target_units(values: np.ndarray, context: PredictionContext) -> np.ndarr
     return values * scale + shift
 
 
-def _regression_outputs(bundle, table, sequences, conditioning, options, log):
+def _a_regressor(bundle) -> None:
     if bundle.kind != "regressor":
         raise AAMInputError(f"This is a {bundle.kind} model; it needs a regressor.")
+
+
+def _regression_outputs(bundle, table, sequences, conditioning, options, log):
+    _a_regressor(bundle)
     run, outputs = forward_outputs(bundle, table, sequences, conditioning, log=log,
-                                   **options)
+                                   **_known(options))
     return (pd.Index(run.sample_ids, name="SampleID"),
             _in_target_units(outputs["prediction"], run.context))
 
@@ -219,11 +256,13 @@ def predict_regression(bundle, table, sequences=None, conditioning=None, *,
 def predict_quantiles(bundle, table, sequences=None, conditioning=None, *,
                       log: Log = log_to_stderr, **options) -> pd.DataFrame:
     """One column per quantile of a model fitted with the quantile loss."""
+    _a_regressor(bundle)
     quantiles = (bundle.config.get("target") or {}).get("quantiles")
     if not quantiles:
         raise AAMInputError("This regressor was not fitted with the quantile loss, "
-                            "so it has no prediction intervals. Refit it with "
-                            "loss='quantile'.")
+                            "so it has no quantiles to predict. Refit it with "
+                            f"{spelled('loss', 'quantile')}, or predict an interval "
+                            "(calibrated on its validation samples).")
     index, original = _regression_outputs(bundle, table, sequences, conditioning,
                                           options, log)
     return pd.DataFrame(original.astype(float), index=index,
@@ -241,8 +280,9 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
     if bundle.kind == "regressor" and not quantiles and not calibrated:
         raise AAMInputError("This regressor has no prediction intervals: it was "
                             "fitted without the quantile loss and without "
-                            "validation samples to calibrate them on. Refit it "
-                            "(any loss, with validation) or with loss='quantile'.")
+                            "validation samples to calibrate them on. Refit it with "
+                            f"{spelled('validation_fraction')} above 0 (any loss), or "
+                            f"with {spelled('loss', 'quantile')}.")
     if quantiles and len(quantiles) < 2:
         raise AAMInputError(
             f"This regressor predicts one quantile ({quantiles[0]:g}), and an interval "
@@ -275,7 +315,7 @@ def predict_classification(bundle, table, sequences=None, conditioning=None, *,
     if bundle.kind != "classifier":
         raise AAMInputError(f"This is a {bundle.kind} model; it needs a classifier.")
     run, outputs = forward_outputs(bundle, table, sequences, conditioning,
-                                   log=log, **options)
+                                   log=log, **_known(options))
     labels = bundle.config["class_labels"]
     probabilities = torch.softmax(torch.as_tensor(outputs["prediction"]), -1).numpy()
     index = pd.Index(run.sample_ids, name="SampleID")
@@ -288,10 +328,11 @@ def predict_classification(bundle, table, sequences=None, conditioning=None, *,
 def embed(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
           log: Log = log_to_stderr, **options) -> pd.DataFrame:
     """Sample embeddings (samples x d_model) of any model: the sample
-    encoder's output, before a conditioned model's metadata enters its head,
-    so none is needed."""
+    encoder's output. A conditioned model's metadata enters after it, so
+    none is needed, except for a cross-attention fusion, whose sample
+    encoder reads the conditioning columns: give them as `conditioning`."""
     run, outputs = forward_outputs(bundle, table, sequences, conditioning, log=log,
-                                   embedding_only=True, **options)
+                                   embedding_only=True, **_known(options))
     embedding = outputs["embedding"]
     return pd.DataFrame(embedding, index=pd.Index(run.sample_ids, name="SampleID"),
                         columns=[f"dim{i + 1}" for i in range(embedding.shape[1])])

@@ -16,7 +16,7 @@ from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE
                      PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .errors import AAMInputError
 from .fit_checks import check_front_end
-from .option import (ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES, PREDICTING,
+from .option import (APPLYING, ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES,
                      TRAINING, TRAINING_COMMANDS, TUNE_COMMANDS, Option, declared,
                      defaults_for, field_name)
 from .spelling import spelled
@@ -98,7 +98,7 @@ _LEADING = [
            Numeric columns are read as categories. Missing values, and
            categories not seen in training (also at prediction), use a
            reserved 'unknown' embedding. Pass the same metadata to the predict
-           actions.""", actions=FIT + PREDICTING, commands=FIT_COMMANDS,
+           actions.""", actions=FIT + APPLYING, commands=FIT_COMMANDS,
            per={**{command: {"help": """
                Categorical columns of --metadata (site, season, sex, study...) the
                model is conditioned on, never the target or the subject. Numeric
@@ -111,7 +111,13 @@ _LEADING = [
                conditioning or a target normalised per category: it must hold
                the columns the model was fitted on (they are taken from it).
                Missing samples or values, and categories not seen in training,
-               use the 'unknown' embedding, with a message."""}}),
+               use the 'unknown' embedding, with a message."""},
+                "embed": {"help": """
+               The conditioning metadata of the samples, for a model fitted with
+               fusion 'cross_attention', whose sample encoder reads its
+               conditioning columns (they are taken from it); the other fusions
+               add the categories after the embedding, which then needs
+               none."""}}),
     Option("test_size", "float", 0.2,
            "Fraction of the samples (or groups) held out for testing.", low=0, high=1,
            inclusive=(False, False), actions=HOLDOUT,

@@ -30,6 +30,8 @@ from .data.split import fold_splits, sample_units
 from .data.table import CountTable
 from .errors import AAMInputError
 from .config import HEAD_SHAPE
+from .fit_checks import CONDITIONING_ONLY
+from .spelling import speaking
 from .settings import fit_arguments
 
 NEEDS_OPTUNA = "aam tune needs optuna: pip install optuna"
@@ -179,10 +181,20 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     # one line per trial instead; and a failing trial's error reaches the
     # caller once, as a message, not also as optuna's logged traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    new_file = not Path(study).exists()
     opened = open_study(optuna, study, identity, METRIC[kind][1], seed)
-    opened.optimize(lambda trial: objective(trial, data, fixed, dimensions),
-                    n_trials=trials, callbacks=[_report(log, METRIC[kind][0])])
-    return best_result(opened, kind, fixed, study, folds)
+    try:
+        opened.optimize(lambda trial: objective(trial, data, fixed, dimensions),
+                        n_trials=trials, callbacks=[_report(log, METRIC[kind][0])])
+        return best_result(opened, kind, fixed, study, folds)
+    except BaseException:
+        if new_file and not _finished(opened):
+            Path(study).unlink(missing_ok=True)  # it holds nothing worth resuming
+        raise
+
+
+def _finished(study) -> bool:
+    return any(t.state.name == "COMPLETE" for t in study.trials)
 
 
 def tune_data(kind, table, targets, sequences, groups, pretrained, folds: int,
@@ -201,7 +213,23 @@ def tune_data(kind, table, targets, sequences, groups, pretrained, folds: int,
         raise AAMInputError(f"Some of the {folds} folds hold no samples: one group holds "
                             "most samples, and it always stays in training; lower "
                             "--folds or give more groups.")
+    if kind == "classifier":
+        _two_classes_per_fold(target, splits, folds)
     return TuneData(kind, counts, target, sequences, groups, pretrained, splits)
+
+
+def _two_classes_per_fold(target: pd.Series, splits, folds: int) -> None:
+    """Each fold's fit trains on the other folds: it needs two classes there."""
+    for number, (train_rows, validation_rows) in enumerate(splits, 1):
+        classes = target.iloc[train_rows].astype(str).unique()
+        if len(classes) < 2:
+            held = sorted(set(target.iloc[validation_rows].astype(str)) - set(classes))
+            raise AAMInputError(
+                f"With --folds {folds}, the training samples of fold {number} are all of "
+                f"class {classes[0]!r} (every sample of {held[:3]} falls in its held-out "
+                "part), and a classifier needs two classes to train: lower --folds, "
+                "give --groups that spread the classes, or more samples of the rarer "
+                "ones.")
 
 
 def _refuse_columns(fixed: dict) -> None:
@@ -212,6 +240,13 @@ def _refuse_columns(fixed: dict) -> None:
         raise AAMInputError(f"aam tune takes no metadata columns in its fixed settings "
                             f"({', '.join(columns)}); give the grouping column with "
                             "--groups. Conditioned models are not tuned yet.")
+    # they act on conditioning columns, which a tuned fit never has
+    unused = [name for name in CONDITIONING_ONLY + ("parents", "category_weights",
+                                                    "hierarchical") if name in fixed]
+    if unused:
+        raise AAMInputError(f"aam tune fits without conditioning, so the fixed setting(s) "
+                            f"{', '.join(unused)} would be ignored (and then written to "
+                            "the best settings): remove them from the settings.")
 
 
 def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) -> dict:
@@ -289,9 +324,15 @@ def fold_score(data: TuneData, arguments: dict, train_rows, validation_rows) -> 
     ids = data.target.index
     train_ids, validation_ids = list(ids[train_rows]), list(ids[validation_rows])
     fit = fit_classifier if data.kind == "classifier" else fit_regressor
-    bundle = fit(data.table.select_samples(train_ids).drop_unused_features(),
-                 data.target.loc[train_ids], data.sequences, data.groups, data.pretrained,
-                 **arguments, log=_quiet)
+    try:
+        # the fit's own settings are keys of the settings, named as in Python
+        with speaking("python"):
+            bundle = fit(data.table.select_samples(train_ids).drop_unused_features(),
+                         data.target.loc[train_ids], data.sequences, data.groups,
+                         data.pretrained, **arguments, log=_quiet)
+    except AAMInputError as error:
+        raise AAMInputError(f"The fit of a tuning fold ({len(train_ids)} training "
+                            f"samples) was refused: {error}") from error
     unseen = data.table.select_samples(validation_ids).drop_unused_features()
     options = dict(device=arguments["train"].device, n_threads=arguments["train"].n_threads,
                    log=_quiet)

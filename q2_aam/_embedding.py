@@ -58,8 +58,7 @@ def _embed(table: biom.Table, model: ModelBundle, sequences: pd.Series = None,
            **options) -> (skbio.OrdinationResults, skbio.DistanceMatrix):
     from aam_core import api
     embedding = api.embed(model, table, _views.sequences(sequences),
-                          batch_size=options['batch_size'], device=options['device'],
-                          n_threads=options['n_threads'])
+                          **_views.prediction_options(options))
     if len(embedding) < 2:
         raise AAMInputError('embed needs at least two usable samples to '
                             'make an ordination and distances.')

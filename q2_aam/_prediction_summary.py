@@ -58,6 +58,14 @@ def check_predicted(predictions: pd.Series) -> None:
             f'None of the {len(predictions)} predictions has a value (all are '
             f'missing or not numbers, e.g. samples {", ".join(map(str, predictions.index[:3]))}'
             '): give the output of a predict action that finished.')
+    if pd.api.types.is_numeric_dtype(predictions):
+        infinite = predictions.index[np.isinf(predictions.to_numpy(dtype=float))]
+        if len(infinite):  # every error metric would be infinite
+            raise AAMInputError(
+                f'{len(infinite)} of the {len(predictions)} predictions are infinite '
+                f'(e.g. sample {infinite[0]}: {predictions[infinite[0]]}), so every '
+                'error would be too: leave those samples out, or give predictions of '
+                'a model that predicts finite values.')
 
 
 def regression_rows(predicted: np.ndarray, truth: np.ndarray) -> list:

@@ -156,18 +156,15 @@ def read_fasta(path: str) -> dict:
 
 
 def read_metadata(path: str):
-    """Sample metadata TSV (QIIME 2 layout: first column the sample id;
-    a '#q2:types' row is skipped); values as text, stripped, and only empty
-    cells missing, as QIIME 2 reads metadata (as_qiime2_reads)."""
+    """Sample metadata TSV as QIIME 2 reads it: comment and empty lines
+    skipped, the first other line the header (first column the sample id),
+    a '#q2:types' directive right after it; values as text, stripped, and
+    only empty cells missing (as_qiime2_reads)."""
     frame = _read_tsv(path, "--metadata")
+    types = frame.attrs["q2:types"]
     frame = frame.set_index(frame.columns[0])
-    ids = frame.index.astype(str)
-    types = frame[ids == "#q2:types"]
-    frame = frame[~ids.str.startswith("#")]
     frame.index = frame.index.astype(str)
-    # the declared column types, which decide numeric or categorical as in QIIME 2
-    frame.attrs["q2:types"] = {} if types.empty else {
-        c: str(v).strip().lower() for c, v in types.iloc[0].items() if isinstance(v, str)}
+    frame.attrs["q2:types"] = types  # the declared types decide numeric or categorical
     _numbers_where_declared(frame, path)
     repeated = frame.index[frame.index.duplicated()].unique()
     if len(repeated):
@@ -200,25 +197,104 @@ def _numbers_where_declared(frame, path) -> None:
 
 
 def _read_tsv(path: str, option: str):
-    """The file as text columns; a directory, an empty file, a file that is
-    not tab-separated or not a table: one line naming `option`."""
+    """The file as text columns, its '#q2:types' in attrs["q2:types"]; a
+    directory, an empty file, a file that is not UTF-8, not tab-separated
+    or not a table: one line naming `option`."""
     import pandas as pd
     path = existing(path, option)
     if path.is_dir():
         raise AAMInputError(f"{option} {path} is a directory; give the metadata TSV file.")
-    try:
-        frame = pd.read_csv(path, sep="\t", dtype=str, comment=None, na_filter=False)
-    except pd.errors.EmptyDataError as error:
+    header, types, rows = _metadata_lines(_utf8_text(path, option), path, option)
+    if header is None:
         raise AAMInputError(f"{option} {path} is empty; give the metadata TSV file "
                             "(a header line of column names, then one line per "
-                            "sample).") from error
-    except (ValueError, pd.errors.ParserError) as error:  # UnicodeDecodeError too
+                            "sample).")
+    try:
+        frame = pd.read_csv(io.StringIO("\n".join([header] + rows)), sep="\t", dtype=str,
+                            comment=None, na_filter=False)
+    except (ValueError, pd.errors.ParserError) as error:
         raise AAMInputError(f"{option} {path} is not a tab-separated table: "
                             f"{' '.join(str(error).split())}") from error
-    with open(path, errors="replace") as handle:  # pandas renames a repeat 'age.1'
-        header = [name.strip() for name in handle.readline().rstrip("\r\n").split("\t")]
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
+    names = [name.strip() for name in header.split("\t")]
+    _unique_names(names, frame, path, option)
+    frame = as_qiime2_reads(frame)
+    frame.attrs["q2:types"] = _declared_types(types, names, path)
+    return frame
+
+
+def _utf8_text(path: Path, option: str) -> str:
+    """The file's text; QIIME 2 reads UTF-8 metadata only (a byte-order
+    mark allowed)."""
+    data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise AAMInputError(f"{option} {path} is UTF-16 text (as spreadsheets save "
+                            "'Unicode text'); QIIME 2 metadata is UTF-8: save it as "
+                            "UTF-8 tab-separated text.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise AAMInputError(f"{option} {path} is not UTF-8 text (byte {error.start} "
+                            "cannot be read); QIIME 2 metadata is UTF-8: save it as "
+                            "UTF-8.") from error
+
+
+# id headers that begin with '#' (QIIME 1 mapping files): a header, not a comment
+_HASH_ID_HEADERS = ("#sampleid", "#sample id", "#otuid", "#otu id")
+
+
+def _metadata_lines(text: str, path, option: str) -> tuple:
+    """(header line, '#q2:types' line or None, data lines), as QIIME 2 reads
+    them: empty lines and comments ('#' lines) anywhere are skipped, and a
+    '#q2:' directive belongs right after the header."""
+    header, types, rows = None, None, []
+    for line in text.splitlines():
+        first = line.split("\t")[0].strip()
+        if not line.strip():
+            continue
+        if first.startswith("#q2:"):
+            if first.lower() != "#q2:types":
+                raise AAMInputError(f"{option} {path} has the directive {first!r}, which "
+                                    "the aam command does not read (it knows '#q2:types'); "
+                                    "remove that line.")
+            if header is None or rows or types is not None:
+                raise AAMInputError(f"{option} {path}: the '#q2:types' line must come once, "
+                                    "right after the header line (as QIIME 2 requires); "
+                                    "move it there.")
+            types = line
+        elif header is None and first.lower() in _HASH_ID_HEADERS:
+            header = line
+        elif first.startswith("#"):
+            continue  # a comment
+        elif header is None:
+            header = line
+        else:
+            rows.append(line)
+    return header, types, rows
+
+
+_TYPES = ("categorical", "numeric")
+
+
+def _declared_types(line, names: list, path) -> dict:
+    """{column: 'categorical' or 'numeric'} from the '#q2:types' line; a
+    word QIIME 2 does not know is refused, as QIIME 2 refuses it."""
+    if line is None:
+        return {}
+    cells = [cell.strip() for cell in line.split("\t")]
+    declared = {}
+    for name, word in zip(names[1:], cells[1:]):
+        if word and word.lower() not in _TYPES:
+            raise AAMInputError(f"{path}: the column {name!r} has the type {word!r} in its "
+                                "'#q2:types' line; QIIME 2 knows 'categorical' and "
+                                "'numeric' (any case): correct it, or leave the cell empty.")
+        if word:
+            declared[name] = word.lower()
+    return declared
+
+
+def _unique_names(names: list, frame, path, option: str) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:  # pandas renames a repeat 'age.1'
         raise AAMInputError(f"{option} {path} has the column name(s) {repeated} more than "
                             "once; column names must be unique (as QIIME 2 requires). "
                             "Rename or remove the repeated columns.")
@@ -226,13 +302,6 @@ def _read_tsv(path: str, option: str):
         raise AAMInputError(f"{option} {path} is not tab-separated: its header line has "
                             "commas and no tab. QIIME 2 metadata is TSV; save the file "
                             "with tabs between the columns.")
-    frame = as_qiime2_reads(frame)
-    repeated = frame.columns[frame.columns.duplicated()].unique()
-    if len(repeated):  # e.g. 'age' and 'age ', one name once stripped
-        raise AAMInputError(f"{option} {path} has the column {repeated[0]!r} twice (the "
-                            "spaces around names do not count, as in QIIME 2); rename "
-                            "or remove one of them.")
-    return frame
 
 
 def new_fasta_id(name: str, sequences: dict, path) -> None:

@@ -100,20 +100,38 @@ def encode_conditions(frame: pd.DataFrame | None, sample_ids, vocabularies: dict
             f"The conditioning metadata lacks the column(s) {absent} this model was "
             f"fitted with (it has {list(frame.columns)[:5]}): give the metadata with "
             "those columns.")
+    outside = int((~pd.Index(list(sample_ids)).isin(frame.index)).sum())
     for j, column in enumerate(columns):
         position = {c: i + 1 for i, c in enumerate(vocabularies[column])}
         values = frame[column].reindex(list(sample_ids))
         texts = [category_text(v) for v in values]
         codes[:, j] = [position.get(t, UNKNOWN) for t in texts]
         unseen = sorted({t for t in texts if t is not None and t not in position})
-        missing = sum(t is None for t in texts)
+        _refuse_other_spellings(column, unseen, position)
+        missing = sum(t is None for t in texts) - outside
         parts = ([f"{len(unseen)} categor(ies) not seen in training "
                   f"({', '.join(unseen[:5])})"] if unseen else []) + (
-                 [f"{missing} missing value(s)"] if missing else [])
+                 [f"{missing} missing value(s)"] if missing else []) + (
+                 [f"{outside} sample(s) absent from the metadata"] if outside else [])
         if parts and log is not None:
             log(f"Conditioning column {column!r}: {' and '.join(parts)} use the "
                 "'unknown' embedding.")
     return codes
+
+
+def _refuse_other_spellings(column: str, unseen: list, known: dict) -> None:
+    """A category that differs from a trained one only by case or spaces is
+    a spelling, not a new category: read as 'unknown', its samples would
+    lose what the model learned of it without a word."""
+    folded = {str(c).strip().casefold(): c for c in known}
+    pairs = [(u, folded[u.strip().casefold()]) for u in unseen
+             if u.strip().casefold() in folded]
+    if pairs:
+        given, trained = pairs[0]
+        raise AAMInputError(
+            f"Conditioning column {column!r}: {len(pairs)} categor(ies) differ from the "
+            f"model's only by case or spaces (e.g. {given!r} here, {trained!r} in "
+            "training) and would be read as unknown: write them as in training.")
 
 
 class CrossAttentionFusion(nn.Module):

@@ -135,7 +135,11 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
         run.epoch(epoch, state)
         run.end_epoch(epoch, state, started, log)
     model.load_state_dict(state.best_state)
-    log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4g}).")
+    if run.has_validation:
+        log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4g}).")
+    else:
+        log(f"Kept the last epoch, {state.best_epoch} (no validation samples to choose "
+            "another).")
     return TrainResult(pd.DataFrame(state.records), state.best_epoch, run.key)
 
 
@@ -254,7 +258,10 @@ class _Training:
                 "(e.g. they hold one class only), so no later epoch can beat the first "
                 "one so scored. Choose another selection metric, or more validation "
                 "samples.")
-        improved = state.best_value is None or (
+        # without validation samples the training loss (noisy under dropout
+        # and augmentation) picks nothing: the last epoch is kept, as the
+        # validation_fraction help says
+        improved = not self.has_validation or state.best_value is None or (
             value > state.best_value if self.higher_better else value < state.best_value)
         self.scheduler.epoch_end(value, self.higher_better)
         if improved:

@@ -130,8 +130,13 @@ def test_unseen_and_missing_categories_predict(conditioned):
         api.predict(bundle, table, **QUIET)
     with pytest.raises(AAMInputError, match=r"lacks them"):
         api.predict(bundle, table, conditioning=new[["region"]], **QUIET)
-    # the embedding comes before both, and needs neither
-    assert len(api.embed(bundle, table, **QUIET)) == 40
+    # a cross-attention fusion reads the conditioning inside the sample
+    # encoder: its embedding needs the conditioning columns (not the one
+    # the target was normalised by)
+    with pytest.raises(AAMInputError, match=r"'site' \(its conditioning\), 'region' "
+                       r"\(its conditioning\) to embed, and no metadata was given"):
+        api.embed(bundle, table, **QUIET)
+    assert len(api.embed(bundle, table, conditioning=new, **QUIET)) == 40
 
 
 def test_conditioning_must_not_hold_the_target(pools):
