@@ -68,6 +68,14 @@ class FitSettings:
     conditioning: ConditioningConfig = ConditioningConfig()
 
 
+_TRAIN_DOC = """
+
+    train: start from the fit's defaults, FIT_TRAIN_DEFAULTS (e.g.
+    dataclasses.replace(FIT_TRAIN_DEFAULTS, epochs=5)); a bare TrainConfig()
+    holds pretraining's (the masked-nucleotide loss on, the nucleotide
+    encoder trained, 20 epochs)."""
+
+
 def _fitter(kind: str, doc: str):
     def fit_kind(table, targets: pd.Series, sequences=None, groups=None,
                  pretrained: ModelBundle | None = None, *,
@@ -82,7 +90,7 @@ def _fitter(kind: str, doc: str):
         settings = FitSettings(model, head_options, data, train, conditioning_config)
         return fit_model(kind, inputs, settings, log)
     fit_kind.__name__ = fit_kind.__qualname__ = f"fit_{kind}"
-    fit_kind.__doc__ = doc
+    fit_kind.__doc__ = doc + _TRAIN_DOC
     return fit_kind
 
 

@@ -25,6 +25,10 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
     """The targets of the table's samples that have one (numbers for a
     regressor, category texts for a classifier); at least 4 of them."""
     targets = pd.Series(targets)
+    if targets.name is None:  # a plain Series: messages call it 'target'
+        targets = targets.rename("target")
+    # an empty or blank text is no value, as QIIME 2 reads an empty cell
+    targets = targets.mask(targets.map(lambda v: isinstance(v, str) and not v.strip()))
     targets.index = targets.index.map(str)
     if kind == "regressor" and pd.api.types.is_bool_dtype(targets):
         raise AAMInputError(f"The target column {targets.name!r} holds true/false values: "

@@ -182,3 +182,19 @@ def test_quantiles_of_a_classifier_say_it_is_one(files, tmp_path):
     with pytest.raises(AAMInputError, match="This is a classifier model; it needs a "
                                             "regressor"):
         api.predict_quantiles(bundle, table)
+
+
+def test_the_library_reads_empty_labels_as_no_value_and_names_a_plain_target(files):
+    import biom
+    table = biom.load_table(str(files / "table.biom"))
+    labels = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)["study"]
+    labels.iloc[:3] = ["", " ", ""]
+    messages = []
+    train = TrainConfig(epochs=1, batch_size=8, ensemble_size=1)
+    bundle = api.fit_classifier(table, labels, model="tiny", train=train,
+                                log=messages.append)
+    assert "" not in bundle.config["class_labels"]
+    assert any("Dropped 3 sample(s) that have no target value" in m for m in messages)
+    with pytest.raises(AAMInputError, match="The target column 'target' must be numeric"):
+        api.fit_regressor(table, pd.Series(["a"] * len(labels), index=labels.index),
+                          model="tiny", train=train, log=lambda m: None)
