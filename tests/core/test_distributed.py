@@ -83,6 +83,7 @@ def worker(rank: int, folder: str) -> None:
     for strategy in ("ddp", "fsdp"):
         training_run(dist, folder, strategy)
     regressor_run(dist, folder)
+    contrastive_run(dist, folder)
     torch.distributed.destroy_process_group()
 
 
@@ -183,6 +184,22 @@ def test_two_process_training_matches_one_process(two_processes, strategy):
     plain = AAM(ModelConfig.from_dict(alone.config["architecture"]))
     plain.load_state_dict(saved["model"])
     assert saved["world_size"] == WORLD and saved["progress"]["finished"]
+
+
+def contrastive_run(dist: Distributed, folder: str) -> None:
+    """Each process's views meet the negatives of its own slice; the UniFrac
+    pairs of the first views still span the global batch."""
+    table, dm, train = training_inputs()
+    bundle = api.pretrain(table, distances=dm, model=ARCHITECTURE,
+                          train=replace(train, contrastive_weight=1.0),
+                          runtime=Runtime(dist), **QUIET)
+    if dist.is_main:
+        Path(folder, "contrastive.pkl").write_bytes(pickle.dumps(bundle.history))
+
+
+def test_two_processes_pretrain_with_the_contrastive_objective(two_processes):
+    history = pickle.loads((two_processes / "contrastive.pkl").read_bytes())
+    assert np.isfinite(history[["train_unifrac", "train_contrastive"]].to_numpy()).all()
 
 
 # -- fine-tuning: validation metrics over all samples, gradient accumulation ----
