@@ -140,6 +140,7 @@ class ModelBundle:
             raise ModelFormatError(f"{_capital(name)} has no {WEIGHTS_FILE}; copy the "
                                    "whole model directory.")
         verify.check_digest(config, weights, name, notice)
+        verify.config_digest_notice(config, name, notice)
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises many types for bad files

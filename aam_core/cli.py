@@ -593,9 +593,11 @@ def cmd_embed(args) -> int:
 
 def cmd_export_onnx(args) -> int:
     from .bundle import ModelBundle
-    from .export import export_onnx, require_onnx
-    require_onnx()  # before loading anything: a missing package is said first
+    from .export import check_exportable, export_onnx, require_onnx
+    # what is wrong with the model first: installing onnx would not help it
     bundle = ModelBundle.load(existing(args.model, "The model directory"))
+    check_exportable(bundle)
+    require_onnx()
     checks.write_atomically(args.output, lambda partial: export_onnx(bundle, partial))
     output = "probabilities" if bundle.kind == "classifier" else "prediction"
     print(f"Wrote {args.output}: inputs tokens (batch, asvs, length) int64 and abundances "

@@ -341,8 +341,9 @@ class TrainConfig:
         0.0, "Weight of the contrastive objective: every training sample is read "
         "twice, each time as a random half of its reads, and the two views' "
         "embeddings are pulled together and away from the other samples' "
-        "(InfoNCE on their distances). Doubles the sample encoder's work per "
-        "step. 0 skips it.", low=0, actions=("pretrain",), commands=("pretrain",))
+        "(InfoNCE on their distances); the validation loss scores it on views "
+        "drawn from a fixed seed. Doubles the sample encoder's work per step. 0 "
+        "skips it.", low=0, actions=("pretrain",), commands=("pretrain",))
     selection_metric: str = setting(
         "auto", "Validation metric that picks the best epoch and stops early: "
         "'auto' (mae), 'loss', 'mae', 'rmse' or 'r2'.",

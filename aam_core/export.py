@@ -54,7 +54,7 @@ class PredictionGraph(nn.Module):
 
     def __init__(self, bundle: ModelBundle):
         super().__init__()
-        _check_exportable(bundle)
+        check_exportable(bundle)
         members = [copy.deepcopy(m) for m in members_of(build_model(bundle))]
         for member in members:
             # a traced graph must hold for every input, also reads of
@@ -96,7 +96,7 @@ def _slot_batch(tokens: torch.Tensor, abundances: torch.Tensor) -> Batch:
                  log_abundance=log_abundance, rows=torch.zeros_like(abundances[:, 0]))
 
 
-def _check_exportable(bundle: ModelBundle) -> None:
+def check_exportable(bundle: ModelBundle) -> None:
     if bundle.kind == "encoder":
         raise AAMInputError("This is a pretrained encoder; it predicts nothing to "
                             "export. Fine-tune it with fit-regressor or fit-classifier.")

@@ -138,7 +138,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     data = settings.data
     if inputs.pretrained is not None:
         data = data.under_pretrained(DataConfig(**inputs.pretrained.config["data"]))
-    prepared = prepare(inputs.table, inputs.sequences, data, log)
+    prepared = prepare(inputs.table, inputs.sequences, data, log,
+                       encoder=inputs.pretrained is not None)
     data = prepared.data  # max_length 0 resolved to the longest sequence
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
@@ -379,6 +380,11 @@ def _uses_distances(distances, train: TrainConfig, log) -> bool:
     if train.unifrac_weight <= 0:
         log(f"{spelled('unifrac_weight')} is 0: the distance matrix given is not used.")
         return False
+    if train.freeze_encoder:  # the distance loss trains the encoder alone
+        raise AAMInputError(
+            f"{spelled('freeze_encoder', True)} keeps the whole pretrained encoder from "
+            "learning, so the distance matrix (its auxiliary loss) would be ignored: "
+            f"leave it out, or leave out {spelled('freeze_encoder')}.")
     return True
 
 

@@ -20,6 +20,10 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
         raise AAMInputError(f"{spelled('target_weight', train.target_weight)} leaves "
                             "fitting nothing to learn: the target is what it learns. "
                             "Give a weight above 0.")
+    if train.contrastive_weight > 0:  # its views would also be what validation scores
+        raise AAMInputError(f"{spelled('contrastive_weight', train.contrastive_weight)} is "
+                            "an objective of pretraining, not of fitting: pretrain with "
+                            "it, then fit from that model.")
     frozen = [name for name in ("freeze_encoder", "freeze_nucleotide_encoder")
               if getattr(train, name)]
     if pretrained and frozen and train.nucleotide_weight > 0:

@@ -113,10 +113,10 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
         log(f"{spelled('unifrac_weight')} is 0: the distance matrix given is not used.")
         distances = None
     if (distances is None and alpha_diversity is None and taxonomy is None
-            and train.nucleotide_weight <= 0):
+            and train.nucleotide_weight <= 0 and train.contrastive_weight <= 0):
         raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "
-                            f"diversity, a taxonomy or a {spelled('nucleotide_weight')} "
-                            "above 0.")
+                            f"diversity, a taxonomy, a {spelled('nucleotide_weight')} "
+                            f"or a {spelled('contrastive_weight')} above 0.")
     return alpha_diversity, taxonomy
 
 

@@ -131,12 +131,26 @@ def check(values: dict, command: str, source: str) -> dict:
                                 "keep one of them.")
         keys[name] = key
         if name not in options:
-            close = difflib.get_close_matches(name, options, n=3)
-            hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise AAMInputError(f"{source}: {key!r} is not an option of aam {command}."
-                                f"{hint} See aam {command} --help.")
+                                f"{_hint(name, options)} See aam {command} --help.")
         checked[name] = _value(options[name], value, source)
     return checked
+
+
+# what a settings file cannot hold, and where it goes instead
+_ELSEWHERE = {
+    "n_devices": "the aam command runs several processes under torchrun "
+                 "--nproc_per_node N (n_devices is the QIIME 2 actions')",
+    "resume": "--resume is a flag of the command line, not a setting",
+    "output_dir": "--output-dir is a flag of the command line, not a setting",
+}
+
+
+def _hint(name: str, options) -> str:
+    if name in _ELSEWHERE:
+        return f" {_ELSEWHERE[name][0].upper()}{_ELSEWHERE[name][1:]}."
+    close = difflib.get_close_matches(name, options, n=3)
+    return f" Did you mean {', '.join(close)}?" if close else ""
 
 
 def _value(option, value, source: str):

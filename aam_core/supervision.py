@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from .config import ConditioningConfig, TrainConfig
-from .data.split import MIN_TRAINING_SAMPLES, sample_units
+from .data.split import MIN_TRAINING_SAMPLES, sample_units, ungrouped
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
                            encode_classes, point_index, scaling_parameters)
 from .errors import AAMInputError, refuse_disjoint
@@ -125,12 +125,9 @@ def group_values(groups, index: pd.Index, log=None):
     refuse_disjoint(known.index, index,
                     f"the {spelled_metadata('groups')}", "every sample would be its own group",
                     "give the groups of these samples.")
-    named = set(map(str, known.index))
-    without = [i for i in map(str, index) if i not in named]
-    if without and log is not None:
-        log(f"{len(without)} of the {len(index)} samples have no group (e.g. "
-            f"{', '.join(without[:3])}): each is a group of its own in the "
-            "validation splits.")
+    said = ungrouped(index, groups, "the validation splits")
+    if said and log is not None:
+        log(said)
     return sample_units(list(index), groups).to_numpy(dtype=str)
 
 

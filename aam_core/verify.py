@@ -147,6 +147,16 @@ def check_config_digest(config: dict, name: str) -> None:
             "copy of the model (re-export or re-download it), or retrain it.")
 
 
+def config_digest_notice(config: dict, name: str, notice=None) -> None:
+    """A model saved before config.json carried its own digest loads, with
+    a notice: an edit of it (or the digest's removal) cannot be detected."""
+    if config.get(CONFIG_DIGEST_KEY) is None:
+        (notice or _stderr)(
+            f"Notice: {name} has no digest of its config.json (saved by an older "
+            "q2-aam, or the digest was removed), so an edit of its settings cannot be "
+            "detected. Save it again with this version to add one.")
+
+
 def check_digest(config: dict, weights: Path, name: str, notice=None) -> None:
     """Raise ValueError when model.pt is not the file the config was saved
     with; a model saved before digests were recorded passes, with a notice."""

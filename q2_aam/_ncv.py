@@ -10,7 +10,7 @@ from aam_core.data.split import cv_folds
 
 from ._parameters import with_options
 from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, encoder_for, fit_model,
-                         predict_action, subset, training_samples)
+                         predict_action, say_ungrouped, subset, training_samples)
 
 
 def _fold_results(ctx, kind, table, sequences, distance_matrix,
@@ -23,6 +23,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     folds = cv_folds(targets, settings['cv'], settings['random_state'],
                      None if groups is None else groups.to_series(),
                      stratify=kind == 'classifier')
+    say_ungrouped(targets.index, groups, 'the cross-validation folds')
     optional = {} if sequences is None else {'sequences': sequences}
     device = {name: settings[name] for name in DEVICE}
     results = []

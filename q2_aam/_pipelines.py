@@ -12,7 +12,7 @@ import biom
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.data.split import holdout_split
+from aam_core.data.split import holdout_split, ungrouped
 from aam_core.errors import AAMInputError, refuse_missing
 from aam_core.settings import BY_NAME, for_action
 from aam_core.spelling import spelled, spelled_input
@@ -46,12 +46,17 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
     without it the pretraining options would be."""
     if distance_matrix is None:
         for name in ('pretrain_epochs', 'pretrain_learning_rate'):
-            if settings[name] != BY_NAME[name].default:
-                raise AAMInputError(
-                    f'{spelled(name, settings[name])} sets the pretraining that '
-                    'this pipeline runs only with a distance matrix, and none was '
-                    f'given, so it would be ignored: give {spelled_input("distance_matrix")}, or leave '
-                    f'{spelled(name)} at its default.')
+            if settings[name] == BY_NAME[name].default:
+                continue
+            # with an encoder given, the pipeline pretrains none
+            fix = (f'leave it out: {spelled_input("pretrained_model")} is already '
+                   'pretrained' if pretrained_model is not None else
+                   f'give {spelled_input("distance_matrix")}, or leave {spelled(name)} '
+                   'at its default')
+            raise AAMInputError(
+                f'{spelled(name, settings[name])} sets the pretraining that this '
+                'pipeline runs only with a distance matrix, and none was given, so it '
+                f'would be ignored: {fix}.')
     model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
     if settings.get('readout') == 'ridge' and pretrained_model is None and distance_matrix is None:
         # fit-regressor's own refusal knows no distance-matrix route
@@ -100,8 +105,15 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
     train_ids, test_ids = holdout_split(
         targets, settings['test_size'], settings['random_state'],
         None if groups is None else groups.to_series(), stratify)
+    say_ungrouped(targets.index, groups, 'the test split')
     _say_split(len(test_ids), len(targets), settings['test_size'], stratify)
     return subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids)
+
+
+def say_ungrouped(sample_ids, groups, where: str) -> None:
+    said = None if groups is None else ungrouped(sample_ids, groups.to_series(), where)
+    if said:
+        print(said, file=sys.stderr, flush=True)
 
 
 def _say_split(n_test: int, n: int, test_size: float, stratify: bool) -> None:

@@ -128,16 +128,26 @@ def distance_scale(distances) -> float:
     if isinstance(distances, DistanceView):
         n = len(distances.positions)
         rows = np.unique(np.linspace(0, n - 1, min(n, _CORNER)).astype(np.int64))
-        largest = float(distances.block(rows, rows).max()) * distances.scale
+        corner = np.asarray(distances.block(rows, rows), dtype=np.float64)
+        largest = float(corner.max()) * distances.scale
     else:
         n = len(distances)
         largest = float(distances.max()) if n else 0.0
+        rows = np.unique(np.linspace(0, n - 1, min(n, _CORNER)).astype(np.int64))
+        corner = np.asarray(distances[rows][:, rows], dtype=np.float64)
     if n > 1 and largest == 0:
         raise AAMInputError(
             "The distance matrix is 0 between every two samples of the table: it "
             "says every sample is the same, so the distance loss has nothing to "
             "learn. Compute the distances on this table's samples (a table whose "
             "samples share one feature gives such a matrix), or leave them out.")
+    # (the samples of the corner, for a matrix too large to read whole)
+    apart = corner[~np.eye(len(corner), dtype=bool)]
+    if len(corner) > 2 and apart.min() == apart.max():
+        raise AAMInputError(
+            f"The distance matrix is {largest:g} between every two samples of the "
+            "table: it tells no sample from another, so the distance loss has nothing "
+            "to learn. Compute the distances on this table's samples, or leave them out.")
     return largest if largest > 1 + _TOLERANCE else 1.0
 
 

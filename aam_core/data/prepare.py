@@ -28,10 +28,12 @@ class PreparedData:
 
 
 def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
-            log: Callable[[str], None], model_rules: bool = False) -> PreparedData:
+            log: Callable[[str], None], model_rules: bool = False,
+            encoder: bool = False) -> PreparedData:
     """Clean the table and tokenise each of its features once for the run.
     `model_rules`: `data` are a trained model's (prediction), which can
-    neither drop samples nor read longer sequences than it was trained on."""
+    neither drop samples nor read longer sequences than it was trained on;
+    `encoder`: they are a pretrained encoder's, fine-tuned on this table."""
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
     n_input = counts.n_samples
     counts = clean_table(counts, data.rarefaction_depth, log, keep_all=model_rules)
@@ -41,7 +43,8 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     if data.max_length == 0:
         log(f"max_length: {longest} nt, the longest sequence of the table.")
         data = replace(data, max_length=longest)
-    fix = too_long_for_model(data, longest) if model_rules else None
+    fix = too_long_for_model(data, longest) if model_rules else \
+        too_long_for_encoder(data) if encoder else None
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input)
 
@@ -54,6 +57,16 @@ def too_long_for_model(data: DataConfig, longest: int) -> str:
             f"{data.max_length} nt, or fit a model with "
             f"{spelled('max_length', longest)} or more (the default, 0, takes the "
             f"longest sequence of the training table) or {spelled('truncate', True)}.")
+
+
+def too_long_for_encoder(data: DataConfig) -> str:
+    """Fine-tuning keeps the pretrained encoder's length: raising max_length
+    is refused there, so the ways out are cutting the reads or pretraining
+    anew."""
+    return (f"The pretrained model reads sequences of up to {data.max_length} nt: set "
+            f"{spelled('truncate', True)} to cut them to {data.max_length} nt, or pretrain "
+            f"a model on these reads ({spelled('max_length')} 0, the default, takes the "
+            "longest).")
 
 
 def _as_str_mapping(sequences) -> Mapping[str, str]:

@@ -22,6 +22,23 @@ def sample_units(sample_ids: list, groups: pd.Series | None) -> pd.Series:
     return units.where(units.notna(), "__own__" + units.index.to_series())
 
 
+def ungrouped(sample_ids, groups: pd.Series, where: str) -> str | None:
+    """What to say of the samples without a group (absent from the groups
+    metadata, or an empty cell there), each of which is drawn alone in
+    `where`; None when every sample has one."""
+    groups = pd.Series(groups).rename(index=str)
+    ids = [str(i) for i in sample_ids]
+    absent = [i for i in ids if i not in groups.index]
+    empty = [i for i in ids if i in groups.index and pd.isna(groups[i])]
+    if not absent and not empty:
+        return None
+    parts = ([f"{len(absent)} not in the groups metadata"] if absent else []) + (
+        [f"{len(empty)} with an empty group"] if empty else [])
+    return (f"{len(absent) + len(empty)} of the {len(ids)} samples have no group "
+            f"({', '.join(parts)}; e.g. {', '.join((absent + empty)[:3])}): each is a "
+            f"group of its own in {where}.")
+
+
 def validation_split(n_samples: int, fraction: float, seed: int,
                      groups: np.ndarray | None = None):
     """(train_rows, validation_rows); whole groups go to one side only."""

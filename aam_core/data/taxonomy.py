@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import AAMInputError
+from ..errors import AAMInputError, near_misses
 from .io import read_by_id
 
 SOURCE = "the taxonomy"
@@ -91,14 +91,16 @@ def taxonomy_labels(taxonomy, feature_ids: Sequence[str], fix: str = "",
         shown = ", ".join(map(repr, list(lineages.index[:3])))
         raise AAMInputError(
             f"None of the table's {len(feature_ids)} ASVs is in {source} (its ids: "
-            f"{shown}...). It must be keyed by the table's feature ids. {fix}")
+            f"{shown}...). It must be keyed by the table's feature ids."
+            f"{near_misses(list(feature_ids), lineages.index)} {fix}")
     parsed = [parse_lineage(t) if isinstance(t, str) else {} for t in present]
     ranks = [r for r in RANKS if len({p[r] for p in parsed if r in p}) >= 2]
     if not ranks:
         raise AAMInputError(
             f"{source} names no rank from {RANKS[0]} to {RANKS[-1]} with two classes "
-            f"or more among the table's ASVs (e.g. {present.dropna().iloc[0]!r}); "
-            "expected lineages such as 'd__Bacteria; p__Firmicutes; c__Bacilli'. "
+            f"or more among the table's ASVs (e.g. {present.dropna().iloc[0]!r}): every "
+            "ASV has the same taxon at each rank it names (or no rank is written as "
+            "'d__Bacteria; p__Firmicutes; ...'), so there is nothing to tell apart. "
             + fix)
     labels = np.full((len(parsed), len(ranks)), -1, dtype=np.int64)
     classes = {}

@@ -86,9 +86,12 @@ def evaluate(model, data: TrainingData, objective: Objective, train: TrainConfig
     with torch.no_grad(), autocast(device, train.precision):
         for rows in batch_rows(len(data.val_rows), train.batch_size, None):
             shard = dist.shard(data.val_rows[rows])
-            # validation sees samples as prediction will: no ASV dropout
-            batch = data.builder.build(shard.rows, rng, augment=False).to(device)
-            total, terms, out = objective(model, batch, generator, shard)
+            # validation sees samples as prediction will: no ASV dropout (the
+            # contrastive objective's views are drawn from the fixed seed)
+            views = objective.views
+            batch = data.builder.build(shard.rows, rng, augment=False,
+                                       views=views).to(device)
+            total, terms, out = objective(model, batch, generator, shard, views)
             for name, value in {"loss": total, **terms}.items():
                 sums[name] = sums.get(name, 0.0) + float(value) * shard.weight
             count += shard.weight

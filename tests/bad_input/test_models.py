@@ -147,3 +147,14 @@ def test_the_good_model_passes_everything(model_dir, model_qza, workspace, tmp_p
                        workspace / "table.biom", "--output", tmp_path / "p.tsv")
     assert done.returncode == 0, done.stderr
     assert "Notice" not in done.stderr
+
+
+def test_a_config_without_its_digest_loads_with_a_notice(model_dir, workspace, tmp_path,
+                                                         capsys):
+    """Removing config_sha256 (after an edit) passed without a word."""
+    folder = damaged_copy(model_dir, edit_config(lambda c: c.pop("config_sha256")),
+                          tmp_path / "no-config-digest")
+    code, output = aam(capsys, "predict", "--model", folder, "--table",
+                       workspace / "table.biom", "--output", tmp_path / "p.tsv")
+    assert code == 0, output
+    assert "has no digest of its config.json" in output

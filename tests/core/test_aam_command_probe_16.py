@@ -198,3 +198,22 @@ def test_the_library_reads_empty_labels_as_no_value_and_names_a_plain_target(fil
     with pytest.raises(AAMInputError, match="The target column 'target' must be numeric"):
         api.fit_regressor(table, pd.Series(["a"] * len(labels), index=labels.index),
                           model="tiny", train=train, log=lambda m: None)
+
+
+def test_longer_reads_than_a_pretrained_encoder_get_advice_that_works(files, tmp_path,
+                                                                     capsys):
+    """It said to raise --max-length, which is then refused beside --pretrained."""
+    import biom
+    encoder = tmp_path / "encoder"
+    table = biom.load_table(str(files / "table.biom"))
+    assert aam(capsys, "pretrain", "--table", files / "table.biom", "--output-dir", encoder,
+               "--preset", "tiny", "--epochs", 1, "--n-threads", 1)[0] == 0  # 100-nt reads
+    longer = table.update_ids({f: f + "ACGT" * 10 for f in table.ids("observation")},
+                              axis="observation", inplace=False)
+    with biom.util.biom_open(str(tmp_path / "long.biom"), "w") as handle:
+        longer.to_hdf5(handle, "test")
+    code, output = aam(capsys, "fit-regressor", "--table", tmp_path / "long.biom",
+                       "--metadata", files / "md.tsv", "--target", "age", "--output-dir",
+                       tmp_path / "run", *RUN, "--pretrained", encoder / "model")
+    refused(output, code, "The pretrained model reads sequences of up to 100 nt: set "
+            "--truncate to cut them to 100 nt, or pretrain a model on these reads")

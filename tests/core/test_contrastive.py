@@ -52,7 +52,7 @@ def test_infonce_is_low_when_each_view_finds_its_twin_and_chance_when_all_alike(
     assert swapped.item() > 1.0
 
 
-def test_pretraining_with_the_contrastive_objective_learns_and_validates_without_it(rng):
+def test_pretraining_with_the_contrastive_objective_learns_and_validates_it(rng):
     table, _, _ = make_builder(rng, n_samples=24, n_features=30)
     counts = table.counts.toarray()
     distances = skbio.DistanceMatrix(
@@ -62,7 +62,8 @@ def test_pretraining_with_the_contrastive_objective_learns_and_validates_without
     encoder = api.pretrain(table, distances=distances, model="tiny", train=train, **QUIET)
     history = encoder.history
     assert np.isfinite(history["train_contrastive"]).all()
-    assert "val_contrastive" not in history.columns  # a validation batch has one view
+    # validation scores it too, on views drawn from a fixed seed
+    assert np.isfinite(history["val_contrastive"]).all()
     # chance: one of 2 x 8 - 1 candidates (ln 15 = 2.71); it ends near 1.8
     assert history["train_contrastive"].iloc[-1] < math.log(15) - 0.3
     plain = api.pretrain(table, distances=distances, model="tiny", **QUIET,
@@ -78,3 +79,26 @@ def test_the_aam_command_pretrains_with_it(tmp_path):
          "--contrastive-weight", "0.5"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "objectives: nucleotide, contrastive" in done.stderr
+
+
+def test_the_contrastive_objective_alone_pretrains(tmp_path):
+    """It was refused as 'Nothing to pretrain on', and its validation loss was 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "aam_core.cli", "pretrain", "--table",
+         "examples/oral-age-mini/table.biom", "--output-dir", str(tmp_path / "run"),
+         "--preset", "tiny", "--epochs", "1", "--n-threads", "1",
+         "--contrastive-weight", "1", "--nucleotide-weight", "0"],
+        capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "val loss 0 " not in done.stderr and "val loss" in done.stderr
+
+
+def test_fitting_refuses_it():
+    from aam_core.config import FIT_TRAIN_DEFAULTS
+    from aam_core.errors import AAMInputError
+    from dataclasses import replace
+    with pytest.raises(AAMInputError, match="contrastive_weight=1.0 is an objective of "
+                                            "pretraining, not of fitting"):
+        api.fit_regressor(None, None, train=replace(FIT_TRAIN_DEFAULTS,
+                                                    contrastive_weight=1.0),
+                          log=lambda m: None)

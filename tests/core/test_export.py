@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from aam_core import api, cli, export
-from aam_core.config import FIT_TRAIN_DEFAULTS, ModelConfig
+from aam_core.config import FIT_TRAIN_DEFAULTS, ModelConfig, TrainConfig
 from tests.conftest import REPO
 
 EXAMPLE = REPO / "examples" / "oral-age-mini"
@@ -94,3 +94,18 @@ def test_without_onnx_the_command_says_how_to_install_it(fitted, tmp_path):
     assert "pip install onnx onnxruntime" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_model_that_cannot_be_exported_is_said_before_the_missing_package(tmp_path):
+    """Without onnx, an encoder was told to install it, then refused."""
+    table, _ = _mini(24)
+    encoder = api.pretrain(table, model="tiny", train=TrainConfig(epochs=1, batch_size=8),
+                           log=lambda message: None)
+    encoder.save(tmp_path / "encoder")
+    script = ("import sys; sys.modules['onnx'] = None; from aam_core import cli; "
+              f"sys.exit(cli.main(['export-onnx', {str(tmp_path / 'encoder')!r}, "
+              f"'--output', {str(tmp_path / 'm.onnx')!r}]))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "This is a pretrained encoder; it predicts nothing to export" in result.stderr
+    assert "pip install" not in result.stderr

@@ -214,9 +214,15 @@ def test_fine_tuning_from_a_frozen_pretrained_encoder_with_auxiliaries(pools, tm
         with pytest.raises(AAMInputError, match="nucleotide_weight=1.0 would be ignored"):
             api.fit_classifier(table, frame["site"].rename("site"), pretrained=encoder,
                                train=replace(train, nucleotide_weight=1.0), **QUIET)
+        if freeze == "freeze_encoder":
+            # the distance loss trains the encoder alone: it was dropped without a word
+            with pytest.raises(AAMInputError, match="freeze_encoder=True keeps the whole "
+                               "pretrained encoder from learning, so the distance matrix"):
+                api.fit_classifier(table, frame["site"].rename("site"), pretrained=encoder,
+                                   distances=distances, train=train, **QUIET)
         classifier = api.fit_classifier(
-            table, frame["site"].rename("site"), pretrained=encoder, distances=distances,
-            train=train, **QUIET)
+            table, frame["site"].rename("site"), pretrained=encoder, train=train, **QUIET,
+            distances=distances if freeze == "freeze_nucleotide_encoder" else None)
         columns = classifier.history.columns
         # a frozen nucleotide encoder is never asked for token logits
         assert "train_nucleotide" not in columns

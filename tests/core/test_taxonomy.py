@@ -178,7 +178,7 @@ def test_a_taxonomy_of_other_features_is_refused_in_the_callers_words(
 @pytest.mark.parametrize("taxa, message", [
     (["Unassigned"] * 36, "names no rank from phylum to genus with two classes"),
     (["d__Bacteria; p__Firmicutes"] * 36, "names no rank from phylum to genus"),
-    (["not a lineage; at all"] * 36, "expected lineages such as"),
+    (["not a lineage; at all"] * 36, "no rank is written as"),
 ])
 def test_a_taxonomy_without_a_usable_rank_is_refused(planted, taxa, message):
     table, taxonomy = planted
