@@ -181,7 +181,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
         members, histories, best_epochs, selected_by, train, out_of_fold = \
             readout.fit_members(
                 run, splits, lambda say: _member_network(run, inputs.pretrained, say),
-                lambda member, rows: validation_predictions(
+                lambda member, rows: validation_errors(
                     member, rows, run.objective, run.train, run.device), groups, log)
     else:
         members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
@@ -265,7 +265,7 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
                      _selection(run.kind, run.train, len(val_rows)), log,
                      run.runtime.for_member(index))
         if run.kind == "regressor" and len(val_rows):
-            out_of_fold.append((val_rows, validation_predictions(
+            out_of_fold.append((val_rows, validation_errors(
                 network, training, run.objective, member_train, run.device)))
         network.asv_cache = None
         members.append(network)
@@ -278,10 +278,12 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
     return members, histories, best_epochs, selected_by, run.train, out_of_fold
 
 
-def validation_predictions(network, training: TrainingData, objective: Objective,
-                           train: TrainConfig, device) -> np.ndarray:
-    """A fitted member's predictions of its own validation samples, in
-    target units: samples of groups it never trained on (out of fold)."""
+def validation_errors(network, training: TrainingData, objective: Objective,
+                      train: TrainConfig, device) -> np.ndarray:
+    """A fitted member's errors (prediction - truth) on its own validation
+    samples, in target units: samples of groups it never trained on (out
+    of fold). Taken on the normalised scale: the shift, held in 32 bits,
+    would round a target of 1e9 to 64 units."""
     kept = {}
 
     def keep(predictions):
@@ -289,21 +291,30 @@ def validation_predictions(network, training: TrainingData, objective: Objective
         return {}
     evaluate(network, replace(training, score=keep), objective, train, device)
     task, rows = objective.task, training.val_rows
-    predictions = kept["predictions"]
-    scale, shift = task.scale[rows].numpy(), task.shift[rows].numpy()
+    predictions = kept["predictions"].astype(np.float64)
+    truth = task.values[rows].numpy().astype(np.float64)
+    scale = task.scale[rows].numpy().astype(np.float64)
     if predictions.ndim == 2:
-        scale, shift = scale[:, None], shift[:, None]
-    return predictions * scale + shift
+        truth, scale = truth[:, None], scale[:, None]
+    return (predictions - truth) * scale
+
+
+def _out_of_fold(truth: np.ndarray, out_of_fold: list) -> tuple:
+    """(true values, predictions) of the members' validation samples, in
+    target units, at 64-bit precision."""
+    rows = np.concatenate([r for r, _ in out_of_fold])
+    errors = np.concatenate([e for _, e in out_of_fold])
+    truth = truth[rows]
+    return truth, errors + (truth[:, None] if errors.ndim == 2 else truth)
 
 
 def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) -> dict:
     """The conformal margin of the intervals, from every member's
     out-of-fold predictions (a sample in several members' validation sets
     counts each time)."""
-    rows = np.concatenate([r for r, _ in out_of_fold])
-    predicted = np.concatenate([p for _, p in out_of_fold])
+    truth, predicted = _out_of_fold(truth, out_of_fold)
     quantiles = train.quantiles if train.loss == "quantile" else ()
-    calibrated = intervals.calibration(truth[rows], predicted,
+    calibrated = intervals.calibration(truth, predicted,
                                        intervals.interval_level(quantiles))
     needed = intervals.too_few(calibrated)
     if needed:
@@ -321,11 +332,10 @@ def _track_validation(truth: np.ndarray, out_of_fold: list, train: TrainConfig,
                       tracker) -> None:
     """The validation scatter for --tensorboard / --mlflow-uri (point
     predictions of a quantile model: its median)."""
-    rows = np.concatenate([r for r, _ in out_of_fold])
-    predicted = np.concatenate([p for _, p in out_of_fold])
+    truth, predicted = _out_of_fold(truth, out_of_fold)
     if predicted.ndim == 2:
         predicted = predicted[:, point_index(train.quantiles)]
-    tracker.validation(truth[rows], predicted)
+    tracker.validation(truth, predicted)
 
 
 def _member_network(run: _Run, pretrained, log) -> AAM:

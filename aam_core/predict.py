@@ -185,6 +185,11 @@ def _known(options: dict) -> dict:
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise AAMInputError(f"Unknown option(s) {', '.join(unknown)}{hint}: prediction "
                             f"and embedding take {', '.join(APPLY_OPTIONS)}.")
+    for name, low in (("batch_size", 1), ("n_threads", 0)):
+        value = options.get(name, low)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise AAMInputError(f"{name} must be a whole number of {low} or more, not "
+                                f"{value!r}.")
     return options
 
 

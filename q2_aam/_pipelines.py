@@ -13,6 +13,7 @@ import skbio
 
 from aam_core.bundle import ModelBundle
 from aam_core.data.split import holdout_split, ungrouped
+from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_missing
 from aam_core.settings import BY_NAME, for_action
 from aam_core.spelling import spelled, spelled_input
@@ -84,6 +85,9 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
               f'no value in {settings["metadata"].name!r} (or no row in the metadata).',
               file=sys.stderr, flush=True)
     targets = targets.dropna()
+    # the test predictions would refuse them, after the fits: say it first
+    kept = biom_table.filter(list(targets.index), inplace=False)
+    refuse_empty([i for i, depth in zip(kept.ids(), kept.sum(axis='sample')) if depth == 0])
     if distance_matrix is not None:
         # here, not in each split's pretraining, so the count is the table's
         refuse_missing(list(targets.index), set(distance_matrix.view(skbio.DistanceMatrix).ids),

@@ -67,6 +67,16 @@ _REMOVE_EMPTY = {
     "aam": f"e.g. with biom-format: {_BIOM_FILTER}"}
 
 
+def refuse_empty(empty: list) -> None:
+    """Samples without counts, where an output must cover every sample."""
+    if empty:
+        raise AAMInputError(
+            f"{len(empty)} sample(s) of the table have zero counts, so nothing "
+            f"can be said of them: {', '.join(map(str, empty[:10]))}"
+            f"{' ...' if len(empty) > 10 else ''}. Remove them from the table "
+            f"first ({_REMOVE_EMPTY[interface()]}).")
+
+
 def clean_table(table: CountTable, rarefaction_depth: int,
                 log: Callable[[str], None], keep_all: bool = False) -> CountTable:
     """Drop samples that cannot be used (empty, or below the rarefaction
@@ -79,18 +89,20 @@ def clean_table(table: CountTable, rarefaction_depth: int,
     if (table.counts.data < 0).any():
         raise AAMInputError("The table holds negative counts; AAM needs a "
                             "frequency table of non-negative counts.")
-    depths = table.depths()
+    with np.errstate(over="ignore"):
+        depths = table.depths()
+    if not np.isfinite(depths).all():
+        huge = [table.sample_ids[i] for i in np.flatnonzero(~np.isfinite(depths))]
+        raise AAMInputError(
+            f"The counts of {len(huge)} sample(s) add up to more than a 64-bit number "
+            f"holds (e.g. {', '.join(map(str, huge[:3]))}): read counts cannot be that "
+            "large. Check how the table was made.")
     keep = depths > 0
     if not keep.any():
         raise AAMInputError(f"All {table.n_samples} samples of the table have "
                             "zero counts: there is nothing to read.")
     if (~keep).any() and keep_all:
-        empty = [table.sample_ids[i] for i in np.flatnonzero(~keep)]
-        raise AAMInputError(
-            f"{len(empty)} sample(s) of the table have zero counts, so nothing "
-            f"can be said of them: {', '.join(map(str, empty[:10]))}"
-            f"{' ...' if len(empty) > 10 else ''}. Remove them from the table "
-            f"first ({_REMOVE_EMPTY[interface()]}).")
+        refuse_empty([table.sample_ids[i] for i in np.flatnonzero(~keep)])
     if (~keep).any():
         log(f"Dropped {int((~keep).sum())} sample(s) with no counts.")
     if rarefaction_depth > 0:

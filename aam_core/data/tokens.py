@@ -11,7 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import AAMInputError
-from ..spelling import spelled, spelled_input
+from ..spelling import interface, spelled, spelled_input
 
 PAD, A, C, G, T, N, MASK = range(7)
 VOCAB = {"PAD": PAD, "A": A, "C": C, "G": G, "T": T, "N": N, "MASK": MASK}
@@ -70,8 +70,14 @@ def resolve_sequences(feature_ids: Sequence[str],
             f"No sequences were given, so the feature ids must be DNA, but "
             f"{len(not_dna)} of {len(feature_ids)} are not, e.g. "
             f"{_named_not_dna(not_dna, not_dna)}. Pass the representative sequences "
-            "(FeatureData[Sequence] / a FASTA file) that belong to the table.")
+            f"that belong to the table ({spelled_input('sequences')}: "
+            f"{_SEQUENCES_KIND[interface()]}).")
     return list(feature_ids)
+
+
+# what the sequences are, where each front end takes them
+_SEQUENCES_KIND = {"python": "feature id -> DNA", "q2cli": "FeatureData[Sequence]",
+                   "aam": "a FASTA file"}
 
 
 def is_dna(text: str) -> bool:

@@ -140,9 +140,10 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
     model.load_state_dict(state.best_state)
     if run.has_validation:
         log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4g}).")
-    else:
-        log(f"Kept the last epoch, {state.best_epoch} (no validation samples to choose "
-            "another).")
+    else:  # one validation sample scores no epoch reliably (nor R2, nor AUROC)
+        why = ("no validation samples" if not len(data.val_rows) else
+               "one validation sample is too few")
+        log(f"Kept the last epoch, {state.best_epoch} ({why} to choose another).")
     return TrainResult(pd.DataFrame(state.records), state.best_epoch, run.key)
 
 
