@@ -24,6 +24,12 @@ from .train.task import TargetTask
 def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.Series:
     """The targets of the table's samples that have one (numbers for a
     regressor, category texts for a classifier); at least 4 of them."""
+    if isinstance(targets, pd.DataFrame):  # one column is what was meant
+        if targets.shape[1] != 1:
+            raise AAMInputError(f"The targets are a table of {targets.shape[1]} columns "
+                                f"({list(targets.columns)[:5]}); give one column, as a "
+                                "pandas Series indexed by sample id.")
+        targets = targets.iloc[:, 0]
     targets = pd.Series(targets)
     if targets.name is None:  # a plain Series: messages call it 'target'
         targets = targets.rename("target")

@@ -8,6 +8,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..config import DataConfig
+from ..errors import AAMInputError
 from ..spelling import spelled
 from .table import CountTable, clean_table
 from .tokens import resolve_sequences, tokenize
@@ -43,10 +44,36 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     if data.max_length == 0:
         log(f"max_length: {longest} nt, the longest sequence of the table.")
         data = replace(data, max_length=longest)
+    if data.truncate and longest > data.max_length:
+        cut = sum(len(d) > data.max_length for d in dna)
+        trained = ", as the model was trained" if model_rules else ""
+        log(f"{cut} sequence(s) longer than {data.max_length} nt are cut to "
+            f"{data.max_length} nt (truncate{trained}).")
+    if not model_rules:
+        refuse_identical(counts)
     fix = too_long_for_model(data, longest) if model_rules else \
         too_long_for_encoder(data) if encoder else None
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input)
+
+
+def refuse_identical(counts) -> None:
+    """Samples that all hold the same counts leave training nothing to tell
+    apart: every prediction would be the same."""
+    matrix = counts.counts.tocsr()
+    if not matrix.has_sorted_indices:  # sorted on a copy: the table stays as read
+        matrix = matrix.copy()
+        matrix.sort_indices()
+    sizes = np.diff(matrix.indptr)
+    if counts.n_samples < 2 or (sizes != sizes[0]).any():
+        return
+    shape = (counts.n_samples, int(sizes[0]))
+    if (matrix.indices.reshape(shape) == matrix.indices[:shape[1]]).all() and \
+            (matrix.data.reshape(shape) == matrix.data[:shape[1]]).all():
+        raise AAMInputError(
+            f"All {counts.n_samples} samples of the table hold the same counts: nothing "
+            "tells them apart, so a model would learn nothing from them. Check how the "
+            "table was made (e.g. a feature table of one sample repeated).")
 
 
 def too_long_for_model(data: DataConfig, longest: int) -> str:

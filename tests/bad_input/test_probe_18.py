@@ -75,3 +75,35 @@ def test_feature_ids_that_are_not_dna_name_the_aam_commands_flag(tmp_path, capsy
                        tmp_path / "run", "--preset", "tiny", "--epochs", 1)
     refused(output, code, "Pass the representative sequences that belong to the table "
             "(--sequences: a FASTA file).")
+
+
+def test_a_table_of_identical_samples_is_refused_for_training():
+    """It trained without a word, and every prediction was the same."""
+    frame = _examples.table_factory().view(pd.DataFrame)
+    frame.iloc[:] = frame.iloc[0].to_numpy()
+    table = biom.Table(frame.T.to_numpy(), list(frame.columns), list(frame.index))
+    age = _examples.sample_metadata_factory().to_dataframe()["age"]
+    with pytest.raises(AAMInputError, match=f"All {len(frame)} samples of the table hold "
+                                            "the same counts"):
+        api.fit_regressor(table, age, model="tiny", log=lambda m: None)
+
+
+def test_the_library_takes_a_one_column_frame_as_targets_and_refuses_more():
+    from dataclasses import replace
+    table = _examples.table_factory().view(biom.Table)
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    train = replace(FIT_TRAIN_DEFAULTS, epochs=1, batch_size=8, ensemble_size=1)
+    api.fit_regressor(table, frame[["age"]], model="tiny", train=train, log=lambda m: None)
+    with pytest.raises(AAMInputError, match="The targets are a table of 3 columns"):
+        api.fit_regressor(table, frame, model="tiny", train=train, log=lambda m: None)
+
+
+def test_truncation_is_said(tmp_path):
+    from aam_core.config import DataConfig
+    from aam_core.data.prepare import prepare
+    from aam_core.data.table import CountTable
+    table = CountTable.from_dense(np.array([[1.0, 2.0], [3.0, 1.0]]), ["s1", "s2"],
+                                  ["ACGTACGTAC", "ACGT"])
+    heard = []
+    prepare(table, None, DataConfig(max_length=6, truncate=True), heard.append)
+    assert "1 sequence(s) longer than 6 nt are cut to 6 nt (truncate)." in heard
