@@ -59,8 +59,7 @@ def _trial_step(model, data, objective, rows, device, precision) -> int | None:
         # a contrastive step holds two views of every sample: measure both
         batch = data.builder.build(rows, None, views=objective.views).to(device)
         with autocast(device, precision):
-            total, _, _ = objective(model, batch, torch.Generator().manual_seed(0),
-                                    views=objective.views)
+            total, _, _ = objective(model, batch, torch.Generator().manual_seed(0))
         total.backward()
         peak = torch.cuda.max_memory_allocated(device) - base
     except torch.cuda.OutOfMemoryError:

@@ -88,10 +88,9 @@ def evaluate(model, data: TrainingData, objective: Objective, train: TrainConfig
             shard = dist.shard(data.val_rows[rows])
             # validation sees samples as prediction will: no ASV dropout (the
             # contrastive objective's views are drawn from the fixed seed)
-            views = objective.views
             batch = data.builder.build(shard.rows, rng, augment=False,
-                                       views=views).to(device)
-            total, terms, out = objective(model, batch, generator, shard, views)
+                                       views=objective.views).to(device)
+            total, terms, out = objective(model, batch, generator, shard)
             for name, value in {"loss": total, **terms}.items():
                 sums[name] = sums.get(name, 0.0) + float(value) * shard.weight
             count += shard.weight
@@ -206,13 +205,13 @@ class _Training:
         for done in range(state.step + 1, len(batches) + 1):
             shard = dist.shard(self.data.train_rows[batches[done - 1]])
             rng = dist.step_random(train.random_state, self.generator, epoch, done)
-            views = self.objective.views
-            batch = self.data.builder.build(shard.rows, rng, views=views).to(self.device)
+            batch = self.data.builder.build(shard.rows, rng,
+                                            views=self.objective.views).to(self.device)
             last = done % self.accumulate == 0 or done == len(batches)
             with dist.no_sync(self.wrapped, last):
                 with autocast(self.device, train.precision):
                     total, terms, _ = self.objective(self.runner, batch, self.generator,
-                                                     shard, views)
+                                                     shard)
                 check_finite(terms, epoch)
                 # gradients of a group of `accumulate` batches add up to their mean
                 group = min(self.accumulate, len(batches) - (done - 1) // self.accumulate

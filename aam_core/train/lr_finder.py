@@ -39,9 +39,9 @@ def lr_range_test(model, data, objective, train, device: torch.device,
         lr = start * growth ** step
         for group in optimizer.param_groups:
             group["lr"] = lr
-        views = objective.views
-        batch = data.builder.build(data.train_rows[rows], rng, views=views).to(device)
-        total, _, _ = objective(model, batch, generator, views=views)
+        batch = data.builder.build(data.train_rows[rows], rng,
+                                   views=objective.views).to(device)
+        total, _, _ = objective(model, batch, generator)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         if train.grad_clip > 0:

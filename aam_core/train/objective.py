@@ -62,19 +62,17 @@ class Objective:
 
     @property
     def views(self) -> int:
-        """How many views of each sample a training batch holds (2 for the
-        contrastive objective)."""
+        """How many views of each sample a batch must hold (2 for the
+        contrastive objective): build it with BatchBuilder.build(views=...)."""
         return 2 if "contrastive" in self.weights else 1
 
-    def __call__(self, model, batch, generator: torch.Generator, shard: Shard | None = None,
-                 views: int = 1):
+    def __call__(self, model, batch, generator: torch.Generator, shard: Shard | None = None):
         """Returns (total loss, {term: loss}, model outputs). `shard`: the
         batch is this process's slice of a global batch (train/distributed.py).
-        `views` 2: the batch's second half is a second view of its first
-        (BatchBuilder.build); a batch of one view has no contrastive term."""
+        With the contrastive objective the batch's second half is a second
+        view of its first (built with `views`)."""
         weights = self.weights
-        if views == 1:
-            weights.pop("contrastive", None)
+        views = 2 if "contrastive" in weights else 1
         tokens, token_targets = batch.tokens, None
         if "nucleotide" in weights:
             tokens, token_targets = losses.mask_tokens(
