@@ -5,17 +5,23 @@ class AAMInputError(ValueError):
     """Input data or parameters that cannot be used as given."""
 
 
-def near_misses(missing, available) -> str:
+def other_spellings(missing, available) -> list:
+    """(name, the available one it differs from only by case or surrounding
+    spaces) for each of `missing` that has such a twin."""
+    folded = {str(a).strip().casefold(): str(a) for a in available}
+    return [(m, folded[str(m).strip().casefold()]) for m in missing
+            if str(m).strip().casefold() in folded]
+
+
+def near_misses(missing, available, what: str = "sample ids") -> str:
     """A hint for ids that differ from another input's only by case or
     surrounding spaces: in a message the difference is invisible."""
-    folded = {str(a).strip().casefold(): str(a) for a in available}
-    pairs = [(m, folded[str(m).strip().casefold()]) for m in missing
-             if str(m).strip().casefold() in folded]
+    pairs = other_spellings(missing, available)
     if not pairs:
         return ""
     table_id, other = pairs[0]
     return (f" {len(pairs)} of them differ only by case or spaces (e.g. {table_id!r} "
-            f"here, {other!r} there): sample ids must match exactly.")
+            f"here, {other!r} there): {what} must match exactly.")
 
 
 def refuse_missing(sample_ids, available, source: str, fix: str) -> None:

@@ -29,6 +29,8 @@ from .errors import AAMInputError, refuse_disjoint
 from .model.build import build_model
 from .model.conditioning import encode_conditions
 from .model.ensemble import members_of
+from .option import of_kind
+from .settings import BY_NAME
 from .spelling import spelled, spelled_metadata
 from .threads import set_torch_threads
 from .train.cache import cache_members
@@ -185,11 +187,13 @@ def _known(options: dict) -> dict:
         hint = f" (did you mean {close[0]}?)" if close else ""
         raise AAMInputError(f"Unknown option(s) {', '.join(unknown)}{hint}: prediction "
                             f"and embedding take {', '.join(APPLY_OPTIONS)}.")
-    for name, low in (("batch_size", 1), ("n_threads", 0)):
-        value = options.get(name, low)
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise AAMInputError(f"{name} must be a whole number of {low} or more, not "
-                                f"{value!r}.")
+    for name in ("batch_size", "n_threads"):
+        option = BY_NAME[name].at("predict")  # their declared kind and lower bound
+        value = options.get(name, option.default)
+        value = int(value) if isinstance(value, np.integer) else value
+        if not of_kind(option.kind, value) or value < option.low:
+            raise AAMInputError(f"{name} must be a whole number of {option.low} or more, "
+                                f"not {value!r}.")
     return options
 
 

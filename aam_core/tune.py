@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -29,8 +29,7 @@ from . import settings_file
 from .data.split import fold_splits, sample_units
 from .data.table import CountTable
 from .errors import AAMInputError
-from .config import HEAD_SHAPE
-from .fit_checks import CONDITIONING_ONLY
+from .config import HEAD_SHAPE, ConditioningConfig
 from .spelling import speaking
 from .settings import fit_arguments
 
@@ -241,8 +240,8 @@ def _refuse_columns(fixed: dict) -> None:
                             f"({', '.join(columns)}); give the grouping column with "
                             "--groups. Conditioned models are not tuned yet.")
     # they act on conditioning columns, which a tuned fit never has
-    unused = [name for name in CONDITIONING_ONLY + ("parents", "category_weights",
-                                                    "hierarchical") if name in fixed]
+    unused = [f.name for f in fields(ConditioningConfig) if f.name in fixed] + (
+        ["hierarchical"] if "hierarchical" in fixed else [])
     if unused:
         raise AAMInputError(f"aam tune fits without conditioning, so the fixed setting(s) "
                             f"{', '.join(unused)} would be ignored (and then written to "

@@ -92,7 +92,7 @@ def taxonomy_labels(taxonomy, feature_ids: Sequence[str], fix: str = "",
         raise AAMInputError(
             f"None of the table's {len(feature_ids)} ASVs is in {source} (its ids: "
             f"{shown}...). It must be keyed by the table's feature ids."
-            f"{near_misses(list(feature_ids), lineages.index)} {fix}")
+            f"{near_misses(list(feature_ids), lineages.index, 'feature ids')} {fix}")
     parsed = [parse_lineage(t) if isinstance(t, str) else {} for t in present]
     ranks = [r for r in RANKS if len({p[r] for p in parsed if r in p}) >= 2]
     if not ranks:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConditioningConfig
-from ..errors import AAMInputError
+from ..errors import AAMInputError, other_spellings
 from ..option import choices_of
 
 FUSIONS = choices_of(ConditioningConfig, "fusion")
@@ -123,9 +123,7 @@ def _refuse_other_spellings(column: str, unseen: list, known: dict) -> None:
     """A category that differs from a trained one only by case or spaces is
     a spelling, not a new category: read as 'unknown', its samples would
     lose what the model learned of it without a word."""
-    folded = {str(c).strip().casefold(): c for c in known}
-    pairs = [(u, folded[u.strip().casefold()]) for u in unseen
-             if u.strip().casefold() in folded]
+    pairs = other_spellings(unseen, known)
     if pairs:
         given, trained = pairs[0]
         raise AAMInputError(
