@@ -393,7 +393,7 @@ def cmd_fit(args, kind: str) -> int:
     def work(log, runtime):
         from .bundle import ModelBundle
         table, sequences = _inputs(args)
-        frame = _metadata_of(table, args)
+        frame = _metadata_of(table, args, settings["train"].readout == "propagation")
         target = _column(frame, args.target, args.metadata)
         target = (_numeric if kind == "regressor" else _classes)(
             target, declared=_declared(frame, target.name))
@@ -417,11 +417,13 @@ def cmd_fit(args, kind: str) -> int:
     return _train(args, f"fit-{kind}", work)
 
 
-def _metadata_of(table, args):
+def _metadata_of(table, args, unlabelled: bool = False):
     """--metadata, whose rows must cover the table's samples unless
-    --missing-samples ignore, as in the actions."""
+    --missing-samples ignore, as in the actions; `unlabelled`: samples it
+    lacks are the propagation readout's unlabelled ones."""
     frame = read_metadata(args.metadata)
-    refuse_samples_without_metadata(table.ids(), frame.index, args.missing_samples,
+    refuse_samples_without_metadata(table.ids(), frame.index,
+                                    "ignore" if unlabelled else args.missing_samples,
                                     spelled("missing_samples", "ignore"))
     return frame
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import fit_checks, intervals, readout, supervision
+from . import fit_checks, intervals, propagation, readout, supervision
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
@@ -144,14 +144,17 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
     fit_checks.check_head(kind, train, architecture)
-    if train.readout == "ridge":
+    if train.readout != "fine_tune":
         readout.check_processes(train, runtime.dist.world_size, "torchrun")
         readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
                       inputs.conditioning, inputs.pretrained, settings.head_options or {},
                       inputs.distances)
-        architecture = replace(architecture, regression_hidden=())  # a linear map
-    target = supervision.aligned_targets(kind, inputs.targets,
-                                         prepared.table.sample_ids, log)
+        propagation.check(kind, train)
+        # a linear map, or the samples of the table and their spread labels
+        architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
+            prepared.table.n_samples if train.readout == "propagation" else 0))
+    target = supervision.aligned_targets(kind, inputs.targets, prepared.table.sample_ids,
+                                         log, train.readout == "propagation")
     if kind == "regressor":
         _check_target_range(target, architecture)
     sample_ids = list(target.index)
@@ -177,15 +180,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                             prepared.tokens, data),
                prepared.tokens, Objective(train, distances=as_tensor(distances),
                                           task=task), score_on, runtime)
-    if train.readout == "ridge":
-        members, histories, best_epochs, selected_by, train, out_of_fold = \
-            readout.fit_members(
-                run, splits, lambda say: _member_network(run, inputs.pretrained, say),
-                lambda member, rows: validation_errors(
-                    member, rows, run.objective, run.train, run.device), groups, log)
-    else:
-        members, histories, best_epochs, selected_by, train, out_of_fold = _fit_members(
-            run, splits, inputs.pretrained, groups is not None, log)
+    members, histories, best_epochs, selected_by, train, out_of_fold = _fit_heads(
+        run, splits, inputs.pretrained, groups, prepared, sample_ids, log)
     if out_of_fold:
         block["calibration"] = _calibration(target.to_numpy(dtype=float), out_of_fold,
                                             train, log)
@@ -204,6 +200,22 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     config.update(target=block, conditioning=spec,
                   class_labels=block.get("labels") if kind == "classifier" else None)
     return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
+
+
+def _fit_heads(run: _Run, splits, pretrained, groups, prepared, sample_ids: list, log):
+    """Each member's head (and encoder, when fine-tuned) as the readout
+    says; returns what _fit_members does."""
+    make = lambda say: _member_network(run, pretrained, say)  # noqa: E731
+    errors = lambda member, rows: validation_errors(  # noqa: E731
+        member, rows, run.objective, run.train, run.device)
+    if run.train.readout == "ridge":
+        return readout.fit_members(run, splits, make, errors, groups, log)
+    if run.train.readout == "propagation":  # every sample of the table is a node
+        everyone = BatchBuilder(prepared.table.counts, prepared.tokens, run.builder.data)
+        labelled = pd.Index(prepared.table.sample_ids).get_indexer(sample_ids)
+        return propagation.fit_members(run, splits, make, errors, groups, everyone,
+                                       labelled, log)
+    return _fit_members(run, splits, pretrained, groups is not None, log)
 
 
 def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
@@ -430,6 +442,8 @@ def _architecture(kind: str, model, head_options, data: DataConfig, pretrained, 
         # the encoder's shape must match its weights
         architecture = ModelConfig.from_dict(pretrained.config["architecture"])
         check_preset(model, architecture, log)
+        # a propagation readout's stored samples are its head's, not the encoder's
+        architecture = replace(architecture, neighbour_nodes=0)
     else:
         config = ModelConfig.preset(model) if isinstance(model, str) else model
         architecture = replace(config, max_length=data.max_length)

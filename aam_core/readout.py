@@ -44,22 +44,25 @@ def check_processes(train, n_processes: int, launcher: str) -> None:
     """The closed-form head is solved in one process: more would each solve
     the same one, the extra devices unused. `launcher`: what started them,
     in the caller's words ('n_devices' for the actions, 'torchrun')."""
-    if train.readout != "ridge" or n_processes <= 1:
+    if train.readout == "fine_tune" or n_processes <= 1:
         return
     started = (f"torchrun started {n_processes} processes" if launcher == "torchrun"
                else f"{spelled('n_devices', n_processes)} would be ignored")
     instead = ("run it without torchrun" if launcher == "torchrun"
                else f"leave {spelled('n_devices')} at 1")
+    how = ("solves its head in closed form" if train.readout == "ridge"
+           else "spreads its labels over a graph")
     raise AAMInputError(
-        f"{spelled('readout', 'ridge')} solves its head in closed form in one process, "
-        f"so {started}: {instead}, or use {spelled('readout', 'fine_tune')}.")
+        f"{spelled('readout', train.readout)} {how} in one process, so {started}: "
+        f"{instead}, or use {spelled('readout', 'fine_tune')}.")
 
 
 def check(kind: str, train, data, defaults, architecture, conditioning, pretrained,
           head_options: dict, distances=None) -> None:
-    """Refuse what the ridge readout cannot honour, naming the option."""
+    """Refuse what the ridge or propagation readout cannot honour, naming
+    the option."""
     def refuse(what: str):
-        raise AAMInputError(f"{spelled('readout', 'ridge')} {what}")
+        raise AAMInputError(f"{spelled('readout', train.readout)} {what}")
     if kind != "regressor":
         refuse("fits a regressor's head; a classifier is fine-tuned.")
     if pretrained is None:
@@ -79,8 +82,9 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
     if shape.get("hidden_layers", 1) != 1 or shape.get("hidden_width", 0) != 0 or \
             architecture.regression_experts != 1 or architecture.residual_head or \
             architecture.head_dropout != type(architecture)().head_dropout:
-        refuse("is linear: leave the head's hidden layers, width, experts, residual "
-               "blocks and dropout at their defaults.")
+        refuse(f"{'is linear' if train.readout == 'ridge' else 'has no layers'}: leave "
+               "the head's hidden layers, width, experts, residual blocks and dropout at "
+               "their defaults.")
     if architecture.output_activation != "none" or any(
             b is not None for b in architecture.output_bounds):
         refuse("is unbounded: leave out the bounds and the output activation.")

@@ -26,7 +26,9 @@ REQUIRED = object()  # an option with no default: the caller must give it
 _MISSING_SAMPLES = Option(
     "missing_samples", "str", "error",
     'How to handle table samples absent from the metadata: "error" fails and '
-    'names some of them, "ignore" drops them.', choices=("error", "ignore"),
+    'names some of them, "ignore" drops them. A regressor with readout '
+    '"propagation" keeps them either way, as its unlabelled samples.',
+    choices=("error", "ignore"),
     actions=FIT + PIPELINES + ERRORS + ("summarize_predictions",),
     commands=FIT_COMMANDS + TUNE_COMMANDS,
     per={"error_analysis": {"help": """

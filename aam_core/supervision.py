@@ -21,9 +21,12 @@ from .train.objective import as_tensor
 from .train.task import TargetTask
 
 
-def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.Series:
+def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
+                    unlabelled_kept: bool = False) -> pd.Series:
     """The targets of the table's samples that have one (numbers for a
-    regressor, category texts for a classifier); at least 4 of them."""
+    regressor, category texts for a classifier); at least 4 of them.
+    unlabelled_kept: the others stay in the fit unlabelled (the propagation
+    readout), and the log says so instead of that they were dropped."""
     if isinstance(targets, pd.DataFrame):  # one column is what was meant
         if targets.shape[1] != 1:
             raise AAMInputError(f"The targets are a table of {targets.shape[1]} columns "
@@ -53,7 +56,10 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log) -> pd.
     aligned = targets.reindex(sample_ids)
     aligned = aligned[aligned.notna()]
     missing = len(sample_ids) - len(aligned)
-    if missing:
+    if missing and unlabelled_kept:
+        log(f"{missing} sample(s) of the table have no target value (or no row in the "
+            "metadata): they take part unlabelled.")
+    elif missing:
         log(f"Dropped {missing} sample(s) that have no target value (or no row "
             "in the metadata).")
     if kind == "classifier":

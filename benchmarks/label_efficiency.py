@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -64,9 +65,10 @@ METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 
 
 # pretraining options added after the first encoders were cached; unused
-# without their inputs (an alpha-diversity vector, a taxonomy, experts), so
-# an encoder saved without them is the same recipe
-LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance")
+# without their inputs (an alpha-diversity vector, a taxonomy, experts) or
+# at their default (contrastive views: 0), so an encoder saved without them
+# is the same recipe
+LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance", "contrastive_weight")
 
 
 def _cache_path(key: list) -> Path:
@@ -74,11 +76,14 @@ def _cache_path(key: list) -> Path:
     return CACHE / f"label-efficiency-{hashlib.sha1(text.encode()).hexdigest()[:12]}.qza"
 
 
-def _before_options(key: list) -> list:
-    """The key as the first encoders were cached, without LATER_OPTIONS."""
+def _earlier_keys(key: list) -> list:
+    """The key as encoders were cached before some of LATER_OPTIONS existed:
+    without each subset of them, the key itself first."""
     fold, seed, pretraining, *rest = key
-    return [fold, seed, {k: v for k, v in pretraining.items() if k not in LATER_OPTIONS},
-            *rest]
+    subsets = [set(c) for r in range(len(LATER_OPTIONS) + 1)
+               for c in itertools.combinations(LATER_OPTIONS, r)]
+    return [[fold, seed, {k: v for k, v in pretraining.items() if k not in left_out}, *rest]
+            for left_out in subsets]
 
 
 def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
@@ -192,7 +197,7 @@ class Fold:
         if self.distance != "unweighted_unifrac":
             key.append(self.distance)
         key += ["taxonomy: tree clades"] if self.taxonomy else []
-        path = next((p for p in map(_cache_path, (key, _before_options(key))) if p.exists()),
+        path = next((p for p in map(_cache_path, _earlier_keys(key)) if p.exists()),
                     _cache_path(key))
         if path.exists():
             return qiime2.Artifact.load(str(path))
@@ -267,6 +272,8 @@ class Fold:
         from aam_core.config import FIT_TRAIN_DEFAULTS
         s = self.settings
         train = replace(FIT_TRAIN_DEFAULTS, random_state=s.seed, n_threads=self.threads, **options)
+        if train.readout == "propagation":  # every training sample, most unlabelled
+            train_table = self.train_table
         bundle = api.fit_regressor(train_table.view(biom.Table), labelled_md[s.target],
                                    groups=labelled_md[s.group].astype(str),
                                    pretrained=self.encoder.view(ModelBundle), train=train,

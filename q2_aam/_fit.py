@@ -38,8 +38,10 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
     check_front_end(train)
     from aam_core import readout  # torch: imported when an action runs
     readout.check_processes(train, options['n_devices'], 'n_devices')
+    # the propagation readout's unlabelled samples are those the metadata lacks
+    missing = 'ignore' if train.readout == 'propagation' else options['missing_samples']
     table, targets = _views.table_samples_with_metadata(
-        options['table'], options['metadata'], options['missing_samples'])
+        options['table'], options['metadata'], missing)
     groups = options['groups']
     frame = _views.frame(options['conditioning'])
     return on_devices(

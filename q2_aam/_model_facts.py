@@ -69,8 +69,9 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         name not in _ENSEMBLE_SETTINGS or int(training.get('ensemble_size', 1)) > 1,
         name != 'patience' or float(training.get('validation_fraction', 0)) > 0,
         name != 'find_learning_rate' or bool(value),
-        # the ridge readout solves a frozen encoder's head: no gradient step
-        training.get('readout') != 'ridge' or name not in _NOT_RIDGE,
+        # the ridge and propagation readouts fit a frozen encoder's head
+        # without a gradient step
+        training.get('readout', 'fine_tune') == 'fine_tune' or name not in _NOT_RIDGE,
     ]
     return all(checks)
 

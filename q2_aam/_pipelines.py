@@ -59,10 +59,11 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
                 'pipeline runs only with a distance matrix, and none was given, so it '
                 f'would be ignored: {fix}.')
     model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
-    if settings.get('readout') == 'ridge' and pretrained_model is None and distance_matrix is None:
+    readout = settings.get('readout', 'fine_tune')
+    if readout != 'fine_tune' and pretrained_model is None and distance_matrix is None:
         # fit-regressor's own refusal knows no distance-matrix route
         raise AAMInputError(
-            f"{spelled('readout', 'ridge')} reads a pretrained encoder's embeddings: "
+            f"{spelled('readout', readout)} reads a pretrained encoder's embeddings: "
             f"give {model}, or {matrix} to pretrain one on the training samples "
             f"here, or use {spelled('readout', 'fine_tune')}.")
     if pretrained_model is not None and distance_matrix is not None:

@@ -17,6 +17,8 @@ is the lowest quantile and each next one adds a softplus step.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,6 +79,33 @@ class MixtureOfExperts(nn.Module):
         return torch.einsum("bok,bk->bo", outputs.float(), gate), gate
 
 
+class NeighbourReadout(nn.Module):
+    """The propagation readout's head (propagation.py): the embeddings of the
+    samples it was fitted on, labelled or not, and the values their labels
+    spread to over the neighbour graph; a sample gets the mean of its k
+    nearest values, weighted by inverse distance. Buffers, not parameters:
+    the fit sets them, no gradient step trains them."""
+
+    def __init__(self, d_model: int, n_nodes: int, n_outputs: int):
+        super().__init__()
+        self.register_buffer("nodes", torch.zeros(n_nodes, d_model))
+        self.register_buffer("values", torch.zeros(n_nodes, n_outputs))
+        # a buffer, so that each ensemble member keeps the k it chose
+        self.register_buffer("k", torch.tensor(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # the exact distance, not the matrix-product shortcut, which rounds a
+        # sample's distance to itself to ~1e-3 instead of 0
+        distances = torch.cdist(x.float(), self.nodes.float(),
+                                compute_mode="donot_use_mm_for_euclid_dist")
+        with warnings.catch_warnings():  # a model's k is a constant of its export
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            k = max(1, min(int(self.k), self.nodes.shape[0]))
+        nearest, index = distances.topk(k, dim=-1, largest=False)
+        weights = 1.0 / (nearest + 1e-9)
+        return (self.values[index] * weights[..., None]).sum(1) / weights.sum(-1, keepdim=True)
+
+
 class RegressionHead(nn.Module):
     def __init__(self, config: ModelConfig, n_outputs: int = 1, monotone: bool = False):
         super().__init__()
@@ -94,10 +123,13 @@ class RegressionHead(nn.Module):
             raise ValueError(f"regression_experts must be at least 1, not {experts}.")
         # one expert keeps the plain head, and the state_dict names of models
         # saved before mixtures existed
-        self.mlp = mlp(config.d_model, config.regression_hidden, n_outputs,
-                       config.head_dropout, config.residual_head) if experts == 1 \
-            else MixtureOfExperts(config.d_model, config.regression_hidden, n_outputs,
-                                  config.head_dropout, config.residual_head, experts)
+        if config.neighbour_nodes:  # the propagation readout's stored graph
+            self.mlp = NeighbourReadout(config.d_model, config.neighbour_nodes, n_outputs)
+        else:
+            self.mlp = mlp(config.d_model, config.regression_hidden, n_outputs,
+                           config.head_dropout, config.residual_head) if experts == 1 \
+                else MixtureOfExperts(config.d_model, config.regression_hidden, n_outputs,
+                                      config.head_dropout, config.residual_head, experts)
         self.n_outputs, self.monotone = n_outputs, monotone
         self.activation, self.lower, self.upper = config.output_activation, lower, upper
 

@@ -91,18 +91,22 @@ def test_saved_predictions_keep_sample_ids_as_text(tmp_path):
 
 
 def test_encoders_cached_before_later_options_are_found(tmp_path, monkeypatch):
-    # an encoder saved before alpha_weight, taxonomy_weight and expert_balance
-    # existed is the same recipe (each is unused without its input)
+    # an encoder saved before alpha_weight, taxonomy_weight, expert_balance
+    # or contrastive_weight existed is the same recipe (each is unused
+    # without its input or at its default); whichever of them it was saved
+    # without, it is found
     from benchmarks import label_efficiency
     monkeypatch.setattr(label_efficiency, "CACHE", tmp_path)
     options = {"epochs": 16, "alpha_weight": 5.0, "taxonomy_weight": 1.0,
-               "expert_balance": 0.01}
-    key = [0, 0, options, 1520]
-    older = label_efficiency._before_options(key)
-    assert older == [0, 0, {"epochs": 16}, 1520]
-    assert label_efficiency._cache_path(key) != label_efficiency._cache_path(older)
-    assert label_efficiency._before_options([0, 0, {"epochs": 16}, 1520, "jaccard"])[-1] \
-        == "jaccard"
+               "expert_balance": 0.01, "contrastive_weight": 0.0}
+    key = [0, 0, options, 1520, "jaccard"]
+    earlier = label_efficiency._earlier_keys(key)
+    assert earlier[0] == key
+    assert [0, 0, {"epochs": 16}, 1520, "jaccard"] in earlier
+    before_contrastive = [0, 0, {k: v for k, v in options.items()
+                                 if k != "contrastive_weight"}, 1520, "jaccard"]
+    assert before_contrastive in earlier
+    assert len({label_efficiency._cache_path(k) for k in earlier}) == 16
 
 
 def test_american_gut_ceiling_reads_relative_abundances():

@@ -335,3 +335,31 @@ def test_an_ensemble_resumes_each_member_from_its_own_checkpoints(files, tmp_pat
     whole, resumed = (torch.load(tmp_path / run / "model/model.pt", weights_only=True)
                       for run in ("whole", "stopped"))
     assert all(torch.equal(whole[name], resumed[name]) for name in whole)
+
+
+def test_the_propagation_readout_from_the_aam_command(files, tmp_path):
+    """Samples of the table that --metadata lacks are its unlabelled ones:
+    no --missing-samples needed, and the log counts them."""
+    encoder = tmp_path / "encoder"
+    done = aam("pretrain", "--table", files / "table.biom", "--distances",
+               files / "unifrac.tsv", "--epochs", 1, "--output-dir", encoder, *TINY)
+    assert done.returncode == 0, done.stderr
+    samples = list(biom.load_table(str(files / "table.biom")).ids())
+    metadata = pd.read_csv(files / "metadata.tsv", sep="\t", dtype=str)
+    metadata = metadata[metadata.iloc[:, 0].isin(samples)]
+    labelled = metadata.iloc[::2]
+    labelled.to_csv(tmp_path / "labelled.tsv", sep="\t", index=False)
+    fit = ["fit-regressor", "--table", files / "table.biom", "--metadata",
+           tmp_path / "labelled.tsv", "--target", "age", "--groups", "group",
+           "--pretrained", encoder / "model", "--readout", "propagation", *TINY]
+    done = aam(*fit, "--output-dir", tmp_path / "spread")
+    assert done.returncode == 0, done.stderr
+    unlabelled = len(metadata) - len(labelled)
+    assert f"{unlabelled} sample(s) of the table have no target value" in done.stderr
+    assert "Propagation readout (member 1 of 5)" in done.stderr
+    config = json.loads((tmp_path / "spread/model/config.json").read_text())
+    assert config["architecture"]["neighbour_nodes"] == len(metadata)
+    done = aam(*fit, "--loss", "quantile", "--output-dir", tmp_path / "refused")
+    assert done.returncode == 1
+    assert "--readout propagation predicts one value per sample, not quantiles" \
+        in done.stderr

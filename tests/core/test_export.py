@@ -76,6 +76,27 @@ def test_a_classifier_with_kmers_exports_its_probabilities(tmp_path):
     assert np.abs(got - expected.to_numpy()).max() < 1e-4
 
 
+def test_a_propagation_readout_exports_its_neighbours(tmp_path):
+    """The head that stores the fitted samples and their spread labels: the
+    exported graph finds the same nearest samples."""
+    ort = pytest.importorskip("onnxruntime")
+    table, age = _mini(64)
+    encoder = api.pretrain(table, model="tiny", train=TrainConfig(epochs=1, batch_size=16),
+                           log=lambda message: None)
+    labelled = age.iloc[::3]  # the others take part unlabelled
+    bundle = api.fit_regressor(table, labelled, pretrained=encoder,
+                               train=replace(TRAIN, readout="propagation",
+                                             epochs=FIT_TRAIN_DEFAULTS.epochs),
+                               log=lambda message: None)
+    path = export.export_onnx(bundle, tmp_path / "propagation.onnx")
+    expected = api.predict(bundle, table, n_threads=1, log=lambda message: None)
+    got, = ort.InferenceSession(str(path)).run(["prediction"],
+                                               export.onnx_inputs(bundle, table)[1])
+    # a fitted sample is its own nearest node, at a distance that is ~0 in
+    # both and weighs by its inverse: agreement to 0.1%, not to float noise
+    assert np.allclose(got, expected.to_numpy(), rtol=1e-3, atol=1e-4)
+
+
 def test_export_command_writes_the_model(fitted, tmp_path):
     pytest.importorskip("onnx")
     assert cli.main(["export-onnx", str(fitted), "--output",

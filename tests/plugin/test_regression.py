@@ -117,3 +117,28 @@ def test_a_ridge_readout_through_the_artifact_api(table, metadata, encoder):
                                             "epochs=3 would be ignored"):
         aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
                                   pretrained_model=encoder, readout='ridge', epochs=3)
+
+
+def test_a_propagation_readout_through_the_artifact_api(table, metadata, encoder):
+    """readout='propagation': the table's samples that the metadata lacks are
+    its unlabelled ones (no missing_samples needed); every sample of the
+    table is stored in the head, which predicts and gives intervals."""
+    frame = metadata.to_dataframe()
+    labelled = qiime2.Metadata(frame.iloc[::2])
+    groups = qiime2.CategoricalMetadataColumn(pd.Series(
+        ['a', 'b', 'c', 'd'] * 2, name='subject',
+        index=pd.Index(labelled.ids, name='sample-id')))
+    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
+    model, = aam.methods.fit_regressor(
+        table=table, metadata=labelled.get_column('age'), groups=groups,
+        pretrained_model=encoder, readout='propagation', **tiny)
+    bundle = model.view(ModelBundle)
+    assert bundle.config['architecture']['neighbour_nodes'] == len(frame)
+    assert 'neighbours' in bundle.history
+    _, lower, upper = aam.methods.predict_regression_interval(table=table, model=model)
+    assert (lower.view(pd.Series) <= upper.view(pd.Series)).all()
+    with pytest.raises(AAMInputError, match="readout='propagation' predicts one value "
+                                            "per sample, not quantiles"):
+        aam.methods.fit_regressor(table=table, metadata=labelled.get_column('age'),
+                                  pretrained_model=encoder, readout='propagation',
+                                  loss='quantile', **tiny)
