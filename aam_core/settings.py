@@ -342,8 +342,13 @@ def fit_arguments(options: dict, pretrained: bool, distances: bool = False) -> d
     model_options = given(ModelConfig, options)
     encoder = {k: v for k, v in model_options.items() if k not in HEAD_FIELDS}
     if encoder and pretrained:
-        raise AAMInputError(f"{', '.join('--' + k.replace('_', '-') for k in encoder)} "
-                            "would change the encoder's shape, which --pretrained fixes; "
+        # the encoder comes whole from --pretrained, its dropout included
+        flags = ', '.join('--' + k.replace('_', '-') for k in encoder)
+        what = ("the encoder's dropout" if set(encoder) == {"dropout"} else
+                "the encoder's shape" if "dropout" not in encoder else
+                "the encoder's shape and dropout")
+        raise AAMInputError(f"{flags} would change {what}, which --pretrained fixes "
+                            "(fine-tuning keeps the pretrained encoder's settings); "
                             "leave it out.")
     train = build(TrainConfig, options, "fit")
     check_front_end(train)

@@ -144,6 +144,11 @@ _ELSEWHERE = {
     "resume": "--resume is a flag of the command line, not a setting",
     "output_dir": "--output-dir is a flag of the command line, not a setting",
 }
+# the command's inputs: flags of the command line too, never settings
+_ELSEWHERE.update({name: f"--{name.replace('_', '-')} is an input, a flag of the command "
+                   "line, not a setting" for name in (
+                       "table", "metadata", "target", "groups", "distances", "sequences",
+                       "pretrained", "taxonomy", "conditioning")})
 
 
 def _hint(name: str, options) -> str:

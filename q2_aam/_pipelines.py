@@ -12,7 +12,7 @@ import biom
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.data.split import holdout_split, ungrouped
+from aam_core.data.split import holdout_split, member_splits, ungrouped
 from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_missing
 from aam_core.settings import BY_NAME, for_action
@@ -112,7 +112,27 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
         None if groups is None else groups.to_series(), stratify)
     say_ungrouped(targets.index, groups, 'the test split')
     _say_split(len(test_ids), len(targets), settings['test_size'], stratify)
+    _check_training_part(train_ids, len(targets), groups, settings)
     return subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids)
+
+
+def _check_training_part(train_ids: list, n: int, groups, settings: dict) -> None:
+    """The fit's validation splits of what the test split leaves, made here:
+    too few samples left to train on is said as test_size's doing, not as
+    the fit's validation_fraction's."""
+    option = {name: settings.get(name, BY_NAME[name].default) for name in (
+        'ensemble_size', 'validation_fraction', 'ensemble_validation')}
+    labels = None if groups is None else \
+        groups.to_series().reindex(train_ids).astype(str).to_numpy()
+    try:
+        member_splits(len(train_ids), option['ensemble_size'],
+                      option['validation_fraction'], settings['random_state'], labels,
+                      option['ensemble_validation'])
+    except AAMInputError as error:
+        raise AAMInputError(
+            f'{spelled("test_size", settings["test_size"])} leaves {len(train_ids)} of '
+            f'the {n} samples to fit on, too few: {error} Lower '
+            f'{spelled("test_size")} first.') from None
 
 
 def say_ungrouped(sample_ids, groups, where: str) -> None:

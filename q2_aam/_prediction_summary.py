@@ -10,9 +10,13 @@ that predicts the truth's mean (the majority class) for every sample: a
 model that does not beat it has learned nothing usable.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import qiime2
+import yaml
+from q2_sample_classifier._format import PredictionsDirectoryFormat
 from scipy.stats import spearmanr
 
 from aam_core.errors import AAMInputError
@@ -151,19 +155,56 @@ def _check_shared_labels(predicted, truth, column: str) -> list:
     return unmatched
 
 
+def predictions_kind(directory) -> str | None:
+    """'regressor' or 'classifier': the semantic type of the artifact whose
+    data folder this is, from its metadata.yaml (QIIME 2 extracts an
+    artifact as <uuid>/metadata.yaml beside <uuid>/data, the folder a view
+    is read from). Both types share one file format, so their values alone
+    cannot tell whole-number regressions from number-like class labels.
+    None where no metadata.yaml is found."""
+    try:
+        described = yaml.safe_load((Path(str(directory)).parent /
+                                    'metadata.yaml').read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    kind = str(described.get('type', '')) if isinstance(described, dict) else ''
+    return {'SampleData[RegressorPredictions]': 'regressor',
+            'SampleData[ClassifierPredictions]': 'classifier'}.get(kind)
+
+
+def _check_kind(kind: str | None, regression: bool, column: str) -> None:
+    """A regressor's predictions need a numeric truth column and a
+    classifier's a categorical one, whatever their values look like."""
+    if kind == 'regressor' and not regression:
+        raise AAMInputError(
+            f'The predictions are a regressor\'s (SampleData[RegressorPredictions]) '
+            f'but the truth column {column!r} is categorical; give the numeric '
+            'column the regressor was fitted on (a numeric-looking column is '
+            'categorical only when the metadata file declares it so, #q2:types).')
+    if kind == 'classifier' and regression:
+        raise AAMInputError(
+            f'The predictions are a classifier\'s (SampleData[ClassifierPredictions]) '
+            f'but the truth column {column!r} is numeric, so they would be scored as '
+            'a regression; give the categorical column the classifier was fitted '
+            "on (declare a numeric-looking one categorical in the metadata file's "
+            "'#q2:types' row).")
+
+
 def _number(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return 'not defined'
     return f'{value:.4g}'
 
 
-def _summarize_predictions(output_dir: str, predictions: pd.Series,
+def _summarize_predictions(output_dir: str, predictions: PredictionsDirectoryFormat,
                            **options) -> None:
     from aam_core.model.conditioning import category_text
     truth_column = options['truth']
-    predictions, truth, left_out = aligned(predictions, truth_column,
-                                           options['missing_samples'])
+    kind = predictions_kind(predictions.path)
     regression = isinstance(truth_column, qiime2.NumericMetadataColumn)
+    _check_kind(kind, regression, truth_column.name)
+    predictions, truth, left_out = aligned(predictions.file.view(pd.Series), truth_column,
+                                           options['missing_samples'])
     per_class, unmatched = [], []
     if regression:
         if not pd.api.types.is_numeric_dtype(predictions):
@@ -171,7 +212,8 @@ def _summarize_predictions(output_dir: str, predictions: pd.Series,
                 f'The truth column {truth_column.name!r} is numeric but the '
                 'predictions are classes; give the categorical column the '
                 'classifier was fitted on.')
-        _refuse_classes_as_numbers(predictions, truth, truth_column.name)
+        if kind is None:  # the values are all there is to go by
+            _refuse_classes_as_numbers(predictions, truth, truth_column.name)
         metrics = regression_rows(predictions.to_numpy(float), truth.to_numpy(float))
         baseline = f'every sample predicted as the mean true value ({truth.mean():.4g})'
     else:

@@ -60,9 +60,9 @@ API = {  # case: (call(the untrained regressor .qza), fragment of the expected m
         lambda model: plugin.visualizers.summarize_predictions(
             predictions=_examples.predictions_factory(),
             truth=_examples.sample_metadata_factory().get_column("site")),
-        "The truth column 'site' is categorical but the predictions are numbers "
-        "(e.g. 1.251), a regressor's; give the numeric column the regressor was "
-        "fitted on"),
+        "The predictions are a regressor's (SampleData[RegressorPredictions]) but "
+        "the truth column 'site' is categorical; give the numeric column the "
+        "regressor was fitted on"),
     "attention-map-taxonomy-of-other-features": (
         lambda model: plugin.visualizers.attention_map(
             model=model, table=_examples.table_factory(),
@@ -300,8 +300,8 @@ def test_q2cli_summarize_predictions_with_a_categorical_truth(files, tmp_path):
         "aam", "summarize-predictions", "--i-predictions", tmp_path / "p.qza",
         "--m-truth-file", files / "metadata.tsv", "--m-truth-column", "site",
         "--o-visualization", tmp_path / "s.qzv")
-    refused(output, code, "The truth column 'site' is categorical but the predictions "
-            "are numbers")
+    refused(output, code, "The predictions are a regressor's "
+            "(SampleData[RegressorPredictions]) but the truth column 'site' is categorical")
 
 
 def test_aam_normalises_by_a_column_that_is_not_conditioning_and_predicts_with_it(
