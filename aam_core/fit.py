@@ -149,7 +149,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
         readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
                       inputs.conditioning, inputs.pretrained, settings.head_options or {},
                       inputs.distances)
-        propagation.check(kind, train)
+        propagation.check(kind, train, FIT_TRAIN_DEFAULTS)
         # a linear map, or the samples of the table and their spread labels
         architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
             prepared.table.n_samples if train.readout == "propagation" else 0))
@@ -213,8 +213,7 @@ def _fit_heads(run: _Run, splits, pretrained, groups, prepared, sample_ids: list
     if run.train.readout == "propagation":  # every sample of the table is a node
         everyone = BatchBuilder(prepared.table.counts, prepared.tokens, run.builder.data)
         labelled = pd.Index(prepared.table.sample_ids).get_indexer(sample_ids)
-        return propagation.fit_members(run, splits, make, errors, groups, everyone,
-                                       labelled, log)
+        return propagation.fit_members(run, make, groups, everyone, labelled, log)
     return _fit_members(run, splits, pretrained, groups is not None, log)
 
 

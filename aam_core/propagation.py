@@ -16,6 +16,7 @@ beats fine-tuning and the forest (docs/label-efficiency.md).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -121,10 +122,25 @@ def choose_k(x: np.ndarray, labelled: np.ndarray, z: np.ndarray, groups: np.ndar
     return best[1], best[2]
 
 
-def check(kind: str, train) -> None:
+# an ensemble's options: the propagation readout fits one head on every
+# labelled sample, and its grouped cross-validation calibrates the intervals
+ONE_HEAD = ("ensemble_size", "validation_fraction", "ensemble_validation")
+
+
+def check(kind: str, train, defaults) -> None:
     """Refuse what the propagation readout cannot honour (the ridge
-    readout's checks, readout.check, apply too)."""
-    if train.readout == "propagation" and kind == "regressor" and train.loss == "quantile":
+    readout's checks, readout.check, apply too); `defaults`: the fit's."""
+    if train.readout != "propagation":
+        return
+    for name in ONE_HEAD:
+        if getattr(train, name) != getattr(defaults, name):
+            raise AAMInputError(
+                f"{spelled('readout', 'propagation')} fits one head on every labelled "
+                f"sample, its intervals calibrated by its own grouped cross-validation, "
+                f"so {spelled(name, getattr(train, name))} would be ignored: leave it at "
+                f"its default, or use {spelled('readout', 'ridge')} or "
+                f"{spelled('readout', 'fine_tune')}.")
+    if kind == "regressor" and train.loss == "quantile":
         raise AAMInputError(
             f"{spelled('readout', 'propagation')} predicts one value per sample, not "
             f"quantiles: set {spelled('loss')} to 'huber' or 'mse', or use "
@@ -132,12 +148,13 @@ def check(kind: str, train) -> None:
             "quantiles.")
 
 
-def fit_members(run, splits, make_network, predict_validation, groups, everyone,
-                labelled, log):
+def fit_members(run, make_network, groups, everyone, labelled, log):
     """One embedding pass of the frozen encoder over every sample of the
     table (`everyone`, a BatchBuilder; `labelled`: the positions in it of
-    the target's rows), then per member's split the labels spread over the
-    graph; returns what fit._fit_members does."""
+    the target's rows), then the labels of every labelled sample spread over
+    the graph: one head, whose grouped cross-validation chose k and gives
+    the out-of-fold errors that calibrate its intervals. Returns what
+    fit._fit_members does."""
     started = time.perf_counter()
     task = run.objective.task
     if task.sample_weights is not None:
@@ -155,35 +172,23 @@ def fit_members(run, splits, make_network, predict_validation, groups, everyone,
         log("The table holds no sample without a target, so the labels spread over "
             "the labelled samples alone (a neighbour regression): add the unlabelled "
             "samples you pretrained on to the table.")
-    members, histories, out_of_fold = [], [], []
-    for index, (train_rows, val_rows) in enumerate(splits):
-        member = network if index == 0 else make_network(None)
-        member.asv_cache = network.asv_cache
-        k, _ = choose_k(x, labelled[train_rows], z[train_rows], units[train_rows],
-                        run.train.random_state + index)
-        values = spread(graph(x, k), labelled[train_rows], z[train_rows])
-        set_head(member, x, values, k)
-        history = {"epoch": 1, "neighbours": k}
-        for side, rows in (("train", train_rows), ("val", val_rows)):
-            if len(rows):
-                scored = TrainingData(run.builder, train_rows, rows, score=run.score_on(rows))
-                history.update({f"{side}_{key}": v for key, v in evaluate(
-                    member, scored, run.objective, run.train, run.device).items()})
-        if len(val_rows):
-            out_of_fold.append((val_rows, predict_validation(
-                member, TrainingData(run.builder, train_rows, val_rows))))
-        which = f" (member {index + 1} of {len(splits)})" if len(splits) > 1 else ""
-        scored = (f"validation MAE {history['val_mae']:.4g}" if "val_mae" in history
-                  else "no validation samples")
-        log(f"Propagation readout{which}: {len(train_rows)} labelled and {unlabelled} "
-            f"unlabelled samples, {k} neighbours chosen by grouped cross-validation; "
-            f"{scored}.")
-        histories.append(pd.DataFrame([{**history, "seconds": time.perf_counter() - started,
-                                        **({"member": index} if len(splits) > 1 else {})}]))
-        members.append(member)
-    for member in members:
-        member.asv_cache = None
-    return members, histories, [1] * len(members), "loss", run.train, out_of_fold
+    k, residuals = choose_k(x, labelled, z, units, run.train.random_state)
+    set_head(network, x, spread(graph(x, k), labelled, z), k)
+    rows = np.arange(len(z))
+    scored = TrainingData(run.builder, rows, rows, score=run.score_on(rows))
+    fitted = {f"train_{key}": v for key, v in evaluate(
+        network, scored, run.objective, run.train, run.device).items()}
+    # predictions - truth in target units, of samples whose own label was
+    # held out: what fit._calibration reads from the members' validation
+    errors = -residuals * task.scale.numpy().astype(np.float64)
+    cv_mae = float(np.abs(errors).mean())
+    log(f"Propagation readout: {len(z)} labelled and {unlabelled} unlabelled samples, "
+        f"{k} neighbours chosen by grouped cross-validation (its MAE {cv_mae:.4g}).")
+    history = pd.DataFrame([{"epoch": 1, "neighbours": k, **fitted, "cv_mae": cv_mae,
+                             "seconds": time.perf_counter() - started}])
+    network.asv_cache = None
+    one = replace(run.train, ensemble_size=1)  # what the saved model holds
+    return [network], [history], [1], "loss", one, [(rows, errors)]
 
 
 def set_head(network, nodes: np.ndarray, values: np.ndarray, k: int) -> None:

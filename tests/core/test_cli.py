@@ -356,7 +356,8 @@ def test_the_propagation_readout_from_the_aam_command(files, tmp_path):
     assert done.returncode == 0, done.stderr
     unlabelled = len(metadata) - len(labelled)
     assert f"{unlabelled} sample(s) of the table have no target value" in done.stderr
-    assert "Propagation readout (member 1 of 5)" in done.stderr
+    assert f"Propagation readout: {len(labelled)} labelled and {unlabelled} unlabelled" \
+        in done.stderr
     config = json.loads((tmp_path / "spread/model/config.json").read_text())
     assert config["architecture"]["neighbour_nodes"] == len(metadata)
     done = aam(*fit, "--loss", "quantile", "--output-dir", tmp_path / "refused")

@@ -85,8 +85,8 @@ def test_a_propagation_readout_exports_its_neighbours(tmp_path):
                            log=lambda message: None)
     labelled = age.iloc[::3]  # the others take part unlabelled
     bundle = api.fit_regressor(table, labelled, pretrained=encoder,
-                               train=replace(TRAIN, readout="propagation",
-                                             epochs=FIT_TRAIN_DEFAULTS.epochs),
+                               train=replace(FIT_TRAIN_DEFAULTS, readout="propagation",
+                                             batch_size=16, n_threads=1),
                                log=lambda message: None)
     path = export.export_onnx(bundle, tmp_path / "propagation.onnx")
     expected = api.predict(bundle, table, n_threads=1, log=lambda message: None)

@@ -57,9 +57,9 @@ def test_the_labels_reach_held_out_samples_through_the_unlabelled_ones(studies):
     model = api.fit_regressor(fit_table, target[labelled], groups=groups[labelled],
                               pretrained=encoder, train=PROPAGATION, log=messages.append)
     assert any("take part unlabelled" in m for m in messages)
-    assert any(f"{len(fit_table.sample_ids) - len(labelled)} unlabelled" in m
+    assert any(f"{len(fit_table.sample_ids) - len(labelled)} unlabelled samples" in m
                for m in messages)
-    assert "neighbours" in model.history and len(model.history) == 5  # one row a member
+    assert "neighbours" in model.history and len(model.history) == 1  # one head
     held_out = table.select_samples(test)
     error = np.abs(api.predict(model, held_out, **QUIET) - target[test]).mean()
     baseline = np.abs(target[labelled].mean() - target[test]).mean()
@@ -72,7 +72,7 @@ def test_the_labels_reach_held_out_samples_through_the_unlabelled_ones(studies):
 def test_the_head_holds_the_spread_labels_and_survives_saving(studies, tmp_path):
     table, encoder, target, groups = studies
     test, labelled, fit_table = split(table)
-    train = replace(PROPAGATION, ensemble_size=1, validation_fraction=0.0, loss="mse")
+    train = replace(PROPAGATION, loss="mse")
     model = api.fit_regressor(fit_table, target[labelled], groups=groups[labelled],
                               pretrained=encoder, train=train, **QUIET)
     assert model.config["architecture"]["neighbour_nodes"] == len(fit_table.sample_ids)
@@ -118,7 +118,7 @@ def test_a_table_of_labelled_samples_only_is_a_neighbour_regression(studies):
     table, encoder, target, groups = studies
     messages = []
     api.fit_regressor(table, target, groups=groups, pretrained=encoder,
-                      train=replace(PROPAGATION, ensemble_size=1), log=messages.append)
+                      train=PROPAGATION, log=messages.append)
     assert any("no sample without a target" in m for m in messages)
 
 
@@ -128,6 +128,10 @@ def test_a_table_of_labelled_samples_only_is_a_neighbour_regression(studies):
     (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
     (dict(epochs=5), "epochs=5 would be ignored"),
     (dict(head_options={"hidden_layers": 2}), "has no layers"),
+    (dict(ensemble_size=3), "fits one head on every labelled sample, its intervals "
+                            "calibrated by its own grouped cross-validation, so "
+                            "ensemble_size=3 would be ignored"),
+    (dict(validation_fraction=0.2), "validation_fraction=0.2 would be ignored"),
     (dict(weights=True), "sample weights would be ignored"),
 ])
 def test_what_the_readout_cannot_honour_is_refused(studies, change, message):
@@ -156,7 +160,7 @@ def test_fine_tuning_from_a_propagation_regressor_starts_a_new_head(studies):
     test, labelled, fit_table = split(table)
     model = api.fit_regressor(fit_table, target[labelled], groups=groups[labelled],
                               pretrained=encoder,
-                              train=replace(PROPAGATION, ensemble_size=1), **QUIET)
+                              train=PROPAGATION, **QUIET)
     again = api.fit_regressor(table, target, groups=groups, pretrained=model,
                               train=replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1),
                               **QUIET)
