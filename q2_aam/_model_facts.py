@@ -71,7 +71,7 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         name != 'find_learning_rate' or bool(value),
         # the ridge and propagation readouts fit a frozen encoder's head
         # without a gradient step
-        training.get('readout', 'fine_tune') == 'fine_tune' or name not in _NOT_RIDGE,
+        training.get('readout') not in ('ridge', 'propagation') or name not in _NOT_RIDGE,
     ]
     return all(checks)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import qiime2
-import yaml
 from q2_sample_classifier._format import PredictionsDirectoryFormat
 from scipy.stats import spearmanr
 
@@ -162,6 +161,7 @@ def predictions_kind(directory) -> str | None:
     is read from). Both types share one file format, so their values alone
     cannot tell whole-number regressions from number-like class labels.
     None where no metadata.yaml is found."""
+    import yaml  # QIIME 2's own dependency; an extra of aam_core's, so not at the top
     try:
         described = yaml.safe_load((Path(str(directory)).parent /
                                     'metadata.yaml').read_text())

@@ -77,5 +77,5 @@ def test_class_labels_that_look_like_numbers_are_not_scored_as_a_regression():
     labels = ["550" if i % 2 else "11052" for i in range(16)]
     artifact_api(lambda: summarize_classes(labels, [float(v) for v in reversed(labels)],
                                            "study"),
-        "The predictions are whole numbers that all occur among the values of the "
-        "truth column 'study'")
+        "The predictions are a classifier's (SampleData[ClassifierPredictions]) but "
+        "the truth column 'study' is numeric")

@@ -165,3 +165,41 @@ def test_fine_tuning_from_a_propagation_regressor_starts_a_new_head(studies):
                               train=replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1),
                               **QUIET)
     assert again.config["architecture"]["neighbour_nodes"] == 0
+
+
+def test_auto_spreads_the_labels_when_most_samples_have_none(studies):
+    table, encoder, target, groups = studies
+    test, labelled, fit_table = split(table)
+    assert FIT_TRAIN_DEFAULTS.readout == "auto"
+    messages = []
+    model = api.fit_regressor(fit_table, target[labelled], groups=groups[labelled],
+                              pretrained=encoder, log=messages.append)
+    assert model.config["training"]["readout"] == "propagation"
+    assert any("readout='auto': 80 of the table's 96 samples have no target" in m
+               for m in messages), messages
+
+
+def test_auto_fine_tunes_when_most_samples_are_labelled(studies):
+    table, encoder, target, groups = studies
+    fit_ids = table.sample_ids[:90]
+    model = api.fit_regressor(table.select_samples(fit_ids), target[fit_ids[:60]],
+                              groups=groups[fit_ids[:60]], pretrained=encoder,
+                              train=replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1),
+                              **QUIET)
+    assert model.config["training"]["readout"] == "fine_tune"
+    assert model.config["architecture"]["neighbour_nodes"] == 0
+
+
+def test_auto_fine_tunes_when_an_option_rules_the_propagation_out(studies):
+    """epochs given: a readout that trains no network would ignore it."""
+    table, encoder, target, groups = studies
+    test, labelled, fit_table = split(table)
+    messages = []
+    model = api.fit_regressor(fit_table, target[labelled], groups=groups[labelled],
+                              pretrained=encoder,
+                              train=replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1),
+                              log=messages.append)
+    assert model.config["training"]["readout"] == "fine_tune"
+    assert any("readout='auto': fine-tuning; 80 of the 96 samples have no target, but "
+               "the propagation readout does not apply here (readout='propagation' trains "
+               "no network, so epochs=1 would be ignored" in m for m in messages), messages
