@@ -42,10 +42,10 @@ def nearest(x: np.ndarray, nodes: np.ndarray, k: int, leave_self: bool = False):
     """(distances, indices) of each row's k nearest nodes; leave_self: x is
     nodes, and a node is not its own neighbour."""
     k = min(k, len(nodes) - leave_self)
-    nodes_t = torch.as_tensor(nodes, dtype=torch.float64)
+    nodes_t = torch.from_numpy(np.array(nodes, dtype=np.float64))  # a writable copy
     found_d, found_i = [], []
     for start in range(0, len(x), CHUNK):
-        part = torch.as_tensor(x[start:start + CHUNK], dtype=torch.float64)
+        part = torch.from_numpy(np.array(x[start:start + CHUNK], dtype=np.float64))
         d = torch.cdist(part, nodes_t, compute_mode="donot_use_mm_for_euclid_dist")
         if leave_self:
             d[torch.arange(len(part)), torch.arange(start, start + len(part))] = np.inf
