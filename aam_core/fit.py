@@ -157,8 +157,11 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     sample_ids = list(target.index)
     groups = supervision.group_values(inputs.groups, target.index, log)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
-    # or on the i-th of disjoint grouped folds
-    splits = member_splits(len(target), train.ensemble_size, train.validation_fraction,
+    # or on the i-th of disjoint grouped folds; the propagation readout's one
+    # head takes every labelled sample (its cross-validation is its own)
+    one_head = train.readout == "propagation"
+    splits = member_splits(len(target), 1 if one_head else train.ensemble_size,
+                           0.0 if one_head else train.validation_fraction,
                            train.random_state, groups, train.ensemble_validation)
     if kind == "classifier":
         supervision.refuse_class_groups(inputs.groups, target)

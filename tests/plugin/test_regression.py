@@ -142,3 +142,21 @@ def test_a_propagation_readout_through_the_artifact_api(table, metadata, encoder
         aam.methods.fit_regressor(table=table, metadata=labelled.get_column('age'),
                                   pretrained_model=encoder, readout='propagation',
                                   loss='quantile', **tiny)
+
+
+def test_auto_spreads_the_labels_over_samples_with_an_empty_value(table, metadata,
+                                                                  encoder):
+    """readout 'auto' (the default): most samples of the metadata have no
+    age, so the labels of the others spread over them; without a pretrained
+    model, or with most samples labelled, it fine-tunes."""
+    frame = metadata.to_dataframe()
+    ages = frame['age'].copy()
+    ages.iloc[5:] = float('nan')
+    column = qiime2.NumericMetadataColumn(ages)
+    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
+    model, = aam.methods.fit_regressor(table=table, metadata=column,
+                                       pretrained_model=encoder, **tiny)
+    assert model.view(ModelBundle).config['training']['readout'] == 'propagation'
+    model, = aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
+                                       pretrained_model=encoder, ensemble_size=1, **TINY)
+    assert model.view(ModelBundle).config['training']['readout'] == 'fine_tune'
