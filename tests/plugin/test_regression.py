@@ -98,17 +98,26 @@ def test_predictions_work_with_sample_classifier_scatterplot(
     assert str(plot.type) == 'Visualization'
 
 
+# a readout trains no network: epochs would be refused as ignored
+NO_EPOCHS = {k: v for k, v in TINY.items() if k != 'epochs'}
+
+
+def _readout_fit(table, labelled, encoder, readout: str):
+    """fit-regressor with `readout` on the labelled samples' ages, four
+    subjects among them; (the model, its bundle)."""
+    groups = qiime2.CategoricalMetadataColumn(pd.Series(
+        ['a', 'b', 'c', 'd'] * (labelled.id_count // 4), name='subject',
+        index=pd.Index(labelled.ids, name='sample-id')))
+    model, = aam.methods.fit_regressor(
+        table=table, metadata=labelled.get_column('age'), groups=groups,
+        pretrained_model=encoder, readout=readout, **NO_EPOCHS)
+    return model, model.view(ModelBundle)
+
+
 def test_a_ridge_readout_through_the_artifact_api(table, metadata, encoder):
     """readout='ridge' with the action's other defaults: a linear head solved
     on the frozen encoder, which predicts and gives intervals as any other."""
-    groups = qiime2.CategoricalMetadataColumn(pd.Series(
-        ['a', 'b', 'c', 'd'] * 4, name='subject',
-        index=pd.Index(metadata.ids, name='sample-id')))
-    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
-    model, = aam.methods.fit_regressor(
-        table=table, metadata=metadata.get_column('age'), groups=groups,
-        pretrained_model=encoder, readout='ridge', **tiny)
-    bundle = model.view(ModelBundle)
+    model, bundle = _readout_fit(table, metadata, encoder, 'ridge')
     assert bundle.config['architecture']['regression_hidden'] == []
     assert 'ridge_alpha' in bundle.history
     _, lower, upper = aam.methods.predict_regression_interval(table=table, model=model)
@@ -125,14 +134,7 @@ def test_a_propagation_readout_through_the_artifact_api(table, metadata, encoder
     table is stored in the head, which predicts and gives intervals."""
     frame = metadata.to_dataframe()
     labelled = qiime2.Metadata(frame.iloc[::2])
-    groups = qiime2.CategoricalMetadataColumn(pd.Series(
-        ['a', 'b', 'c', 'd'] * 2, name='subject',
-        index=pd.Index(labelled.ids, name='sample-id')))
-    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
-    model, = aam.methods.fit_regressor(
-        table=table, metadata=labelled.get_column('age'), groups=groups,
-        pretrained_model=encoder, readout='propagation', **tiny)
-    bundle = model.view(ModelBundle)
+    model, bundle = _readout_fit(table, labelled, encoder, 'propagation')
     assert bundle.config['architecture']['neighbour_nodes'] == len(frame)
     assert 'neighbours' in bundle.history
     _, lower, upper = aam.methods.predict_regression_interval(table=table, model=model)
@@ -141,7 +143,7 @@ def test_a_propagation_readout_through_the_artifact_api(table, metadata, encoder
                                             "per sample, not quantiles"):
         aam.methods.fit_regressor(table=table, metadata=labelled.get_column('age'),
                                   pretrained_model=encoder, readout='propagation',
-                                  loss='quantile', **tiny)
+                                  loss='quantile', **NO_EPOCHS)
 
 
 def test_auto_spreads_the_labels_over_samples_with_an_empty_value(table, metadata,
@@ -153,9 +155,8 @@ def test_auto_spreads_the_labels_over_samples_with_an_empty_value(table, metadat
     ages = frame['age'].copy()
     ages.iloc[5:] = float('nan')
     column = qiime2.NumericMetadataColumn(ages)
-    tiny = {k: v for k, v in TINY.items() if k != 'epochs'}
     model, = aam.methods.fit_regressor(table=table, metadata=column,
-                                       pretrained_model=encoder, **tiny)
+                                       pretrained_model=encoder, **NO_EPOCHS)
     assert model.view(ModelBundle).config['training']['readout'] == 'propagation'
     model, = aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
                                        pretrained_model=encoder, ensemble_size=1, **TINY)
