@@ -144,8 +144,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
     fit_checks.check_head(kind, train, architecture)
-    train = _chosen_readout(kind, train, inputs, settings, data, architecture,
-                            prepared.table.sample_ids, runtime, log)
+    _check_readout(kind, train, inputs, settings, data, architecture,
+                   runtime.dist.world_size)
     if train.readout != "fine_tune":
         # a linear map, or the samples of the table and their spread labels
         architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
@@ -211,40 +211,6 @@ def _check_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,
     readout.check(kind, train, data, FIT_TRAIN_DEFAULTS, architecture, inputs.conditioning,
                   inputs.pretrained, settings.head_options or {}, inputs.distances)
     propagation.check(kind, train, FIT_TRAIN_DEFAULTS)
-
-
-def _chosen_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,
-                    architecture, sample_ids: list, runtime, log) -> TrainConfig:
-    """The settings with readout 'auto' resolved, checked: 'propagation' for
-    a regressor fine-tuned from a pretrained model whose table holds more
-    samples without a target than with one (the labels few, the samples
-    the encoder learned from many: docs/label-efficiency.md), when nothing
-    else asked for rules it out; 'fine_tune' otherwise."""
-    if train.readout != "auto":
-        _check_readout(kind, train, inputs, settings, data, architecture,
-                       runtime.dist.world_size)
-        return train
-    fine_tune = replace(train, readout="fine_tune")
-    if kind != "regressor" or inputs.pretrained is None:
-        return fine_tune
-    labelled = len(supervision.aligned_targets(kind, inputs.targets, sample_ids,
-                                               lambda message: None, True))
-    if len(sample_ids) - labelled <= labelled:
-        return fine_tune
-    spread = replace(train, readout="propagation")
-    try:
-        _check_readout(kind, spread, inputs, settings, data, architecture,
-                       runtime.dist.world_size)
-    except AAMInputError as reason:
-        log(f"{spelled('readout', 'auto')}: fine-tuning; {len(sample_ids) - labelled} of "
-            f"the {len(sample_ids)} samples have no target, but the propagation readout "
-            f"does not apply here ({reason})")
-        return fine_tune
-    log(f"{spelled('readout', 'auto')}: {len(sample_ids) - labelled} of the table's "
-        f"{len(sample_ids)} samples have no target, so the labels of the other "
-        f"{labelled} spread over them ({spelled('readout', 'propagation')}); pass "
-        f"{spelled('readout', 'fine_tune')} to fine-tune on the labelled samples alone.")
-    return spread
 
 
 def _fit_heads(run: _Run, splits, pretrained, groups, prepared, sample_ids: list, log):

@@ -10,8 +10,10 @@ the values settle with the labelled ones held fixed (the harmonic solution
 of Zhu, Ghahramani and Lafferty, 2003). A new sample gets the mean of its
 k nearest nodes. So a few labels reach every region of the embedding that
 the unlabelled samples fill, e.g. a study none of the labelled samples
-comes from but some unlabelled ones do. On oral-age with 50-150 labels it
-beats fine-tuning and the forest (docs/label-efficiency.md).
+comes from but some unlabelled ones do. On oral-age with 50-150 labels,
+from an encoder pretrained also on contrastive views (or on weighted with
+unweighted UniFrac), it beats fine-tuning and the forest; from one
+pretrained on unweighted UniFrac alone it does not (docs/label-efficiency.md).
 """
 from __future__ import annotations
 

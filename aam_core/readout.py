@@ -44,7 +44,7 @@ def check_processes(train, n_processes: int, launcher: str) -> None:
     """The closed-form head is solved in one process: more would each solve
     the same one, the extra devices unused. `launcher`: what started them,
     in the caller's words ('n_devices' for the actions, 'torchrun')."""
-    if train.readout in ("fine_tune", "auto") or n_processes <= 1:
+    if train.readout == "fine_tune" or n_processes <= 1:
         return
     started = (f"torchrun started {n_processes} processes" if launcher == "torchrun"
                else f"{spelled('n_devices', n_processes)} would be ignored")

@@ -59,7 +59,7 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
                 'pipeline runs only with a distance matrix, and none was given, so it '
                 f'would be ignored: {fix}.')
     model, matrix = spelled_input('pretrained_model'), spelled_input('distance_matrix')
-    readout = settings.get('readout', 'auto')
+    readout = settings.get('readout', 'fine_tune')
     if readout in ('ridge', 'propagation') and pretrained_model is None and \
             distance_matrix is None:
         # fit-regressor's own refusal knows no distance-matrix route

@@ -146,19 +146,3 @@ def test_a_propagation_readout_through_the_artifact_api(table, metadata, encoder
                                   pretrained_model=encoder, readout='propagation',
                                   loss='quantile', **NO_EPOCHS)
 
-
-def test_auto_spreads_the_labels_over_samples_with_an_empty_value(table, metadata,
-                                                                  encoder):
-    """readout 'auto' (the default): most samples of the metadata have no
-    age, so the labels of the others spread over them; without a pretrained
-    model, or with most samples labelled, it fine-tunes."""
-    frame = metadata.to_dataframe()
-    ages = frame['age'].copy()
-    ages.iloc[5:] = float('nan')
-    column = qiime2.NumericMetadataColumn(ages)
-    model, = aam.methods.fit_regressor(table=table, metadata=column,
-                                       pretrained_model=encoder, **NO_EPOCHS)
-    assert model.view(ModelBundle).config['training']['readout'] == 'propagation'
-    model, = aam.methods.fit_regressor(table=table, metadata=metadata.get_column('age'),
-                                       pretrained_model=encoder, ensemble_size=1, **TINY)
-    assert model.view(ModelBundle).config['training']['readout'] == 'fine_tune'
