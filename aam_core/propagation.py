@@ -60,7 +60,12 @@ def nearest(x: np.ndarray, nodes: np.ndarray, k: int, leave_self: bool = False):
 def graph(x: np.ndarray, k: int) -> sparse.csr_matrix:
     """The symmetric k-nearest-neighbour graph of the rows of x, Gaussian
     weights on a bandwidth of the median distance to the k-th neighbour."""
-    distances, index = nearest(x, x, k, leave_self=True)
+    return graph_of(*nearest(x, x, k, leave_self=True))
+
+
+def graph_of(distances: np.ndarray, index: np.ndarray) -> sparse.csr_matrix:
+    """graph() from each node's nearest other nodes (distances ascending),
+    found already: as many as a column each."""
     bandwidth = float(np.median(distances[:, -1])) or 1.0
     weights = np.exp(-(distances / bandwidth) ** 2)
     n, k = index.shape
@@ -105,14 +110,17 @@ def held_out(x: np.ndarray, values: np.ndarray, rows: np.ndarray, k: int) -> np.
 
 def choose_k(x: np.ndarray, labelled: np.ndarray, z: np.ndarray, groups: np.ndarray,
              seed: int) -> tuple:
-    """(k, out-of-fold residuals at it): the number of neighbours whose
-    grouped cross-validated absolute error is smallest. While its fold is
-    left out a labelled sample is an unlabelled node, and it is predicted
-    from its k nearest other nodes, as a new sample is."""
+    """(k, out-of-fold residuals at it, the graph at it): the number of
+    neighbours whose grouped cross-validated absolute error is smallest.
+    While its fold is left out a labelled sample is an unlabelled node, and
+    it is predicted from its k nearest other nodes, as a new sample is."""
     folds = inner_folds(groups, seed)
+    tried = [k for k in NEIGHBOURS if k < len(x)] or [max(1, len(x) - 1)]
+    # the nearest nodes once, for the largest k: each smaller k's are its first
+    distances, index = nearest(x, x, max(tried), leave_self=True)
     best = None
-    for k in [k for k in NEIGHBOURS if k < len(x)] or [max(1, len(x) - 1)]:
-        w = graph(x, k)
+    for k in tried:
+        w = graph_of(distances[:, :k], index[:, :k])
         residuals = np.empty(len(z))
         for rows in folds:
             keep = np.setdiff1d(np.arange(len(z)), rows)
@@ -120,8 +128,8 @@ def choose_k(x: np.ndarray, labelled: np.ndarray, z: np.ndarray, groups: np.ndar
             residuals[rows] = z[rows] - held_out(x, values, labelled[rows], k)
         error = np.abs(residuals).mean()
         if best is None or error < best[0]:
-            best = (error, k, residuals)
-    return best[1], best[2]
+            best = (error, k, residuals, w)
+    return best[1:]
 
 
 # an ensemble's options: the propagation readout fits one head on every
@@ -174,8 +182,8 @@ def fit_members(run, make_network, groups, everyone, labelled, log):
         log("The table holds no sample without a target, so the labels spread over "
             "the labelled samples alone (a neighbour regression): add the unlabelled "
             "samples you pretrained on to the table.")
-    k, residuals = choose_k(x, labelled, z, units, run.train.random_state)
-    set_head(network, x, spread(graph(x, k), labelled, z), k)
+    k, residuals, w = choose_k(x, labelled, z, units, run.train.random_state)
+    set_head(network, x, spread(w, labelled, z), k)
     rows = np.arange(len(z))
     scored = TrainingData(run.builder, rows, rows, score=run.score_on(rows))
     fitted = {f"train_{key}": v for key, v in evaluate(

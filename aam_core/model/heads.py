@@ -90,7 +90,8 @@ class NeighbourReadout(nn.Module):
         super().__init__()
         self.register_buffer("nodes", torch.zeros(n_nodes, d_model))
         self.register_buffer("values", torch.zeros(n_nodes, n_outputs))
-        # a buffer, so that each ensemble member keeps the k it chose
+        # a buffer: the k the fit chose travels with the weights (the
+        # architecture, which builds the head, does not hold it)
         self.register_buffer("k", torch.tensor(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -109,9 +109,11 @@ def test_the_number_of_neighbours_is_chosen_by_grouped_folds():
     z = np.repeat([0.0, 1.0, 2.0, 3.0], 50) + rng.normal(scale=0.3, size=200)
     labelled = np.arange(0, 200, 4)
     groups = np.array([f"g{i // 2}" for i in range(len(labelled))])
-    k, residuals = propagation.choose_k(x, labelled, z[labelled], groups, seed=0)
+    k, residuals, w = propagation.choose_k(x, labelled, z[labelled], groups, seed=0)
     assert k in propagation.NEIGHBOURS
     assert len(residuals) == len(labelled) and np.abs(residuals).mean() < 0.6
+    # the graph at the chosen k, as graph() builds it
+    assert abs(w - propagation.graph(x, k)).max() < 1e-12
 
 
 def test_a_table_of_labelled_samples_only_is_a_neighbour_regression(studies):
