@@ -39,7 +39,7 @@ from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import as_numbers, existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError, refuse_samples_without_metadata
 from .option import FIT_COMMANDS, Option
-from .settings import build, fit_arguments, for_command, given
+from .settings import build, fit_arguments, for_command, given, missing_samples_for
 from .spelling import speaking, spelled
 from .verify import file_digest
 
@@ -393,7 +393,8 @@ def cmd_fit(args, kind: str) -> int:
     def work(log, runtime):
         from .bundle import ModelBundle
         table, sequences = _inputs(args)
-        frame = _metadata_of(table, args, settings["train"].readout == "propagation")
+        frame = _metadata_of(table, args, missing_samples_for(settings["train"].readout,
+                                                              args.missing_samples))
         target = _column(frame, args.target, args.metadata)
         target = (_numeric if kind == "regressor" else _classes)(
             target, declared=_declared(frame, target.name))
@@ -417,13 +418,14 @@ def cmd_fit(args, kind: str) -> int:
     return _train(args, f"fit-{kind}", work)
 
 
-def _metadata_of(table, args, unlabelled: bool = False):
+def _metadata_of(table, args, missing_samples: str | None = None):
     """--metadata, whose rows must cover the table's samples unless
-    --missing-samples ignore, as in the actions; `unlabelled`: samples it
-    lacks are the propagation readout's unlabelled ones."""
+    --missing-samples ignore, as in the actions; `missing_samples`: the
+    rule as the run applies it (settings.missing_samples_for), when not the
+    flag's."""
     frame = read_metadata(args.metadata)
     refuse_samples_without_metadata(table.ids(), frame.index,
-                                    "ignore" if unlabelled else args.missing_samples,
+                                    missing_samples or args.missing_samples,
                                     spelled("missing_samples", "ignore"))
     return frame
 

@@ -308,6 +308,13 @@ OPTIONS: tuple[Option, ...] = tuple(sorted(
 BY_NAME = {option.name: option for option in OPTIONS}
 
 
+def missing_samples_for(readout: str, missing_samples: str) -> str:
+    """missing_samples as a fit applies it: the propagation readout's
+    unlabelled samples are those the metadata lacks, so it keeps them
+    (as its help says), whichever was chosen."""
+    return "ignore" if readout == "propagation" else missing_samples
+
+
 def for_action(action: str) -> list[Option]:
     """The options a QIIME 2 action takes, as it takes them."""
     return [o.at(action) for o in OPTIONS if action in o.actions]

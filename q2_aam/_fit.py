@@ -10,7 +10,7 @@ from aam_core.config import ConditioningConfig
 from aam_core.errors import AAMInputError
 from aam_core.fit_checks import check_front_end
 from aam_core.spelling import spelled, spelled_metadata
-from aam_core.settings import head_options
+from aam_core.settings import head_options, missing_samples_for
 
 from . import _views
 from ._distributed import on_devices
@@ -38,10 +38,9 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
     check_front_end(train)
     from aam_core import readout  # torch: imported when an action runs
     readout.check_processes(train, options['n_devices'], 'n_devices')
-    # the propagation readout's unlabelled samples are those the metadata lacks
-    missing = 'ignore' if train.readout == 'propagation' else options['missing_samples']
     table, targets = _views.table_samples_with_metadata(
-        options['table'], options['metadata'], missing)
+        options['table'], options['metadata'],
+        missing_samples_for(train.readout, options['missing_samples']))
     groups = options['groups']
     frame = _views.frame(options['conditioning'])
     return on_devices(
