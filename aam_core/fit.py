@@ -144,6 +144,10 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
     fit_checks.check_head(kind, train, architecture)
+    train = readout.resolve(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
+                            inputs.conditioning, inputs.pretrained,
+                            settings.head_options or {}, inputs.distances,
+                            runtime.dist.world_size, log)
     _check_readout(kind, train, inputs, settings, data, architecture,
                    runtime.dist.world_size)
     if train.readout != "fine_tune":

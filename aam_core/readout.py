@@ -16,6 +16,7 @@ head's monotone quantile layout holds exactly.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -43,8 +44,9 @@ LOSSES = ("huber", "mse", "quantile")
 def check_processes(train, n_processes: int, launcher: str) -> None:
     """The closed-form head is solved in one process: more would each solve
     the same one, the extra devices unused. `launcher`: what started them,
-    in the caller's words ('n_devices' for the actions, 'torchrun')."""
-    if train.readout == "fine_tune" or n_processes <= 1:
+    in the caller's words ('n_devices' for the actions, 'torchrun'); 'auto'
+    fine-tunes there."""
+    if train.readout in ("fine_tune", "auto") or n_processes <= 1:
         return
     started = (f"torchrun started {n_processes} processes" if launcher == "torchrun"
                else f"{spelled('n_devices', n_processes)} would be ignored")
@@ -93,6 +95,38 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
     if distances is not None and train.unifrac_weight > 0:
         refuse("trains no network, so the distance matrix would be ignored: leave "
                "it out.")
+
+
+def resolve(kind: str, train, data, defaults, architecture, conditioning, pretrained,
+            head_options: dict, distances, n_processes: int, log):
+    """train with readout 'auto' made 'ridge' or 'fine_tune': ridge for a
+    regressor read out of a pretrained encoder whose settings it honours
+    (check's refusals, one process, no freeze_encoder: the options a user
+    sets to steer gradient training mean they want it), else fine-tuning."""
+    if train.readout != "auto":
+        return train
+    ridge = replace(train, readout="ridge")
+    why = None
+    if kind != "regressor" or pretrained is None:
+        why = ""  # nothing to read out: fine-tuning, the only way, said by no one
+    elif train.freeze_encoder:
+        why = f"{spelled('freeze_encoder', True)} asks for a head trained by gradient"
+    else:
+        try:
+            check_processes(ridge, n_processes, "torchrun")
+            check(kind, ridge, data, defaults, architecture, conditioning, pretrained,
+                  head_options, distances)
+        except AAMInputError as refusal:
+            why = str(refusal)
+    if why is None:
+        log(f"{spelled('readout', 'auto')}: the ridge readout, a linear head solved on "
+            "the frozen pretrained encoder's embeddings (fine-tuning instead: "
+            f"{spelled('readout', 'fine_tune')}).")
+        return ridge
+    if why:
+        log(f"{spelled('readout', 'auto')}: fine-tuning, not the ridge readout, which "
+            f"says: {why}")
+    return replace(train, readout="fine_tune")
 
 
 def sample_embeddings(network, builder, device, batch_size: int) -> np.ndarray:

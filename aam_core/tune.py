@@ -296,7 +296,10 @@ def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:
         if name in ("hidden_width", "head_dropout") and params.get("hidden_layers") == 0:
             continue  # a linear head has no hidden layer to size or drop out
         params[name] = dimension.suggest(trial, name)
-    arguments = fit_arguments({**fixed, **params}, data.pretrained is not None)
+    # the searched settings steer gradient training, which readout 'auto'
+    # would skip in trials that happen to leave them at their defaults
+    arguments = fit_arguments({**fixed, **params, "readout": "fine_tune"},
+                              data.pretrained is not None)
     return cross_validate(trial, data.splits,
                           lambda train, validation: fold_score(data, arguments, train,
                                                                validation))

@@ -4,9 +4,10 @@ In one process, on the oral-age data, one grouped hold-out (grouped_folds of
 benchmarks.accuracy, fold 0), everything through the QIIME 2 Artifact API:
 
 - random forest: q2-sample-classifier fit-regressor (500 trees) + predict-regression
-- q2-aam, the plugin's defaults: diversity-lib unweighted-unifrac on the
-  training samples, aam pretrain, aam fit-regressor from the pretrained
-  encoder (5-member ensemble, grouped validation), aam predict-regression
+- q2-aam, the recommended recipe at the plugin's defaults: diversity-lib
+  weighted-unifrac on the training samples, aam pretrain, aam fit-regressor
+  from the pretrained encoder (readout 'auto': the ridge readout, 5 members
+  on grouped splits), aam predict-regression
 
 with the same threads for both (--threads, default 2), the wall time of each
 phase (pretraining epochs, ASV-vector caching, each ensemble member,
@@ -200,9 +201,12 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
                                            f"(best epoch {r.best_epoch})", "seconds": s})
     oof = lambda s, i, r: inner.append({"phase": f"  member {i + 1} out-of-fold "
                                         "predictions", "seconds": s})
+    ridge = lambda s, i, r: inner.append({"phase": "  ridge readout (embeddings, "
+                                          "closed-form heads)", "seconds": s})
     with wrapped(fitting, "cache_asv_vectors", cache), \
             wrapped(fitting, "fit", member), \
-            wrapped(fitting, "validation_predictions", oof):
+            wrapped(fitting, "validation_predictions", oof), \
+            wrapped(importlib.import_module("aam_core.readout"), "fit_members", ridge):
         with timer.phase("aam fit-regressor (action)"):
             model = aam.methods.fit_regressor(**fit_params).model
     action = timer.phases[-1]["seconds"]
@@ -315,7 +319,7 @@ def markdown(report: dict) -> str:
     subset = [f"{k.replace('_', ' ')} {s[k]}" for k in
               ("pretrain_epochs", "fit_epochs", "ensemble_size", "readout")
               if s.get(k) is not None]
-    if s.get("distance", "unweighted_unifrac") != "unweighted_unifrac":
+    if s.get("distance", "weighted_unifrac") != "weighted_unifrac":
         subset.append(f"distance {s['distance']}")
     if s.get("train_fraction", 1) < 1:
         subset.append(f"training samples x{s['train_fraction']}")
@@ -366,9 +370,9 @@ def parse_args(argv=None):
                         help="a subset: fewer pretraining epochs than the default")
     parser.add_argument("--fit-epochs", type=int, default=None)
     parser.add_argument("--ensemble-size", type=int, default=None)
-    parser.add_argument("--readout", default=None, choices=["fine_tune", "ridge"],
+    parser.add_argument("--readout", default=None, choices=["auto", "fine_tune", "ridge"],
                         help="fit-regressor's readout, when not its default")
-    parser.add_argument("--distance", default="unweighted_unifrac",
+    parser.add_argument("--distance", default="weighted_unifrac",
                         choices=["unweighted_unifrac", "weighted_unifrac"],
                         help="the distance pretraining learns (diversity-lib's name)")
     parser.add_argument("--train-fraction", type=float, default=1.0,

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The q2-aam CLI workflow on examples/oral-age-mini (191 oral samples, host
-# age): pretrain an encoder on UniFrac, fine-tune it to predict age on the
-# training groups, predict the held-out groups, plot truth vs prediction.
+# age): pretrain an encoder on weighted UniFrac, read age out of it on the
+# training groups (the default readout), predict the held-out groups, plot
+# truth vs prediction.
 # Run through `make demo` (which sets up .venv first). Writes demo-output/.
 #
-# Environment: DEMO_EPOCHS_PRETRAIN (default 30), DEMO_EPOCHS_FIT (default 20),
-# DEMO_PRESET (default small), OUT (default demo-output).
+# Environment: DEMO_EPOCHS_PRETRAIN (default 30), DEMO_PRESET (default small),
+# OUT (default demo-output).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,7 +16,6 @@ EX=examples/oral-age-mini
 OUT=${OUT:-demo-output}
 PRESET=${DEMO_PRESET:-small}
 EPOCHS_PRETRAIN=${DEMO_EPOCHS_PRETRAIN:-30}
-EPOCHS_FIT=${DEMO_EPOCHS_FIT:-20}
 SEED=42
 
 [ -x "$QIIME" ] || { echo "no $QIIME: run 'make demo' (it bootstraps)" >&2; exit 1; }
@@ -54,8 +54,8 @@ step "split by group: held-out samples" \
         --m-metadata-file "$EX/metadata.tsv" --p-where "[split]='test'" \
         --o-filtered-table "$OUT/test-table.qza"
 
-step "unweighted UniFrac of the training samples" \
-    "$QIIME" diversity-lib unweighted-unifrac --i-table "$OUT/train-table.qza" \
+step "weighted UniFrac of the training samples" \
+    "$QIIME" diversity-lib weighted-unifrac --i-table "$OUT/train-table.qza" \
         --i-phylogeny "$OUT/tree.qza" --o-distance-matrix "$OUT/unifrac.qza"
 
 step "pretrain the encoder (UniFrac + masked nucleotides, no labels)" \
@@ -65,12 +65,11 @@ step "pretrain the encoder (UniFrac + masked nucleotides, no labels)" \
         --p-random-state "$SEED" --p-device cpu \
         --o-model "$OUT/pretrained.qza" --verbose
 
-step "fine-tune a regressor for age (validation split by group)" \
+step "read age out of the encoder (ridge readout, penalty by grouped cross-validation)" \
     "$QIIME" aam fit-regressor --i-table "$OUT/train-table.qza" \
         --i-pretrained-model "$OUT/pretrained.qza" \
         --m-metadata-file "$EX/metadata.tsv" --m-metadata-column age \
         --m-groups-file "$EX/metadata.tsv" --m-groups-column group \
-        --p-preset "$PRESET" --p-epochs "$EPOCHS_FIT" \
         --p-random-state "$SEED" --p-device cpu \
         --o-model "$OUT/regressor.qza" --verbose
 
@@ -87,7 +86,7 @@ step "scatterplot of truth vs prediction (q2-sample-classifier)" \
 
 printf '\nDone in %s s. Results in %s/:\n' "$(seconds_since "$T_START")" "$OUT"
 cat <<MSG
-  pretrained.qza   AAM encoder pretrained on UniFrac
+  pretrained.qza   AAM encoder pretrained on weighted UniFrac
   regressor.qza    AAM age regressor
   predictions.qza  predicted age of the held-out groups
   scatterplot.qzv  open with: qiime tools view $OUT/scatterplot.qzv

@@ -126,3 +126,47 @@ def test_what_the_readout_cannot_honour_is_refused(planted, change, message):
         api.fit_regressor(table, target, groups=groups, pretrained=pretrained,
                           train=replace(RIDGE, **change), head_options=head,
                           conditioning=conditioning, distances=distances, **QUIET)
+
+
+def _fitted_readout(planted, train, **inputs) -> tuple:
+    table, encoder, _, target, groups = planted
+    said = []
+    model = api.fit_regressor(table, target, groups=groups, train=train,
+                              log=said.append, **{"pretrained": encoder, **inputs})
+    return model.config["training"]["readout"], " ".join(said)
+
+
+def test_auto_reads_a_pretrained_encoder_out_by_ridge(planted):
+    assert FIT_TRAIN_DEFAULTS.readout == "auto"
+    used, said = _fitted_readout(planted, replace(FIT_TRAIN_DEFAULTS, ensemble_size=2))
+    assert used == "ridge"
+    assert "readout='auto': the ridge readout" in said
+
+
+@pytest.mark.parametrize("change, inputs, reason", [
+    (dict(epochs=3), {}, "epochs=3 would be ignored"),
+    (dict(loss="mae"), {}, "not 'mae'"),
+    (dict(freeze_encoder=True), {}, "freeze_encoder=True asks for a head trained"),
+    ({}, dict(head_options={"hidden_layers": 2}), "is linear"),
+    ({}, dict(pretrained=None), None),
+])
+def test_auto_fine_tunes_when_the_settings_ask_for_gradient_training(planted, change,
+                                                                      inputs, reason):
+    train = replace(FIT_TRAIN_DEFAULTS, ensemble_size=1, **{"epochs": 1, **change})
+    if "epochs" not in change:  # epochs alone would already say 'fine-tune'
+        train = replace(train, epochs=FIT_TRAIN_DEFAULTS.epochs)
+    used, said = _fitted_readout(planted, train, **inputs)
+    assert used == "fine_tune"
+    if reason is None:  # no encoder: nothing to read out, nothing to say
+        assert "readout='auto'" not in said
+    else:
+        assert "readout='auto': fine-tuning" in said and reason in said
+
+
+def test_auto_fine_tunes_a_classifier(planted):
+    table, encoder, _, target, groups = planted
+    labels = (target > target.median()).map({True: "old", False: "young"})
+    model = api.fit_classifier(table, labels, groups=groups, pretrained=encoder,
+                               train=replace(FIT_TRAIN_DEFAULTS, ensemble_size=1, epochs=1),
+                               **QUIET)
+    assert model.config["training"]["readout"] == "fine_tune"
