@@ -46,6 +46,11 @@ def check(predictions: list, weights: list) -> None:
     if not np.isfinite(np.asarray(weights, float)).all():
         raise AAMInputError(f"{spelled('weights')} must be finite numbers, not "
                             f"{list(weights)}: each set counts its share of their total.")
+    if (np.asarray(weights, float) <= 0).any():
+        # a negative weight made every blended value nan; 0 for every set, too
+        raise AAMInputError(f"{spelled('weights')} must be above 0, not {list(weights)}: "
+                            "each set counts its share of their total; leave a set out "
+                            "rather than weigh it 0.")
     for number, series in enumerate(predictions, 1):
         _check_values(series, number, given)
     first = set(map(str, predictions[0].index))
@@ -73,7 +78,7 @@ def _refuse_repeats(predictions: list, given: str) -> None:
             raise AAMInputError(f"{given}: sets {seen[key]} and {number} are the same "
                                 "predictions (one set given twice). Give the predictions "
                                 f"of different models, each once; to count one more, give "
-                                f"it a larger {spelled('weights')}.")
+                                f"it a larger weight ({spelled('weights')}).")
         seen[key] = number
 
 

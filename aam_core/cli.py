@@ -182,7 +182,23 @@ def _classes(column, declared=None):
             f"({' and '.join(map(repr, twice[0][:2]))}), which would be two classes "
             "here and one number in QIIME 2: write each class one way, or declare "
             "the column categorical in a '#q2:types' row to keep them apart.")
+    _refuse_measurements(column, texts)
     return column
+
+
+def _refuse_measurements(column, texts) -> None:
+    """Numbers written with a decimal point or an exponent (20.0, 56.5) are
+    measurements, not class codes (0/1, 2024): QIIME 2 reads the column as
+    numeric and its fit-classifier refuses it; here every value would
+    become a class of its own."""
+    written = texts[~texts.str.strip().str.fullmatch(r"[+-]?\d+")]
+    if len(written):
+        raise AAMInputError(
+            f"The target column {column.name!r} holds numbers such as "
+            f"{', '.join(map(repr, written.unique()[:3]))}, which QIIME 2 reads as a "
+            "numeric column, and a classifier would make each value a class of its "
+            "own: fit a regressor (fit-regressor; aam tune --kind regressor), or "
+            "declare the column categorical in a '#q2:types' row.")
 
 
 def _declared(frame, name: str):
@@ -241,12 +257,20 @@ def _train(args, command: str, work) -> int:
     """Join the processes, train with checkpoints, write the model on rank 0."""
     from .train.distributed import Runtime, init_from_environment, shutdown
     from .train.loop import log_to_stderr, silent
-    from .train.checkpoint import check_finished_settings
+    from .train.checkpoint import check_finished_settings, record_finished
     output, checkpoints = _run_directory(args)
     checkpoints.settings = _run_settings(args, command)
     # a --resume, of a finished run or an interrupted one, must not mix inputs
     checkpoints.settings["inputs"] = _input_digests(args)
     info = checkpoints.info()
+    if args.resume and info is None and (output / MODEL_DIR).is_dir():
+        # a ridge or propagation fit writes its model and no checkpoint: a
+        # fresh start would overwrite it, whatever the settings asked for now
+        raise UsageError(f"{output} holds a finished model ({output / MODEL_DIR}) but no "
+                         "checkpoints to compare the settings with (a ridge or "
+                         "propagation readout's run before 2026-12-01 wrote none), so "
+                         "--resume cannot tell whether it is the run asked for: the "
+                         "model is finished; to fit again, choose another --output-dir.")
     if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
         check_finished_settings(checkpoints, info)
         print(f"The run in {output} has finished; its model is {output / MODEL_DIR}.",
@@ -272,6 +296,7 @@ def _train(args, command: str, work) -> int:
                 "world_size": dist.world_size, "strategy": dist.strategy,
                 "backend": dist.backend or None}
             _write_model(bundle, output / MODEL_DIR)
+            record_finished(checkpoints)
             log(f"Wrote {output / MODEL_DIR}; import it with: qiime tools import "
                 f"--type 'AAMModel[{_VARIANT[bundle.kind]}]' --input-path "
                 f"{output / MODEL_DIR} --output-path model.qza")
@@ -415,7 +440,17 @@ def cmd_fit(args, kind: str) -> int:
                            _distances(args), conditioning, categories, weights)
         return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
                          log, runtime)
+    _refuse_checkpoint_every(args, settings["train"].readout)
     return _train(args, f"fit-{kind}", work)
+
+
+def _refuse_checkpoint_every(args, readout: str) -> None:
+    """The ridge and propagation readouts train no network: no step, no
+    epoch, so no checkpoint to write."""
+    if readout != "fine_tune" and args.checkpoint_every:
+        raise UsageError(f"--readout {readout} trains no network, so it writes no "
+                         f"checkpoints and --checkpoint-every {args.checkpoint_every} "
+                         "would be ignored: leave it out.")
 
 
 def _metadata_of(table, args, missing_samples: str | None = None):

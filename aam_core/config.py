@@ -575,3 +575,7 @@ GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "
                  "find_learning_rate", "expert_balance", "selection_metric", "asv_dropout",
                  "abundance_mask_ratio", "gradient_checkpointing", "compile",
                  "freeze_nucleotide_encoder", "normalisation")
+# an ensemble's options: the propagation readout (propagation.py) fits one
+# head on every labelled sample, and its grouped cross-validation calibrates
+# the intervals
+ONE_HEAD = ("ensemble_size", "validation_fraction", "ensemble_validation")

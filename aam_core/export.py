@@ -40,6 +40,7 @@ from .data.tokens import N, PAD
 from .errors import AAMInputError
 from .model.build import build_model
 from .model.ensemble import members_of
+from .spelling import spelled_column, spelled_metadata
 
 INSTALL_HINT = "pip install onnx onnxruntime"
 OPSET = 17
@@ -103,11 +104,12 @@ def check_exportable(bundle: ModelBundle) -> None:
     if bundle.config.get("conditioning"):
         raise AAMInputError("This model is conditioned on metadata columns, which "
                             "the ONNX export does not take yet; export a model "
-                            "fitted without conditioning.")
+                            f"fitted without {spelled_metadata('conditioning')}.")
     if (bundle.config.get("target") or {}).get("by"):
         raise AAMInputError("This model normalises its target per category of a "
                             "metadata column, which the ONNX export does not take "
-                            "yet; export a model fitted without normalise_by.")
+                            "yet; export a model fitted without "
+                            f"{spelled_column('normalise_by')}.")
 
 
 def require_onnx():

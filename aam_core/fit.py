@@ -160,6 +160,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
         _check_target_range(target, architecture)
     sample_ids = list(target.index)
     groups = supervision.group_values(inputs.groups, target.index, log)
+    readout.check_groups(train, groups)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds; the propagation readout's one
     # head takes every labelled sample (its cross-validation is its own)

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 from scipy import sparse
 
+from .config import ONE_HEAD
 from .errors import AAMInputError
 from .readout import inner_folds, sample_embeddings
 from .spelling import spelled
@@ -132,9 +133,6 @@ def choose_k(x: np.ndarray, labelled: np.ndarray, z: np.ndarray, groups: np.ndar
     return best[1:]
 
 
-# an ensemble's options: the propagation readout fits one head on every
-# labelled sample, and its grouped cross-validation calibrates the intervals
-ONE_HEAD = ("ensemble_size", "validation_fraction", "ensemble_validation")
 
 
 def check(kind: str, train, defaults) -> None:

@@ -24,7 +24,7 @@ import torch
 
 from .config import GRADIENT_ONLY
 from .errors import AAMInputError
-from .spelling import spelled
+from .spelling import spelled, spelled_metadata
 from .train.cache import cache_asv_vectors
 from .train.loop import TrainingData, evaluate
 
@@ -57,6 +57,22 @@ def check_processes(train, n_processes: int, launcher: str) -> None:
     raise AAMInputError(
         f"{spelled('readout', train.readout)} {how} in one process, so {started}: "
         f"{instead}, or use {spelled('readout', 'fine_tune')}.")
+
+
+def check_groups(train, groups) -> None:
+    """The ridge and propagation readouts choose their penalty or neighbours
+    (propagation: and its intervals) by grouped cross-validation: with every
+    labelled sample in one group no fold can leave that subject out, and
+    folds of single samples would leak it, so the groups would be ignored."""
+    if train.readout == "fine_tune" or groups is None or len(set(groups)) > 1:
+        return
+    raise AAMInputError(
+        f"{spelled('readout', train.readout)} chooses its "
+        f"{'penalty' if train.readout == 'ridge' else 'neighbours and calibrates its intervals'}"
+        f" by grouped cross-validation, but all {len(groups)} labelled samples "
+        f"belong to one group ({spelled_metadata('groups')}), so no fold can leave that "
+        "subject out: give labelled samples of at least two groups, or leave out "
+        f"{spelled_metadata('groups')} to cross-validate by sample.")
 
 
 def check(kind: str, train, data, defaults, architecture, conditioning, pretrained,

@@ -172,6 +172,7 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
     seed = int(fixed.get("random_state", 0))
     space = SPACE if space is None else space
+    _refuse_readout(fixed, space)
     dimensions = searched(space, fixed, kind)
     check_something_to_search(dimensions, fixed, space)
     check_study_file(study)
@@ -229,6 +230,21 @@ def _two_classes_per_fold(target: pd.Series, splits, folds: int) -> None:
                 "part), and a classifier needs two classes to train: lower --folds, "
                 "give --groups that spread the classes, or more samples of the rarer "
                 "ones.")
+
+
+def _refuse_readout(fixed: dict, space: dict) -> None:
+    """The ridge and propagation readouts train no network: each trial would
+    be refused for a drawn learning rate or epochs (options the user never
+    set), and they choose their own penalty or neighbours by grouped
+    cross-validation."""
+    readout = fixed.get("readout", "fine_tune")
+    if readout == "fine_tune":
+        return
+    raise AAMInputError(f"aam tune searches options of gradient training ({', '.join(space)}), "
+                        f"which readout {readout!r} does not use: it trains no network and "
+                        f"chooses its own {'penalty' if readout == 'ridge' else 'neighbours'} "
+                        "by grouped cross-validation. Fit it with aam fit-regressor, or "
+                        "remove readout from the settings.")
 
 
 def _refuse_columns(fixed: dict) -> None:

@@ -8,7 +8,7 @@ objectives that ran are read from the history's columns (a term has a
 train_<name> column only if it was trained), the rest from the settings.
 Models saved before training.run was recorded say "not recorded".
 """
-from aam_core.config import GRADIENT_ONLY
+from aam_core.config import GRADIENT_ONLY, ONE_HEAD
 
 NOT_RECORDED = 'not recorded'
 # facts of the run, and settings shown elsewhere on the page
@@ -30,6 +30,9 @@ _CUDA_SETTINGS = ('precision', 'compile', 'auto_batch_size')
 _PRETRAINED_SETTINGS = ('freeze_encoder', 'freeze_nucleotide_encoder')
 _ENSEMBLE_SETTINGS = ('ensemble_size', 'ensemble_validation')
 _NOT_RIDGE = GRADIENT_ONLY + ('freeze_encoder',)
+# the propagation readout also fits one head whatever the loss: its labels
+# spread over a graph, and a new sample takes its neighbours' mean
+_NOT_PROPAGATION = _NOT_RIDGE + ONE_HEAD + ('loss',)
 
 
 # head fields of the architecture, by the kind of model whose head they shape
@@ -42,8 +45,11 @@ _HEAD_KINDS = {'regression_hidden': 'regressor', 'residual_head': 'regressor',
 def applied_architecture(config: dict) -> dict:
     """The architecture fields that shape this model (no regression head
     fields for a classifier or an encoder, and so on)."""
+    # the ridge and propagation readouts' heads have no layer to drop out
+    readout = (config.get('training') or {}).get('readout', 'fine_tune')
     return {name: value for name, value in config['architecture'].items()
-            if config['kind'] in _HEAD_KINDS.get(name, config['kind'])}
+            if config['kind'] in _HEAD_KINDS.get(name, config['kind'])
+            and not (name == 'head_dropout' and readout in ('ridge', 'propagation'))}
 
 
 def calibration_text(calibration: dict) -> str:
@@ -72,6 +78,7 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         # the ridge and propagation readouts fit a frozen encoder's head
         # without a gradient step
         training.get('readout') not in ('ridge', 'propagation') or name not in _NOT_RIDGE,
+        training.get('readout') != 'propagation' or name not in _NOT_PROPAGATION,
     ]
     return all(checks)
 

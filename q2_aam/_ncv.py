@@ -10,7 +10,8 @@ from aam_core.data.split import cv_folds
 
 from ._parameters import with_options
 from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, encoder_for, fit_model,
-                         predict_action, say_ungrouped, subset, training_samples)
+                         predict_action, say_ungrouped, subset, training_samples,
+                         unlabelled)
 
 
 def _fold_results(ctx, kind, table, sequences, distance_matrix,
@@ -29,11 +30,13 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     results = []
     for test_ids in folds:
         held_out = set(test_ids)
-        train_table = subset(ctx, biom_table,
-                             [i for i in targets.index if i not in held_out])
+        train_ids = [i for i in targets.index if i not in held_out]
+        train_table = subset(ctx, biom_table, train_ids)
         encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
                               pretrained_model, settings)
-        model = fit_model(ctx, kind, train_table, sequences, encoder, settings)
+        fit_table = subset(ctx, biom_table, train_ids + unlabelled(biom_table, targets,
+                                                                   settings))
+        model = fit_model(ctx, kind, fit_table, sequences, encoder, settings)
         outputs = predict_action(ctx, kind)(
             table=subset(ctx, biom_table, test_ids), model=model,
             **optional, **device)

@@ -15,7 +15,7 @@ from aam_core.bundle import ModelBundle
 from aam_core.data.split import holdout_split, member_splits, ungrouped
 from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_missing
-from aam_core.settings import BY_NAME, for_action
+from aam_core.settings import BY_NAME, for_action, missing_samples_for
 from aam_core.spelling import spelled, spelled_input
 
 from ._parameters import with_options
@@ -78,13 +78,20 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
 def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
     """(the table without samples missing from the metadata, the targets of
     its samples that have one). Those without one are left out here, before
-    the fits, so it is said here, as fit-regressor says it (--verbose)."""
+    the fits, so it is said here, as fit-regressor says it (--verbose); the
+    propagation readout keeps them as its unlabelled samples (unlabelled())."""
+    propagation = settings.get('readout') == 'propagation'
     biom_table, targets = table_samples_with_metadata(
-        table.view(biom.Table), settings['metadata'], settings['missing_samples'])
+        table.view(biom.Table), settings['metadata'],
+        missing_samples_for(settings.get('readout', 'fine_tune'), settings['missing_samples']))
     without = int(targets.isna().sum())
     if without:
-        print(f'Left out {without} of the table\'s {len(targets)} samples: they have '
-              f'no value in {settings["metadata"].name!r} (or no row in the metadata).',
+        name = settings['metadata'].name
+        print(f'{without} of the table\'s {len(targets)} samples have no value in '
+              f'{name!r} (or no row in the metadata): they take part in every fit as the '
+              f'unlabelled samples of {spelled("readout", "propagation")}.' if propagation
+              else f'Left out {without} of the table\'s {len(targets)} samples: they have '
+              f'no value in {name!r} (or no row in the metadata).',
               file=sys.stderr, flush=True)
     targets = targets.dropna()
     # the test predictions would refuse them, after the fits: say it first
@@ -97,6 +104,16 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
                        'Compute the distances on this table, or filter the table to the '
                        "matrix's samples.")
     return biom_table, targets
+
+
+def unlabelled(biom_table, targets, settings: dict) -> list:
+    """The table's samples without a target that every fit of the
+    propagation readout takes as unlabelled nodes (never a test sample: a
+    test or held-out fold's samples stay out of its fit); none otherwise."""
+    if settings.get('readout') != 'propagation':
+        return []
+    labelled = set(targets.index)
+    return [str(i) for i in biom_table.ids() if str(i) not in labelled]
 
 
 def subset(ctx, biom_table, ids):
@@ -114,7 +131,8 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
     say_ungrouped(targets.index, groups, 'the test split')
     _say_split(len(test_ids), len(targets), settings['test_size'], stratify)
     _check_training_part(train_ids, len(targets), groups, settings)
-    return subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids)
+    return (subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids),
+            subset(ctx, biom_table, train_ids + unlabelled(biom_table, targets, settings)))
 
 
 def _check_training_part(train_ids: list, n: int, groups, settings: dict) -> None:
@@ -123,6 +141,8 @@ def _check_training_part(train_ids: list, n: int, groups, settings: dict) -> Non
     the fit's validation_fraction's."""
     option = {name: settings.get(name, BY_NAME[name].default) for name in (
         'ensemble_size', 'validation_fraction', 'ensemble_validation')}
+    if settings.get('readout') == 'propagation':
+        return  # one head on every labelled sample: no validation split
     labels = None if groups is None else \
         groups.to_series().reindex(train_ids).astype(str).to_numpy()
     try:
@@ -199,11 +219,11 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
     """(model, encoder, feature importance, the predict action's outputs on
     the test samples, model summary)."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
-    train_table, test_table = _split_tables(ctx, table, settings,
-                                            kind == 'classifier', distance_matrix)
+    train_table, test_table, fit_table = _split_tables(ctx, table, settings,
+                                                       kind == 'classifier', distance_matrix)
     encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
                           pretrained_model, settings)
-    model = fit_model(ctx, kind, train_table, sequences, encoder, settings)
+    model = fit_model(ctx, kind, fit_table, sequences, encoder, settings)
     optional = {} if sequences is None else {'sequences': sequences}
     device = {name: settings[name] for name in DEVICE}
     outputs = predict_action(ctx, kind)(table=test_table, model=model,

@@ -93,6 +93,7 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
     """Token matrix (n_sequences, longest length) of uint8, PAD on the right.
     `fix`: what the error for too long sequences tells the user to do."""
     feature_ids = list(feature_ids) if feature_ids is not None else list(sequences)
+    _refuse_not_dna(sequences, feature_ids, max_length if truncate else None)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64,
                           count=len(sequences))
     too_long = np.flatnonzero(lengths > max_length)
@@ -109,17 +110,21 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
                             f"{_examples([feature_ids[i] for i in empty])}.")
     width = int(min(lengths.max(), max_length)) if len(lengths) else 1
     out = np.zeros((len(sequences), width), dtype=np.uint8)
-    bad = []
     for row, seq in enumerate(sequences):
-        codes = np.frombuffer(seq[:width].encode("latin-1", "replace"), dtype=np.uint8)
-        tokens = _LOOKUP[codes]
-        if (tokens < 0).any():
-            bad.append(row)
-            continue
+        tokens = _LOOKUP[np.frombuffer(seq[:width].encode("latin-1", "replace"),
+                                       dtype=np.uint8)]
         out[row, :len(tokens)] = tokens
+    return out
+
+
+def _refuse_not_dna(sequences, feature_ids: list, cut: int | None) -> None:
+    """Letters first: a sequence with a letter that is not DNA (a '*', a gap)
+    is no read, however long; `cut`: only the part truncation keeps is read."""
+    bad = [row for row, seq in enumerate(sequences)
+           if (_LOOKUP[np.frombuffer(seq[:cut].encode("latin-1", "replace"),
+                                     dtype=np.uint8)] < 0).any()]
     if bad:
         shown = _named_not_dna([sequences[r] for r in bad], [feature_ids[r] for r in bad])
         raise AAMInputError(
             f"{len(bad)} sequence(s) contain characters that are not DNA "
             f"(A C G T U or IUPAC codes): {shown}.")
-    return out

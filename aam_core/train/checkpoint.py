@@ -283,6 +283,23 @@ def _changed_files(old: dict, new: dict) -> list:
             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
+def record_finished(checkpoints: Checkpoints) -> None:
+    """last.json of a run that wrote its model without a checkpoint (the
+    ridge and propagation readouts train no network): finished, with the
+    command and settings, so that --resume returns its model, or refuses
+    other settings, as for any finished run."""
+    directory = Path(checkpoints.directory)
+    if (directory / INFO_FILE).exists():
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    info = {"finished": True, "stopped": True,
+            "command": checkpoints.identity.get("command"),
+            "settings": checkpoints.settings}
+    record = _write_aside(directory / INFO_FILE,
+                          lambda path: path.write_text(json.dumps(info, default=str) + "\n"))
+    os.replace(record, directory / INFO_FILE)
+
+
 def refuse_other_run(path, details: list) -> NoReturn:
     """The one refusal of a --resume into a run of other settings or data."""
     raise AAMInputError(
@@ -302,7 +319,9 @@ def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     if recorded:
         asked = _comparable(recorded, asked)
     if recorded and recorded != asked:
-        refuse_other_run(Path(checkpoints.directory) / CHECKPOINT_FILE,
+        # a run without a checkpoint (record_finished) has only its last.json
+        path = Path(checkpoints.directory) / CHECKPOINT_FILE
+        refuse_other_run(path if path.exists() else path.with_name(INFO_FILE),
                          changes(recorded, asked))
 
 
