@@ -440,17 +440,21 @@ def cmd_fit(args, kind: str) -> int:
                            _distances(args), conditioning, categories, weights)
         return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
                          log, runtime)
-    _refuse_checkpoint_every(args, settings["train"].readout)
+    settings["train"] = _checkpointed_readout(args, settings["train"])
     return _train(args, f"fit-{kind}", work)
 
 
-def _refuse_checkpoint_every(args, readout: str) -> None:
+def _checkpointed_readout(args, train):
     """The ridge and propagation readouts train no network: no step, no
-    epoch, so no checkpoint to write."""
-    if readout != "fine_tune" and args.checkpoint_every:
-        raise UsageError(f"--readout {readout} trains no network, so it writes no "
-                         f"checkpoints and --checkpoint-every {args.checkpoint_every} "
-                         "would be ignored: leave it out.")
+    epoch, so no checkpoint to write. Checkpoints asked for with readout
+    'auto' ask for the gradient training that writes them."""
+    if not args.checkpoint_every or train.readout == "fine_tune":
+        return train
+    if train.readout == "auto":
+        return replace(train, readout="fine_tune")
+    raise UsageError(f"--readout {train.readout} trains no network, so it writes no "
+                     f"checkpoints and --checkpoint-every {args.checkpoint_every} "
+                     "would be ignored: leave it out.")
 
 
 def _metadata_of(table, args, missing_samples: str | None = None):

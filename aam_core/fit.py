@@ -144,23 +144,24 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     architecture = _architecture(kind, settings.model, settings.head_options, data,
                                  inputs.pretrained, log)
     fit_checks.check_head(kind, train, architecture)
-    train = readout.resolve(kind, train, data, FIT_TRAIN_DEFAULTS, architecture,
-                            inputs.conditioning, inputs.pretrained,
-                            settings.head_options or {}, inputs.distances,
-                            runtime.dist.world_size, log)
-    _check_readout(kind, train, inputs, settings, data, architecture,
-                   runtime.dist.world_size)
+    # readout 'auto' never spreads labels, so the targets do not wait for it
+    target = supervision.aligned_targets(kind, inputs.targets, prepared.table.sample_ids,
+                                         log, train.readout == "propagation")
+    groups = supervision.group_values(inputs.groups, target.index, log)
+
+    def refuse(candidate: TrainConfig) -> None:
+        _check_readout(kind, candidate, inputs, settings, data, architecture,
+                       runtime.dist.world_size)
+        readout.check_groups(candidate, groups)
+    train = readout.resolve(kind, train, inputs.pretrained, refuse, log)
+    refuse(train)
     if train.readout != "fine_tune":
         # a linear map, or the samples of the table and their spread labels
         architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
             prepared.table.n_samples if train.readout == "propagation" else 0))
-    target = supervision.aligned_targets(kind, inputs.targets, prepared.table.sample_ids,
-                                         log, train.readout == "propagation")
     if kind == "regressor":
         _check_target_range(target, architecture)
     sample_ids = list(target.index)
-    groups = supervision.group_values(inputs.groups, target.index, log)
-    readout.check_groups(train, groups)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds; the propagation readout's one
     # head takes every labelled sample (its cross-validation is its own)

@@ -64,7 +64,7 @@ def check_groups(train, groups) -> None:
     (propagation: and its intervals) by grouped cross-validation: with every
     labelled sample in one group no fold can leave that subject out, and
     folds of single samples would leak it, so the groups would be ignored."""
-    if train.readout == "fine_tune" or groups is None or len(set(groups)) > 1:
+    if train.readout in ("fine_tune", "auto") or groups is None or len(set(groups)) > 1:
         return
     raise AAMInputError(
         f"{spelled('readout', train.readout)} chooses its "
@@ -113,25 +113,23 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
                "it out.")
 
 
-def resolve(kind: str, train, data, defaults, architecture, conditioning, pretrained,
-            head_options: dict, distances, n_processes: int, log):
+def resolve(kind: str, train, pretrained, refuse, log):
     """train with readout 'auto' made 'ridge' or 'fine_tune': ridge for a
     regressor read out of a pretrained encoder whose settings it honours
-    (check's refusals, one process, no freeze_encoder: the options a user
-    sets to steer gradient training mean they want it), else fine-tuning."""
+    (refuse(candidate) raises what the fit would refuse of it; no
+    freeze_encoder: a user who sets it wants a head trained by gradient),
+    else fine-tuning."""
     if train.readout != "auto":
         return train
-    ridge = replace(train, readout="ridge")
-    why = None
+    fine_tune = replace(train, readout="fine_tune")
     if kind != "regressor" or pretrained is None:
-        why = ""  # nothing to read out: fine-tuning, the only way, said by no one
-    elif train.freeze_encoder:
-        why = f"{spelled('freeze_encoder', True)} asks for a head trained by gradient"
-    else:
+        return fine_tune  # nothing to read out: the only way, not worth a word
+    ridge = replace(train, readout="ridge")
+    why = (f"{spelled('freeze_encoder', True)} asks for a head trained by gradient."
+           if train.freeze_encoder else None)
+    if why is None:
         try:
-            check_processes(ridge, n_processes, "torchrun")
-            check(kind, ridge, data, defaults, architecture, conditioning, pretrained,
-                  head_options, distances)
+            refuse(ridge)
         except AAMInputError as refusal:
             why = str(refusal)
     if why is None:
@@ -139,10 +137,9 @@ def resolve(kind: str, train, data, defaults, architecture, conditioning, pretra
             "the frozen pretrained encoder's embeddings (fine-tuning instead: "
             f"{spelled('readout', 'fine_tune')}).")
         return ridge
-    if why:
-        log(f"{spelled('readout', 'auto')}: fine-tuning, not the ridge readout, which "
-            f"says: {why}")
-    return replace(train, readout="fine_tune")
+    log(f"{spelled('readout', 'auto')}: fine-tuning, not the ridge readout, which "
+        f"says: {why}")
+    return fine_tune
 
 
 def sample_embeddings(network, builder, device, batch_size: int) -> np.ndarray:

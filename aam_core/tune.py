@@ -238,7 +238,7 @@ def _refuse_readout(fixed: dict, space: dict) -> None:
     set), and they choose their own penalty or neighbours by grouped
     cross-validation."""
     readout = fixed.get("readout", "fine_tune")
-    if readout == "fine_tune":
+    if readout in ("fine_tune", "auto"):  # a study fine-tunes every trial
         return
     raise AAMInputError(f"aam tune searches options of gradient training ({', '.join(space)}), "
                         f"which readout {readout!r} does not use: it trains no network and "

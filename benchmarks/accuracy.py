@@ -5,9 +5,11 @@ runs through the real QIIME 2 actions via the Artifact API:
 
 - random forest: sample-classifier fit-regressor / fit-classifier (500 trees)
 - baseline: the training median (regression) or training class shares
-- q2-aam: diversity-lib unweighted-unifrac on the TRAINING samples only,
-  aam pretrain on them, aam fit-regressor/-classifier (validation split
-  grouped within the training folds), predict on the held-out fold.
+- q2-aam: diversity-lib weighted-unifrac (the recommended recipe's
+  distance; --aam-distance) on the TRAINING samples only, aam pretrain on
+  them, aam fit-regressor/-classifier (a regressor read out by ridge, the
+  default readout; validation split grouped within the training folds),
+  predict on the held-out fold.
 
     python -m benchmarks.accuracy                       # oral-age, age, 5 folds
     python -m benchmarks.accuracy --task classification --threshold 30
@@ -45,6 +47,8 @@ class Recipe:
     recommended recipe), passed explicitly so that the report records them."""
     preset: str = "small"
     pretrain: bool = True
+    distance: str = "weighted_unifrac"  # diversity-lib's method name
+    readout: str = _F.readout
     pretrain_epochs: int = _P.epochs
     pretrain_learning_rate: float = _P.learning_rate
     unifrac_weight: float = _P.unifrac_weight
@@ -168,7 +172,7 @@ class Methods:
         metadata = qiime2.Metadata(train_md.astype({s.group: str}))
         pretrained = None
         if r.pretrain:
-            distances = diversity_lib.methods.unweighted_unifrac(
+            distances = getattr(diversity_lib.methods, r.distance)(
                 table=train_table, phylogeny=self.tree).distance_matrix
             pretrained = aam.methods.pretrain(
                 table=train_table, distance_matrix=distances, preset=r.preset,
@@ -184,7 +188,8 @@ class Methods:
                       n_threads=self.threads,
                       **({} if pretrained else {"preset": r.preset}))
         if s.task == "regression":
-            model = aam.methods.fit_regressor(loss=r.loss, **common).model
+            model = aam.methods.fit_regressor(loss=r.loss, readout=r.readout,
+                                              **common).model
             return aam.methods.predict_regression(
                 table=test_table, model=model,
                 n_threads=self.threads).predictions.view(pd.Series)

@@ -147,6 +147,20 @@ def test_checkpoint_every_with_a_readout_is_refused(workspace, encoder, capsys, 
             "and --checkpoint-every 5 would be ignored")
 
 
+def test_checkpoint_every_with_the_default_readout_fine_tunes(workspace, encoder, capsys,
+                                                              tmp_path):
+    """readout 'auto' would read the encoder out by ridge, which writes no
+    checkpoints: asking for checkpoints asks for gradient training."""
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _metadata(tmp_path), "--target", "age",
+                       "--pretrained", encoder, "--checkpoint-every", 1,
+                       "--ensemble-size", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+    config = (tmp_path / "fit" / "model" / "config.json").read_text()
+    assert '"readout": "fine_tune"' in config
+
+
 def test_resume_of_a_finished_readout_run_compares_its_settings(workspace, encoder, capsys,
                                                                 tmp_path):
     """--resume found no checkpoint, started afresh with --random-state 3 and

@@ -130,6 +130,8 @@ def test_what_the_readout_cannot_honour_is_refused(planted, change, message):
 
 def _fitted_readout(planted, train, **inputs) -> tuple:
     table, encoder, _, target, groups = planted
+    if inputs.pop("groups", None) == "one":
+        groups = pd.Series("g0", index=groups.index)
     said = []
     model = api.fit_regressor(table, target, groups=groups, train=train,
                               log=said.append, **{"pretrained": encoder, **inputs})
@@ -149,6 +151,7 @@ def test_auto_reads_a_pretrained_encoder_out_by_ridge(planted):
     (dict(freeze_encoder=True), {}, "freeze_encoder=True asks for a head trained"),
     ({}, dict(head_options={"hidden_layers": 2}), "is linear"),
     ({}, dict(pretrained=None), None),
+    (dict(validation_fraction=0.0), dict(groups="one"), "belong to one group"),
 ])
 def test_auto_fine_tunes_when_the_settings_ask_for_gradient_training(planted, change,
                                                                       inputs, reason):
