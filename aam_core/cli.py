@@ -271,8 +271,11 @@ def _train(args, command: str, work) -> int:
                          "propagation readout's run before 2026-12-01 wrote none), so "
                          "--resume cannot tell whether it is the run asked for: the "
                          "model is finished; to fit again, choose another --output-dir.")
-    if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
+    if args.resume and info:
+        # an interrupted run's settings too, before a readout that loads no
+        # checkpoint (ridge, propagation) could write over it
         check_finished_settings(checkpoints, info)
+    if args.resume and info and info.get("finished") and (output / MODEL_DIR).is_dir():
         print(f"The run in {output} has finished; its model is {output / MODEL_DIR}.",
               file=sys.stderr)
         return 0
@@ -438,20 +441,37 @@ def cmd_fit(args, kind: str) -> int:
         runtime.checkpoints.identity["table"] = _table_digest(table)
         inputs = FitInputs(table, target, sequences, groups, pretrained,
                            _distances(args), conditioning, categories, weights)
-        return fit_model(kind, inputs, FitSettings(**settings, conditioning=weighting),
-                         log, runtime)
-    settings["train"] = _checkpointed_readout(args, settings["train"])
+        train = _checkpointed_auto(args, kind, settings["train"], pretrained, log)
+        return fit_model(kind, inputs, FitSettings(**{**settings, "train": train},
+                                                   conditioning=weighting), log, runtime)
+    _checkpointed_readout(args, settings["train"])
     return _train(args, f"fit-{kind}", work)
 
 
-def _checkpointed_readout(args, train):
-    """The ridge and propagation readouts train no network: no step, no
-    epoch, so no checkpoint to write. Checkpoints asked for with readout
-    'auto' ask for the gradient training that writes them."""
-    if not args.checkpoint_every or train.readout == "fine_tune":
+def _checkpointed_auto(args, kind: str, train, pretrained, log):
+    """Readout 'auto' where checkpoints are asked for (--checkpoint-every)
+    or were written (--resume of an interrupted run): only gradient
+    training writes them, so it fine-tunes, and says why where the ridge
+    readout could have run."""
+    from .train.checkpoint import CHECKPOINT_FILE
+    written = Path(args.output_dir) / CHECKPOINT_DIR / CHECKPOINT_FILE
+    why = (f"--checkpoint-every {args.checkpoint_every} asks for checkpoints, which only "
+           "gradient training writes" if args.checkpoint_every else
+           f"--resume continues the fine-tuning checkpointed in {written}"
+           if args.resume and written.is_file() else None)
+    if train.readout != "auto" or why is None:
         return train
-    if train.readout == "auto":
-        return replace(train, readout="fine_tune")
+    if kind == "regressor" and pretrained is not None:
+        log(f"--readout auto: fine-tuning, not the ridge readout: {why}.")
+    return replace(train, readout="fine_tune")
+
+
+def _checkpointed_readout(args, train) -> None:
+    """The ridge and propagation readouts train no network: no step, no
+    epoch, so no checkpoint to write ('auto' fine-tunes there:
+    _checkpointed_auto)."""
+    if not args.checkpoint_every or train.readout in ("fine_tune", "auto"):
+        return
     raise UsageError(f"--readout {train.readout} trains no network, so it writes no "
                      f"checkpoints and --checkpoint-every {args.checkpoint_every} "
                      "would be ignored: leave it out.")

@@ -59,6 +59,16 @@ def check_processes(train, n_processes: int, launcher: str) -> None:
         f"{instead}, or use {spelled('readout', 'fine_tune')}.")
 
 
+def for_processes(kind: str, train, pretrained, n_processes: int, launcher: str, log):
+    """train with readout 'auto' made 'fine_tune' where `launcher` starts
+    several processes, said in its words (check_processes'): inside each
+    process the fit knows only that there are several."""
+    if train.readout != "auto" or n_processes <= 1:
+        return train
+    return resolve(kind, train, pretrained,
+                   lambda ridge: check_processes(ridge, n_processes, launcher), log)
+
+
 def check_groups(train, groups) -> None:
     """The ridge and propagation readouts choose their penalty or neighbours
     (propagation: and its intervals) by grouped cross-validation: with every

@@ -1,5 +1,7 @@
 """What fit-regressor and fit-classifier share: turning their options into
 aam_core's fine-tuning call (conditioning, loss weights, head shape)."""
+import sys
+
 import biom
 import pandas as pd
 import qiime2
@@ -38,6 +40,10 @@ def fit(kind: str, fit_function, options: dict) -> ModelBundle:
     check_front_end(train)
     from aam_core import readout  # torch: imported when an action runs
     readout.check_processes(train, options['n_devices'], 'n_devices')
+    train = readout.for_processes(
+        'regressor' if kind == 'regression' else 'classifier', train,
+        options['pretrained_model'], options['n_devices'], 'n_devices',
+        lambda line: print(line, file=sys.stderr, flush=True))
     table, targets = _views.table_samples_with_metadata(
         options['table'], options['metadata'],
         missing_samples_for(train.readout, options['missing_samples']))

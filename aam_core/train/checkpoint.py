@@ -312,6 +312,8 @@ def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     """--resume of a finished run returns its model as it is: refused, as an
     unfinished run's resume is, when the settings asked for differ from the
     run's (e.g. more --epochs), which the model would silently not have.
+    An interrupted run's too, before the fit: a readout that loads no
+    checkpoint (ridge, propagation) would otherwise write over it.
     Runs from before last.json recorded its settings are not checked.
     `info`: the run's last.json (Checkpoints.info)."""
     recorded = info.get("settings")

@@ -1,0 +1,124 @@
+"""Probe 21 (2026-12-01): readout 'auto' (the default) and what it resolves
+to on the three interfaces: several processes in the caller's words, an
+interrupted fine-tuning resumed (not replaced by a ridge readout), and the
+reason said when checkpoints make it fine-tune."""
+import json
+
+import pytest
+import qiime2
+
+from aam_core import cli
+from q2_aam import _examples
+
+from .conftest import aam, qiime, refused
+
+
+@pytest.fixture(scope="module")
+def encoder(workspace, tmp_path_factory):
+    """A tiny encoder pretrained by the `aam` command on the example table."""
+    folder = tmp_path_factory.mktemp("probe-21-encoder")
+    code = cli.main([str(a) for a in (
+        "pretrain", "--table", workspace / "table.biom", "--distances",
+        workspace / "distances.tsv", "--preset", "tiny", "--epochs", 1, "--batch-size", 8,
+        "--n-threads", 1, "--output-dir", folder / "run")])
+    assert code == 0
+    return folder / "run" / "model"
+
+
+@pytest.fixture(scope="module")
+def encoder_qza(encoder, tmp_path_factory):
+    path = tmp_path_factory.mktemp("probe-21-encoder-qza") / "encoder.qza"
+    qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)).save(str(path))
+    return path
+
+
+@pytest.fixture
+def metadata(tmp_path):
+    path = tmp_path / "metadata.tsv"
+    _examples.sample_metadata_factory().to_dataframe().to_csv(path, sep="\t")
+    return path
+
+
+def _readout(run) -> str:
+    return json.loads((run / "model" / "config.json").read_text())["training"]["readout"]
+
+
+def _interrupted_run(capsys, fit: list, run) -> None:
+    """A run of readout 'auto' fine-tuned with checkpoints, its last.json set
+    back to unfinished as an interruption leaves it (last.pt in place)."""
+    code, output = aam(capsys, *fit, "--checkpoint-every", 1)
+    assert code == 0, output
+    record = run / "checkpoints" / "last.json"
+    info = json.loads(record.read_text())
+    assert (run / "checkpoints" / "last.pt").is_file()
+    record.write_text(json.dumps({**info, "finished": False, "stopped": False}))
+
+
+# -- 1. --resume of an interrupted fine-tuning with readout 'auto' ------------------
+
+def test_resume_of_an_interrupted_auto_run_fine_tunes_on(workspace, encoder, metadata,
+                                                         capsys, tmp_path):
+    """--checkpoint-every made 'auto' fine-tune; the resume (without it, as a
+    resume needs no new checkpoint interval) resolved 'auto' to the ridge
+    readout, threw the checkpointed fine-tuning away and wrote a ridge model,
+    exit 0."""
+    run = tmp_path / "fit"
+    fit = ["fit-regressor", "--table", workspace / "table.biom", "--metadata", metadata,
+           "--target", "age", "--pretrained", encoder, "--ensemble-size", 1,
+           "--n-threads", 1, "--output-dir", run]
+    _interrupted_run(capsys, fit, run)
+    code, output = aam(capsys, *fit, "--resume")
+    assert code == 0, output
+    assert "--readout auto: fine-tuning, not the ridge readout: --resume continues the " \
+           "fine-tuning checkpointed in" in output, output
+    assert "Resumed from" in output, output
+    assert _readout(run) == "fine_tune"
+
+
+def test_resume_of_an_interrupted_run_with_another_readout_is_refused(
+        workspace, encoder, metadata, capsys, tmp_path):
+    """--resume --readout ridge over an interrupted fine-tuning loaded no
+    checkpoint, so no setting was compared: it wrote a ridge model over the
+    run, exit 0."""
+    run = tmp_path / "fit"
+    fit = ["fit-regressor", "--table", workspace / "table.biom", "--metadata", metadata,
+           "--target", "age", "--pretrained", encoder, "--ensemble-size", 1,
+           "--n-threads", 1, "--output-dir", run]
+    _interrupted_run(capsys, fit, run)
+    weights = (run / "model" / "model.pt").read_bytes()
+    code, output = aam(capsys, *fit, "--resume", "--readout", "ridge")
+    refused(output, code, "belongs to a run with other settings or data "
+            "(readout 'auto' -> 'ridge')")
+    assert (run / "model" / "model.pt").read_bytes() == weights
+
+
+# -- 2. why 'auto' fine-tunes, in the caller's words -------------------------------
+
+def test_checkpoint_every_says_why_auto_fine_tunes(workspace, encoder, metadata, capsys,
+                                                   tmp_path):
+    """'auto' turned to fine-tuning for --checkpoint-every without a word,
+    where every other reason is said."""
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", metadata, "--target", "age", "--pretrained", encoder,
+                       "--checkpoint-every", 1, "--ensemble-size", 1, "--epochs", 1,
+                       "--n-threads", 1, "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+    assert "--readout auto: fine-tuning, not the ridge readout: --checkpoint-every 1 " \
+           "asks for checkpoints, which only gradient training writes." in output, output
+
+
+def test_n_devices_with_auto_is_said_in_q2cli_words(workspace, encoder_qza, metadata,
+                                                    tmp_path):
+    """q2cli --p-n-devices 2: 'auto' fine-tuned 'because torchrun started 2
+    processes: run it without torchrun', a launcher the user never used."""
+    code, output = qiime("aam", "fit-regressor", "--i-table", workspace / "table.qza",
+                         "--i-pretrained-model", encoder_qza,
+                         "--m-metadata-file", metadata, "--m-metadata-column", "age",
+                         "--p-n-devices", 2, "--p-n-threads", 2, "--p-device", "cpu",
+                         "--p-ensemble-size", 1, "--p-batch-size", 8,
+                         "--o-model", tmp_path / "model.qza", "--verbose")
+    assert code == 0, output
+    assert "torchrun" not in output, output
+    assert "--p-readout auto: fine-tuning, not the ridge readout, which says: " \
+           "--p-readout ridge solves its head in closed form in one process, so " \
+           "--p-n-devices 2 would be ignored" in output, output
