@@ -192,8 +192,10 @@ def fit_members(run, make_network, groups, everyone, labelled, log):
     cv_mae = float(np.abs(errors).mean())
     log(f"Propagation readout: {len(z)} labelled and {unlabelled} unlabelled samples, "
         f"{k} neighbours chosen by grouped cross-validation (its MAE {cv_mae:.4g}).")
-    history = pd.DataFrame([{"epoch": 1, "neighbours": k, **fitted, "cv_mae": cv_mae,
-                             "seconds": time.perf_counter() - started}])
+    record = {"epoch": 1, "neighbours": k, **fitted, "cv_mae": cv_mae,
+              "seconds": time.perf_counter() - started}
+    run.runtime.tracker.epoch(record)  # --tensorboard/--mlflow-uri: its one 'epoch'
+    history = pd.DataFrame([record])
     network.asv_cache = None
     one = replace(run.train, ensemble_size=1)  # what the saved model holds
     return [network], [history], [1], "loss", one, [(rows, errors)]

@@ -277,7 +277,12 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
                   else "no validation samples")
         log(f"Ridge readout{which} on {len(train_rows)} samples: penalty {alpha:g}, chosen "
             f"by grouped cross-validation; {scored}.")
-        histories.append(pd.DataFrame([{**history, "seconds": time.perf_counter() - started,
+        history["seconds"] = time.perf_counter() - started
+        # --tensorboard/--mlflow-uri: the fit's one 'epoch' (the default
+        # readout's, so a tracked run is never left without its metrics)
+        run.runtime.tracker.member(index, len(splits))
+        run.runtime.tracker.epoch(history)
+        histories.append(pd.DataFrame([{**history,
                                         **({"member": index} if len(splits) > 1 else {})}]))
         members.append(member)
     for member in members:

@@ -122,3 +122,31 @@ def test_n_devices_with_auto_is_said_in_q2cli_words(workspace, encoder_qza, meta
     assert "--p-readout auto: fine-tuning, not the ridge readout, which says: " \
            "--p-readout ridge solves its head in closed form in one process, so " \
            "--p-n-devices 2 would be ignored" in output, output
+
+
+# -- 3. a tracked run of the default readout ---------------------------------------
+
+@pytest.mark.parametrize("readout", ["auto", "propagation"])
+def test_a_readout_run_reports_its_metrics_to_the_tracker(workspace, encoder, metadata,
+                                                         capsys, tmp_path, monkeypatch,
+                                                         readout):
+    """--tensorboard (or --mlflow-uri) with the default readout, now ridge
+    where a pretrained encoder is given: the run logged the options and the
+    validation plot but no metric at all (the readouts skipped the tracker's
+    epoch), where the same command fine-tuning logged every epoch's."""
+    from aam_core import tracking
+
+    class Recorder(tracking.Tracker):
+        records = []
+
+        def epoch(self, record):
+            self.records.append(record)
+    monkeypatch.setattr(tracking, "open_tracker", lambda *args: Recorder())
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", metadata, "--target", "age", "--pretrained", encoder,
+                       "--readout", readout, "--n-threads", 1,
+                       *(["--ensemble-size", 2] if readout == "auto" else []),
+                       "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+    assert len(Recorder.records) == (2 if readout == "auto" else 1), Recorder.records
+    assert all("train_mae" in record for record in Recorder.records), Recorder.records
