@@ -199,6 +199,8 @@ def choose_alpha(x, z, weights, groups, seed: int):
     many, the smallest mean is a fair estimate and the rule only shrinks a
     line that the data support."""
     folds = inner_folds(groups, seed)
+    # a fold whose samples all weigh 0 (loss weights) has no error to score
+    scored = [rows for rows in folds if weights[rows].sum() > 0]
     errors, residuals = [], []
     for alpha in ALPHAS:
         left_out = np.empty(len(z))
@@ -207,11 +209,11 @@ def choose_alpha(x, z, weights, groups, seed: int):
             w, b = solve(x[keep], z[keep], weights[keep], alpha)
             left_out[rows] = z[rows] - (x[rows] @ w + b)
         errors.append([np.average(np.abs(left_out[rows]), weights=weights[rows])
-                       for rows in folds])
+                       for rows in scored])
         residuals.append(left_out)
-    errors = np.array(errors)  # (alphas, folds)
+    errors = np.array(errors)  # (alphas, folds of some weight)
     mean = errors.mean(axis=1)
-    spread = errors.std(axis=1, ddof=1) / np.sqrt(len(folds)) if len(folds) > 1 \
+    spread = errors.std(axis=1, ddof=1) / np.sqrt(len(scored)) if len(scored) > 1 \
         else np.zeros(len(ALPHAS))
     best = int(np.argmin(mean))
     distinct = np.unique(groups).size

@@ -340,11 +340,14 @@ def sample_weights(columns, given, sample_ids, train_rows,
         weights = by_category if weights is None else weights * by_category
     if weights is None:
         return None
-    if weights[train_rows].sum() <= 0:
+    top = weights[train_rows].max()
+    if top <= 0:
         raise AAMInputError("The loss weights of the training samples are all 0.")
     log(f"Loss weights from {weights[train_rows].min():.3g} to "
-        f"{weights[train_rows].max():.3g} over the training samples.")
-    return as_tensor(weights)
+        f"{top:.3g} over the training samples.")
+    # the losses are weighted means, so only the ratios count: at most 1,
+    # huge weights (1e300) do not overflow the float32 tensor into nan
+    return as_tensor(weights / top)
 
 
 def _refuse_numbers_read_as_categories(categories: np.ndarray, column: str) -> None:

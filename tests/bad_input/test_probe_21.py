@@ -150,3 +150,46 @@ def test_a_readout_run_reports_its_metrics_to_the_tracker(workspace, encoder, me
     assert code == 0, output
     assert len(Recorder.records) == (2 if readout == "auto" else 1), Recorder.records
     assert all("train_mae" in record for record in Recorder.records), Recorder.records
+
+
+# -- 4. loss weights read out by the ridge readout ----------------------------------
+
+def _weighted(folder, weights: list):
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    frame["weight"] = weights + [1.0] * (len(frame) - len(weights))
+    path = folder / "weighted.tsv"
+    frame.to_csv(path, sep="\t")
+    return path
+
+
+def test_ridge_with_samples_of_weight_0_fits(workspace, encoder, capsys, tmp_path):
+    """Loss weights of 0 on most samples (allowed: some training samples
+    weigh more than 0) left an inner fold of weight 0: the default readout
+    ended in a ZeroDivisionError traceback."""
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _weighted(tmp_path, [0.0] * 12),
+                       "--target", "age", "--loss-weights", "weight",
+                       "--pretrained", encoder, "--ensemble-size", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+    assert _readout(tmp_path / "fit") == "ridge"
+
+
+def test_huge_loss_weights_give_a_model_not_nan(workspace, encoder, capsys, tmp_path):
+    """Loss weights of 1e300 (finite, so accepted) overflowed the float32
+    weights into inf: the ridge readout wrote a model that predicts nan
+    (empty predictions), exit 0; fine-tuning stopped on a nan loss. Only
+    the weights' ratios count."""
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _weighted(tmp_path, [1e300] * 16),
+                       "--target", "age", "--loss-weights", "weight",
+                       "--pretrained", encoder, "--ensemble-size", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+    code, output = aam(capsys, "predict", "--table", workspace / "table.biom",
+                       "--model", tmp_path / "fit" / "model", "--n-threads", 1,
+                       "--output", tmp_path / "predictions.tsv")
+    assert code == 0, output
+    import pandas as pd
+    predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t", index_col=0)
+    assert predictions["prediction"].notna().all(), predictions
