@@ -178,6 +178,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     fit_rows = splits[0][0] if len(splits) == 1 else np.arange(len(target))
     spec, task, block, score_on = _supervise(kind, target, inputs, fit_rows, train,
                                              settings.conditioning, log)
+    supervision.check_member_weights(task.sample_weights, splits)
     use_distances = _uses_distances(inputs.distances, train, log)
     distances = distance_block(inputs.distances, sample_ids) if use_distances else None
     run = _Run(kind, architecture, spec, _n_outputs(kind, block, train), train,

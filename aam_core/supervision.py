@@ -350,6 +350,24 @@ def sample_weights(columns, given, sample_ids, train_rows,
     return as_tensor(weights / top)
 
 
+def check_member_weights(weights, splits) -> None:
+    """Each ensemble member needs training samples of some loss weight: a
+    member whose weighted samples all fall in its validation split would
+    learn nothing (its loss 0 throughout, or a ridge head of nan)."""
+    if weights is None or len(splits) < 2:
+        return  # one member: sample_weights refused training weights all 0
+    weights = np.asarray(weights, dtype=float)
+    empty = [index + 1 for index, (train_rows, _) in enumerate(splits)
+             if weights[train_rows].sum() <= 0]
+    if empty:
+        raise AAMInputError(
+            f"The training samples of ensemble member{'s' * (len(empty) > 1)} "
+            f"{', '.join(map(str, empty))} all have loss weight 0 "
+            f"({spelled_metadata('loss_weights')}): their validation split holds every "
+            f"sample of weight above 0, so they would learn nothing. Give more samples a "
+            f"weight above 0, or lower {spelled('ensemble_size')}.")
+
+
 def _refuse_numbers_read_as_categories(categories: np.ndarray, column: str) -> None:
     """Mostly numbers with a few words: numeric weights that a typo or an
     'inf' turned into categories, which would replace them unseen."""

@@ -10,7 +10,7 @@ import qiime2
 from aam_core import cli
 from q2_aam import _examples
 
-from .conftest import aam, qiime, refused
+from .conftest import aam, artifact_api, qiime, refused
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +193,20 @@ def test_huge_loss_weights_give_a_model_not_nan(workspace, encoder, capsys, tmp_
     import pandas as pd
     predictions = pd.read_csv(tmp_path / "predictions.tsv", sep="\t", index_col=0)
     assert predictions["prediction"].notna().all(), predictions
+
+
+def test_a_member_without_weighted_training_samples_is_refused(encoder):
+    """One sample of weight above 0 and ensemble_validation 'folds': the
+    member that validates on it trained on samples of weight 0 only; the
+    ridge readout gave it a head of nan (intervals 'margin nan'), exit 0."""
+    from qiime2.plugins import aam as plugin
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    frame["weight"] = [1.0] + [0.0] * (len(frame) - 1)
+    metadata = qiime2.Metadata(frame)
+    encoder = qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder))
+    artifact_api(lambda: plugin.methods.fit_regressor(
+        table=_examples.table_factory(), metadata=metadata.get_column("age"),
+        loss_weights=metadata.get_column("weight"), pretrained_model=encoder,
+        ensemble_size=2, ensemble_validation="folds", n_threads=1),
+        "all have loss weight 0 (loss_weights): their validation split holds every "
+        "sample of weight above 0, so they would learn nothing")
