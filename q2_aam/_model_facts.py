@@ -79,6 +79,8 @@ def _applies(name: str, value, config: dict, terms: set) -> bool:
         # without a gradient step
         training.get('readout') not in ('ridge', 'propagation') or name not in _NOT_RIDGE,
         training.get('readout') != 'propagation' or name not in _NOT_PROPAGATION,
+        # the ridge readout's fit is least squares: 'huber' is read as 'mse'
+        training.get('readout') != 'ridge' or name != 'loss' or value != 'huber',
     ]
     return all(checks)
 

@@ -210,3 +210,26 @@ def test_a_member_without_weighted_training_samples_is_refused(encoder):
         ensemble_size=2, ensemble_validation="folds", n_threads=1),
         "all have loss weight 0 (loss_weights): their validation split holds every "
         "sample of weight above 0, so they would learn nothing")
+
+
+# -- 5. what summarize says applied to a ridge model --------------------------------
+
+def test_summary_of_a_ridge_model_lists_no_huber_loss(encoder, tmp_path):
+    """The default readout, ridge, fits least squares, reading the default
+    loss 'huber' as 'mse'; summarize listed 'loss huber' among the settings
+    that applied to the model."""
+    import re
+    import zipfile
+    from qiime2.plugins import aam as plugin
+    metadata = qiime2.Metadata(_examples.sample_metadata_factory().to_dataframe())
+    model, = plugin.methods.fit_regressor(
+        table=_examples.table_factory(), metadata=metadata.get_column("age"),
+        pretrained_model=qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)),
+        ensemble_size=1, n_threads=1)
+    visualization, = plugin.visualizers.summarize(model=model)
+    visualization.save(str(tmp_path / "summary.qzv"))
+    with zipfile.ZipFile(tmp_path / "summary.qzv") as archive:
+        page, = [archive.read(n).decode() for n in archive.namelist()
+                 if n.endswith("data/index.html")]
+    cells = re.findall(r"<td[^>]*>\s*([^<]+?)\s*</td>", page)
+    assert "ridge" in cells and "huber" not in cells, cells
