@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
-                     PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
+                     PRESETS, PRETRAIN_TRAIN_DEFAULTS, ConditioningConfig, DataConfig,
+                     ModelConfig, TrainConfig)
 from .errors import AAMInputError
 from .fit_checks import check_front_end
 from .option import (APPLYING, ERRORS, FIT, FIT_COMMANDS, HOLDOUT, NCV, PIPELINES,
@@ -178,10 +179,11 @@ _OLD_HEAD = [
 ]
 
 _PIPELINE_TRAINING = [
-    Option("pretrain_epochs", "int", 16,
+    # pretrain's own defaults: the pipelines pretrain as the action does
+    Option("pretrain_epochs", "int", PRETRAIN_TRAIN_DEFAULTS.epochs,
            "Maximum epochs of pretraining (only with a distance matrix).", low=1,
            actions=PIPELINES),
-    Option("pretrain_learning_rate", "float", 1e-3,
+    Option("pretrain_learning_rate", "float", PRETRAIN_TRAIN_DEFAULTS.learning_rate,
            "Peak learning rate of pretraining (only with a distance matrix); "
            "learning_rate is that of fine-tuning.", low=0, high=1,
            inclusive=(False, True),
