@@ -9,9 +9,11 @@ import pandas as pd
 from aam_core.data.split import cv_folds
 
 from ._parameters import with_options
-from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, encoder_for, fit_model,
-                         predict_action, say_ungrouped, subset, training_samples,
-                         unlabelled)
+from aam_core.spelling import spelled
+
+from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, check_training_part,
+                         encoder_for, fit_model, predict_action, say_ungrouped, subset,
+                         training_samples, unlabelled)
 
 
 def _fold_results(ctx, kind, table, sequences, distance_matrix,
@@ -25,6 +27,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
                      None if groups is None else groups.to_series(),
                      stratify=kind == 'classifier')
     say_ungrouped(targets.index, groups, 'the cross-validation folds')
+    _check_fold_training(folds, targets.index, groups, settings)
     optional = {} if sequences is None else {'sequences': sequences}
     device = {name: settings[name] for name in DEVICE}
     results = []
@@ -46,6 +49,27 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
             table=table, model=model, **optional, **device)
         results.append((outputs, importance.view(pd.DataFrame)))
     return results
+
+
+def _check_fold_training(folds, sample_ids, groups, settings) -> None:
+    """Each fold's model is fitted on the other folds: its validation splits
+    are made of them before any fit, so that a fold whose training samples
+    cannot be split (one group) is said as the folds' doing, naming the
+    fold and cv, not as a test split's."""
+    n_groups = len(sample_ids) if groups is None else \
+        groups.to_series().reindex(sample_ids).nunique()
+    more = (f'Raise {spelled("cv")} to {n_groups} (the number of groups), so that '
+            'each fold holds one group and its model fits on the others, or give '
+            if settings['cv'] < n_groups else 'Give ')
+    for fold, test_ids in enumerate(folds, 1):
+        held_out = set(test_ids)
+        train_ids = [i for i in sample_ids if i not in held_out]
+        check_training_part(
+            train_ids, groups, settings,
+            f'Fold {fold} of {spelled("cv", settings["cv"])} is predicted by a model '
+            f'fitted on the other folds\' {len(train_ids)} samples, which cannot be '
+            'split for its validation:',
+            f'{more}samples of more groups.')
 
 
 def _mean_importance(ctx, importances):

@@ -130,15 +130,21 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
         None if groups is None else groups.to_series(), stratify)
     say_ungrouped(targets.index, groups, 'the test split')
     _say_split(len(test_ids), len(targets), settings['test_size'], stratify)
-    _check_training_part(train_ids, len(targets), groups, settings)
+    check_training_part(
+        train_ids, groups, settings,
+        f'{spelled("test_size", settings["test_size"])} leaves {len(train_ids)} of '
+        f'the {len(targets)} samples to fit on, too few:',
+        f'Lower {spelled("test_size")} first.')
     return (subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids),
             subset(ctx, biom_table, train_ids + unlabelled(biom_table, targets, settings)))
 
 
-def _check_training_part(train_ids: list, n: int, groups, settings: dict) -> None:
-    """The fit's validation splits of what the test split leaves, made here:
-    too few samples left to train on is said as test_size's doing, not as
-    the fit's validation_fraction's."""
+def check_training_part(train_ids: list, groups, settings: dict, cause: str,
+                        fix: str) -> None:
+    """The fit's validation splits of what a test split (or the held-out
+    fold) leaves, made here: a fit that cannot be made of it is said as
+    that split's doing (`cause`, then the fit's own reason, then `fix`),
+    not as the fit's validation_fraction's."""
     option = {name: settings.get(name, BY_NAME[name].default) for name in (
         'ensemble_size', 'validation_fraction', 'ensemble_validation')}
     if settings.get('readout') == 'propagation':
@@ -150,10 +156,7 @@ def _check_training_part(train_ids: list, n: int, groups, settings: dict) -> Non
                       option['validation_fraction'], settings['random_state'], labels,
                       option['ensemble_validation'])
     except AAMInputError as error:
-        raise AAMInputError(
-            f'{spelled("test_size", settings["test_size"])} leaves {len(train_ids)} of '
-            f'the {n} samples to fit on, too few: {error} Lower '
-            f'{spelled("test_size")} first.') from None
+        raise AAMInputError(f'{cause} {error} {fix}') from None
 
 
 def say_ungrouped(sample_ids, groups, where: str) -> None:

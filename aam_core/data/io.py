@@ -215,7 +215,7 @@ def _read_tsv(path: str, option: str):
     except (ValueError, pd.errors.ParserError) as error:
         raise AAMInputError(f"{option} {path} is not a tab-separated table: "
                             f"{' '.join(str(error).split())}") from error
-    names = [name.strip() for name in header.split("\t")]
+    names = _cells(header)
     _unique_names(names, frame, path, option)
     frame = as_qiime2_reads(frame)
     frame.attrs["q2:types"] = _declared_types(types, names, path)
@@ -275,12 +275,20 @@ def _metadata_lines(text: str, path, option: str) -> tuple:
 _TYPES = ("categorical", "numeric")
 
 
+def _cells(line: str) -> list:
+    """A line's cells as QIIME 2's reader (and pandas) takes them: tab
+    separated, quotes around a cell removed ('"study"' is the column
+    study), the spaces around it stripped."""
+    import csv
+    return [cell.strip() for cell in next(csv.reader([line], dialect="excel-tab"))]
+
+
 def _declared_types(line, names: list, path) -> dict:
     """{column: 'categorical' or 'numeric'} from the '#q2:types' line; a
     word QIIME 2 does not know is refused, as QIIME 2 refuses it."""
     if line is None:
         return {}
-    cells = [cell.strip() for cell in line.split("\t")]
+    cells = _cells(line)
     declared = {}
     for name, word in zip(names[1:], cells[1:]):
         if word and word.lower() not in _TYPES:

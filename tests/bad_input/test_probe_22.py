@@ -1,0 +1,93 @@
+"""Probe 22 (2026-12-01): the README's recipe on a user's own data (md5
+feature ids with their sequences, uneven depths, hand-made metadata,
+new studies) on the three interfaces: a quoted header in the metadata
+file, and nested cross-validation over few groups."""
+import pandas as pd
+import qiime2
+from qiime2.plugins import aam as plugin
+
+from q2_aam import _examples
+
+from .conftest import aam, artifact_api
+
+TINY = dict(preset="tiny", epochs=1, batch_size=8, n_threads=1, ensemble_size=1)
+
+
+def _metadata_with_quoted_header(path):
+    """The example metadata as a spreadsheet may save it: every header cell
+    quoted, a '#q2:types' row declaring 'site' categorical and 'age' too
+    (as a user does who means ages as classes)."""
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    lines = ['"sample-id"\t"age"\t"site"\t"label"',
+             "#q2:types\tcategorical\tcategorical\tcategorical"]
+    lines += [f"{i}\t{r.age}\t{r.site}\t{r.label}" for i, r in frame.iterrows()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# -- 1. a quoted column name lost its '#q2:types' declaration (the aam command) ------
+
+def test_a_quoted_header_keeps_its_declared_type(workspace, capsys, tmp_path):
+    """The header cell '"age"' is the column age for QIIME 2 and for pandas,
+    but the '#q2:types' row was matched to the raw cell, quotes and all: the
+    declaration was lost and `aam fit-regressor` fitted a column the file
+    declares categorical (QIIME 2 refuses it as a regressor's target),
+    exit 0."""
+    metadata = _metadata_with_quoted_header(tmp_path / "metadata.tsv")
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", metadata, "--target", "age", "--preset", "tiny",
+                       "--epochs", 1, "--ensemble-size", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code != 0, output
+    assert "Traceback" not in output, output
+    assert "The target column 'age' is declared categorical (the file's '#q2:types' " \
+           "row), and a regressor needs a numeric one" in output, output
+    assert not (tmp_path / "fit" / "model").exists()
+
+
+def test_a_quoted_header_reads_as_qiime2_reads_it(tmp_path):
+    from aam_core.data.io import read_metadata
+    path = _metadata_with_quoted_header(tmp_path / "metadata.tsv")
+    frame = read_metadata(str(path))
+    assert list(frame.columns) == ["age", "site", "label"]
+    assert frame.attrs["q2:types"] == {"age": "categorical", "site": "categorical",
+                                       "label": "categorical"}
+    assert {c: p.type for c, p in qiime2.Metadata.load(str(path)).columns.items()} == \
+        {"age": "categorical", "site": "categorical", "label": "categorical"}
+
+
+# -- 2. nested cross-validation whose folds train on one group ---------------------
+
+def _groups(labels):
+    ids = _examples.sample_metadata_factory().ids
+    return qiime2.Metadata(pd.DataFrame({"family": labels}, index=pd.Index(
+        [str(i) for i in ids], name="id"))).get_column("family")
+
+
+def _ncv(groups, cv):
+    ages = _examples.sample_metadata_factory().get_column("age")
+    return lambda: plugin.pipelines.regress_samples_ncv(
+        table=_examples.table_factory(), metadata=ages, groups=groups, cv=cv, **TINY)
+
+
+def test_ncv_over_two_groups_names_the_fold_not_a_test_split():
+    """--p-cv 2 over two groups: each fold's model trains on one group, so
+    its validation split failed with 'a test split, where there is one,
+    holds the others ... give samples of at least two groups' from inside
+    the first fold's fit (after its pretraining, where one was asked), a
+    test split the action does not have, on samples that were of two
+    groups."""
+    groups = _groups(["a"] * 8 + ["b"] * 8)
+    artifact_api(_ncv(groups, 2),
+                 "Fold 1 of cv=2 is predicted by a model fitted on the other folds' 8 "
+                 "samples, which cannot be split for its validation:")
+    artifact_api(_ncv(groups, 2), "Give samples of more groups.")
+
+
+def test_ncv_with_fewer_folds_than_groups_says_raise_cv():
+    """Three groups dealt into two folds: one fold's model trains on one
+    group. Raising cv to the number of groups is the fix."""
+    groups = _groups(["a"] * 6 + ["b"] * 5 + ["c"] * 5)
+    artifact_api(_ncv(groups, 2),
+                 "Raise cv to 3 (the number of groups), so that each fold holds one "
+                 "group and its model fits on the others")
