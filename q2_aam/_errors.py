@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import qiime2
 
-from aam_core.errors import AAMInputError, refuse_disjoint
+from aam_core.errors import AAMInputError, near_misses, refuse_disjoint
 from aam_core.spelling import spelled, spelled_metadata
 
 from ._figures import save_figure
@@ -37,7 +37,8 @@ def sample_errors(predictions: pd.Series, truth: pd.Series,
     if len(absent) and missing_samples == 'error':
         raise AAMInputError(
             f'{len(absent)} of the {len(predictions)} predicted samples are not in '
-            f'the truth metadata, e.g. {list(absent[:5])}; pass metadata that '
+            f'the truth metadata, e.g. {list(absent[:5])}.'
+            f'{near_misses(absent, truth.index)} Pass metadata that '
             f'covers them, or {spelled("missing_samples", "ignore")} to leave them out.')
     frame = pd.DataFrame({'truth': truth.reindex(predictions.index),
                           'prediction': predictions}).dropna()

@@ -18,7 +18,7 @@ import qiime2
 from q2_sample_classifier._format import PredictionsDirectoryFormat
 from scipy.stats import spearmanr
 
-from aam_core.errors import AAMInputError
+from aam_core.errors import AAMInputError, near_misses
 from aam_core.spelling import spelled
 from aam_core.train.metrics import regression_metrics
 
@@ -39,7 +39,8 @@ def aligned(predictions: pd.Series, truth: qiime2.MetadataColumn,
     if absent and missing_samples == 'error':
         raise AAMInputError(
             f'{len(absent)} predicted sample(s) are not in the truth metadata '
-            f'(e.g. {", ".join(absent[:5])}). Add them, or pass '
+            f'(e.g. {", ".join(absent[:5])}).{near_misses(absent, values.index)} '
+            f'Add them, or pass '
             f"{spelled('missing_samples', 'ignore')} to leave them out.")
     kept = values.reindex(predictions.index)
     has_truth = kept.notna() & predictions.notna()

@@ -248,9 +248,9 @@ def _metadata_lines(text: str, path, option: str) -> tuple:
     '#q2:' directive belongs right after the header."""
     header, types, rows = None, None, []
     for line in text.splitlines():
-        first = line.split("\t")[0].strip()
         if not line.strip():
             continue
+        first = _cells(line)[0]  # '"#q2:types"', as R's write.table quotes it, too
         if first.startswith("#q2:"):
             if first.lower() != "#q2:types":
                 raise AAMInputError(f"{option} {path} has the directive {first!r}, which "

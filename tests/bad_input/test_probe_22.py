@@ -91,3 +91,57 @@ def test_ncv_with_fewer_folds_than_groups_says_raise_cv():
     artifact_api(_ncv(groups, 2),
                  "Raise cv to 3 (the number of groups), so that each fold holds one "
                  "group and its model fits on the others")
+
+
+def _metadata_as_r_writes_it(path):
+    """R's write.table (quote = TRUE, the default) quotes every cell, the
+    '#q2:types' directive's too."""
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    lines = ['"sample-id"\t"age"\t"site"', '"#q2:types"\t"numeric"\t"categorical"']
+    lines += [f'"{i}"\t"{r.age}"\t"{r.site}"' for i, r in frame.iterrows()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_quoted_types_directive_is_a_directive(workspace, capsys, tmp_path):
+    """'"#q2:types"' (quoted) is QIIME 2's directive; the aam command read
+    it as a sample named '#q2:types' whose age is 'numeric', and refused
+    the column: 'must be numeric for a regressor, but holds e.g.
+    ['numeric']', the wrong cause."""
+    from aam_core.data.io import read_metadata
+    metadata = _metadata_as_r_writes_it(tmp_path / "metadata.tsv")
+    frame = read_metadata(str(metadata))
+    assert "#q2:types" not in frame.index
+    assert frame.attrs["q2:types"] == {"age": "numeric", "site": "categorical"}
+    assert {c: p.type for c, p in qiime2.Metadata.load(str(metadata)).columns.items()} == \
+        {"age": "numeric", "site": "categorical"}
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", metadata, "--target", "age", "--preset", "tiny",
+                       "--epochs", 1, "--ensemble-size", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code == 0, output
+
+
+# -- 3. truth metadata whose ids differ only by case ---------------------------------
+
+def _predictions_and_upper_case_truth():
+    ids = [str(i) for i in _examples.sample_metadata_factory().ids]
+    predictions = qiime2.Artifact.import_data(
+        "SampleData[RegressorPredictions]",
+        pd.Series(range(len(ids)), index=pd.Index(ids, name="id"), dtype=float,
+                  name="prediction"))
+    truth = qiime2.Metadata(pd.DataFrame({"age": range(len(ids))}, index=pd.Index(
+        [i.lower() for i in ids], name="sample-id"))).get_column("age")
+    return predictions, truth
+
+
+def test_summaries_say_the_ids_differ_only_by_case():
+    """summarize-predictions and error-analysis listed the predicted samples
+    'not in the truth metadata' without the hint fit-regressor gives for
+    the same metadata: they differ only by case."""
+    predictions, truth = _predictions_and_upper_case_truth()
+    hint = "differ only by case or spaces (e.g. 'S00' here, 's00' there)"
+    artifact_api(lambda: plugin.visualizers.summarize_predictions(
+        predictions=predictions, truth=truth), hint)
+    artifact_api(lambda: plugin.visualizers.error_analysis(
+        predictions=predictions, truth=truth), hint)
