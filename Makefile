@@ -13,7 +13,7 @@
 #   make demo                 # CLI walk-through on examples/oral-age-mini
 #   make bench                # throughput benchmark (writes benchmarks/results/)
 #   make bench-accuracy       # accuracy vs random forest (long; BENCH_ARGS=...)
-#   make bench-time           # time to a result: default recipe vs forest (~40 min)
+#   make bench-time           # time to a result: default recipe vs forest (~6 min)
 #   make bench-scaling        # pretraining/prediction at 1k-100k samples (~15 min)
 #   make gpu-check            # every CUDA path on one GPU (skips without CUDA)
 #   make test TORCH_SPEC=2.13.0   # choose the torch version for a fresh venv
