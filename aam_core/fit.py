@@ -148,17 +148,9 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     target = supervision.aligned_targets(kind, inputs.targets, prepared.table.sample_ids,
                                          log, train.readout == "propagation")
     groups = supervision.group_values(inputs.groups, target.index, log)
-
-    def refuse(candidate: TrainConfig) -> None:
-        _check_readout(kind, candidate, inputs, settings, data, architecture,
-                       runtime.dist.world_size)
-        readout.check_groups(candidate, groups)
-    train = readout.resolve(kind, train, inputs.pretrained, refuse, log)
-    refuse(train)
-    if train.readout != "fine_tune":
-        # a linear map, or the samples of the table and their spread labels
-        architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
-            prepared.table.n_samples if train.readout == "propagation" else 0))
+    train, architecture = _settle_readout(kind, train, inputs, settings, data, architecture,
+                                          groups, runtime.dist.world_size,
+                                          prepared.table.n_samples, log)
     if kind == "regressor":
         _check_target_range(target, architecture)
     sample_ids = list(target.index)
@@ -207,6 +199,22 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     config.update(target=block, conditioning=spec,
                   class_labels=block.get("labels") if kind == "classifier" else None)
     return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
+
+
+def _settle_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,
+                    architecture, groups, world_size: int, n_samples: int, log) -> tuple:
+    """(train with readout 'auto' resolved, checked against what its readout
+    cannot honour; the architecture its head needs)."""
+    def refuse(candidate: TrainConfig) -> None:
+        _check_readout(kind, candidate, inputs, settings, data, architecture, world_size)
+        readout.check_groups(candidate, groups)
+    train = readout.resolve(kind, train, inputs.pretrained, refuse, log)
+    refuse(train)
+    if train.readout != "fine_tune":
+        # a linear map, or the samples of the table and their spread labels
+        architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
+            n_samples if train.readout == "propagation" else 0))
+    return train, architecture
 
 
 def _check_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,

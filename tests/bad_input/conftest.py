@@ -104,6 +104,39 @@ def workspace(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def encoder(workspace, tmp_path_factory):
+    """A tiny encoder pretrained by the `aam` command on the example table."""
+    from aam_core import cli
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    code = cli.main([str(a) for a in (
+        "pretrain", "--table", workspace / "table.biom", "--distances",
+        workspace / "distances.tsv", "--preset", "tiny", "--epochs", 1, "--batch-size", 8,
+        "--n-threads", 1, "--output-dir", folder / "run")])
+    assert code == 0
+    return folder / "run" / "model"
+
+
+@pytest.fixture(scope="session")
+def encoder_qza(encoder, tmp_path_factory):
+    """The same encoder as a QIIME 2 artifact."""
+    path = tmp_path_factory.mktemp("tiny-encoder-qza") / "encoder.qza"
+    qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)).save(str(path))
+    return path
+
+
+def summary_cells(model, folder: Path) -> list:
+    """The table cells of `aam summarize`'s page of a model artifact."""
+    import re
+    from qiime2.plugins import aam as plugin
+    visualization, = plugin.visualizers.summarize(model=model)
+    visualization.save(str(folder / "summary.qzv"))
+    with zipfile.ZipFile(folder / "summary.qzv") as archive:
+        page, = [archive.read(n).decode() for n in archive.namelist()
+                 if n.endswith("data/index.html")]
+    return re.findall(r"<td[^>]*>\s*([^<]+?)\s*</td>", page)
+
+
 def write_matrix(path: Path, data: np.ndarray, ids: list) -> Path:
     pd.DataFrame(data, index=ids, columns=ids).to_csv(path, sep="\t")
     return path

@@ -2,8 +2,6 @@
 checkpoints, --resume, the pipelines' unlabelled samples, the summary),
 `aam tune` of a readout, `aam export-onnx` in the command's spelling, and a
 FASTA letter that is not DNA blamed on the length."""
-import re
-import zipfile
 
 import biom
 import h5py
@@ -12,32 +10,12 @@ import pytest
 import qiime2
 from qiime2.plugins import aam as plugin
 
-from aam_core import cli
 from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
+from .conftest import aam, artifact_api, qiime, refused, summary_cells
 
 TINY = ["--preset", "tiny", "--epochs", 1, "--ensemble-size", 1, "--batch-size", 8,
         "--n-threads", 1]
-
-
-@pytest.fixture(scope="module")
-def encoder(workspace, tmp_path_factory):
-    """A tiny encoder pretrained by the `aam` command on the example table."""
-    folder = tmp_path_factory.mktemp("probe-20-encoder")
-    code = cli.main([str(a) for a in (
-        "pretrain", "--table", workspace / "table.biom", "--distances",
-        workspace / "distances.tsv", "--preset", "tiny", "--epochs", 1, "--batch-size", 8,
-        "--n-threads", 1, "--output-dir", folder / "run")])
-    assert code == 0
-    return folder / "run" / "model"
-
-
-@pytest.fixture(scope="module")
-def encoder_qza(encoder, tmp_path_factory):
-    path = tmp_path_factory.mktemp("probe-20-encoder-qza") / "encoder.qza"
-    qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)).save(str(path))
-    return path
 
 
 def _metadata(folder, groups=None, unlabelled=0):
@@ -104,12 +82,7 @@ def test_summary_of_a_propagation_model_lists_no_unused_setting(encoder_qza, tmp
         table=_examples.table_factory(), metadata=metadata.get_column("age"),
         pretrained_model=qiime2.Artifact.load(str(encoder_qza)), readout="propagation",
         n_threads=1)
-    visualization, = plugin.visualizers.summarize(model=model)
-    visualization.save(str(tmp_path / "summary.qzv"))
-    with zipfile.ZipFile(tmp_path / "summary.qzv") as archive:
-        page, = [archive.read(n).decode() for n in archive.namelist()
-                 if n.endswith("data/index.html")]
-    cells = re.findall(r"<td[^>]*>\s*([^<]+?)\s*</td>", page)
+    cells = summary_cells(model, tmp_path)
     assert "readout" in cells and "propagation" in cells, cells
     # the loss by its value: 'loss' also names a row of the final metrics
     for unused in ("validation_fraction", "huber", "head_dropout"):

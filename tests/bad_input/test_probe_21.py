@@ -7,29 +7,9 @@ import json
 import pytest
 import qiime2
 
-from aam_core import cli
 from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
-
-
-@pytest.fixture(scope="module")
-def encoder(workspace, tmp_path_factory):
-    """A tiny encoder pretrained by the `aam` command on the example table."""
-    folder = tmp_path_factory.mktemp("probe-21-encoder")
-    code = cli.main([str(a) for a in (
-        "pretrain", "--table", workspace / "table.biom", "--distances",
-        workspace / "distances.tsv", "--preset", "tiny", "--epochs", 1, "--batch-size", 8,
-        "--n-threads", 1, "--output-dir", folder / "run")])
-    assert code == 0
-    return folder / "run" / "model"
-
-
-@pytest.fixture(scope="module")
-def encoder_qza(encoder, tmp_path_factory):
-    path = tmp_path_factory.mktemp("probe-21-encoder-qza") / "encoder.qza"
-    qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)).save(str(path))
-    return path
+from .conftest import aam, artifact_api, qiime, refused, summary_cells
 
 
 @pytest.fixture
@@ -162,15 +142,19 @@ def _weighted(folder, weights: list):
     return path
 
 
+def _fit_weighted(capsys, workspace, encoder, tmp_path, weights: list):
+    """aam fit-regressor from the encoder, the first samples weighing `weights`."""
+    return aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+               "--metadata", _weighted(tmp_path, weights), "--target", "age",
+               "--loss-weights", "weight", "--pretrained", encoder, "--ensemble-size", 1,
+               "--n-threads", 1, "--output-dir", tmp_path / "fit")
+
+
 def test_ridge_with_samples_of_weight_0_fits(workspace, encoder, capsys, tmp_path):
     """Loss weights of 0 on most samples (allowed: some training samples
     weigh more than 0) left an inner fold of weight 0: the default readout
     ended in a ZeroDivisionError traceback."""
-    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _weighted(tmp_path, [0.0] * 12),
-                       "--target", "age", "--loss-weights", "weight",
-                       "--pretrained", encoder, "--ensemble-size", 1, "--n-threads", 1,
-                       "--output-dir", tmp_path / "fit")
+    code, output = _fit_weighted(capsys, workspace, encoder, tmp_path, [0.0] * 12)
     assert code == 0, output
     assert _readout(tmp_path / "fit") == "ridge"
 
@@ -180,11 +164,7 @@ def test_huge_loss_weights_give_a_model_not_nan(workspace, encoder, capsys, tmp_
     weights into inf: the ridge readout wrote a model that predicts nan
     (empty predictions), exit 0; fine-tuning stopped on a nan loss. Only
     the weights' ratios count."""
-    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _weighted(tmp_path, [1e300] * 16),
-                       "--target", "age", "--loss-weights", "weight",
-                       "--pretrained", encoder, "--ensemble-size", 1, "--n-threads", 1,
-                       "--output-dir", tmp_path / "fit")
+    code, output = _fit_weighted(capsys, workspace, encoder, tmp_path, [1e300] * 16)
     assert code == 0, output
     code, output = aam(capsys, "predict", "--table", workspace / "table.biom",
                        "--model", tmp_path / "fit" / "model", "--n-threads", 1,
@@ -226,10 +206,5 @@ def test_summary_of_a_ridge_model_lists_no_huber_loss(encoder, tmp_path):
         table=_examples.table_factory(), metadata=metadata.get_column("age"),
         pretrained_model=qiime2.Artifact.import_data("AAMModel[AAMEncoder]", str(encoder)),
         ensemble_size=1, n_threads=1)
-    visualization, = plugin.visualizers.summarize(model=model)
-    visualization.save(str(tmp_path / "summary.qzv"))
-    with zipfile.ZipFile(tmp_path / "summary.qzv") as archive:
-        page, = [archive.read(n).decode() for n in archive.namelist()
-                 if n.endswith("data/index.html")]
-    cells = re.findall(r"<td[^>]*>\s*([^<]+?)\s*</td>", page)
+    cells = summary_cells(model, tmp_path)
     assert "ridge" in cells and "huber" not in cells, cells
