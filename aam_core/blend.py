@@ -19,6 +19,7 @@ from .spelling import spelled, spelled_input
 def blend(predictions: list, weights: list = (1.0,)) -> pd.Series:
     """The weighted mean of `predictions` (Series of the same samples); one
     weight weighs them all the same. Named 'prediction' like each input."""
+    weights = _as_list(weights)
     check(predictions, weights)
     weights = np.resize(np.asarray(weights, float), len(predictions))
     # aligned by the ids as text, as check() compares them: ids of 1 and '1'
@@ -28,6 +29,17 @@ def blend(predictions: list, weights: list = (1.0,)) -> pd.Series:
     stacked = np.column_stack([p.reindex(index).to_numpy(float) for p in predictions])
     weights = weights / weights.max()  # huge weights would overflow their sum
     return pd.Series(stacked @ (weights / weights.sum()), index=index, name="prediction")
+
+
+def _as_list(weights) -> list:
+    """One number, as a Python caller may give it, is one weight for all."""
+    if isinstance(weights, (int, float, np.number)):
+        return [weights]
+    try:
+        return list(weights)
+    except TypeError:
+        raise AAMInputError(f"{spelled('weights')} must be a list of numbers, one per set "
+                            f"of predictions, not {weights!r}.") from None
 
 
 def check(predictions: list, weights: list) -> None:

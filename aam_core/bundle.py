@@ -165,8 +165,12 @@ def read_config(directory: str | Path, name: str | None = None) -> dict:
     path = Path(directory) / CONFIG_FILE
     name = name or verify.model_name(directory)
     if not path.is_file():
+        # a run folder of the `aam` command holds its model in model/
+        inside = Path(directory) / "model" / CONFIG_FILE
+        hint = (f" It holds one in {Path(directory) / 'model'}: give that folder (a run "
+                "folder keeps its model there)." if inside.is_file() else "")
         raise ModelFormatError(f"{_capital(name)} has no {CONFIG_FILE}; is it a model "
-                               "directory?")
+                               f"directory?{hint}")
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

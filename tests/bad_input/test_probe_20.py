@@ -237,3 +237,27 @@ def test_a_classifier_of_decimal_numbers_is_refused(workspace, capsys, tmp_path)
     refused(output, code, "The target column 'age' holds numbers such as")
     refused(output, code, "a classifier would make each value a class of its own: fit a "
             "regressor")
+
+
+# -- left by probe 20, fixed after it -------------------------------------------
+
+def test_blend_takes_one_number_as_one_weight_and_refuses_other_things():
+    """One number was a bare TypeError ('float' has no len())."""
+    from aam_core.blend import blend
+    ids = ["a", "b"]
+    sets = [pd.Series([1.0, 2.0], index=ids), pd.Series([3.0, 4.0], index=ids)]
+    assert blend(sets, 0.5).tolist() == [2.0, 3.0]
+    artifact_api(lambda: blend(sets, None), "weights must be a list of numbers")
+
+
+def test_a_run_folder_given_as_the_model_points_to_its_model(workspace, encoder, capsys,
+                                                             tmp_path):
+    """`aam predict --model RUN` said only that RUN has no config.json."""
+    fit = ["fit-regressor", "--table", workspace / "table.biom", "--metadata",
+           _metadata(tmp_path), "--target", "age", "--pretrained", encoder,
+           "--n-threads", 1, "--output-dir", tmp_path / "fit"]
+    code, output = aam(capsys, *fit)
+    assert code == 0, output
+    code, output = aam(capsys, "predict", "--table", workspace / "table.biom", "--model",
+                       tmp_path / "fit", "--output", tmp_path / "p.tsv", "--n-threads", 1)
+    refused(output, code, f"It holds one in {tmp_path / 'fit' / 'model'}: give that folder")
