@@ -133,8 +133,6 @@ def choose_k(x: np.ndarray, labelled: np.ndarray, z: np.ndarray, groups: np.ndar
     return best[1:]
 
 
-
-
 def check(kind: str, train, defaults) -> None:
     """Refuse what the propagation readout cannot honour (the ridge
     readout's checks, readout.check, apply too); `defaults`: the fit's."""

@@ -93,7 +93,12 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
     """Token matrix (n_sequences, longest length) of uint8, PAD on the right.
     `fix`: what the error for too long sequences tells the user to do."""
     feature_ids = list(feature_ids) if feature_ids is not None else list(sequences)
-    _refuse_not_dna(sequences, feature_ids, max_length if truncate else None)
+    # each read looked up once, as far as truncation keeps it: its letters
+    # are checked before its length, and the same codes fill the matrix
+    cut = max_length if truncate else None
+    codes = [_LOOKUP[np.frombuffer(seq[:cut].encode("latin-1", "replace"), dtype=np.uint8)]
+             for seq in sequences]
+    _refuse_not_dna(codes, sequences, feature_ids)
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64,
                           count=len(sequences))
     too_long = np.flatnonzero(lengths > max_length)
@@ -110,19 +115,16 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
                             f"{_examples([feature_ids[i] for i in empty])}.")
     width = int(min(lengths.max(), max_length)) if len(lengths) else 1
     out = np.zeros((len(sequences), width), dtype=np.uint8)
-    for row, seq in enumerate(sequences):
-        tokens = _LOOKUP[np.frombuffer(seq[:width].encode("latin-1", "replace"),
-                                       dtype=np.uint8)]
+    for row, tokens in enumerate(codes):  # none longer than width: refused or cut
         out[row, :len(tokens)] = tokens
     return out
 
 
-def _refuse_not_dna(sequences, feature_ids: list, cut: int | None) -> None:
+def _refuse_not_dna(codes: list, sequences, feature_ids: list) -> None:
     """Letters first: a sequence with a letter that is not DNA (a '*', a gap)
-    is no read, however long; `cut`: only the part truncation keeps is read."""
-    bad = [row for row, seq in enumerate(sequences)
-           if (_LOOKUP[np.frombuffer(seq[:cut].encode("latin-1", "replace"),
-                                     dtype=np.uint8)] < 0).any()]
+    is no read, however long; `codes`: each read's lookup, as far as
+    truncation keeps it."""
+    bad = [row for row, tokens in enumerate(codes) if (tokens < 0).any()]
     if bad:
         shown = _named_not_dna([sequences[r] for r in bad], [feature_ids[r] for r in bad])
         raise AAMInputError(
