@@ -69,6 +69,9 @@ METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 # at their default (contrastive views: 0), so an encoder saved without them
 # is the same recipe
 LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance", "contrastive_weight")
+# pretrain's defaults before 2026-12-01: encoders of that time were keyed by
+# them, with --pretrain naming what differed from them
+EARLIER_DEFAULTS = ({"epochs": 16, "learning_rate": 1e-3},)
 
 
 def _cache_path(key: list) -> Path:
@@ -84,6 +87,19 @@ def _earlier_keys(key: list) -> list:
                for c in itertools.combinations(LATER_OPTIONS, r)]
     return [[fold, seed, {k: v for k, v in pretraining.items() if k not in left_out}, *rest]
             for left_out in subsets]
+
+
+def recipe_keys(head: list, defaults: dict, size: int, overrides: dict) -> list:
+    """Cache keys of one recipe (`defaults` updated by `overrides`): as keyed
+    now, then as keyed when pretrain's defaults were one of EARLIER_DEFAULTS
+    (the same recipe, whatever defaults it was named against)."""
+    keys = [head + [defaults, size] + ([overrides] if overrides else [])]
+    recipe = {**defaults, **overrides}
+    for earlier in EARLIER_DEFAULTS:
+        base = {**defaults, **earlier}
+        differs = {k: v for k, v in recipe.items() if base[k] != v}
+        keys.append(head + [base, size] + ([differs] if differs else []))
+    return keys
 
 
 def draw_labelled(train_md: pd.DataFrame, n: int, seed: int, group: str = "group") -> list:
@@ -191,14 +207,13 @@ class Fold:
         pretraining = PRETRAIN_TRAIN_DEFAULTS.to_dict()
         pretraining.pop("readout")  # a fine-tuning option, added after these keys
         pretraining = {SAVED_AS.get(k, k): v for k, v in pretraining.items()}
-        key = ["all" if transductive else self.fold, self.settings.seed,
-               pretraining, len(samples)]
-        key += [self.pretraining] if self.pretraining else []
-        if self.distance != "unweighted_unifrac":
-            key.append(self.distance)
-        key += ["taxonomy: tree clades"] if self.taxonomy else []
-        path = next((p for p in map(_cache_path, _earlier_keys(key)) if p.exists()),
-                    _cache_path(key))
+        tail = [self.distance] if self.distance != "unweighted_unifrac" else []
+        tail += ["taxonomy: tree clades"] if self.taxonomy else []
+        keys = recipe_keys(["all" if transductive else self.fold, self.settings.seed],
+                           pretraining, len(samples), self.pretraining)
+        keys = [key + tail for key in keys]
+        path = next((p for key in keys for p in map(_cache_path, _earlier_keys(key))
+                     if p.exists()), _cache_path(keys[0]))
         if path.exists():
             return qiime2.Artifact.load(str(path))
         started = time.perf_counter()

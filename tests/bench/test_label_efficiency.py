@@ -109,6 +109,23 @@ def test_encoders_cached_before_later_options_are_found(tmp_path, monkeypatch):
     assert len({label_efficiency._cache_path(k) for k in earlier}) == 16
 
 
+def test_a_recipe_is_found_whatever_defaults_it_was_named_against():
+    # an encoder cached as --pretrain '{"epochs": 8, "learning_rate": 0.002}'
+    # over pretrain's earlier defaults (16 epochs at 1e-3) is today's default
+    # recipe; a recipe that differs is never found under another's key
+    from benchmarks import label_efficiency
+    now = {"epochs": 8, "learning_rate": 0.002, "batch_size": 32}
+    earlier = {"epochs": 16, "learning_rate": 0.001, "batch_size": 32}
+    cached = [0, 0, earlier, 1520, {"epochs": 8, "learning_rate": 0.002}]
+    assert cached in label_efficiency.recipe_keys([0, 0], now, 1520, {})
+    assert cached in label_efficiency.recipe_keys(
+        [0, 0], now, 1520, {"epochs": 8, "learning_rate": 0.002})
+    assert [0, 0, earlier, 1520] not in label_efficiency.recipe_keys([0, 0], now, 1520, {})
+    bigger = label_efficiency.recipe_keys([0, 0], now, 1520, {"batch_size": 64})
+    assert cached not in bigger
+    assert [0, 0, now, 1520, {"batch_size": 64}] == bigger[0]
+
+
 def test_american_gut_ceiling_reads_relative_abundances():
     pytest.importorskip("sklearn")
     from types import SimpleNamespace
