@@ -233,12 +233,18 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
 
 
 def refuse_uninformative(train_frame, vocabularies: dict) -> None:
-    """A conditioning column with one category among the training samples
-    tells none apart; one with a category of its own for every training
+    """A conditioning column with one category (or none) among the training
+    samples tells none apart; one with a category of its own for every training
     sample (an id) teaches the model each sample, and every new one is then
     'unknown'. Either is a wrong column, so it is named."""
     for column, categories in vocabularies.items():
         n_values = int(train_frame[column].notna().sum())
+        if not categories:
+            raise AAMInputError(
+                f"The conditioning column {column!r} has no value among the training "
+                "samples (their cells are empty), so it tells none apart, yet the "
+                "model would ask for it at prediction: fill it in, or leave it out of "
+                "the conditioning metadata.")
         if len(categories) == 1:
             raise AAMInputError(
                 f"The conditioning column {column!r} has one category ({categories[0]!r}) "
@@ -336,7 +342,7 @@ def sample_weights(columns, given, sample_ids, train_rows,
                                 f"{len(bad)} sample(s) are not ({shown}). Correct the "
                                 "weights column.")
     if options.weight_by:
-        by_category = _category_weights(columns, train_rows, options)
+        by_category = _category_weights(columns, train_rows, options, log)
         weights = by_category if weights is None else weights * by_category
     if weights is None:
         return None
@@ -383,22 +389,42 @@ def _refuse_numbers_read_as_categories(categories: np.ndarray, column: str) -> N
             "read the whole column as categorical); for categories, use names.")
 
 
-def _category_weights(columns, train_rows, options: ConditioningConfig) -> np.ndarray:
+def _category_weights(columns, train_rows, options: ConditioningConfig,
+                      log) -> np.ndarray:
     categories = category_values(columns, options.weight_by)
     if options.category_weights:
         given = {str(k): float(v) for k, v in options.category_weights}
         if any(v < 0 for v in given.values()):
             raise AAMInputError("category_weights must not be negative.")
         return np.array([given.get(c, 1.0) for c in categories])
-    # inverse frequency among the training samples: n / (k * n_c)
-    seen, counts = np.unique(categories[train_rows].astype(str), return_counts=True)
+    # inverse frequency among the training samples with a value: n / (k * n_c);
+    # a missing value is no category: such samples weigh 1, as numeric ones do
+    valued = [r for r in train_rows if categories[r] is not None]
+    seen, counts = np.unique(categories[valued].astype(str), return_counts=True)
     _refuse_numbers_read_as_categories(categories, options.weight_by)
-    if len(seen) == len(train_rows) > 1:
+    _refuse_unweighing(seen, len(valued), options.weight_by)
+    missing = len(train_rows) - len(valued)
+    if missing:
+        log(f"{missing} training sample(s) have no value in the loss-weights column "
+            f"{options.weight_by!r} and weigh 1.")
+    per = dict(zip(seen, len(valued) / (len(seen) * counts)))
+    return np.array([1.0 if c is None else per.get(str(c), 1.0) for c in categories])
+
+
+def _refuse_unweighing(seen, n_valued: int, column: str) -> None:
+    """Categories that weigh every training sample alike: none or one among
+    them (every weight 1), or one of its own for each (an id column)."""
+    if len(seen) < 2:
+        found = f"one category ({str(seen[0])!r})" if len(seen) else "no value"
+        raise AAMInputError(
+            f"The loss-weights column {column!r} has {found} among the training "
+            "samples, so weighing by its categories weighs every sample the same: "
+            f"choose a column with two categories or more, or leave out "
+            f"{spelled_metadata('loss_weights')}.")
+    if len(seen) == n_valued:
         raise AAMInputError(
             f"Every training sample has a value of its own in the loss-weights column "
-            f"{options.weight_by!r}, read as categories, so weighing them by category "
+            f"{column!r}, read as categories, so weighing them by category "
             "weighs nothing: is it an id column? For numeric weights, make every value "
             "a finite number (one text value, such as a typo or 'inf', makes QIIME 2 "
             "read the whole column as categorical).")
-    per = dict(zip(seen, len(train_rows) / (len(seen) * counts)))
-    return np.array([per.get(str(c), 1.0) for c in categories])
