@@ -288,9 +288,7 @@ def _train(args, command: str, work) -> int:
             log(f"--strategy {args.strategy} only acts with several processes (under "
                 "torchrun --nproc_per_node N); this run has one, so the model is "
                 "not sharded.")
-        if dist.is_main:  # one voice per run; its metrics are every process's
-            tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
-                                            f"aam {command}", _options(args))
+        tracker = _open_tracker(args, command, dist)
         checkpoints.identity = {"command": command,
                                 "inputs": checkpoints.settings["inputs"]}
         bundle = work(log, Runtime(dist, checkpoints, tracker))
@@ -309,6 +307,26 @@ def _train(args, command: str, work) -> int:
         tracker.finish(written)
         shutdown(dist)
     return 0
+
+
+def _open_tracker(args, command: str, dist):
+    """Rank 0's tracker: one voice per run, its metrics every process's. Its
+    refusal (e.g. an MLflow store that cannot be opened) reaches every
+    process, which would otherwise wait in the first collective and fail
+    there with a traceback of the connection rank 0 closed."""
+    tracker, refusal = tracking.NONE, None
+    if dist.is_main:
+        try:
+            tracker = tracking.open_tracker(args.tensorboard, args.mlflow_uri,
+                                            f"aam {command}", _options(args))
+        except AAMInputError as error:
+            refusal = error
+    said = dist.broadcast(None if refusal is None else str(refusal))
+    if refusal is not None:
+        raise refusal
+    if said is not None:
+        raise AAMInputError(said)
+    return tracker
 
 
 # what may change when a run resumes (as checkpoint._FREE_SETTINGS), and

@@ -216,3 +216,26 @@ def test_fit_with_an_unreachable_mlflow_server_fails_in_one_line(files, tmp_path
     error = capsys.readouterr().err.strip().splitlines()
     assert error[-1].startswith(f"aam fit-regressor: error: --mlflow-uri {uri}: no tracking "
                                 "server answers")
+
+
+@needs_mlflow
+def test_an_unusable_mlflow_store_under_torchrun_is_one_line_from_each_process(
+        files, tmp_path):
+    """Probe 23: rank 0 alone opens the tracker; its refusal (here a URI
+    MLflow has no store for) left rank 1 waiting in the first collective,
+    which failed with a traceback of q2-aam's code ('Connection closed by
+    peer'). Every process now says the refusal in one line."""
+    run = tmp_path / "run"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc_per_node",
+         "2", "-m", "aam_core.cli", *fit_args(files, run, "--ensemble-size", 1, "--epochs",
+                                               1, "--mlflow-uri", "bogus://store")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode != 0
+    for rank in (0, 1):
+        assert f"aam fit-regressor (process {rank}): error: --mlflow-uri bogus://store: " \
+            in done.stderr, done.stderr
+    assert "[rank1]: Traceback" not in done.stderr, done.stderr
+    assert "aam_core/" not in done.stderr, done.stderr  # no frame of q2-aam
+    assert not run.exists()
