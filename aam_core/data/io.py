@@ -4,6 +4,7 @@ distances.py, which reads them lazily)."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from ..errors import AAMInputError
@@ -161,6 +162,7 @@ def read_metadata(path: str):
     a '#q2:types' directive right after it; values as text, stripped, and
     only empty cells missing (as_qiime2_reads)."""
     frame = _read_tsv(path, "--metadata")
+    _check_id_header(frame.columns[0], path)
     types = frame.attrs["q2:types"]
     frame = frame.set_index(frame.columns[0])
     frame.index = frame.index.astype(str)
@@ -172,6 +174,27 @@ def read_metadata(path: str):
                             "than one row; sample ids must be unique. Remove or merge "
                             "the repeated rows.")
     return frame
+
+
+# the id column headers QIIME 2 metadata accepts (qiime2.metadata.base)
+ID_HEADERS = ("id", "sampleid", "sample id", "sample-id", "featureid", "feature id",
+              "feature-id")  # in any letter case
+EXACT_ID_HEADERS = ("#SampleID", "#Sample ID", "#OTUID", "#OTU ID", "sample_name")
+
+
+def _check_id_header(name: str, path) -> None:
+    """The first column is the sample id only under a header QIIME 2 reads
+    as one; any other header is a sign the file is not metadata (or its id
+    column is missing), and `qiime` would refuse it."""
+    if name.lower() in ID_HEADERS or name in EXACT_ID_HEADERS:
+        return
+    headed = ("has no header" if re.fullmatch(r"Unnamed: \d+", name)  # pandas' name for ''
+              else f"is headed {name!r}")
+    raise AAMInputError(
+        f"--metadata {path}: the first column {headed}, which QIIME 2 does not "
+        f"read as the sample id column (it reads {', '.join(ID_HEADERS[:4])} or "
+        f"{', '.join(EXACT_ID_HEADERS)}, ...); put the sample ids first under the "
+        "header 'sample-id'.")
 
 
 def as_numbers(column):

@@ -145,3 +145,31 @@ def test_summaries_say_the_ids_differ_only_by_case():
         predictions=predictions, truth=truth), hint)
     artifact_api(lambda: plugin.visualizers.error_analysis(
         predictions=predictions, truth=truth), hint)
+
+
+# -- borderline, mended after: the id column under any header ------------------------
+
+def test_the_aam_command_reads_the_id_headers_qiime2_reads(workspace, capsys, tmp_path):
+    """The first column was taken as the sample ids whatever its header;
+    QIIME 2 refuses a file whose first header is not an id header (often
+    a file whose id column is missing, so a data column became the ids)."""
+    import pytest
+    from aam_core.data.io import read_metadata
+    from aam_core.errors import AAMInputError
+    frame = _examples.sample_metadata_factory().to_dataframe()
+    for header in ("sample-id", "#SampleID", "Sample ID", "ID", "sample_name"):
+        frame.rename_axis(header).to_csv(tmp_path / "ok.tsv", sep="\t")
+        assert list(read_metadata(str(tmp_path / "ok.tsv")).index) == list(frame.index)
+        qiime2.Metadata.load(str(tmp_path / "ok.tsv"))
+    frame.rename_axis("subject").to_csv(tmp_path / "bad.tsv", sep="\t")
+    with pytest.raises(Exception):
+        qiime2.Metadata.load(str(tmp_path / "bad.tsv"))
+    with pytest.raises(AAMInputError, match="the first column is headed 'subject', which "
+                       "QIIME 2 does not read as the sample id column"):
+        read_metadata(str(tmp_path / "bad.tsv"))
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", tmp_path / "bad.tsv", "--target", "age",
+                       "--preset", "tiny", "--epochs", 1, "--n-threads", 1,
+                       "--output-dir", tmp_path / "fit")
+    assert code != 0 and "Traceback" not in output, output
+    assert "under the header 'sample-id'" in output, output

@@ -100,7 +100,8 @@ def test_a_class_a_member_never_trains_on_is_said(files):
 
 def test_ids_that_differ_only_by_case_or_spaces_are_pointed_out(files, tmp_path, capsys):
     metadata = pd.read_csv(files / "md.tsv", sep="\t", index_col=0, dtype=str)
-    metadata.index = [i.upper() if n == 0 else i for n, i in enumerate(metadata.index)]
+    metadata.index = pd.Index([i.upper() if n == 0 else i for n, i in
+                               enumerate(metadata.index)], name=metadata.index.name)
     metadata.to_csv(tmp_path / "md.tsv", sep="\t")
     table_id = str(biom.load_table(str(files / "table.biom")).ids()[0])
     code, output = aam(capsys, "fit-regressor", "--table", files / "table.biom",
