@@ -581,3 +581,6 @@ GRADIENT_ONLY = ("epochs", "learning_rate", "weight_decay", "warmup_fraction", "
 # head on every labelled sample, and its grouped cross-validation calibrates
 # the intervals
 ONE_HEAD = ("ensemble_size", "validation_fraction", "ensemble_validation")
+# the values of ONE_HEAD's options that ask for what the propagation readout
+# does (one head, no validation split): honoured, so not refused as ignored
+ONE_HEAD_AS_DONE = {"ensemble_size": 1, "validation_fraction": 0.0}

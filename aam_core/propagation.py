@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from scipy import sparse
 
-from .config import ONE_HEAD
+from .config import ONE_HEAD, ONE_HEAD_AS_DONE
 from .errors import AAMInputError
 from .readout import inner_folds, sample_embeddings
 from .spelling import spelled
@@ -139,12 +139,14 @@ def check(kind: str, train, defaults) -> None:
     if train.readout != "propagation":
         return
     for name in ONE_HEAD:
-        if getattr(train, name) != getattr(defaults, name):
+        value, done = getattr(train, name), ONE_HEAD_AS_DONE.get(name)
+        if value not in (getattr(defaults, name), done):
+            also = "" if done is None else f" (or set it to {done})"
             raise AAMInputError(
                 f"{spelled('readout', 'propagation')} fits one head on every labelled "
                 f"sample, its intervals calibrated by its own grouped cross-validation, "
-                f"so {spelled(name, getattr(train, name))} would be ignored: leave it at "
-                f"its default, or use {spelled('readout', 'ridge')} or "
+                f"so {spelled(name, value)} would be ignored: leave it at its "
+                f"default{also}, or use {spelled('readout', 'ridge')} or "
                 f"{spelled('readout', 'fine_tune')}.")
     if kind == "regressor" and train.loss == "quantile":
         raise AAMInputError(
