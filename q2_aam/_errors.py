@@ -11,14 +11,15 @@ import os
 import numpy as np
 import pandas as pd
 import qiime2
+from q2_sample_classifier._format import PredictionsDirectoryFormat
 
 from aam_core.errors import AAMInputError, near_misses, refuse_disjoint
-from aam_core.spelling import spelled, spelled_metadata
+from aam_core.spelling import spelled, spelled_input, spelled_metadata
 
 from ._figures import save_figure
 from ._pages import render
 from ._parameters import with_options
-from ._prediction_summary import check_predicted
+from ._prediction_summary import check_predicted, refuse_bound
 
 _MAX_BOXES = 30  # categories drawn per box plot (the most frequent); tables list all
 
@@ -220,11 +221,13 @@ def _table_rows(table: pd.DataFrame, index_name: str) -> dict:
                      for i, row in zip(table.index, table.itertuples(index=False))]}
 
 
-def _error_analysis(output_dir: str, predictions: pd.Series, **options) -> None:
+def _error_analysis(output_dir: str, predictions: PredictionsDirectoryFormat,
+                    **options) -> None:
     import matplotlib
     matplotlib.use('Agg')
+    refuse_bound(predictions.path, spelled_input('predictions'))
     truth, metadata = options['truth'], options['metadata']
-    errors, notes = sample_errors(predictions, truth.to_series(),
+    errors, notes = sample_errors(predictions.file.view(pd.Series), truth.to_series(),
                                   options['missing_samples'])
     errors.to_csv(os.path.join(output_dir, 'errors.tsv'), sep='\t')
     versus_truth = plot_scatter(errors, errors['truth'].rename(

@@ -10,6 +10,7 @@ that predicts the truth's mean (the majority class) for every sample: a
 model that does not beat it has learned nothing usable.
 """
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from q2_sample_classifier._format import PredictionsDirectoryFormat
 from scipy.stats import spearmanr
 
 from aam_core.errors import AAMInputError, near_misses
-from aam_core.spelling import spelled
+from aam_core.spelling import interface, spelled, spelled_input
 from aam_core.train.metrics import regression_metrics
 
 from ._pages import render
@@ -173,6 +174,43 @@ def predictions_kind(directory) -> str | None:
             'SampleData[ClassifierPredictions]': 'classifier'}.get(kind)
 
 
+def interval_bound(directory) -> str | None:
+    """'lower' or 'upper' where the artifact whose data folder this is was a
+    bound of predict-regression-interval: its provenance (action.yaml, beside
+    the data) names the action and the output. A bound has the type of
+    predictions, so QIIME 2's type check lets it through. None otherwise, or
+    where no provenance is found (an imported file)."""
+    try:
+        text = (Path(str(directory)).parent / 'provenance' / 'action' /
+                'action.yaml').read_text()
+    except OSError:
+        return None
+    action = re.search(r'^\s+action: (\S+)\s*$', text, re.M)
+    output = re.search(r'^\s+output-name: (\S+)\s*$', text, re.M)
+    if action and output and action.group(1) == 'predict_regression_interval' \
+            and output.group(1) in ('lower', 'upper'):
+        return output.group(1)
+    return None
+
+
+def refuse_bound(directory, what: str) -> None:
+    """Refuse a bound of an interval where point predictions are meant: its
+    errors, scores or blend would be of the interval's edge, without a word."""
+    bound = interval_bound(directory)
+    if bound is None:
+        return
+    q2cli = interface() == 'q2cli'
+    interval, point = (('predict-regression-interval', 'predict-regression') if q2cli
+                       else ('predict_regression_interval', 'predict_regression'))
+    output, points = ((f'--o-{bound}', '--o-predictions') if q2cli
+                      else (bound, 'predictions'))
+    raise AAMInputError(
+        f'{what} is the {bound} bound of an interval ({interval}\'s {output} output), '
+        f'not point predictions, so it would be taken as if the model had predicted '
+        f'the {bound} edge: give the point predictions ({interval}\'s {points} '
+        f'output, or {point}\'s).')
+
+
 def _check_kind(kind: str | None, regression: bool, column: str) -> None:
     """A regressor's predictions need a numeric truth column and a
     classifier's a categorical one, whatever their values look like."""
@@ -202,6 +240,7 @@ def _summarize_predictions(output_dir: str, predictions: PredictionsDirectoryFor
     from aam_core.model.conditioning import category_text
     truth_column = options['truth']
     kind = predictions_kind(predictions.path)
+    refuse_bound(predictions.path, spelled_input('predictions'))
     regression = isinstance(truth_column, qiime2.NumericMetadataColumn)
     _check_kind(kind, regression, truth_column.name)
     predictions, truth, left_out = aligned(predictions.file.view(pd.Series), truth_column,
