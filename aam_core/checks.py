@@ -37,6 +37,7 @@ def before_command(args) -> list:
             created += [p for p in (path, *path.parents) if not p.exists()][::-1]
             writable_directory(getattr(args, option), "--" + option.replace("_", "-"))
     if getattr(args, "output", None) is not None:
+        not_an_artifact(args.output)
         writable_file(args.output, "--output")
     try:
         tracking.check_available(args)  # a missing optional package, not a traceback
@@ -77,6 +78,17 @@ def writable_directory(path: str | os.PathLike, option: str) -> Path:
         raise AAMInputError(f"{option} {path} is not writable ({error.strerror}); "
                             "choose a directory you can write to.") from error
     return path
+
+
+def not_an_artifact(path: str) -> None:
+    """The aam command writes plain files: one named .qza/.qzv would be a
+    TSV (or JSON, ONNX) that QIIME 2 then fails to open as an artifact."""
+    if Path(path).suffix.lower() in (".qza", ".qzv"):
+        raise AAMInputError(
+            f"--output {path} names a QIIME 2 artifact, but the aam command writes "
+            "plain files (predictions and embeddings as TSV, tune's settings as JSON, "
+            "export-onnx an ONNX file): give a name ending in .tsv, .json or .onnx; "
+            "`qiime aam ...` writes artifacts.")
 
 
 def writable_file(path: str | os.PathLike, option: str) -> None:

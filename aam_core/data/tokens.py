@@ -58,11 +58,14 @@ def resolve_sequences(feature_ids: Sequence[str],
     if sequences is not None:
         missing = [f for f in feature_ids if f not in sequences]
         if missing:
+            # ids that are reads themselves need no sequences at all
+            instead = (f", or leave out {spelled_input('sequences')}: the table's feature "
+                       "ids are DNA themselves" if all(map(is_dna, missing)) else "")
             raise AAMInputError(
                 f"{len(missing)} feature(s) of the table have no sequence in "
                 f"the sequences given, e.g. {_examples(missing)}. Pass the "
                 f"representative sequences ({spelled_input('sequences')}) that belong "
-                "to this table.")
+                f"to this table{instead}.")
         return [str(sequences[f]) for f in feature_ids]
     not_dna = [f for f in feature_ids if not is_dna(f)]
     if not_dna:

@@ -123,3 +123,29 @@ def test_the_aam_command_takes_validation_fraction_0_for_propagation(
                        "--n-threads", 1, "--output-dir", tmp_path / "run")
     assert code == 0, output
     assert (tmp_path / "run" / "model" / "config.json").exists()
+
+
+# -- borderline, mended after: an artifact's name for a plain file -------------------
+
+def test_the_aam_command_writes_no_tsv_under_an_artifact_name(tmp_path, capsys):
+    """`aam predict --output preds.qza` wrote a TSV named .qza, which `qiime
+    tools peek` then failed to open; refused before the model is read."""
+    from .conftest import aam
+    for name in ("preds.qza", "preds.QZV"):
+        code, output = aam(capsys, "predict", "--table", tmp_path / "absent.biom",
+                           "--model", tmp_path / "absent", "--output", tmp_path / name)
+        assert code != 0 and "Traceback" not in output, output
+        assert "names a QIIME 2 artifact, but the aam command writes plain files" in output
+        assert not (tmp_path / name).exists()
+
+
+def test_sequences_that_do_not_match_ids_that_are_dna_say_to_leave_them_out():
+    import pytest
+    from aam_core.data.tokens import resolve_sequences
+    from aam_core.errors import AAMInputError
+    with pytest.raises(AAMInputError, match="or leave out sequences: the table's "
+                       "feature ids are DNA themselves"):
+        resolve_sequences(["ACGTACGT", "GGGTACCA"], {"asv1": "ACGT"})
+    with pytest.raises(AAMInputError) as refused:
+        resolve_sequences(["asv9"], {"asv1": "ACGT"})
+    assert "leave out" not in str(refused.value)
