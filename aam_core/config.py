@@ -204,7 +204,10 @@ class TrainConfig:
     batch_size: int = setting(
         32, "Samples per training step.", low=2, actions=TRAINING + PIPELINES
         + APPLYING, commands=TRAINING_COMMANDS + APPLY_COMMANDS,
-        per={"predict": {"default": 64, "low": 1,
+        # pretraining: 64 reads each shared ASV once for twice the samples,
+        # 0.75x the time per epoch, as accurate (docs/label-efficiency.md)
+        per={"pretrain": {"default": 64},
+             "predict": {"default": 64, "low": 1,
                          "help": "Samples per inference batch."}})
     learning_rate: float = setting(
         1e-3, "Peak learning rate of AdamW (at most 1: larger steps only "
@@ -471,8 +474,9 @@ class TrainConfig:
 
 # The recommended recipe (benchmarks/results/experiments.md,
 # docs/label-efficiency.md; oral-age, grouped 5-fold CV), declared per job on
-# the fields above. Pretraining: 8 epochs at a peak rate of 2e-3 (as accurate
-# on the readout as 16 at 1e-3, in half the time); the UniFrac term weighted 20x, so that it is not dwarfed by the
+# the fields above. Pretraining: 8 epochs of 64 samples at a peak rate of
+# 2e-3 (as accurate on the readout as 16 of 32 at 1e-3, in 0.4x the time);
+# the UniFrac term weighted 20x, so that it is not dwarfed by the
 # masked-nucleotide cross-entropy (~0.5 vs ~0.01 unweighted). Fine-tuning
 # trains the target alone unless auxiliary terms are asked for; from a
 # pretrained encoder, its nucleotide encoder stays frozen (better and ~10x

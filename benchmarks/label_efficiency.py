@@ -69,9 +69,11 @@ METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
 # at their default (contrastive views: 0), so an encoder saved without them
 # is the same recipe
 LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance", "contrastive_weight")
-# pretrain's defaults before 2026-12-01: encoders of that time were keyed by
-# them, with --pretrain naming what differed from them
-EARLIER_DEFAULTS = ({"epochs": 16, "learning_rate": 1e-3},)
+# pretrain's earlier defaults (before 2026-12-01; then until batch 64):
+# encoders of those times were keyed by them, with --pretrain naming what
+# differed from them, or every field of a recipe it set
+EARLIER_DEFAULTS = ({"epochs": 16, "learning_rate": 1e-3, "batch_size": 32},
+                    {"epochs": 8, "learning_rate": 2e-3, "batch_size": 32})
 
 
 def _cache_path(key: list) -> Path:
@@ -99,6 +101,9 @@ def recipe_keys(head: list, defaults: dict, size: int, overrides: dict) -> list:
         base = {**defaults, **earlier}
         differs = {k: v for k, v in recipe.items() if base[k] != v}
         keys.append(head + [base, size] + ([differs] if differs else []))
+        named = {**{k: recipe[k] for k in earlier}, **differs}
+        if differs and named != differs:
+            keys.append(head + [base, size, named])
     return keys
 
 

@@ -110,20 +110,24 @@ def test_encoders_cached_before_later_options_are_found(tmp_path, monkeypatch):
 
 
 def test_a_recipe_is_found_whatever_defaults_it_was_named_against():
-    # an encoder cached as --pretrain '{"epochs": 8, "learning_rate": 0.002}'
-    # over pretrain's earlier defaults (16 epochs at 1e-3) is today's default
-    # recipe; a recipe that differs is never found under another's key
+    # pretrain's defaults were 16 epochs of 32 at 1e-3, then 8 of 32 at 2e-3,
+    # now 8 of 64 at 2e-3: an encoder cached under either earlier one, with
+    # --pretrain naming what differed (or every field it set), is found by
+    # its recipe; a recipe that differs is never found under another's key
     from benchmarks import label_efficiency
-    now = {"epochs": 8, "learning_rate": 0.002, "batch_size": 32}
-    earlier = {"epochs": 16, "learning_rate": 0.001, "batch_size": 32}
-    cached = [0, 0, earlier, 1520, {"epochs": 8, "learning_rate": 0.002}]
-    assert cached in label_efficiency.recipe_keys([0, 0], now, 1520, {})
-    assert cached in label_efficiency.recipe_keys(
-        [0, 0], now, 1520, {"epochs": 8, "learning_rate": 0.002})
-    assert [0, 0, earlier, 1520] not in label_efficiency.recipe_keys([0, 0], now, 1520, {})
-    bigger = label_efficiency.recipe_keys([0, 0], now, 1520, {"batch_size": 64})
-    assert cached not in bigger
-    assert [0, 0, now, 1520, {"batch_size": 64}] == bigger[0]
+    now = {"epochs": 8, "learning_rate": 0.002, "batch_size": 64}
+    first = {"epochs": 16, "learning_rate": 0.001, "batch_size": 32}
+    second = {"epochs": 8, "learning_rate": 0.002, "batch_size": 32}
+    today = label_efficiency.recipe_keys([0, 0], now, 1520, {})
+    assert [0, 0, now, 1520] == today[0]
+    assert [0, 0, second, 1520, {"epochs": 8, "learning_rate": 0.002,
+                                 "batch_size": 64}] in today
+    assert [0, 0, second, 1520] not in today
+    thirty_two = [0, 0, first, 1520, {"epochs": 8, "learning_rate": 0.002}]
+    assert thirty_two not in today
+    assert thirty_two in label_efficiency.recipe_keys([0, 0], now, 1520, {"batch_size": 32})
+    assert [0, 0, second, 1520] in label_efficiency.recipe_keys(
+        [0, 0], now, 1520, {"batch_size": 32})
 
 
 def test_american_gut_ceiling_reads_relative_abundances():

@@ -31,7 +31,8 @@ def test_every_default_is_allowed_where_it_applies():
 
 
 def test_the_recipe_defaults_per_job():
-    assert PRETRAIN_TRAIN_DEFAULTS == TrainConfig(epochs=8, learning_rate=2e-3, unifrac_weight=20.0)
+    assert PRETRAIN_TRAIN_DEFAULTS == TrainConfig(epochs=8, learning_rate=2e-3, batch_size=64,
+                                                  unifrac_weight=20.0)
     assert FIT_TRAIN_DEFAULTS == TrainConfig(
         nucleotide_weight=0.0, epochs=30, learning_rate=5e-4,
         freeze_nucleotide_encoder=True, ensemble_size=5)
@@ -42,7 +43,10 @@ def test_the_recipe_defaults_per_job():
 
 def test_per_action_differences():
     assert BY_NAME["batch_size"].at("embed").default == 64
-    assert BY_NAME["batch_size"].at("pretrain").default == 32
+    assert BY_NAME["batch_size"].at("pretrain").default == 64
+    # the pipelines' one batch_size (their pretraining and fitting) keeps 32
+    assert BY_NAME["batch_size"].at("regress_samples").default == 32
+    assert BY_NAME["batch_size"].at("fit_regressor").default == 32
     assert "accuracy" in BY_NAME["selection_metric"].at("fit_classifier").choices
     assert "accuracy" not in BY_NAME["selection_metric"].at("fit-regressor").choices
     assert BY_NAME["hidden_layers"].at("fit_classifier").default == 0
