@@ -130,12 +130,19 @@ class BatchBuilder:
 
 
 def batch_rows(n_rows: int, batch_size: int, rng: np.random.Generator | None,
-               drop_last: bool = False) -> list[np.ndarray]:
-    """Row indices split into batches; shuffled when an rng is given."""
+               drop_last: bool = False, accumulate: int = 1) -> list[np.ndarray]:
+    """Row indices split into batches; shuffled when an rng is given.
+    drop_last: the rows after the last full optimizer step (`accumulate`
+    batches) are left out when they are under half a step (a few samples
+    make a noisy step; the next epoch's order takes them in), kept when
+    more, or a small table (124 samples in batches of 64) would train on
+    half of its samples an epoch."""
     order = rng.permutation(n_rows) if rng is not None else np.arange(n_rows)
-    batches = [order[i:i + batch_size] for i in range(0, n_rows, batch_size)]
-    if drop_last and len(batches) > 1 and len(batches[-1]) < batch_size:
-        batches = batches[:-1]
+    step = batch_size * max(1, accumulate)
+    left = n_rows % step
+    if drop_last and n_rows > step and 2 * left < step:
+        order = order[:n_rows - left]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     # a batch of one sample has no pair for the UniFrac loss: merge it
     if len(batches) > 1 and len(batches[-1]) == 1:
         last = batches.pop()

@@ -161,9 +161,9 @@ class _Training:
         self.params = [p for p in self.wrapped.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=train.learning_rate,
                                            weight_decay=train.weight_decay)
-        self.n_batches = len(batch_rows(len(data.train_rows), train.batch_size, None,
-                                        drop_last=True))
         self.accumulate = max(1, train.accumulation_steps)
+        self.n_batches = len(batch_rows(len(data.train_rows), train.batch_size, None,
+                                        drop_last=True, accumulate=self.accumulate))
         self.scheduler = build_scheduler(self.optimizer, train, train.epochs * math.ceil(
             self.n_batches / self.accumulate))
         # fp16 needs loss scaling against underflow; a disabled scaler is a no-op
@@ -199,7 +199,8 @@ class _Training:
         # the epoch's order depends on (seed, epoch) alone: the same on every
         # process, and again when the run resumes in the middle of the epoch
         batches = batch_rows(len(self.data.train_rows), train.batch_size,
-                             np.random.default_rng([train.random_state, epoch]), drop_last=True)
+                             np.random.default_rng([train.random_state, epoch]), drop_last=True,
+                             accumulate=self.accumulate)
         bar = ProgressBar(len(batches), epoch, dist.is_main)
         self.optimizer.zero_grad(set_to_none=True)
         for done in range(state.step + 1, len(batches) + 1):

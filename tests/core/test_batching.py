@@ -136,3 +136,11 @@ def test_unmasked_fast_path_equals_masked_path(rng):
         plain, _ = model.nucleotide_encoder(tokens)
         padded, _ = model.nucleotide_encoder(torch.nn.functional.pad(tokens, (0, 4)))
     torch.testing.assert_close(plain, padded, rtol=1e-5, atol=1e-5)
+
+
+def test_a_training_epoch_leaves_out_a_last_batch_under_half_a_batch_only():
+    # 124 samples in batches of 64 train on all of them (64 + 60), not 64
+    assert [len(b) for b in batch_rows(124, 64, None, drop_last=True)] == [64, 60]
+    # 1,368 in batches of 64: the last 24 (under half) wait for the next epoch
+    assert [len(b) for b in batch_rows(1368, 64, None, drop_last=True)] == [64] * 21
+    assert [len(b) for b in batch_rows(40, 64, None, drop_last=True)] == [40]
