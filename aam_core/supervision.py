@@ -62,6 +62,10 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
     elif missing:
         log(f"Dropped {missing} sample(s) that have no target value (or no row "
             "in the metadata).")
+    # first: two samples of two classes are too few, not an id column
+    if len(aligned) < MIN_TRAINING_SAMPLES:
+        raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
+                            f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}.")
     if kind == "classifier":
         aligned = aligned.map(category_text)
         if aligned.nunique() < 2:
@@ -73,9 +77,6 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
                 f"{targets.name!r} ({aligned.nunique()} classes for {len(aligned)} "
                 "samples): is it an id column? A classifier needs classes shared "
                 "by several samples.")
-    if len(aligned) < MIN_TRAINING_SAMPLES:
-        raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
-                            f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}.")
     if kind == "regressor":
         _check_numbers(aligned.astype(float))
     return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)

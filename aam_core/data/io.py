@@ -4,7 +4,6 @@ distances.py, which reads them lazily)."""
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 
 from ..errors import AAMInputError
@@ -26,10 +25,18 @@ def read_by_id(path: str | Path, what: str, holds: str):
     if not path.is_file():
         raise AAMInputError(f"No {what} file at {path}.")
     try:
-        frame = as_qiime2_reads(pd.read_csv(path, sep="\t", dtype=str, na_filter=False))
-    except (ValueError, pd.errors.ParserError) as error:
-        raise AAMInputError(f"{path} is not a tab-separated table of {holds}: "
-                            f"{error}") from error
+        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines()
+                 if line.strip()]
+    except UnicodeDecodeError as error:
+        raise AAMInputError(f"The {what} file {path} is not UTF-8 text (byte "
+                            f"{error.start} cannot be read); save it as UTF-8.") from error
+    while lines and _cells(lines[0])[0].startswith("#") and not is_id_header(
+            _cells(lines[0])[0]):
+        lines.pop(0)  # comments before the header ('#SampleID' is a header)
+    if not lines:
+        raise AAMInputError(f"The {what} file {path} is empty; give a tab-separated "
+                            f"table of {holds}.")
+    frame = as_qiime2_reads(cell_table(lines[0], lines[1:], path, f"The {what} file"))
     frame = frame.set_index(frame.columns[0])
     frame = frame[~frame.index.astype(str).str.startswith("#")]
     repeated = frame.index[frame.index.duplicated()].unique()
@@ -163,6 +170,7 @@ def read_metadata(path: str):
     only empty cells missing (as_qiime2_reads)."""
     frame = _read_tsv(path, "--metadata")
     _check_id_header(frame.columns[0], path)
+    _check_ids(frame, path)
     types = frame.attrs["q2:types"]
     frame = frame.set_index(frame.columns[0])
     frame.index = frame.index.astype(str)
@@ -182,14 +190,38 @@ ID_HEADERS = ("id", "sampleid", "sample id", "sample-id", "featureid", "feature 
 EXACT_ID_HEADERS = ("#SampleID", "#Sample ID", "#OTUID", "#OTU ID", "sample_name")
 
 
+def is_id_header(name: str) -> bool:
+    """As qiime2.metadata.base.is_id_header."""
+    return bool(name) and (name.lower() in ID_HEADERS or name in EXACT_ID_HEADERS)
+
+
+def _check_ids(frame, path) -> None:
+    """No empty sample id, and no column name or sample id that QIIME 2
+    reserves for the id header (a header line again, as in files joined
+    one after another), as QIIME 2 refuses them."""
+    ids = frame[frame.columns[0]]
+    if ids.isna().any():
+        after = ids[:ids.isna().idxmax()].dropna()
+        raise AAMInputError(f"--metadata {path} has a row without a sample id (its first "
+                            "cell is empty" + (f", after {after.iloc[-1]!r}" if len(after)
+                                               else "") + "); give it its id, or remove it.")
+    for what, names in (("a column", frame.columns[1:]), ("a sample", ids)):
+        reserved = [name for name in names if is_id_header(name)]
+        if reserved:
+            raise AAMInputError(
+                f"--metadata {path} has {what} named {reserved[0]!r}, a name QIIME 2 "
+                "reserves for the sample id header (QIIME 2 refuses the file)"
+                + ("; rename the column." if what == "a column" else
+                   "; if it is a second header line, remove it."))
+
+
 def _check_id_header(name: str, path) -> None:
     """The first column is the sample id only under a header QIIME 2 reads
     as one; any other header is a sign the file is not metadata (or its id
     column is missing), and `qiime` would refuse it."""
-    if name.lower() in ID_HEADERS or name in EXACT_ID_HEADERS:
+    if is_id_header(name):
         return
-    headed = ("has no header" if re.fullmatch(r"Unnamed: \d+", name)  # pandas' name for ''
-              else f"is headed {name!r}")
+    headed = "has no header" if not name else f"is headed {name!r}"
     raise AAMInputError(
         f"--metadata {path}: the first column {headed}, which QIIME 2 does not "
         f"read as the sample id column (it reads {', '.join(ID_HEADERS[:4])} or "
@@ -223,7 +255,6 @@ def _read_tsv(path: str, option: str):
     """The file as text columns, its '#q2:types' in attrs["q2:types"]; a
     directory, an empty file, a file that is not UTF-8, not tab-separated
     or not a table: one line naming `option`."""
-    import pandas as pd
     path = existing(path, option)
     if path.is_dir():
         raise AAMInputError(f"{option} {path} is a directory; give the metadata TSV file.")
@@ -232,17 +263,39 @@ def _read_tsv(path: str, option: str):
         raise AAMInputError(f"{option} {path} is empty; give the metadata TSV file "
                             "(a header line of column names, then one line per "
                             "sample).")
-    try:
-        frame = pd.read_csv(io.StringIO("\n".join([header] + rows)), sep="\t", dtype=str,
-                            comment=None, na_filter=False)
-    except (ValueError, pd.errors.ParserError) as error:
-        raise AAMInputError(f"{option} {path} is not a tab-separated table: "
-                            f"{' '.join(str(error).split())}") from error
-    names = _cells(header)
+    frame = cell_table(header, rows, path, option)
+    names = list(frame.columns)
     _unique_names(names, frame, path, option)
     frame = as_qiime2_reads(frame)
     frame.attrs["q2:types"] = _declared_types(types, names, path)
     return frame
+
+
+def cell_table(header: str, lines: list, path, option: str):
+    """The lines as a frame of text cells, read as QIIME 2 reads metadata:
+    the empty cells that end the header dropped, shorter rows padded with
+    empty cells, and a row longer than the header refused unless its extra
+    cells are empty (e.g. a tab at the end of every line). pandas would
+    take the rows' first cells as an index, and shift every column."""
+    import pandas as pd
+    names = _cells(header)
+    while len(names) > 1 and not names[-1]:
+        names.pop()
+    if "" in names[1:]:
+        raise AAMInputError(f"{option} {path}: its header line has a column without a "
+                            f"name (column {names.index('', 1) + 1}); every column needs "
+                            "a name (as QIIME 2 requires): name it, or remove it.")
+    rows = [_fitted(_cells(line), len(names), path, option) for line in lines]
+    return pd.DataFrame(rows, columns=names, dtype=str)
+
+
+def _fitted(cells: list, width: int, path, option: str) -> list:
+    if any(cells[width:]):
+        raise AAMInputError(f"{option} {path}: the row of {cells[0]!r} has {len(cells)} "
+                            f"cells, the header {width} ({cells[width:]!r} beyond it); "
+                            "give every row the header's columns, or name the extra "
+                            "column in the header.")
+    return (cells + [""] * width)[:width]
 
 
 def _utf8_text(path: Path, option: str) -> str:
@@ -286,7 +339,7 @@ def _metadata_lines(text: str, path, option: str) -> tuple:
             types = line
         elif header is None and first.lower() in _HASH_ID_HEADERS:
             header = line
-        elif first.startswith("#"):
+        elif first.startswith("#") and not (header and is_id_header(first)):
             continue  # a comment
         elif header is None:
             header = line

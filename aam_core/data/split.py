@@ -141,10 +141,16 @@ def check_training_size(n_train: int, n_samples: int, fraction: float) -> None:
         raise AAMInputError(
             f"Only {n_samples} usable sample(s): training needs at least "
             f"{MIN_TRAINING_SAMPLES}. Give more samples.")
+    # an ungrouped split holds at least 2 samples, whatever the fraction
+    lower = (f"Lower {spelled('validation_fraction', fraction)}, set it to 0"
+             if n_samples - 2 >= MIN_TRAINING_SAMPLES else
+             f"A lower fraction still validates on 2 of them: set "
+             f"{spelled('validation_fraction', 0)}")
     raise AAMInputError(
         f"The validation split leaves {n_train} of the {n_samples} usable "
         f"samples to train on; training needs at least {MIN_TRAINING_SAMPLES}. "
-        f"Lower {spelled('validation_fraction', fraction)}, or give more samples.")
+        f"{lower} (no validation split: the last epoch is kept), or give more "
+        "samples.")
 
 
 def holdout_split(targets: pd.Series, test_size: float, seed: int,
