@@ -100,7 +100,9 @@ def test_cpu_dry_run_runs_the_scripts_code_and_matches_itself(tmp_path, capsys):
     report = json.loads((tmp_path / "dry.json").read_text())
     assert code == 0 and report["status"] == "ok"
     for row in report["results"]:
-        # the CPU is reproducible from the seed: the same run gives the same losses
-        assert row["first_loss_rel_diff"] == 0 and row["epoch_loss_rel_diff"] == 0
+        # the CPU is reproducible from the seed: the same run gives the same
+        # losses, to float32 rounding (an epoch's last, smaller batch may take
+        # another CPU kernel the second time: ~1e-8 apart)
+        assert row["first_loss_rel_diff"] == 0 and row["epoch_loss_rel_diff"] < 1e-6
         assert row["gflop_per_sample"] > 0 and row["samples_per_s"] > 0
     assert (tmp_path / "dry.md").read_text().count("| tiny |") == 2
