@@ -207,6 +207,8 @@ class TrainConfig:
         # pretraining: 64 reads each shared ASV once for twice the samples,
         # 0.75x the time per epoch, as accurate (docs/label-efficiency.md)
         per={"pretrain": {"default": 64},
+             "pipeline": {"help": "Samples per training step, of pretraining (with a "
+                                  "distance matrix) and of the fit."},
              "predict": {"default": 64, "low": 1,
                          "help": "Samples per inference batch."}})
     learning_rate: float = setting(
