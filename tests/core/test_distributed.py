@@ -84,6 +84,10 @@ def worker(rank: int, folder: str) -> None:
         training_run(dist, folder, strategy)
     regressor_run(dist, folder)
     contrastive_run(dist, folder)
+    # both ranks done before either tears gloo down: a rank that destroyed
+    # the group under the other's open pair once aborted it ("terminate
+    # called without an active exception", SIGABRT)
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
