@@ -63,7 +63,9 @@ class ModelConfig:
         commands=("fit-regressor",))
     output_activation: str = setting(
         "none", "'softplus' or 'exp' keep predictions non-negative in the target's "
-        "units (e.g. for counts or concentrations); 'none' leaves them free.",
+        "units (e.g. for counts or concentrations); 'none' leaves them free. With the "
+        "ridge readout 'exp' fits the line to the target's logarithm (targets above 0), "
+        "for a skewed target whose errors grow with its value.",
         choices=("none", "softplus", "exp"), actions=("fit_regressor",),
         commands=("fit-regressor",))
     output_bounds: tuple = (None, None)

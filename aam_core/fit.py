@@ -152,7 +152,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                                           groups, runtime.dist.world_size,
                                           prepared.table.n_samples, log)
     if kind == "regressor":
-        _check_target_range(target, architecture)
+        _check_target_range(target, architecture, train.readout)
     sample_ids = list(target.index)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds; the propagation readout's one
@@ -435,10 +435,18 @@ def _uses_distances(distances, train: TrainConfig, log) -> bool:
     return True
 
 
-def _check_target_range(target: pd.Series, architecture: ModelConfig) -> None:
+def _check_target_range(target: pd.Series, architecture: ModelConfig, used: str) -> None:
     """Training targets the head can never predict (beyond its bounds, or
     negative under a non-negative activation) are refused: the fit would
-    silently pull every prediction of them to the bound."""
+    silently pull every prediction of them to the bound. The ridge readout
+    under 'exp' fits the targets' logarithm, which needs them above 0."""
+    if used == "ridge" and architecture.output_activation == "exp" and (target <= 0).any():
+        examples = ", ".join(f"{i}: {v:g}" for i, v in target[target <= 0].head(3).items())
+        raise AAMInputError(
+            f"{spelled('readout', 'ridge')} with {spelled('output_activation', 'exp')} fits "
+            f"a line to the target's logarithm, but {int((target <= 0).sum())} of the "
+            f"{len(target)} targets are 0 or below (e.g. {examples}): leave out the "
+            f"activation, use {spelled('readout', 'fine_tune')}, or check the target column.")
     lower, upper = architecture.output_bounds
     lower_name = "the lower bound"
     if architecture.output_activation != "none":

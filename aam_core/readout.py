@@ -39,6 +39,9 @@ FEW_GROUPS = 40
 # the fit is least squares: 'huber' (the default loss) is read as 'mse', and
 # 'quantile' adds the residuals' quantiles; 'mae' and 'asymmetric' are not it
 LOSSES = ("huber", "mse", "quantile")
+# output activations a readout honours besides 'none': the ridge line fitted
+# to the target's logarithm is the head that 'exp' makes (a line in log units)
+LOG_LINEAR = {"ridge": ("exp",), "propagation": ()}
 
 
 def check_processes(train, n_processes: int, launcher: str) -> None:
@@ -113,9 +116,10 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
         refuse(f"{'is linear' if train.readout == 'ridge' else 'has no layers'}: leave "
                "the head's hidden layers, width, experts, residual blocks and dropout at "
                "their defaults.")
-    if architecture.output_activation != "none" or any(
-            b is not None for b in architecture.output_bounds):
-        refuse("is unbounded: leave out the bounds and the output activation.")
+    if any(b is not None for b in architecture.output_bounds) or \
+            architecture.output_activation not in ("none", *LOG_LINEAR[train.readout]):
+        honoured = " (or set it to 'exp')" if LOG_LINEAR[train.readout] else ""
+        refuse(f"is unbounded: leave out the bounds and the output activation{honoured}.")
     if conditioning is not None and conditioning.shape[1]:
         refuse("reads the embedding alone: leave out the conditioning metadata.")
     if distances is not None and train.unifrac_weight > 0:
@@ -225,6 +229,18 @@ def choose_alpha(x, z, weights, groups, seed: int):
     return ALPHAS[chosen], residuals[chosen]
 
 
+def head_target(task, activation: str) -> tuple:
+    """(what the line is fitted to, the constant its bias loses in the head).
+    Under 'exp' the head predicts shift * exp(raw) in target units (heads.py,
+    RegressionHead.finish; shift floored at 1e-3 scales): the line is fitted
+    to log(target), and raw is that line less log(shift)."""
+    z = task.values.numpy().astype(np.float64)
+    if activation != "exp":
+        return z, 0.0
+    shift, scale = float(task.shift.reshape(-1)[0]), float(task.scale.reshape(-1)[0])
+    return np.log(z * scale + shift), float(np.log(scale * max(shift / scale, 1e-3)))
+
+
 def set_head(network, w: np.ndarray, b: float, offsets: np.ndarray) -> None:
     """The linear head's weights: output 0 is the line plus offsets[0]; each
     next (a quantile model's) adds a constant step, through the softplus of
@@ -251,7 +267,7 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
     network.asv_cache = cache_asv_vectors(network, run.tokens, run.device)
     x = sample_embeddings(network, run.builder, run.device, run.train.batch_size)
     task = run.objective.task
-    z = task.values.numpy().astype(np.float64)
+    z, offset = head_target(task, network.head.activation)
     weights = np.ones(len(z)) if task.sample_weights is None else \
         task.sample_weights.numpy().astype(np.float64)
     units = np.asarray(groups if groups is not None else np.arange(len(z)), dtype=str)
@@ -264,7 +280,7 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
                                         units[train_rows], run.train.random_state + index)
         w, b = solve(x[train_rows], z[train_rows], weights[train_rows], alpha)
         offsets = np.quantile(residuals, quantiles) if quantiles else np.zeros(1)
-        set_head(member, w, b, offsets)
+        set_head(member, w, b - offset, offsets)
         history = {"epoch": 1, "ridge_alpha": alpha}
         for side, rows in (("train", train_rows), ("val", val_rows)):
             if len(rows):

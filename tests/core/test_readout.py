@@ -97,12 +97,28 @@ def test_few_groups_shrink_more_than_many():
     assert alpha_few > alpha_many
 
 
+def test_under_exp_the_head_holds_the_line_fitted_to_the_logarithm(planted):
+    table, encoder, embeddings, target, groups = planted
+    train = replace(RIDGE, ensemble_size=1, validation_fraction=0.0, loss="mse")
+    model = api.fit_regressor(table, target, groups=groups, pretrained=encoder, train=train,
+                              head_options={"output_activation": "exp"}, **QUIET)
+    alpha = float(model.history["ridge_alpha"].iloc[0])
+    w, b = readout.solve(embeddings, np.log(target.to_numpy()), np.ones(80), alpha)
+    predicted = api.predict(model, table, **QUIET)
+    assert np.allclose(predicted.to_numpy(), np.exp(embeddings @ w + b), rtol=1e-3)
+    negative = target - target.min()  # one target at 0, whose logarithm is -inf
+    with pytest.raises(AAMInputError, match="fits a line to the target's logarithm, but 1 "):
+        api.fit_regressor(table, negative, groups=groups, pretrained=encoder, train=train,
+                          head_options={"output_activation": "exp"}, **QUIET)
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(pretrained=False), "reads a pretrained encoder's embeddings"),
     (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
     (dict(epochs=5), "epochs=5 would be ignored"),
     (dict(head_options={"hidden_layers": 2}), "is linear"),
     (dict(head_options={"output_bounds": (0.0, None)}), "is unbounded"),
+    (dict(head_options={"output_activation": "softplus"}), "or set it to 'exp'"),
     (dict(conditioned=True), "leave out the conditioning"),
     (dict(normalisation="minmax"), "normalisation='minmax' would be ignored"),
     (dict(freeze_nucleotide_encoder=False), "freeze_nucleotide_encoder=False would be ignored"),
