@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AAMInputError
-from ..spelling import spelled
+from ..spelling import spelled, spelled_metadata
 
 # the fewest samples any training run (pretraining or fitting) trains on
 MIN_TRAINING_SAMPLES = 4
@@ -175,11 +175,27 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     train_ids = list(units.index[~is_test])
     test_ids = list(units.index[is_test])
     if len(test_ids) < 2 or len(train_ids) < MIN_TRAINING_SAMPLES:
+        _refuse_one_subject(sizes, groups is not None)
         raise AAMInputError(
             f"The split leaves {len(train_ids)} training and {len(test_ids)} "
             f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more "
             f"samples (or groups), or change {spelled('test_size')}.")
     return train_ids, test_ids
+
+
+def _refuse_one_subject(sizes: pd.Series, grouped: bool) -> None:
+    """All samples but one or none in one group: that group goes whole to
+    one side, and the rest cannot make the other, whatever test_size."""
+    largest, n = int(sizes.max()), int(sizes.sum())
+    if not grouped or n - largest >= 2:
+        return
+    groups = spelled_metadata("groups")
+    raise AAMInputError(
+        f"{'All' if largest == n else f'{largest} of the'} {n} samples belong to one group "
+        f"({groups}), and a group goes whole to one side of the test split, so no "
+        f"{spelled('test_size')} leaves at least {MIN_TRAINING_SAMPLES} training and 2 "
+        f"test samples: give samples of more groups, or leave out {groups} to split by "
+        "sample.")
 
 
 def _test_units(unit_ids: list, sizes: pd.Series, wanted: float, rng) -> list:
