@@ -194,6 +194,21 @@ def inner_folds(groups: np.ndarray, seed: int) -> list:
     return [np.flatnonzero(fold_of[codes] == f) for f in range(k)]
 
 
+def check_weighted_folds(folds: list, weights: np.ndarray) -> None:
+    """Every sample of loss weight above 0 in one inner fold: the other
+    folds would fit on weights of 0 (a line of nan) and score nothing, so
+    no penalty could be chosen (numpy's 'zero-size array')."""
+    if len(folds) < 2 or all(weights[np.setdiff1d(np.arange(len(weights)), rows)].sum() > 0
+                             for rows in folds):
+        return
+    raise AAMInputError(
+        f"{spelled('readout', 'ridge')} chooses its penalty by grouped cross-validation, "
+        f"but every training sample with a loss weight above 0 ({int((weights > 0).sum())} of "
+        f"{len(weights)}, {spelled_metadata('loss_weights')}) falls in one of its "
+        f"{len(folds)} folds, so the others would fit on nothing: give more samples (of "
+        f"more groups) a weight above 0, or use {spelled('readout', 'fine_tune')}.")
+
+
 def choose_alpha(x, z, weights, groups, seed: int):
     """(alpha, out-of-fold residuals at it): with fewer than FEW_GROUPS
     labelled groups, the largest penalty whose grouped cross-validated
@@ -203,6 +218,7 @@ def choose_alpha(x, z, weights, groups, seed: int):
     many, the smallest mean is a fair estimate and the rule only shrinks a
     line that the data support."""
     folds = inner_folds(groups, seed)
+    check_weighted_folds(folds, weights)
     # a fold whose samples all weigh 0 (loss weights) has no error to score
     scored = [rows for rows in folds if weights[rows].sum() > 0]
     errors, residuals = [], []
