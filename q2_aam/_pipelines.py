@@ -12,11 +12,11 @@ import biom
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.data.split import holdout_split, member_splits, ungrouped
+from aam_core.data.split import holdout_split, member_splits, sample_units, ungrouped
 from aam_core.data.table import refuse_empty
-from aam_core.errors import AAMInputError, refuse_missing
+from aam_core.errors import AAMInputError, refuse_disjoint, refuse_missing
 from aam_core.settings import BY_NAME, for_action, missing_samples_for
-from aam_core.spelling import spelled, spelled_input
+from aam_core.spelling import spelled, spelled_input, spelled_metadata
 
 from ._parameters import with_options
 from ._views import table_samples_with_metadata
@@ -94,6 +94,10 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
               f'no value in {name!r} (or no row in the metadata).',
               file=sys.stderr, flush=True)
     targets = targets.dropna()
+    if settings['groups'] is not None:  # each fit would refuse them, after the split
+        refuse_disjoint(settings['groups'].to_series().dropna().index, targets.index,
+                        f'the {spelled_metadata("groups")}', 'every sample would be its '
+                        'own group', 'give the groups of these samples.')
     # the test predictions would refuse them, after the fits: say it first
     kept = biom_table.filter(list(targets.index), inplace=False)
     refuse_empty([i for i, depth in zip(kept.ids(), kept.sum(axis='sample')) if depth == 0])
@@ -133,10 +137,24 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
     check_training_part(
         train_ids, groups, settings,
         f'{spelled("test_size", settings["test_size"])} leaves {len(train_ids)} of '
-        f'the {len(targets)} samples to fit on, too few:',
-        f'Lower {spelled("test_size")} first.')
+        f'the {len(targets)} samples to fit on:', _lower_test_size(test_ids, groups))
     return (subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids),
             subset(ctx, biom_table, train_ids + unlabelled(biom_table, targets, settings)))
+
+
+def _lower_test_size(test_ids: list, groups) -> str:
+    """The advice for a training part that cannot be split: a lower
+    test_size only where the test split can shrink (it holds more than one
+    group, or more than two samples); one group whole in it stays there."""
+    if groups is None:
+        least, shrinks = 'two samples', len(test_ids) > 2
+    else:
+        least = 'one group'
+        shrinks = sample_units(test_ids, groups.to_series()).nunique() > 1
+    if shrinks:
+        return f'Lower {spelled("test_size")} first.'
+    return (f'The test split holds {least}, the fewest it can, so a lower '
+            f'{spelled("test_size")} would not help.')
 
 
 def check_training_part(train_ids: list, groups, settings: dict, cause: str,
@@ -144,13 +162,26 @@ def check_training_part(train_ids: list, groups, settings: dict, cause: str,
     """The fit's validation splits of what a test split (or the held-out
     fold) leaves, made here: a fit that cannot be made of it is said as
     that split's doing (`cause`, then the fit's own reason, then `fix`),
-    not as the fit's validation_fraction's."""
+    not as the fit's validation_fraction's. A sample without a group is a
+    group of its own, as in the fit."""
     option = {name: settings.get(name, BY_NAME[name].default) for name in (
         'ensemble_size', 'validation_fraction', 'ensemble_validation')}
-    if settings.get('readout') == 'propagation':
-        return  # one head on every labelled sample: no validation split
     labels = None if groups is None else \
-        groups.to_series().reindex(train_ids).astype(str).to_numpy()
+        sample_units(train_ids, groups.to_series()).to_numpy(dtype=str)
+    readout = settings.get('readout')
+    if readout in ('ridge', 'propagation') and labels is not None and \
+            len(set(labels)) < 2:
+        # the readout's own refusal (readout.check_groups) would come from
+        # inside the fit, advising to leave out the groups of the whole split
+        raise AAMInputError(
+            f'{cause} all {len(train_ids)} belong to one group '
+            f'({spelled_metadata("groups")}), and {spelled("readout", readout)} chooses '
+            f'its {"penalty" if readout == "ridge" else "neighbours"} by grouped '
+            'cross-validation, so no fold of it could leave that subject out: give '
+            f'samples of more groups, or use {spelled("readout", "fine_tune")} with '
+            f'{spelled("validation_fraction", 0)}. {fix}')
+    if readout == 'propagation':
+        return  # one head on every labelled sample: no validation split
     try:
         member_splits(len(train_ids), option['ensemble_size'],
                       option['validation_fraction'], settings['random_state'], labels,
@@ -199,7 +230,7 @@ def fit_model(ctx, kind, train_table, sequences, encoder, settings):
     optional = {} if sequences is None else {'sequences': sequences}
     if encoder is not None:
         optional['pretrained_model'] = encoder
-    if settings['groups'] is not None:
+    if _names_a_sample(settings['groups'], train_table, settings['metadata']):
         optional['groups'] = settings['groups']
     fit = ctx.get_action('aam', f'fit_{kind}')
     model, = fit(table=train_table, metadata=settings['metadata'],
@@ -210,6 +241,18 @@ def fit_model(ctx, kind, train_table, sequences, encoder, settings):
                  **{name: settings[name] for name in _fit_only(kind)
                     if name in settings})
     return model
+
+
+def _names_a_sample(groups, train_table, metadata) -> bool:
+    """Whether the groups name a labelled sample of this fit. Where a split
+    or fold left none that has a group, each is a group of its own, as the
+    fit would make them; given its groups, it would refuse them as naming
+    none of its samples."""
+    if groups is None:
+        return False
+    fitted = {str(i) for i in train_table.view(biom.Table).ids()}
+    labelled = fitted & set(metadata.to_series().dropna().index.map(str))
+    return bool(labelled & set(groups.to_series().dropna().index.map(str)))
 
 
 def predict_action(ctx, kind):

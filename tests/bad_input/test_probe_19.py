@@ -63,7 +63,7 @@ def test_a_test_split_that_leaves_too_few_samples_names_test_size():
         table=_examples.table_factory(),
         metadata=_examples.sample_metadata_factory().get_column("age"),
         test_size=0.75, ensemble_size=1, **TINY),
-        "test_size=0.75 leaves 4 of the 16 samples to fit on, too few")
+        "test_size=0.75 leaves 4 of the 16 samples to fit on: The validation split leaves")
 
 
 def test_dropout_with_a_pretrained_model_is_refused_as_dropout(workspace, capsys, tmp_path):
