@@ -146,7 +146,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     fit_checks.check_head(kind, train, architecture)
     # readout 'auto' never spreads labels, so the targets do not wait for it
     target = supervision.aligned_targets(kind, inputs.targets, prepared.table.sample_ids,
-                                         log, train.readout == "propagation")
+                                         log, train.readout == "propagation",
+                                         prepared.dropped, data.rarefaction_depth)
     groups = supervision.group_values(inputs.groups, target.index, log)
     train, architecture = _settle_readout(kind, train, inputs, settings, data, architecture,
                                           groups, runtime.dist.world_size,

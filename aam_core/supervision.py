@@ -22,11 +22,14 @@ from .train.task import TargetTask
 
 
 def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
-                    unlabelled_kept: bool = False) -> pd.Series:
+                    unlabelled_kept: bool = False, dropped: tuple = (),
+                    depth: int = 0) -> pd.Series:
     """The targets of the table's samples that have one (numbers for a
     regressor, category texts for a classifier); at least 4 of them.
     unlabelled_kept: the others stay in the fit unlabelled (the propagation
-    readout), and the log says so instead of that they were dropped."""
+    readout), and the log says so instead of that they were dropped.
+    dropped: samples of the table that the data preparation dropped (no
+    reads, or fewer than the rarefaction `depth`)."""
     if isinstance(targets, pd.DataFrame):  # one column is what was meant
         if targets.shape[1] != 1:
             raise AAMInputError(f"The targets are a table of {targets.shape[1]} columns "
@@ -65,7 +68,8 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
     # first: two samples of two classes are too few, not an id column
     if len(aligned) < MIN_TRAINING_SAMPLES:
         raise AAMInputError(f"Only {len(aligned)} sample(s) have both counts and a "
-                            f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}.")
+                            f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}."
+                            f"{_rarefied_away(targets, dropped, depth)}")
     if kind == "classifier":
         aligned = aligned.map(category_text)
         if aligned.nunique() < 2:
@@ -126,6 +130,17 @@ def check_classes(target: pd.Series, splits, validation: str = "random",
             log(f"Warning: ensemble member {number} trains on no sample of class(es) "
                 f"{', '.join(map(repr, unseen[:5]))} (all went to validation), so it "
                 "cannot predict them: give more samples of them, or leave them out.")
+
+
+def _rarefied_away(targets: pd.Series, dropped: tuple, depth: int) -> str:
+    """What the rarefaction depth took of the samples with a target: its
+    log line shows in q2cli only with --verbose."""
+    lost = [i for i in dropped if i in targets.index and pd.notna(targets[i])]
+    if not lost or depth <= 0:
+        return ""
+    return (f" {spelled('rarefaction_depth', depth)} dropped {len(lost)} more that have "
+            f"one (e.g. {', '.join(lost[:3])}), with fewer reads than that: lower it, or "
+            "set it to 0 (no rarefaction).")
 
 
 def group_values(groups, index: pd.Index, log=None):

@@ -21,6 +21,7 @@ class PreparedData:
     data: DataConfig    # the run's rules, max_length 0 resolved
     # samples of the table given, before empty and too shallow ones were dropped
     n_input_samples: int = 0
+    dropped: tuple = ()  # the ids of those dropped
 
     @property
     def n_dropped(self) -> int:
@@ -36,8 +37,9 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     neither drop samples nor read longer sequences than it was trained on;
     `encoder`: they are a pretrained encoder's, fine-tuned on this table."""
     counts = table if isinstance(table, CountTable) else CountTable.from_biom(table)
-    n_input = counts.n_samples
+    n_input, given = counts.n_samples, list(counts.sample_ids)
     counts = clean_table(counts, data.rarefaction_depth, log, keep_all=model_rules)
+    kept = set(counts.sample_ids)
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
     longest = max(map(len, dna), default=1)
@@ -54,7 +56,8 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     fix = too_long_for_model(data, longest) if model_rules else \
         too_long_for_encoder(data) if encoder else None
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
-                                         data.truncate, fix), data, n_input)
+                                         data.truncate, fix), data, n_input,
+                        tuple(i for i in given if i not in kept))
 
 
 def refuse_identical(counts) -> None:
