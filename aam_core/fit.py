@@ -355,7 +355,11 @@ def _calibration(truth: np.ndarray, out_of_fold: list, train: TrainConfig, log) 
     calibrated = intervals.calibration(truth, predicted,
                                        intervals.interval_level(quantiles))
     needed = intervals.too_few(calibrated)
-    if needed:
+    if len(quantiles) == 1:  # a level of 0%: no interval to calibrate
+        log(f"No intervals: the model predicts one quantile ({quantiles[0]:g}), and an "
+            "interval needs a lower and an upper one, so this model's intervals will be "
+            "refused (its point predictions are not affected).")
+    elif needed:
         log(f"No intervals: one at {calibrated['level']:.0%} needs at least {needed} "
             f"out-of-fold predictions, and the validation samples gave "
             f"{calibrated['n']}, so this model's intervals will be refused (its point "
