@@ -348,6 +348,12 @@ class TrainConfig:
         actions=("pretrain",), commands=("pretrain",))
     # 1: InfoNCE starts near ln(2 x batch_size - 1), about 4 at batch 32,
     # the size of the masked-nucleotide loss
+    nucleotide_epochs: int = setting(
+        0, "Train the nucleotide encoder (and the masked-nucleotide loss) for this many "
+        "epochs only, then freeze it: each ASV's vector is computed once and the later "
+        "epochs train the sample encoder alone, several times faster. The validation "
+        "loss still scores every objective. 0 trains it every epoch.", low=0,
+        actions=("pretrain",), commands=("pretrain",))
     contrastive_weight: float = setting(
         0.0, "Weight of the contrastive objective: every training sample is read "
         "twice, each time as a random half of its reads, and the two views' "

@@ -24,6 +24,10 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
         raise AAMInputError(f"{spelled('contrastive_weight', train.contrastive_weight)} is "
                             "an objective of pretraining, not of fitting: pretrain with "
                             "it, then fit from that model.")
+    if train.nucleotide_epochs:  # fitting has freeze_nucleotide_encoder for that
+        raise AAMInputError(f"{spelled('nucleotide_epochs', train.nucleotide_epochs)} is "
+                            "a setting of pretraining, not of fitting: fitting freezes the "
+                            f"nucleotide encoder with {spelled('freeze_nucleotide_encoder')}.")
     frozen = [name for name in ("freeze_encoder", "freeze_nucleotide_encoder")
               if getattr(train, name)]
     if pretrained and frozen and train.nucleotide_weight > 0:

@@ -117,6 +117,15 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
         raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "
                             f"diversity, a taxonomy, a {spelled('nucleotide_weight')} "
                             f"or a {spelled('contrastive_weight')} above 0.")
+    trains_samples = (distances is not None or alpha_diversity is not None
+                      or train.contrastive_weight > 0 or train.abundance_weight > 0)
+    if 0 < train.nucleotide_epochs < train.epochs and not trains_samples:
+        raise AAMInputError(
+            f"{spelled('nucleotide_epochs', train.nucleotide_epochs)} freezes the "
+            f"nucleotide encoder after that many of the {spelled('epochs', train.epochs)}, "
+            "and no other objective trains the sample encoder in the rest: give a distance "
+            f"matrix, an alpha diversity, a {spelled('contrastive_weight')} or an "
+            f"{spelled('abundance_weight')} above 0, or leave it at 0.")
     return alpha_diversity, taxonomy
 
 

@@ -62,13 +62,16 @@ PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignore
 SAVED_AS = {"random_state": "seed", "loss": "target_loss"}
 AMERICAN_GUT = "10317"
 METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
+# fit options of a --variant that shape the head, not TrainConfig's
+HEAD_OPTIONS = ("output_activation",)
 
 
 # pretraining options added after the first encoders were cached; unused
 # without their inputs (an alpha-diversity vector, a taxonomy, experts) or
-# at their default (contrastive views: 0), so an encoder saved without them
+# at their default (contrastive views, nucleotide_epochs: 0), so an encoder saved without them
 # is the same recipe
-LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance", "contrastive_weight")
+LATER_OPTIONS = ("alpha_weight", "taxonomy_weight", "expert_balance", "contrastive_weight",
+                 "nucleotide_epochs")
 # pretrain's earlier defaults (before 2026-12-01; then until batch 64):
 # encoders of those times were keyed by them, with --pretrain naming what
 # differed from them, or every field of a recipe it set
@@ -285,19 +288,22 @@ class Fold:
                              zip(("prediction", "lower", "upper"), outputs)})
 
     def aam_variant(self, train_table, test_table, labelled_md, options: dict) -> pd.Series:
+        options = dict(options)
         import biom
         from dataclasses import replace
         from aam_core import api
         from aam_core.bundle import ModelBundle
         from aam_core.config import FIT_TRAIN_DEFAULTS
         s = self.settings
+        # the head's shape (e.g. output_activation) is no TrainConfig field
+        head = {k: options.pop(k) for k in list(options) if k in HEAD_OPTIONS}
         train = replace(FIT_TRAIN_DEFAULTS, random_state=s.seed, n_threads=self.threads, **options)
         if train.readout == "propagation":  # every training sample, most unlabelled
             train_table = self.train_table
         bundle = api.fit_regressor(train_table.view(biom.Table), labelled_md[s.target],
                                    groups=labelled_md[s.group].astype(str),
                                    pretrained=self.encoder.view(ModelBundle), train=train,
-                                   log=lambda m: None)
+                                   head_options=head, log=lambda m: None)
         return api.predict_interval(bundle, test_table.view(biom.Table),
                                     n_threads=self.threads, log=lambda m: None)
 

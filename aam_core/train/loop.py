@@ -16,6 +16,7 @@ from ..data.batching import BatchBuilder, batch_rows
 from ..spelling import spelled
 from . import checkpoint
 from .batch_size import fit_batch_to_memory
+from .cache import cache_asv_vectors
 from .checkpoint import Progress
 from .device import autocast
 from .distributed import SINGLE, Distributed, Runtime, per_process_batch
@@ -134,8 +135,10 @@ def fit(model, data: TrainingData, objective: Objective, train: TrainConfig,
         if state.stopped:
             break
         started = time.perf_counter()
+        run.freeze_nucleotides(epoch, log)
         run.epoch(epoch, state)
         run.end_epoch(epoch, state, started, log)
+    run.module().asv_cache = None
     model.load_state_dict(state.best_state)
     if run.has_validation:
         log(f"Best epoch {state.best_epoch} ({run.key} {state.best_value:.4g}).")
@@ -180,6 +183,34 @@ class _Training:
         self.key = f"val_{selection_metric}" if self.has_validation else "train_loss"
         self.signature = None if self.checkpoints is None else checkpoint.fingerprint(
             train, data, model, self.checkpoints.identity)
+
+    def module(self) -> torch.nn.Module:
+        """The model the steps run: DDP's module, FSDP's sharded copy, or it."""
+        wrapped = self.wrapped
+        return wrapped.module if isinstance(
+            wrapped, torch.nn.parallel.DistributedDataParallel) else wrapped
+
+    def freeze_nucleotides(self, epoch: int, log) -> None:
+        """After train.nucleotide_epochs (also when a run resumes later than
+        that) the nucleotide encoder is frozen: every ASV's vector is
+        computed once, and the training steps read them and leave out the
+        masked-nucleotide term. Nothing random is drawn, so a resumed run
+        caches the same vectors."""
+        after = self.train.nucleotide_epochs
+        if not after or epoch <= after or self.objective.nucleotides_frozen:
+            return
+        module = self.module()
+        sharded = hasattr(module, "unshard")  # FSDP2: the root's own parameters
+        if sharded:
+            module.unshard()
+        cache_asv_vectors(module, self.data.builder.tokens, self.device)
+        if sharded:
+            module.reshard()
+        self.objective.nucleotides_frozen = True
+        log(f"{spelled('nucleotide_epochs', after)}: the nucleotide encoder is frozen from "
+            f"epoch {epoch} on; its {len(self.data.builder.tokens)} ASV vectors are cached "
+            "and the sample encoder trains alone (the validation loss still scores every "
+            "objective).")
 
     def restore(self, log) -> Progress | None:
         if self.checkpoints is None or not self.checkpoints.resume:
@@ -248,9 +279,11 @@ class _Training:
         record = {"epoch": epoch}
         record.update({f"train_{k}": v / count for k, v in sums.items()})
         if self.has_validation:
+            frozen, self.objective.nucleotides_frozen = self.objective.nucleotides_frozen, False
             record.update({f"val_{k}": v for k, v in evaluate(
                 self.evaluator, self.data, self.objective, self.train, self.device,
                 dist).items()})
+            self.objective.nucleotides_frozen = frozen
         record["lr"] = self.scheduler.get_last_lr()[0]
         record["seconds"] = time.perf_counter() - started
         record = dist.broadcast(record)  # one history and one decision everywhere

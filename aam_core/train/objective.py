@@ -27,6 +27,10 @@ class Objective:
     task: TargetTask | None = None         # the full target (train/task.py)
     # (n,) z-scored alpha diversity by dataset row, for the model's alpha head
     alpha: torch.Tensor | None = None
+    # set by the loop once train.nucleotide_epochs have passed: training steps
+    # leave out the masked-nucleotide term (its encoder is frozen and cached);
+    # validation still scores it
+    nucleotides_frozen: bool = field(init=False, default=False)
     # (n_features, n_ranks) int64 taxonomic class by table column (-1:
     # unknown), for the model's taxonomy heads on the ASV vectors
     taxonomy: torch.Tensor | None = None
@@ -46,7 +50,7 @@ class Objective:
         if self.distances is not None and self.train.unifrac_weight > 0 and not frozen:
             weights["unifrac"] = self.train.unifrac_weight
         if (self.train.nucleotide_weight > 0 and not frozen
-                and not self.train.freeze_nucleotide_encoder):
+                and not self.train.freeze_nucleotide_encoder and not self.nucleotides_frozen):
             weights["nucleotide"] = self.train.nucleotide_weight
         if self.train.abundance_weight > 0 and not frozen:
             weights["abundance"] = self.train.abundance_weight

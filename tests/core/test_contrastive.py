@@ -102,3 +102,38 @@ def test_fitting_refuses_it():
         api.fit_regressor(None, None, train=replace(FIT_TRAIN_DEFAULTS,
                                                     contrastive_weight=1.0),
                           log=lambda m: None)
+
+
+def test_after_nucleotide_epochs_the_nucleotide_encoder_is_frozen_and_cached(rng):
+    """nucleotide_epochs: later epochs train the sample encoder alone on
+    cached ASV vectors; validation still scores the nucleotide loss."""
+    table, _, _ = make_builder(rng, n_samples=24, n_features=30)
+    counts = table.counts.toarray()
+    distances = skbio.DistanceMatrix(
+        np.abs(counts[:, None, :] - counts[None, :, :]).sum(-1) / counts.sum(1).max(),
+        table.sample_ids)
+    said = []
+    train = TrainConfig(epochs=3, batch_size=8, random_state=1, nucleotide_epochs=1,
+                        validation_fraction=0.25)
+    with pytest.raises(Exception, match="no other objective trains the sample encoder"):
+        api.pretrain(table, model="tiny", train=train, log=said.append)
+    encoder = api.pretrain(table, distances=distances, model="tiny", train=train,
+                           log=said.append)
+    history = encoder.history
+    assert np.isfinite(history["train_nucleotide"].iloc[0])
+    assert history["train_nucleotide"].iloc[1:].isna().all()
+    assert np.isfinite(history["val_nucleotide"]).all()
+    assert any("frozen from epoch 2 on" in line for line in said)
+    full = api.pretrain(table, distances=distances, model="tiny", log=lambda m: None,
+                        train=TrainConfig(epochs=1, batch_size=8, random_state=1,
+                                          validation_fraction=0.25))
+    first = {k: v for k, v in full.state_dict.items() if k.startswith("nucleotide_encoder")}
+    # the epoch before the freeze is the same as an unfrozen run's first; the
+    # nucleotide encoder then keeps its weights (the best epoch's are saved)
+    frozen = {k: encoder.state_dict[k] for k in first}
+    assert all(torch.equal(first[k], frozen[k]) for k in first)
+    with pytest.raises(Exception, match="nucleotide_epochs=1 is a setting of pretraining"):
+        from aam_core.config import FIT_TRAIN_DEFAULTS
+        from dataclasses import replace
+        api.fit_regressor(None, None, train=replace(FIT_TRAIN_DEFAULTS, nucleotide_epochs=1),
+                          log=lambda m: None)
