@@ -84,6 +84,8 @@ def worker(rank: int, folder: str) -> None:
         training_run(dist, folder, strategy)
     regressor_run(dist, folder)
     contrastive_run(dist, folder)
+    for strategy in ("ddp", "fsdp"):
+        frozen_run(dist, folder, strategy)
     # both ranks done before either tears gloo down: a rank that destroyed
     # the group under the other's open pair once aborted it ("terminate
     # called without an active exception", SIGABRT)
@@ -204,6 +206,33 @@ def contrastive_run(dist: Distributed, folder: str) -> None:
 def test_two_processes_pretrain_with_the_contrastive_objective(two_processes):
     history = pickle.loads((two_processes / "contrastive.pkl").read_bytes())
     assert np.isfinite(history[["train_unifrac", "train_contrastive"]].to_numpy()).all()
+
+
+def frozen_inputs():
+    table, dm, train = training_inputs()
+    return table, dm, replace(train, epochs=3, nucleotide_weight=1.0, nucleotide_epochs=1)
+
+
+def frozen_run(dist: Distributed, folder: str, strategy: str) -> None:
+    """nucleotide_epochs: each process (FSDP: from its shards) caches the
+    frozen nucleotide encoder's ASV vectors after the first epoch."""
+    table, dm, train = frozen_inputs()
+    bundle = api.pretrain(table, distances=dm, model=ARCHITECTURE, train=train,
+                          runtime=Runtime(replace(dist, strategy=strategy)), **QUIET)
+    if dist.is_main:
+        Path(folder, f"frozen-{strategy}.pkl").write_bytes(pickle.dumps(bundle.history))
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_freeze_the_nucleotide_encoder_as_one_does(two_processes, strategy):
+    # (each process masks its own slice's nucleotides, so the losses are not
+    # one process's bit for bit, as without the nucleotide loss above)
+    history = pickle.loads((two_processes / f"frozen-{strategy}.pkl").read_bytes())
+    assert np.isfinite(history["train_nucleotide"].iloc[0])
+    assert history["train_nucleotide"].iloc[1:].isna().all()
+    assert np.isfinite(history[["train_unifrac", "val_unifrac", "val_nucleotide"]]
+                       .to_numpy()).all()
+    assert history["train_unifrac"].iloc[-1] < history["train_unifrac"].iloc[0]
 
 
 # -- fine-tuning: validation metrics over all samples, gradient accumulation ----
