@@ -165,7 +165,8 @@ def run_aam(args, train_table, test_table, train_md, settings, tree, timer: Time
     from qiime2.plugins import aam, diversity_lib
     from aam_core.bundle import ModelBundle
     metadata = qiime2.Metadata(train_md.astype({settings.group: str}))
-    recipe = {k: v for k, v in (("epochs", args.pretrain_epochs),) if v is not None}
+    recipe = {k: v for k, v in (("epochs", args.pretrain_epochs),
+                                ("nucleotide_epochs", args.nucleotide_epochs)) if v is not None}
     with timer.phase(f"aam {args.distance.replace('_', ' ')} (diversity-lib)"):
         distances = getattr(diversity_lib.methods, args.distance)(
             table=train_table, phylogeny=tree).distance_matrix
@@ -317,7 +318,8 @@ def run(args) -> dict:
 def markdown(report: dict) -> str:
     s = report["settings"]
     subset = [f"{k.replace('_', ' ')} {s[k]}" for k in
-              ("pretrain_epochs", "fit_epochs", "ensemble_size", "readout")
+              ("pretrain_epochs", "nucleotide_epochs", "fit_epochs", "ensemble_size",
+               "readout")
               if s.get(k) is not None]
     if s.get("distance", "weighted_unifrac") != "weighted_unifrac":
         subset.append(f"distance {s['distance']}")
@@ -368,6 +370,8 @@ def parse_args(argv=None):
     parser.add_argument("--n-estimators", type=int, default=500)
     parser.add_argument("--pretrain-epochs", type=int, default=None,
                         help="a subset: fewer pretraining epochs than the default")
+    parser.add_argument("--nucleotide-epochs", type=int, default=None,
+                        help="pretrain's nucleotide_epochs, when not its default")
     parser.add_argument("--fit-epochs", type=int, default=None)
     parser.add_argument("--ensemble-size", type=int, default=None)
     parser.add_argument("--readout", default=None, choices=["auto", "fine_tune", "ridge"],
