@@ -103,30 +103,58 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
                 f"{spelled(weight, value)} weighs the {objective} objective, but no "
                 f"{what} was given, so it would be ignored: give the {what}, or leave "
                 f"{spelled(weight)} at its default.")
+    unweighted = []  # inputs given whose weight is 0: they train nothing
     if alpha_diversity is not None and train.alpha_weight <= 0:
         log(f"{spelled('alpha_weight')} is 0: the alpha diversity given is not used.")
-        alpha_diversity = None
+        alpha_diversity, unweighted = None, unweighted + [("alpha_weight", "alpha diversity")]
     if taxonomy is not None and train.taxonomy_weight <= 0:
         log(f"{spelled('taxonomy_weight')} is 0: the taxonomy given is not used.")
         taxonomy = None
     if distances is not None and train.unifrac_weight <= 0:
         log(f"{spelled('unifrac_weight')} is 0: the distance matrix given is not used.")
-        distances = None
+        distances, unweighted = None, unweighted + [("unifrac_weight", "distance matrix")]
     if (distances is None and alpha_diversity is None and taxonomy is None
             and train.nucleotide_weight <= 0 and train.contrastive_weight <= 0):
-        raise AAMInputError("Nothing to pretrain on: give a distance matrix, an alpha "
-                            f"diversity, a taxonomy, a {spelled('nucleotide_weight')} "
-                            f"or a {spelled('contrastive_weight')} above 0.")
-    trains_samples = (distances is not None or alpha_diversity is not None
-                      or train.contrastive_weight > 0 or train.abundance_weight > 0)
-    if 0 < train.nucleotide_epochs < train.epochs and not trains_samples:
-        raise AAMInputError(
-            f"{spelled('nucleotide_epochs', train.nucleotide_epochs)} freezes the "
-            f"nucleotide encoder after that many of the {spelled('epochs', train.epochs)}, "
-            "and no other objective trains the sample encoder in the rest: give a distance "
-            f"matrix, an alpha diversity, a {spelled('contrastive_weight')} or an "
-            f"{spelled('abundance_weight')} above 0, or leave it at 0.")
+        raise AAMInputError(f"Nothing to pretrain on{_unused(unweighted)}: give a distance "
+                            "matrix, an alpha diversity (each with its weight above 0), a "
+                            f"taxonomy, a {spelled('nucleotide_weight')} or a "
+                            f"{spelled('contrastive_weight')} above 0.")
+    _check_nucleotide_epochs(train, distances is not None or alpha_diversity is not None,
+                             unweighted)
     return alpha_diversity, taxonomy
+
+
+def _check_nucleotide_epochs(train: TrainConfig, trains_samples: bool,
+                             unweighted: list) -> None:
+    """nucleotide_epochs must freeze the nucleotide encoder before the last
+    epoch (else it is ignored), and leave an objective that trains the
+    sample encoder after it. unweighted: (weight, input) of inputs given
+    with their weight at 0."""
+    after, epochs = train.nucleotide_epochs, train.epochs
+    if after and after >= epochs:
+        raise AAMInputError(
+            f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
+            f"that many epochs, but {spelled('epochs', epochs)} ends the run first, so it "
+            f"would be ignored: set it below {spelled('epochs')}, or leave it at 0 (the "
+            "nucleotide encoder trains every epoch).")
+    trains_samples = (trains_samples or train.contrastive_weight > 0
+                      or train.abundance_weight > 0)
+    if after and not trains_samples:
+        raise AAMInputError(
+            f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
+            f"that many of the {spelled('epochs', epochs)}, and no other objective trains "
+            f"the sample encoder in the rest{_unused(unweighted)}: give a distance "
+            "matrix, an alpha diversity (each with its weight above 0), a "
+            f"{spelled('contrastive_weight')} or an {spelled('abundance_weight')} above 0, "
+            "or leave it at 0.")
+
+
+def _unused(unweighted: list) -> str:
+    """'; the distance matrix given is not used with --p-unifrac-weight 0'
+    for each input given with its weight at 0 (its log line shows in q2cli
+    only with --verbose)."""
+    return "".join(f"; the {what} given is not used with {spelled(weight)} 0"
+                   for weight, what in unweighted)
 
 
 def _alpha(values, sample_ids, train_rows):
