@@ -64,8 +64,9 @@ class ModelConfig:
     output_activation: str = setting(
         "none", "'softplus' or 'exp' keep predictions non-negative in the target's "
         "units (e.g. for counts or concentrations); 'none' leaves them free. With the "
-        "ridge readout 'exp' fits the line to the target's logarithm (targets above 0), "
-        "for a skewed target whose errors grow with its value.",
+        "ridge readout 'exp' fits the line to the target's logarithm (targets above 0; "
+        "readout 'auto' fine-tunes when some are 0), for a skewed target whose errors "
+        "grow with its value. Prediction intervals stop at 0.",
         choices=("none", "softplus", "exp"), actions=("fit_regressor",),
         commands=("fit-regressor",))
     output_bounds: tuple = (None, None)

@@ -151,9 +151,9 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     groups = supervision.group_values(inputs.groups, target.index, log)
     train, architecture = _settle_readout(kind, train, inputs, settings, data, architecture,
                                           groups, runtime.dist.world_size,
-                                          prepared.table.n_samples, log)
+                                          prepared.table.n_samples, log, target)
     if kind == "regressor":
-        _check_target_range(target, architecture, train.readout)
+        _check_target_range(target, architecture)
     sample_ids = list(target.index)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds; the propagation readout's one
@@ -203,12 +203,15 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
 
 
 def _settle_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,
-                    architecture, groups, world_size: int, n_samples: int, log) -> tuple:
+                    architecture, groups, world_size: int, n_samples: int, log,
+                    target: pd.Series) -> tuple:
     """(train with readout 'auto' resolved, checked against what its readout
-    cannot honour; the architecture its head needs)."""
+    cannot honour, the targets too; the architecture its head needs)."""
     def refuse(candidate: TrainConfig) -> None:
         _check_readout(kind, candidate, inputs, settings, data, architecture, world_size)
         readout.check_groups(candidate, groups)
+        if kind == "regressor":
+            _check_log_target(target, architecture, candidate.readout)
     train = readout.resolve(kind, train, inputs.pretrained, refuse, log)
     refuse(train)
     if train.readout != "fine_tune":
@@ -440,18 +443,29 @@ def _uses_distances(distances, train: TrainConfig, log) -> bool:
     return True
 
 
-def _check_target_range(target: pd.Series, architecture: ModelConfig, used: str) -> None:
-    """Training targets the head can never predict (beyond its bounds, or
-    negative under a non-negative activation) are refused: the fit would
-    silently pull every prediction of them to the bound. The ridge readout
-    under 'exp' fits the targets' logarithm, which needs them above 0."""
-    if used == "ridge" and architecture.output_activation == "exp" and (target <= 0).any():
-        examples = ", ".join(f"{i}: {v:g}" for i, v in target[target <= 0].head(3).items())
+def _check_log_target(target: pd.Series, architecture: ModelConfig, used: str) -> None:
+    """The ridge readout under 'exp' fits the targets' logarithm, which
+    needs them above 0; targets of 0 fine-tuning fits (its 'exp' predicts
+    down to 0), so readout 'auto' falls back to it. Targets below 0 no
+    readout fits: _check_target_range says so, not this."""
+    if used != "ridge" or architecture.output_activation != "exp" or (target < 0).any():
+        return
+    zero = target[target == 0]
+    if len(zero):
+        examples = ", ".join(f"{i}: {v:g}" for i, v in zero.head(3).items())
         raise AAMInputError(
             f"{spelled('readout', 'ridge')} with {spelled('output_activation', 'exp')} fits "
-            f"a line to the target's logarithm, but {int((target <= 0).sum())} of the "
-            f"{len(target)} targets are 0 or below (e.g. {examples}): leave out the "
-            f"activation, use {spelled('readout', 'fine_tune')}, or check the target column.")
+            f"a line to the target's logarithm, but {len(zero)} of the {len(target)} "
+            f"targets are 0 (e.g. {examples}): use {spelled('readout', 'fine_tune')} (its "
+            "'exp' predicts down to 0), leave out the activation, or check the target "
+            "column.")
+
+
+def _check_target_range(target: pd.Series, architecture: ModelConfig) -> None:
+    """Training targets the head can never predict (beyond its bounds, or
+    negative under a non-negative activation) are refused: the fit would
+    silently pull every prediction of them to the bound, whatever the
+    readout."""
     lower, upper = architecture.output_bounds
     lower_name = "the lower bound"
     if architecture.output_activation != "none":

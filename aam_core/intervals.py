@@ -80,3 +80,13 @@ def interval(point: np.ndarray, low: np.ndarray, high: np.ndarray,
         return low, high
     margin = calibrated["margin"]
     return np.minimum(low - margin, point), np.maximum(high + margin, point)
+
+
+def within(lower: np.ndarray, upper: np.ndarray, limits: tuple) -> tuple:
+    """(lower, upper) cut to what the model can predict, (low, high), either
+    None: its activation's floor and its bounds. Fitting refuses targets
+    outside them, so cutting there keeps the coverage (a lower bound of -5
+    for a model of non-negative values was widened past any value)."""
+    low, high = limits
+    return (lower if low is None else np.maximum(lower, low),
+            upper if high is None else np.minimum(upper, high))

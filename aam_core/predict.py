@@ -313,9 +313,20 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
         low, high = original[:, 0], original[:, -1]
     else:
         point = low = high = original
-    lower, upper = intervals.interval(point, low, high, calibrated)
+    lower, upper = intervals.within(*intervals.interval(point, low, high, calibrated),
+                                    _output_range(bundle))
     return pd.DataFrame({"prediction": point, "lower": lower, "upper": upper},
                         index=index).astype(float)
+
+
+def _output_range(bundle) -> tuple:
+    """(low, high) of what the regressor's head can predict (None: no
+    limit): 0 under a 'softplus' or 'exp' activation, else its bounds."""
+    architecture = bundle.config.get("architecture") or {}
+    low, high = architecture.get("output_bounds") or (None, None)
+    if architecture.get("output_activation", "none") != "none":
+        low = 0.0
+    return low, high
 
 
 def predict_classification(bundle, table, sequences=None, conditioning=None, *,
