@@ -29,7 +29,7 @@ from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
 from .option import check_fields, check_needs, choices_of
-from .spelling import spelled
+from .spelling import spelled, spelled_metadata
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
 from .train.distributed import Runtime
@@ -250,7 +250,8 @@ def _fit_heads(run: _Run, splits, pretrained, groups, prepared, sample_ids: list
 def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
     """(conditioning spec, TargetTask, the model's target block, score_on)."""
     sample_ids = list(target.index)
-    frame = supervision.conditioning_frame(inputs.conditioning, sample_ids, target.name)
+    frame = supervision.conditioning_frame(inputs.conditioning, sample_ids, target.name,
+                                           spelled_metadata("conditioning"))
     supervision.refuse_subject_conditioning(frame, inputs.groups)
     fit_checks.check_normalise_by(options, target.name)
     # weighing by the target's own column is allowed (a classifier's classes)

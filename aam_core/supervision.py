@@ -170,7 +170,10 @@ def refuse_class_groups(groups, target: pd.Series) -> None:
             "samples together (a subject, a family), or leave the groups out.")
 
 
-def conditioning_frame(conditioning, sample_ids: list, target_name):
+def conditioning_frame(conditioning, sample_ids: list, target_name, named: str = ""):
+    """The metadata by sample, its columns as text; `named` (the input as
+    the caller spells it): metadata that names none of the samples is
+    refused, as prediction refuses it (every sample would be 'unknown')."""
     if conditioning is None:
         return None
     if conditioning.shape[1] == 0:  # it would leave the model unconditioned
@@ -184,6 +187,10 @@ def conditioning_frame(conditioning, sample_ids: list, target_name):
     if target_name is not None and str(target_name) in frame.columns:
         raise AAMInputError(f"The conditioning metadata holds the target column "
                             f"{target_name!r}; conditioning on it would leak the answer.")
+    if named:
+        refuse_disjoint(frame.index, sample_ids, f"the conditioning metadata ({named})",
+                        "every sample would be of an unknown category, and the column(s) "
+                        "would condition nothing", "give the metadata of these samples.")
     return frame.reindex(sample_ids)
 
 
