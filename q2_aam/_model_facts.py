@@ -23,7 +23,8 @@ _LOSS_SETTINGS = {'quantiles': 'quantile', 'huber_delta': 'huber',
                   'overprediction_weight': 'asymmetric',
                   'underprediction_weight': 'asymmetric'}
 _KIND_SETTINGS = {'loss': 'regressor', 'normalisation': 'regressor',
-                  'class_weight': 'classifier', 'label_smoothing': 'classifier'}
+                  'class_weight': 'classifier', 'label_smoothing': 'classifier',
+                  'readout': 'regressor', 'nucleotide_epochs': 'encoder'}
 _SCHEDULE_SETTINGS = {'lr_cycles': 'cosine_restarts', 'plateau_patience': 'plateau',
                       'plateau_factor': 'plateau'}
 _CUDA_SETTINGS = ('precision', 'compile', 'auto_batch_size')
@@ -58,9 +59,11 @@ def calibration_text(calibration: dict) -> str:
             f"n = {calibration.get('n', '?')})")
 
 
-def _applies(name: str, value, config: dict, terms: set) -> bool:
+def _applies(name: str, value, config: dict, terms: set, epochs_run: int) -> bool:
     training = config['training']
     checks = [
+        # it acts only when the encoder is frozen before the run ends
+        name != 'nucleotide_epochs' or 0 < int(value) < epochs_run,
         name not in _OBJECTIVE_SETTINGS or _OBJECTIVE_SETTINGS[name] in terms,
         name not in _LOSS_SETTINGS or (config['kind'] == 'regressor'
                                        and training.get('loss') == _LOSS_SETTINGS[name]),
@@ -89,8 +92,10 @@ def applied_training(config: dict, history) -> dict:
     """The training settings that applied to this model."""
     terms = {column[len('train_'):] for column in history.columns
              if column.startswith('train_')}
+    epochs_run = int(history['epoch'].max()) if 'epoch' in history and len(history) else 0
     return {name: value for name, value in config['training'].items()
-            if name not in _NOT_SETTINGS and _applies(name, value, config, terms)}
+            if name not in _NOT_SETTINGS
+            and _applies(name, value, config, terms, epochs_run)}
 
 
 def _per_member(values) -> str:
