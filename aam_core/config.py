@@ -353,8 +353,11 @@ class TrainConfig:
         0, "Train the nucleotide encoder (and the masked-nucleotide loss) for this many "
         "epochs only, then freeze it: each ASV's vector is computed once and the later "
         "epochs train the sample encoder alone, several times faster. The validation "
-        "loss still scores every objective. 0 trains it every epoch.", low=0,
-        actions=("pretrain",), commands=("pretrain",))
+        "loss still scores every objective. 0 trains it every epoch. The default, 3, "
+        "applies to runs of more epochs with the nucleotide loss and an objective "
+        "beside it (a distance matrix, an alpha diversity, contrastive views); other "
+        "runs train it every epoch.", low=0,
+        actions=("pretrain",), commands=("pretrain",), per={"pretrain": {"default": 3}})
     contrastive_weight: float = setting(
         0.0, "Weight of the contrastive objective: every training sample is read "
         "twice, each time as a random half of its reads, and the two views' "

@@ -45,8 +45,8 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     seed_everything(train)
     prepared = prepare(table, sequences, data, log)
     data = prepared.data  # max_length 0 resolved to the longest sequence
-    alpha_diversity, taxonomy = _used_targets(alpha_diversity, taxonomy, distances,
-                                              train, log)
+    alpha_diversity, taxonomy, train = _used_targets(alpha_diversity, taxonomy, distances,
+                                                     train, log)
     block = None if distances is None else distance_block(
         distances, prepared.table.sample_ids)
     config = ModelConfig.preset(model) if isinstance(model, str) else model
@@ -89,9 +89,10 @@ def _defaults(weight: str) -> tuple:
 
 
 def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log):
-    """The alpha diversity and taxonomy to learn (None where the weight is 0),
-    after checking that something is left to pretrain on and that no weight
-    is set for an input that was not given."""
+    """(the alpha diversity and taxonomy to learn (None where the weight is
+    0), train with nucleotide_epochs settled), after checking that something
+    is left to pretrain on and that no weight is set for an input that was
+    not given."""
     check_needs(train, "pretrain")
     for weight, given, objective, what in (
             ("alpha_weight", alpha_diversity, "alpha-diversity", "alpha diversity"),
@@ -119,26 +120,32 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
                             "matrix, an alpha diversity (each with its weight above 0), a "
                             f"taxonomy, a {spelled('nucleotide_weight')} or a "
                             f"{spelled('contrastive_weight')} above 0.")
-    _check_nucleotide_epochs(train, distances is not None or alpha_diversity is not None,
-                             unweighted)
-    return alpha_diversity, taxonomy
+    train = _nucleotide_epochs(train, distances is not None or alpha_diversity is not None,
+                               unweighted)
+    return alpha_diversity, taxonomy, train
 
 
-def _check_nucleotide_epochs(train: TrainConfig, trains_samples: bool,
-                             unweighted: list) -> None:
-    """nucleotide_epochs must freeze the nucleotide encoder before the last
-    epoch (else it is ignored), and leave an objective that trains the
-    sample encoder after it. unweighted: (weight, input) of inputs given
-    with their weight at 0."""
+def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
+                       unweighted: list) -> TrainConfig:
+    """train, its nucleotide_epochs checked: it must freeze the nucleotide
+    encoder before the last epoch (else it is ignored), and leave an
+    objective that trains the sample encoder after it. The default asks
+    for the freeze only where it can act and where the masked-nucleotide
+    loss, which has mostly converged by then, trains the encoder; other runs
+    train it every epoch (0), as its help says. unweighted:
+    (weight, input) of inputs given with their weight at 0."""
     after, epochs = train.nucleotide_epochs, train.epochs
+    trains_samples = (trains_samples or train.contrastive_weight > 0
+                      or train.abundance_weight > 0)
+    if after and after == PRETRAIN_TRAIN_DEFAULTS.nucleotide_epochs and (
+            after >= epochs or not trains_samples or train.nucleotide_weight <= 0):
+        return replace(train, nucleotide_epochs=0)
     if after and after >= epochs:
         raise AAMInputError(
             f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
             f"that many epochs, but {spelled('epochs', epochs)} ends the run first, so it "
             f"would be ignored: set it below {spelled('epochs')}, or leave it at 0 (the "
             "nucleotide encoder trains every epoch).")
-    trains_samples = (trains_samples or train.contrastive_weight > 0
-                      or train.abundance_weight > 0)
     if after and not trains_samples:
         raise AAMInputError(
             f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
@@ -147,6 +154,7 @@ def _check_nucleotide_epochs(train: TrainConfig, trains_samples: bool,
             "matrix, an alpha diversity (each with its weight above 0), a "
             f"{spelled('contrastive_weight')} or an {spelled('abundance_weight')} above 0, "
             "or leave it at 0.")
+    return train
 
 
 def _unused(unweighted: list) -> str:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import skbio
 import torch
@@ -137,3 +138,26 @@ def test_after_nucleotide_epochs_the_nucleotide_encoder_is_frozen_and_cached(rng
         from dataclasses import replace
         api.fit_regressor(None, None, train=replace(FIT_TRAIN_DEFAULTS, nucleotide_epochs=1),
                           log=lambda m: None)
+
+
+@pytest.mark.parametrize("change, frozen", [
+    ({}, True),                           # 8 epochs with distances: frozen after 3
+    ({"epochs": 3}, False),               # no epoch after the third: trained every epoch
+    ({"distances": None}, False),         # nothing else would train: every epoch
+    ({"nucleotide_weight": 0.0}, False),  # UniFrac alone trains the nucleotide encoder
+])
+def test_the_default_nucleotide_epochs_acts_only_where_it_can(rng, change, frozen):
+    from dataclasses import replace
+    from aam_core.config import PRETRAIN_TRAIN_DEFAULTS
+    table, _, _ = make_builder(rng, n_samples=24, n_features=30)
+    counts = table.counts.toarray()
+    distances = skbio.DistanceMatrix(
+        np.abs(counts[:, None, :] - counts[None, :, :]).sum(-1) / counts.sum(1).max(),
+        table.sample_ids)
+    change = dict(change)
+    given = change.pop("distances", distances)
+    train = replace(PRETRAIN_TRAIN_DEFAULTS, batch_size=8, n_threads=1, **change)
+    encoder = api.pretrain(table, distances=given, model="tiny", train=train, **QUIET)
+    assert encoder.config["training"]["nucleotide_epochs"] == (3 if frozen else 0)
+    trained = encoder.history.get("train_nucleotide", pd.Series(dtype=float))
+    assert trained.isna().any() == frozen
