@@ -354,9 +354,10 @@ class TrainConfig:
         "epochs only, then freeze it: each ASV's vector is computed once and the later "
         "epochs train the sample encoder alone, several times faster. The validation "
         "loss still scores every objective. 0 trains it every epoch. The default, 3, "
-        "applies to runs of more epochs with the nucleotide loss and an objective "
-        "beside it (a distance matrix, an alpha diversity, contrastive views); other "
-        "runs train it every epoch.", low=0,
+        "is 3 of the default 8 epochs and scales with epochs (3/8 of them, rounded up: "
+        "12 of 30); it applies where the nucleotide loss and an objective beside it "
+        "train (a distance matrix, an alpha diversity, contrastive views), other runs "
+        "train it every epoch.", low=0,
         actions=("pretrain",), commands=("pretrain",), per={"pretrain": {"default": 3}})
     contrastive_weight: float = setting(
         0.0, "Weight of the contrastive objective: every training sample is read "

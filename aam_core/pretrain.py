@@ -4,6 +4,7 @@ diversity, ASV vectors optionally each ASV's taxonomy, and nucleotide tokens
 the masked nucleotides."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import replace
 from typing import Callable
@@ -129,17 +130,22 @@ def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
                        unweighted: list) -> TrainConfig:
     """train, its nucleotide_epochs checked: it must freeze the nucleotide
     encoder before the last epoch (else it is ignored), and leave an
-    objective that trains the sample encoder after it. The default asks
-    for the freeze only where it can act and where the masked-nucleotide
-    loss, which has mostly converged by then, trains the encoder; other runs
-    train it every epoch (0), as its help says. unweighted:
+    objective that trains the sample encoder after it. The default is a
+    share of the epochs (3 of the default 8, so a longer run does not freeze
+    the encoder while its learning rate warms up), and asks for the freeze
+    only where it can act and where the masked-nucleotide loss, which has
+    mostly converged by then, trains the encoder; other runs train it every
+    epoch (0), as its help says. unweighted:
     (weight, input) of inputs given with their weight at 0."""
     after, epochs = train.nucleotide_epochs, train.epochs
     trains_samples = (trains_samples or train.contrastive_weight > 0
                       or train.abundance_weight > 0)
-    if after and after == PRETRAIN_TRAIN_DEFAULTS.nucleotide_epochs and (
-            after >= epochs or not trains_samples or train.nucleotide_weight <= 0):
-        return replace(train, nucleotide_epochs=0)
+    default = PRETRAIN_TRAIN_DEFAULTS
+    if after and after == default.nucleotide_epochs:  # its share of the epochs
+        after = math.ceil(after * epochs / default.epochs)
+        if after >= epochs or not trains_samples or train.nucleotide_weight <= 0:
+            after = 0
+        return replace(train, nucleotide_epochs=after)
     if after and after >= epochs:
         raise AAMInputError(
             f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
