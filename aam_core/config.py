@@ -98,6 +98,13 @@ class ModelConfig:
             raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
         return replace(PRESETS[name], **overrides)
 
+    @property
+    def output_range(self) -> tuple:
+        """(low, high) of what a regressor's head can predict (None: no
+        limit): 0 under a 'softplus' or 'exp' activation, else its bounds."""
+        low, high = self.output_bounds
+        return (0.0 if self.output_activation != "none" else low), high
+
     def to_dict(self) -> dict:
         out = asdict(self)
         for name in _TUPLE_FIELDS:

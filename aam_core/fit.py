@@ -467,10 +467,9 @@ def _check_target_range(target: pd.Series, architecture: ModelConfig) -> None:
     negative under a non-negative activation) are refused: the fit would
     silently pull every prediction of them to the bound, whatever the
     readout."""
-    lower, upper = architecture.output_bounds
+    lower, upper = architecture.output_range
     lower_name = "the lower bound"
     if architecture.output_activation != "none":
-        lower = 0.0
         lower_name = f"the floor of {spelled('output_activation', architecture.output_activation)}"
     limits = [(lower, target < lower, "below", lower_name) if _finite(lower) else None,
               (upper, target > upper, "above", "the upper bound") if _finite(upper) else None]

@@ -20,7 +20,7 @@ import torch
 
 from . import intervals
 from .bundle import ModelBundle
-from .config import DataConfig
+from .config import DataConfig, ModelConfig
 from .data.batching import BatchBuilder, batch_rows
 from .data.prepare import PreparedData, prepare
 from .data.targets import (CategoryScaler, category_values, point_index,
@@ -314,19 +314,10 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
     else:
         point = low = high = original
     lower, upper = intervals.within(*intervals.interval(point, low, high, calibrated),
-                                    _output_range(bundle))
+                                    ModelConfig.from_dict(bundle.config["architecture"])
+                                    .output_range)
     return pd.DataFrame({"prediction": point, "lower": lower, "upper": upper},
                         index=index).astype(float)
-
-
-def _output_range(bundle) -> tuple:
-    """(low, high) of what the regressor's head can predict (None: no
-    limit): 0 under a 'softplus' or 'exp' activation, else its bounds."""
-    architecture = bundle.config.get("architecture") or {}
-    low, high = architecture.get("output_bounds") or (None, None)
-    if architecture.get("output_activation", "none") != "none":
-        low = 0.0
-    return low, high
 
 
 def predict_classification(bundle, table, sequences=None, conditioning=None, *,
