@@ -59,6 +59,11 @@ for _transformer in TRANSFORMERS:
 
 _citations = [citations['q2aam'], citations['cantrell_aam'],
               citations['vaswani2017attention'], citations['paszke2019pytorch']]
+# The methods an action may run, cited where it runs them: UniFrac and
+# InfoNCE (pretraining objectives), label propagation and split-conformal
+# intervals (readouts and intervals of fitting).
+_PRETRAINING = ('lozupone2005unifrac', 'oord2018representation')
+_FITTING = ('zhu2003semi', 'lei2018distribution', 'romano2019conformalized')
 
 input_descriptions = {
     'table': 'Feature table of counts, samples by ASVs.',
@@ -124,14 +129,15 @@ def _described(function, about: str) -> dict:
 
 
 def _register(registry, function, inputs: dict, outputs: list, about: str,
-              input_text: dict, output_text: dict, **more) -> None:
-    """Register a method or a pipeline (`more`: further arguments, or
-    other examples)."""
+              input_text: dict, output_text: dict, cites: tuple = (),
+              **more) -> None:
+    """Register a method or a pipeline (`cites`: keys of citations.bib
+    beyond the shared ones; `more`: further arguments, or other examples)."""
     registry.register_function(**{**_described(function, about), **more},
                                inputs=inputs, outputs=outputs,
                                input_descriptions=input_text,
                                output_descriptions=output_text,
-                               citations=_citations)
+                               citations=_citations + [citations[key] for key in cites])
 
 
 def _visualizer(function, inputs: dict, input_text: dict, about: str) -> None:
@@ -168,6 +174,7 @@ _register(
     with fit-regressor.""",
     _inputs('table', 'sequences', 'distance_matrix', 'alpha_diversity', 'taxonomy'),
     {'model': 'The pretrained AAM encoder.'},
+    cites=_PRETRAINING,
     examples={'pretrain': _examples.pretrain,
               'pretrain_alpha_diversity': _examples.pretrain_alpha_diversity,
               'pretrain_taxonomy': _examples.pretrain_taxonomy})
@@ -189,7 +196,7 @@ _register(
     abundances of its ASVs, optionally starting from a pretrained encoder,
     conditioned on categorical metadata, with auxiliary UniFrac,
     masked-nucleotide and masked-abundance objectives.""",
-    _FIT_INPUT_DESCRIPTIONS, {'model': 'The trained AAM regressor.'},
+    _FIT_INPUT_DESCRIPTIONS, {'model': 'The trained AAM regressor.'}, cites=_FITTING,
     examples={'fit_regressor': _examples.fit_regressor,
               'fit_regressor_conditioned': _examples.fit_regressor_conditioned,
               'fit_regressor_ridge': _examples.fit_regressor_ridge})
@@ -227,7 +234,8 @@ _register(
     {'predictions': ('The point prediction (a quantile model: the quantile '
                      'closest to 0.5).'),
      'lower': 'The lower bound of the prediction interval.',
-     'upper': 'The upper bound of the prediction interval.'})
+     'upper': 'The upper bound of the prediction interval.'},
+    cites=_FITTING[1:])
 
 _register(
     plugin.methods, _blend.blend_predictions,
@@ -440,7 +448,7 @@ _register(
     _PIPELINE_INPUT_DESCRIPTIONS,
     {**_PIPELINE_OUTPUT_DESCRIPTIONS, 'accuracy_results': (
         "Test predictions against the truth (q2-sample-classifier's "
-        'scatterplot).')})
+        'scatterplot).')}, cites=_PRETRAINING + _FITTING)
 
 _register(
     plugin.pipelines, _pipelines.classify_samples, _PIPELINE_INPUTS,
@@ -462,7 +470,7 @@ _register(
      'probabilities': 'Predicted class probabilities of the test samples.',
      'accuracy_results': (
         "Confusion matrix and ROC curves of the test predictions "
-        "(q2-sample-classifier's confusion-matrix).")})
+        "(q2-sample-classifier's confusion-matrix).")}, cites=_PRETRAINING)
 
 _NCV_INPUT_DESCRIPTIONS = {
     **_PIPELINE_INPUT_DESCRIPTIONS,
@@ -502,7 +510,7 @@ _register(
      'feature_importance': _NCV_IMPORTANCE,
      'accuracy_results': (
         "Out-of-fold predictions against the truth (q2-sample-classifier's "
-        'scatterplot).')})
+        'scatterplot).')}, cites=_PRETRAINING + _FITTING)
 
 _register(
     plugin.pipelines, _ncv.classify_samples_ncv, _PIPELINE_INPUTS,
@@ -527,4 +535,4 @@ _register(
         "class (0 for a class absent from a fold's training samples)."),
      'accuracy_results': (
         "Confusion matrix and ROC curves of the out-of-fold predictions "
-        "(q2-sample-classifier's confusion-matrix).")})
+        "(q2-sample-classifier's confusion-matrix).")}, cites=_PRETRAINING)

@@ -91,6 +91,15 @@ def test_all_actions_are_registered(plugin):
     assert set(plugin.actions) >= ALL_ACTIONS
 
 
+def test_actions_cite_the_methods_they_run(plugin):
+    def cited(action_id):
+        return ' '.join(c.fields['title'] for c in plugin.actions[action_id].citations)
+    assert 'Harmonic Functions' in cited('fit_regressor')  # label propagation
+    assert 'Distribution-Free Predictive' in cited('predict_regression_interval')
+    assert 'UniFrac' in cited('pretrain') and 'Contrastive' in cited('pretrain')
+    assert 'Harmonic' not in cited('fit_classifier')
+
+
 def test_cli_lists_every_action(plugin):
     from .test_q2cli import qiime
     done = qiime('aam', '--help')
