@@ -203,6 +203,24 @@ class DataConfig:
         return asdict(self)
 
 
+# The readouts, as both the fitting actions' help and the pipelines' say them
+_FINE_TUNE_AND_RIDGE = (
+    "'fine_tune' trains the head and the sample encoder by gradient. 'ridge' keeps "
+    "the whole encoder frozen and solves a linear head in closed form (ridge "
+    "regression on the sample embeddings, its penalty chosen by grouped "
+    "cross-validation inside the training samples): seconds instead of minutes. On "
+    "oral-age (docs/label-efficiency.md) it was level with fine-tuning across "
+    "studies and better inside one (American Gut).")
+_PROPAGATION = (
+    "'propagation' also keeps the encoder frozen: every sample of the table, "
+    "labelled or not, is a node of a neighbour graph of the sample embeddings, the "
+    "labels spread over it (label propagation) and a new sample gets the mean of its "
+    "nearest nodes' values, the number of neighbours chosen by grouped "
+    "cross-validation. On oral-age, from the default encoder, it was more accurate "
+    "than ridge and the forest with 150 labelled samples, less accurate than ridge "
+    "with all labels (docs/label-efficiency.md).")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. Loss weights of 0 skip the term."""
@@ -462,28 +480,23 @@ class TrainConfig:
         "an option only gradient training reads, such as epochs, learning_rate, "
         "freeze_encoder, a loss other than 'huber', 'mse' or 'quantile', "
         "conditioning, a distance matrix or head layers; or several processes); "
-        "the model records which one ran. 'fine_tune' trains the head and the "
-        "sample encoder by gradient. 'ridge' keeps the whole encoder frozen and "
-        "solves a linear head in closed form (ridge regression on the sample "
-        "embeddings, its penalty chosen by grouped cross-validation inside the "
-        "training samples): seconds instead of minutes. On oral-age "
-        "(docs/label-efficiency.md), from an encoder pretrained with the defaults "
-        "on weighted UniFrac, it was level with fine-tuning across studies (MAE "
-        "5.92 against 6.09 with all labels, 9.09 against 8.95 with 150) and better "
-        "inside one study (American Gut: 13.16 against 14.29). 'ridge' needs a pretrained model; its "
-        "fit is least squares (the loss 'huber' or 'mse'; 'quantile' adds the "
-        "quantiles of its cross-validated residuals). 'propagation' also keeps the "
-        "encoder frozen: every sample of the table, labelled or not, is a node of a "
-        "neighbour graph of the sample embeddings, the labels spread over it (label "
-        "propagation) and a new sample gets the mean of its nearest nodes' values, "
-        "the number of neighbours chosen by grouped cross-validation. Samples of the "
-        "table without a target value (or missing from the metadata) are its "
-        "unlabelled samples: give it the table you pretrained on. On oral-age, from "
-        "an encoder pretrained with contrastive_weight 1, it is the most accurate "
-        "with 50-150 labelled samples (docs/label-efficiency.md).",
+        f"the model records which one ran. {_FINE_TUNE_AND_RIDGE} 'ridge' needs a "
+        "pretrained model; its fit is least squares (the loss 'huber' or 'mse'; "
+        "'quantile' adds the quantiles of its cross-validated residuals). "
+        f"{_PROPAGATION} Samples of the table without a target value (or missing "
+        "from the metadata) are its unlabelled samples: give it the table you "
+        "pretrained on.",
         choices=("auto", "fine_tune", "ridge", "propagation"),
         actions=("fit_regressor", "regress_samples", "regress_samples_ncv"),
-        commands=("fit-regressor",))
+        commands=("fit-regressor",), per={"pipeline": {"help": (
+            "How the regressor learns its target from the encoder. 'auto' (the "
+            "default): 'ridge' when there is a pretrained encoder (given, or "
+            "pretrained here on the distance matrix) and the settings are ones the "
+            "ridge readout honours, else 'fine_tune' (e.g. with epochs, "
+            "learning_rate, patience, asv_dropout, regression_experts or "
+            "expert_balance set). " + _FINE_TUNE_AND_RIDGE + " 'ridge' needs an "
+            "encoder. " + _PROPAGATION + " Its unlabelled samples are the training "
+            "samples without a target value.")}})
 
     def __post_init__(self):
         plain_numbers(self)  # ranges are checked where the run starts

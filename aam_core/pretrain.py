@@ -81,6 +81,15 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     return ModelBundle(config, cpu_state(network), result.history)
 
 
+def check_objectives(train: TrainConfig, distances=None, alpha_diversity=None,
+                     taxonomy=None) -> None:
+    """Refuse, before any process starts, what pretrain would refuse from
+    its objectives (the inputs given, their weights, nucleotide_epochs):
+    the checks read no data, so a launcher of several processes runs them
+    first and its user hears the refusal at once, not from each process."""
+    _used_targets(alpha_diversity, taxonomy, distances, train, lambda message: None)
+
+
 def _defaults(weight: str) -> tuple:
     """A weight's default where the call came from: the actions' and the
     `aam` command's pretraining default, and in Python also TrainConfig()'s,

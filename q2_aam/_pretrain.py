@@ -18,7 +18,9 @@ def _pretrain(table: biom.Table, sequences: pd.Series = None,
               taxonomy: pd.DataFrame = None,
               **options) -> ModelBundle:
     from aam_core import api
+    from aam_core.pretrain import check_objectives
     data, train = _views.settings(options, 'pretrain')
+    check_objectives(train, distance_matrix, alpha_diversity, taxonomy)
     return on_devices(options['n_devices'], api.pretrain, table,
                       _views.sequences(sequences), distance_matrix,
                       model=options['preset'], data=data, train=train,

@@ -207,9 +207,10 @@ class _Training:
         if sharded:
             module.reshard()
         self.objective.nucleotides_frozen = True
+        resumed = "" if epoch == after + 1 else f" (this run resumed at epoch {epoch})"
         log(f"{spelled('nucleotide_epochs', after)}: the nucleotide encoder is frozen from "
-            f"epoch {epoch} on; its {len(self.data.builder.tokens)} ASV vectors are cached "
-            "and the sample encoder trains alone (the validation loss still scores every "
+            f"epoch {after + 1} on{resumed}; its {len(self.data.builder.tokens)} ASV vectors "
+            "are cached and the sample encoder trains alone (the validation loss still scores every "
             "objective).")
 
     def restore(self, log) -> Progress | None:

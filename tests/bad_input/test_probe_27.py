@@ -69,6 +69,17 @@ def test_an_input_weighted_0_is_named(inputs, options, fragment):
         table=_examples.table_factory(), **{inputs: given}, **TINY, **options), fragment)
 
 
+def test_two_processes_hear_it_before_they_start(monkeypatch):
+    """With n_devices 2 the refusal came from the processes, after 15 s."""
+    def launched(*args, **kwargs):
+        raise AssertionError("processes started")
+    monkeypatch.setattr("q2_aam._pretrain.on_devices", launched)
+    artifact_api(lambda: plugin.methods.pretrain(
+        table=_examples.table_factory(), distance_matrix=_examples.distance_matrix_factory(),
+        unifrac_weight=0.0, nucleotide_epochs=1, epochs=3, n_devices=2,
+        **{**TINY, "n_threads": 2}), "no other objective trains the sample encoder")
+
+
 # -- 3. 'exp' with the ridge readout: targets of 0 and below 0 -----------------------------
 
 def test_auto_fine_tunes_targets_of_0_under_exp(encoder_qza):
