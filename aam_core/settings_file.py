@@ -70,7 +70,12 @@ def _parse(path: Path):
         def load(text):
             return json.loads(text, object_pairs_hook=lambda pairs: _unique(pairs, path))
         errors, format = (ValueError,), "JSON"
-    text = path.read_text()
+    from .data.io import packed
+    try:  # a gzip of it failed in Python's codec words
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise AAMInputError(f"--settings {path} {packed(path) or 'is not UTF-8 text'}; "
+                            f"give the {format} file of option values.") from error
     if not text.strip():
         return None  # an empty file: said as such by read()
     try:

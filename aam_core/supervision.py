@@ -71,19 +71,36 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
                             f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}."
                             f"{_rarefied_away(targets, dropped, depth)}")
     if kind == "classifier":
-        aligned = aligned.map(category_text)
-        if aligned.nunique() < 2:
-            raise AAMInputError(f"The target column {targets.name!r} needs at least "
-                                "two classes among the table's samples.")
-        if aligned.value_counts().max() < 2:  # nothing seen twice: nothing to learn
-            raise AAMInputError(
-                f"Every sample has a class of its own in the target column "
-                f"{targets.name!r} ({aligned.nunique()} classes for {len(aligned)} "
-                "samples): is it an id column? A classifier needs classes shared "
-                "by several samples.")
+        aligned = _checked_classes(aligned.map(category_text), targets.name)
     if kind == "regressor":
         _check_numbers(aligned.astype(float))
     return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)
+
+
+def _checked_classes(classes: pd.Series, column: str) -> pd.Series:
+    """A classifier's labelled targets, as class texts, refused where no
+    classifier could be fitted on them or its predictions not be written."""
+    if classes.nunique() < 2:
+        # name the one class: QIIME 2 strips spaces, so 'a' and 'a ' are one
+        raise AAMInputError(f"The target column {column!r} needs at least two classes "
+                            "among the table's samples; those with a target have one, "
+                            f"{classes.iloc[0]!r}.")
+    if classes.value_counts().max() < 2:  # nothing seen twice: nothing to learn
+        raise AAMInputError(
+            f"Every sample has a class of its own in the target column "
+            f"{column!r} ({classes.nunique()} classes for {len(classes)} "
+            "samples): is it an id column? A classifier needs classes shared "
+            "by several samples.")
+    # the predictions are tab-separated lines, one per sample: such a class
+    # fitted, then broke every prediction ('Expected data record to be TSV
+    # with 2 fields'), after the whole fit
+    broken = [c for c in classes.unique() if any(ch in c for ch in "\t\r\n")]
+    if broken:
+        raise AAMInputError(
+            f"The target column {column!r} holds the class {broken[0]!r}, with a tab or "
+            "a line break, which the predictions (tab-separated, a line per sample) "
+            "cannot hold: replace it by a space in the class names.")
+    return classes
 
 
 # the target's mean and spread are kept in 32-bit floats (largest ~3.4e38)

@@ -204,7 +204,9 @@ def read_distances(path: str | Path, ids_path: str | Path | None = None) -> Dist
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _read_npy(path, ids_path)
-    if suffix in (".h5", ".hdf5", ".hdf"):
+    import h5py
+    if suffix in (".h5", ".hdf5", ".hdf") or h5py.is_hdf5(path):
+        # by content too: a .biom table given here failed as text in codec words
         return _read_hdf5(path)
     return _read_tsv(path)
 
@@ -214,12 +216,28 @@ def _read_npy(path: Path, ids_path) -> DistanceFile:
         raise AAMInputError(
             f"{path} is a bare .npy array: give its sample ids with --distance-ids "
             "(a text file, one id per line, in the matrix's row order).")
-    ids = [line.strip() for line in Path(ids_path).read_text().splitlines() if line.strip()]
+    ids = _read_ids(Path(ids_path))
     try:
         matrix = np.load(path, mmap_mode="r")
     except ValueError as error:
         raise AAMInputError(f"{path} is not a readable .npy array: {error}") from error
     return DistanceFile(ids, matrix, f"the distance matrix {path.name}")
+
+
+def _read_ids(path: Path) -> list:
+    """--distance-ids: one id a line, as text (a gzip of it failed in Python's
+    codec words)."""
+    from .io import existing, packed
+    if existing(path, "--distance-ids").is_dir() or packed(path):
+        raise AAMInputError(f"--distance-ids {path} "
+                            f"{packed(path) or 'is a directory'}; give a text file of "
+                            "the matrix's sample ids, one a line.")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AAMInputError(f"--distance-ids {path} is not text (byte {error.start} is "
+                            "not UTF-8); give the matrix's sample ids, one a line.") from error
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _read_hdf5(path: Path) -> DistanceFile:
@@ -238,13 +256,17 @@ def _read_hdf5(path: Path) -> DistanceFile:
 
 def _read_tsv(path: Path) -> DistanceFile:
     import pandas as pd
-    with open(path) as handle:
-        header = handle.readline().rstrip("\n").split("\t")[1:]
+
+    from .io import packed
+    if packed(path):  # read as text, it failed in Python's codec words
+        raise AAMInputError(f"The distance matrix {path} {packed(path)}.")
     try:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().rstrip("\n").split("\t")[1:]
         frame = pd.read_csv(path, sep="\t", header=None, skiprows=1, index_col=0,
                             dtype={0: str})
         matrix = frame.to_numpy(dtype=np.float32)
-    except ValueError as error:
+    except ValueError as error:  # UnicodeDecodeError included: not text
         raise AAMInputError(f"{path} is not a tab-separated distance matrix (a "
                             f"header of ids, then one row per id): {error}") from error
     if list(frame.index) != header:

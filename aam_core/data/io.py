@@ -16,6 +16,20 @@ def existing(path: str, what: str) -> Path:
     return path
 
 
+def packed(path: Path) -> str:
+    """What a binary file is, where its first bytes say so: a gzip or a zip
+    (a .qza) read as text failed on byte 1 with Python's codec words, not
+    the user's ('utf-8' codec can't decode byte 0x8b)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head[:2] == b"\x1f\x8b":
+        return "is gzip-compressed: decompress it first (gunzip)"
+    if head == b"PK\x03\x04":
+        return ("is a zip archive (a QIIME 2 .qza is one): `qiime tools export` it and "
+                "give the file that writes")
+    return ""
+
+
 def read_by_id(path: str | Path, what: str, holds: str):
     """A TSV with ids in its first column, values kept as text (so callers
     can name the ones they cannot read); the '#q2:types' row of QIIME 2's
@@ -28,6 +42,8 @@ def read_by_id(path: str | Path, what: str, holds: str):
         lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines()
                  if line.strip()]
     except UnicodeDecodeError as error:
+        if packed(path):
+            raise AAMInputError(f"The {what} file {path} {packed(path)}.") from error
         raise AAMInputError(f"The {what} file {path} is not UTF-8 text (byte "
                             f"{error.start} cannot be read); save it as UTF-8.") from error
     while lines and _cells(lines[0])[0].startswith("#") and not is_id_header(
@@ -112,7 +128,7 @@ def _check_tsv_table(path: Path, option: str) -> None:
                     if problem:
                         break
     except UnicodeDecodeError:
-        problem = "it is neither HDF5 nor text"
+        problem = f"it {packed(path) or 'is neither HDF5 nor text'}"
     if problem or header is None:
         raise AAMInputError(f"{option} {path} is not a BIOM table: "
                             f"{problem or 'it holds no header line'}; {_BIOM_HELP}.")
@@ -143,6 +159,24 @@ def read_fasta(path: str) -> dict:
     if existing(path, "The sequences file").is_dir():
         raise AAMInputError(f"The sequences file {path} is a directory; give the FASTA "
                             "file of the features' DNA sequences.")
+    if packed(Path(path)):
+        raise AAMInputError(f"The sequences file {path} {packed(Path(path))}.")
+    try:
+        name = _fasta_records(path, sequences, parts)
+    except UnicodeDecodeError as error:
+        raise AAMInputError(f"The sequences file {path} is not FASTA text (byte "
+                            f"{error.start} is not UTF-8).") from error
+    if name is not None:
+        sequences[name] = "".join(parts)
+    if not sequences:
+        raise AAMInputError(f"{path} holds no FASTA records.")
+    return sequences
+
+
+def _fasta_records(path, sequences: dict, parts: list):
+    """Fill `sequences` with all records but the last, whose id it returns
+    (its lines left in `parts`)."""
+    name = None
     with open(path, encoding="utf-8-sig") as handle:  # an editor's BOM is no text
         for line in handle:
             line = line.strip()
@@ -150,17 +184,14 @@ def read_fasta(path: str) -> dict:
                 if name is not None:
                     sequences[name] = "".join(parts)
                 header = line[1:].split()
-                name, parts = (header[0] if header else ""), []
+                name = header[0] if header else ""
+                parts.clear()
                 new_fasta_id(name, sequences, path)
             elif line:
                 if name is None:
                     raise AAMInputError(f"{path} is not FASTA: sequence before any '>' line.")
                 parts.append(line)
-    if name is not None:
-        sequences[name] = "".join(parts)
-    if not sequences:
-        raise AAMInputError(f"{path} holds no FASTA records.")
-    return sequences
+    return name
 
 
 def read_metadata(path: str):
@@ -309,6 +340,8 @@ def _utf8_text(path: Path, option: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        if packed(path):
+            raise AAMInputError(f"{option} {path} {packed(path)}.") from error
         raise AAMInputError(f"{option} {path} is not UTF-8 text (byte {error.start} "
                             "cannot be read); QIIME 2 metadata is UTF-8: save it as "
                             "UTF-8.") from error
