@@ -36,7 +36,12 @@ def before_command(args) -> list:
             path = Path(getattr(args, option)).absolute()
             created += [p for p in (path, *path.parents) if not p.exists()][::-1]
             writable_directory(getattr(args, option), "--" + option.replace("_", "-"))
-    if getattr(args, "output", None) is not None:
+    if getattr(args, "output", None) == "-":
+        if args.command not in STDOUT_COMMANDS:  # a binary or settings file
+            raise AAMInputError(f"--output - (standard output) takes the table of "
+                                f"{' and '.join(STDOUT_COMMANDS)}; give {args.command} "
+                                "a file name.")
+    elif getattr(args, "output", None) is not None:
         not_an_artifact(args.output)
         writable_file(args.output, "--output")
     try:
@@ -45,6 +50,10 @@ def before_command(args) -> list:
         remove_if_empty(created)  # the folders just made for this run
         raise
     return created
+
+
+# the commands whose --output is a table, which `-` writes to standard output
+STDOUT_COMMANDS = ("predict", "embed")
 
 
 def remove_if_empty(created: list) -> None:

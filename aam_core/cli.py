@@ -62,6 +62,8 @@ def _add_options(parser, command: str) -> None:
     groups = {}
     for option in for_command(command):
         title = _GROUPS[option.field.partition(".")[0]]
+        if title == "training" and command in ("predict", "embed"):
+            title = "computing"  # predict and embed train nothing
         if title not in groups:
             groups[title] = parser.add_argument_group(title)
         flags = [option.flag] + ([option.old_flag] if option.old_flag else [])
@@ -715,8 +717,14 @@ def _model_conditioning(args, bundle, embedding_only: bool = False):
 
 
 def _write_tsv(frame, path: str) -> None:
+    """The table to `path`, or to standard output for '-' (for a pipe)."""
     frame = frame.copy()
     frame.index.name = "sample-id"
+    if path == "-":
+        frame.to_csv(sys.stdout, sep="\t")
+        sys.stdout.flush()
+        print(f"Wrote {len(frame)} samples to standard output.", file=sys.stderr)
+        return
     checks.write_atomically(path, lambda partial: frame.to_csv(partial, sep="\t"))
     print(f"Wrote {path} ({len(frame)} samples).", file=sys.stderr)
 
@@ -763,7 +771,8 @@ def _run_options(parser) -> None:
 def _apply_options(parser, command: str) -> None:
     group = parser.add_argument_group("run")
     group.add_argument("--model", required=True, help="model directory (RUN/model)")
-    group.add_argument("--output", required=True, help="TSV file to write")
+    group.add_argument("--output", required=True,
+                       help="TSV file to write; - writes it to standard output")
     _add_options(parser, command)
 
 

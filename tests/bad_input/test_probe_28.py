@@ -118,3 +118,22 @@ def test_one_class_is_named():
         table=_examples.table_factory(), metadata=_labels(["a", "a "] * 8), **TINY),
         "needs at least two classes among the table's samples; those with a target "
         "have one, 'a'.")
+
+
+# -- 3. --output - ----------------------------------------------------------------------------
+
+def test_output_dash_is_standard_output(workspace, model_dir, tmp_path, capsys,
+                                        monkeypatch):
+    """Borderline of probe 28: a file named '-' was written."""
+    monkeypatch.chdir(tmp_path)
+    code = __import__("aam_core.cli", fromlist=["main"]).main(
+        ["predict", "--table", str(workspace / "table.biom"), "--model", str(model_dir),
+         "--output", "-", "--n-threads", "1"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.splitlines()[0].startswith("sample-id\t")
+    assert len(captured.out.splitlines()) == 17 and not (tmp_path / "-").exists()
+    code, output = aam(capsys, "tune", "--table", workspace / "table.biom", "--metadata",
+                       workspace / "table.biom", "--target", "y", "--study", tmp_path / "s.db", "--output", "-")
+    refused(output, code, "--output - (standard output) takes the table of predict and "
+            "embed; give tune a file name.")
