@@ -137,3 +137,13 @@ def test_output_dash_is_standard_output(workspace, model_dir, tmp_path, capsys,
                        workspace / "table.biom", "--target", "y", "--study", tmp_path / "s.db", "--output", "-")
     refused(output, code, "--output - (standard output) takes the table of predict and "
             "embed; give tune a file name.")
+
+
+def test_metadata_of_a_header_alone_is_said_so(workspace, tmp_path, capsys):
+    """Borderline of probe 28: '... (ids there: e.g. none; ...)'."""
+    metadata = tmp_path / "m.tsv"
+    metadata.write_text("sample-id\ty\n")
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", metadata, "--target", "y", "--preset", "tiny",
+                       "--n-threads", 1, "--output-dir", tmp_path / "fit")
+    refused(output, code, "names no sample")
