@@ -278,6 +278,13 @@ def _identity(data: TuneData, fixed: dict, folds: int, seed: int, dimensions) ->
     return json.loads(json.dumps(identity))  # as the storage returns it
 
 
+# a study's identity (_identity), in the words of the command's inputs
+_SAID = {"kind": "--kind", "target": "--target", "samples": "the samples with a target",
+         "digest": "the target values", "folds": "--folds",
+         "random_state": "random_state", "fixed": "the settings of --settings",
+         "searched": "the options searched", "pretrained": "--pretrained"}
+
+
 def open_study(optuna, path, identity: dict, direction: str, seed: int):
     """The study in the SQLite file `path`, created or resumed."""
     from sqlalchemy.exc import SQLAlchemyError  # optuna's storage layer
@@ -295,7 +302,7 @@ def open_study(optuna, path, identity: dict, direction: str, seed: int):
     if stored is None:
         study.set_user_attr("aam", identity)
     elif stored != identity:
-        differing = sorted(k for k in set(stored) | set(identity)
+        differing = sorted(_SAID.get(k, k) for k in set(stored) | set(identity)
                            if stored.get(k) != identity.get(k))
         raise AAMInputError(f"--study {path} holds a study of other inputs or settings "
                             f"(they differ in: {', '.join(differing)}); give the same "

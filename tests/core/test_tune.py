@@ -185,7 +185,7 @@ def test_a_study_of_other_inputs_is_not_mixed_in(files, study, tmp_path, capsys)
     assert run(tune_args(files, tmp_path / "copy.db", tmp_path / "b.json",
                          "--folds", 3)) == 1
     error = capsys.readouterr().err
-    assert "holds a study of other inputs or settings (they differ in: folds)" in error
+    assert "holds a study of other inputs or settings (they differ in: --folds)" in error
 
 
 @needs_optuna
