@@ -52,6 +52,8 @@ def fewest(level: float) -> int:
     `level` (ceil((n + 1) * level) <= n): 4 at 80%, 9 at 90%. With fewer,
     the margin would be the largest error seen and cover what it claims
     only by luck."""
+    if not level < 1:  # no n reaches it: the loop below would not end
+        raise ValueError(f"An interval level must lie below 1, not {level!r}.")
     n = 1
     while math.ceil((n + 1) * level - 1e-9) > n:
         n += 1

@@ -111,6 +111,44 @@ def _check_target(target: dict) -> None:
                 f"config.json: the target's normalisation (shift {shift!r}, scale "
                 f"{scale!r}) needs a finite shift and a scale above 0; the file was "
                 "edited or damaged. Restore the original config.json, or retrain.")
+    _check_quantiles(target.get("quantiles"))
+    if target.get("calibration") is not None:
+        _check_calibration(target["calibration"], bool(target.get("quantiles")))
+
+
+def _check_quantiles(quantiles) -> None:
+    """A quantile regressor's outputs, lowest first: predictions read the
+    point from the middle one and the interval from the outer ones."""
+    if quantiles is None:
+        return
+    if not (isinstance(quantiles, list) and quantiles
+            and all(_finite(q) and 0 < q < 1 for q in quantiles)
+            and quantiles == sorted(set(quantiles))):
+        raise ModelFormatError(
+            f"config.json: target.quantiles must be increasing numbers between 0 and 1, "
+            f"not {quantiles!r}; the file was edited or damaged. Restore the original "
+            "config.json, or retrain.")
+
+
+def _check_calibration(calibration, quantile: bool) -> None:
+    """The interval margin found at fitting. With the digest removed an
+    edit went unseen: a point model's margin below 0 gave intervals of width
+    0, nan gave nan bounds, a string a numpy error, and a level of 1 or more
+    made intervals.fewest() loop forever. A quantile model's margin may lie
+    below 0 (its raw interval was too wide); a point model's is an absolute
+    error."""
+    fields = calibration if isinstance(calibration, dict) else {}
+    level, margin, n = (fields.get(k) for k in ("level", "margin", "n"))
+    # a level of 0: a model of one quantile, whose intervals are refused
+    if not (_finite(level) and 0 <= level < 1 and _finite(margin)
+            and (quantile or margin >= 0)
+            and isinstance(n, int) and not isinstance(n, bool) and n >= 0):
+        shown = {k: fields.get(k) for k in ("level", "margin", "n")} if fields else calibration
+        floor = "a finite margin" if quantile else "a finite margin of 0 or more"
+        raise ModelFormatError(
+            f"config.json: target.calibration ({shown!r}) needs a level from 0 to below 1, "
+            f"{floor} and a count n of 0 or more; the file was edited or damaged. "
+            "Restore the original config.json, or retrain.")
 
 
 def _finite(value) -> bool:

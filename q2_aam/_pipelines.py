@@ -12,7 +12,8 @@ import biom
 import skbio
 
 from aam_core.bundle import ModelBundle
-from aam_core.data.split import holdout_split, member_splits, sample_units, ungrouped
+from aam_core.data.split import (MIN_TRAINING_SAMPLES, holdout_split, member_splits,
+                                 sample_units, ungrouped)
 from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_disjoint, refuse_missing
 from aam_core.settings import BY_NAME, for_action, missing_samples_for
@@ -94,6 +95,8 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
               f'no value in {name!r} (or no row in the metadata).',
               file=sys.stderr, flush=True)
     targets = targets.dropna()
+    if without:
+        _refuse_too_few_targets(len(targets), without, settings['metadata'].name)
     if settings['groups'] is not None:  # each fit would refuse them, after the split
         refuse_disjoint(settings['groups'].to_series().dropna().index, targets.index,
                         f'the {spelled_metadata("groups")}', 'every sample would be its '
@@ -108,6 +111,20 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
                        'Compute the distances on this table, or filter the table to the '
                        "matrix's samples.")
     return biom_table, targets
+
+
+def _refuse_too_few_targets(n_targets: int, without: int, name: str) -> None:
+    """Too few samples with a target for any split: said here, where the
+    empty cells are known, since the split's own refusal ("use more
+    samples") misled a user whose table had plenty, most without a value."""
+    needed = MIN_TRAINING_SAMPLES + 2  # the fewest the test split leaves: 4 and 2
+    if n_targets >= needed:
+        return
+    raise AAMInputError(
+        f'Only {n_targets} of the table\'s {n_targets + without} samples have a value in '
+        f'{name!r} ({without} have none, or no row in the metadata); fitting and '
+        f'testing need at least {needed} with a value. Give a column with more values, '
+        'or fill in the empty cells.')
 
 
 def unlabelled(biom_table, targets, settings: dict) -> list:
