@@ -74,6 +74,10 @@ def _add_options(parser, command: str) -> None:
 
 
 def _help(option) -> str:
+    return _plain_help(option).replace("%", "%%")  # argparse formats help with %
+
+
+def _plain_help(option) -> str:
     if option.kind.endswith("column"):
         return f"{option.help} (a column of --metadata)"
     if option.kind == "metadata":

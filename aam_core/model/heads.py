@@ -26,7 +26,8 @@ from torch import nn
 from ..config import ModelConfig
 from ..option import choices_of
 
-ACTIVATIONS = choices_of(ModelConfig, "output_activation")
+# 'auto' is settled by the fit (fit._settle_activation) before any head is built
+ACTIVATIONS = tuple(c for c in choices_of(ModelConfig, "output_activation") if c != "auto")
 
 
 class ResidualBlock(nn.Module):
