@@ -19,11 +19,6 @@ from .option import (APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRA
 from .spelling import spelled
 
 
-# output_activation 'auto': the ridge line is fitted to the log of targets
-# whose sample skewness exceeds this (the usual mark of a highly skewed sample)
-LOG_SKEWNESS = 1.0
-
-
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture. Presets: tiny (tests), small (CPU), base (GPU)."""
@@ -71,15 +66,9 @@ class ModelConfig:
         "units (e.g. for counts or concentrations); 'none' leaves them free. With the "
         "ridge readout 'exp' fits the line to the target's logarithm (targets above 0; "
         "readout 'auto' fine-tunes when some are 0), for a skewed target whose errors "
-        "grow with its value. Prediction intervals stop at 0. 'auto' (the default): "
-        "'exp' where the ridge readout runs and the targets are all above 0 and "
-        f"highly skewed (sample skewness above {LOG_SKEWNESS:g}: a long right tail, "
-        "e.g. ages from infants to the old), else 'none'; the model records which. "
-        "On oral-age's studies (skewness about 2) the log line was 1-5% more "
-        "accurate at every number of labels; inside American Gut (adults, "
-        "skewness about 0.1) the plain line was (docs/label-efficiency.md).",
-        choices=("none", "softplus", "exp", "auto"), actions=("fit_regressor",),
-        commands=("fit-regressor",), per={"fit": {"default": "auto"}})
+        "grow with its value. Prediction intervals stop at 0.",
+        choices=("none", "softplus", "exp"), actions=("fit_regressor",),
+        commands=("fit-regressor",))
     output_bounds: tuple = (None, None)
     classification_hidden: tuple = ()
     # set by the propagation readout (propagation.py), never by a user: how

@@ -19,8 +19,7 @@ import torch
 from . import fit_checks, intervals, propagation, readout, supervision
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
-                     LOG_SKEWNESS, ConditioningConfig, DataConfig, ModelConfig,
-                     TrainConfig)
+                     ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
 from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.split import member_splits
@@ -215,33 +214,11 @@ def _settle_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,
             _check_log_target(target, architecture, candidate.readout)
     train = readout.resolve(kind, train, inputs.pretrained, refuse, log)
     refuse(train)
-    architecture = _settle_activation(architecture, train.readout, target, log)
     if train.readout != "fine_tune":
         # a linear map, or the samples of the table and their spread labels
         architecture = replace(architecture, regression_hidden=(), neighbour_nodes=(
             n_samples if train.readout == "propagation" else 0))
     return train, architecture
-
-
-def _settle_activation(architecture: ModelConfig, used: str, target: pd.Series,
-                       log) -> ModelConfig:
-    """output_activation 'auto': 'exp' (a line on the log of the targets)
-    where the ridge readout runs on targets all above 0 whose skewness marks
-    them as highly skewed, their errors growing with their value; else
-    'none'. Fine-tuning and propagation keep 'none': their log form was not
-    measured better."""
-    if architecture.output_activation != "auto":
-        return architecture
-    values = target.to_numpy(dtype=float)
-    spread = values.std()
-    skewness = float(np.mean((values - values.mean()) ** 3) / spread ** 3) if spread else 0.0
-    chosen = "none"
-    if used == "ridge" and (values > 0).all() and skewness > LOG_SKEWNESS:
-        chosen = "exp"
-        log(f"{spelled('output_activation', 'auto')}: the targets are all above 0 and "
-            f"skewed (skewness {skewness:.2f} > {LOG_SKEWNESS:g}), so the ridge line is "
-            f"fitted to their logarithm ({spelled('output_activation', 'exp')}).")
-    return replace(architecture, output_activation=chosen)
 
 
 def _check_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,

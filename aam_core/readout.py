@@ -117,7 +117,7 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
                "the head's hidden layers, width, experts, residual blocks and dropout at "
                "their defaults.")
     if any(b is not None for b in architecture.output_bounds) or \
-            architecture.output_activation not in ("none", "auto", *LOG_LINEAR[train.readout]):
+            architecture.output_activation not in ("none", *LOG_LINEAR[train.readout]):
         honoured = " (or set it to 'exp')" if LOG_LINEAR[train.readout] else ""
         refuse(f"is unbounded: leave out the bounds and the output activation{honoured}.")
     if conditioning is not None and conditioning.shape[1]:

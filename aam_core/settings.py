@@ -383,7 +383,7 @@ def _check_bounds(bounds: list, finite: tuple, activation) -> None:
             raise AAMInputError(
                 f"{spelled(name, bound)} bounds nothing: give a finite number, or "
                 f"leave {spelled(name)} out for no bound.")
-    if any(b is not None for b in finite) and activation not in (None, "none", "auto"):
+    if any(b is not None for b in finite) and activation not in (None, "none"):
         raise AAMInputError(
             f"{spelled('output_activation', activation)} and "
             f"{spelled('lower_bound')}/{spelled('upper_bound')} both shape the "

@@ -26,8 +26,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..option import choices_of
 
-# 'auto' is settled by the fit (fit._settle_activation) before any head is built
-ACTIVATIONS = tuple(c for c in choices_of(ModelConfig, "output_activation") if c != "auto")
+ACTIVATIONS = choices_of(ModelConfig, "output_activation")
 
 
 class ResidualBlock(nn.Module):

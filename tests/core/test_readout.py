@@ -112,28 +112,6 @@ def test_under_exp_the_head_holds_the_line_fitted_to_the_logarithm(planted):
                           head_options={"output_activation": "exp"}, **QUIET)
 
 
-@pytest.mark.parametrize("shape, readout_used, chosen", [
-    ("skewed", "ridge", "exp"), ("symmetric", "ridge", "none"),
-    ("skewed with a 0", "ridge", "none"), ("skewed", "fine_tune", "none")])
-def test_auto_activation_takes_the_log_of_highly_skewed_targets(planted, shape,
-                                                                readout_used, chosen):
-    """output_activation 'auto' (the actions' default): the ridge line on
-    the log of positive targets whose skewness is above 1, else 'none'."""
-    table, encoder, _, target, groups = planted
-    values = np.exp((target - target.mean()) / target.std())  # lognormal: skewness ~2-6
-    values = {"skewed": values, "symmetric": target,
-              "skewed with a 0": values.where(values != values.min(), 0.0)}[shape]
-    train = replace(RIDGE, ensemble_size=1, validation_fraction=0.0, loss="mse",
-                    readout=readout_used, epochs=1)
-    if readout_used == "ridge":
-        train = replace(train, epochs=FIT_TRAIN_DEFAULTS.epochs)
-    said = []
-    model = api.fit_regressor(table, values, groups=groups, pretrained=encoder, train=train,
-                              head_options={"output_activation": "auto"}, log=said.append)
-    assert model.config["architecture"]["output_activation"] == chosen
-    assert any("skewed (skewness" in line for line in said) == (chosen == "exp")
-
-
 @pytest.mark.parametrize("change, message", [
     (dict(pretrained=False), "reads a pretrained encoder's embeddings"),
     (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
