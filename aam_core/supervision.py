@@ -366,10 +366,11 @@ def sample_weights(columns, given, sample_ids, train_rows,
     ones; None when neither is asked for."""
     weights = None
     if given is not None:
-        given = pd.Series(given).rename(index=str).reindex(sample_ids)
+        given = pd.Series(given).rename(index=str)
         refuse_disjoint(given.dropna().index, sample_ids,
                         f"the {spelled_metadata('loss_weights')}", "they would be ignored",
                         "give the weights of these samples.")
+        given = given.reindex(sample_ids)  # the ids named before: other samples' too
         unweighted = given.index[given.isna()]
         if len(unweighted):
             log(f"{len(unweighted)} sample(s) have no loss weight and weigh 1 (e.g. "
