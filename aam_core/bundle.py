@@ -84,12 +84,31 @@ def validate_config(config: Any) -> None:
     verify.check_nested(config)
 
 
-def validate_history(text: str) -> None:
-    """A history is a TSV whose first column is 'epoch'."""
+def validate_history(text: str, where: str = HISTORY_FILE) -> None:
+    """A history is a TSV whose first column is 'epoch' and whose cells are
+    numbers: a damaged or edited row passed import and then failed in
+    summarize with pandas' words (invalid literal for int())."""
     header = text.split("\n", 1)[0].split("\t")
     if header[0] != "epoch":
         raise ModelFormatError(
             "history.tsv must be tab-separated with 'epoch' as first column.")
+    try:
+        history = pd.read_csv(io.StringIO(text), sep="\t")
+    except (ValueError, pd.errors.ParserError) as error:
+        raise ModelFormatError(f"{where} is not a readable table: {error}. "
+                               f"{_HISTORY_FIX}") from None
+    for column in history.columns:
+        values = pd.to_numeric(history[column], errors="coerce")
+        bad = history[column][values.isna() & history[column].notna()]
+        if len(bad) or (column == "epoch" and values.isna().any()):
+            cell = f"{bad.iloc[0]!r} on line {bad.index[0] + 2}" if len(bad) else "empty cells"
+            raise ModelFormatError(f"{where}: column '{column}' holds {cell}, where a "
+                                   f"number belongs. {_HISTORY_FIX}")
+
+
+# history.tsv is not covered by config.json's digests, so say how to mend it
+_HISTORY_FIX = ("The file was damaged or edited: use an intact copy of the model "
+                "(re-export or re-download it), or retrain it.")
 
 
 @dataclass
@@ -156,7 +175,7 @@ class ModelBundle:
             raise ModelFormatError(f"{_capital(name)} has no {HISTORY_FILE}; copy the "
                                    "whole model directory.")
         history_text = history_path.read_text()
-        validate_history(history_text)
+        validate_history(history_text, f"The {HISTORY_FILE} of {name}")
         history = pd.read_csv(io.StringIO(history_text), sep="\t")
         return cls(config=config, state_dict=state, history=history)
 

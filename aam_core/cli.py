@@ -729,8 +729,19 @@ def _write_tsv(frame, path: str) -> None:
         sys.stdout.flush()
         print(f"Wrote {len(frame)} samples to standard output.", file=sys.stderr)
         return
-    checks.write_atomically(path, lambda partial: frame.to_csv(partial, sep="\t"))
+    # pandas infers compression from the name it writes to, which is the
+    # temporary PATH.partial: name the final one's, or `--output x.tsv.gz`
+    # gets plain text under a .gz name that gzip-reading tools then reject
+    compression = _COMPRESSION.get(Path(path).suffix.lower())
+    if compression == "zip":  # the member is named after the .partial file otherwise
+        compression = {"method": "zip", "archive_name": Path(path).stem}
+    checks.write_atomically(
+        path, lambda partial: frame.to_csv(partial, sep="\t", compression=compression))
     print(f"Wrote {path} ({len(frame)} samples).", file=sys.stderr)
+
+
+# what pandas' compression="infer" reads from these suffixes
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
 
 def _stderr(message: str) -> None:
