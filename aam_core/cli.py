@@ -896,7 +896,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .bundle import ModelFormatError
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse's own words, and for tune where the fit options go
+        hint = ("; aam tune reads the fit options from its --settings file (keys by "
+                "option name, e.g. {\"n_threads\": 1})" if args.command == "tune" else "")
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     given_argv = sys.argv[1:] if argv is None else argv
     created = []
     try:

@@ -61,3 +61,12 @@ def test_a_damaged_history_is_refused_by_summarize(model_qza, tmp_path):
     damaged = damaged_qza(model_qza, _garbage_row, tmp_path / "model.qza")
     artifact_api(lambda: plugin.actions.summarize(model=qiime2.Artifact.load(str(damaged))),
                  "where a number belongs")
+
+
+def test_a_fit_option_typed_for_tune_points_to_settings(workspace, tmp_path, capsys):
+    """Borderline of probe 30: argparse's 'unrecognized arguments' alone."""
+    code, output = aam(capsys, "tune", "--table", workspace / "table.biom", "--metadata",
+                       workspace / "table.biom", "--target", "y", "--study",
+                       tmp_path / "s.db", "--output", tmp_path / "o.json", "--n-threads", 1)
+    refused(output, code, "unrecognized arguments: --n-threads 1; aam tune reads the fit "
+            "options from its --settings file")
