@@ -84,8 +84,8 @@ def validate_config(config: Any) -> None:
     verify.check_nested(config)
 
 
-def validate_history(text: str, where: str = HISTORY_FILE) -> None:
-    """A history is a TSV whose first column is 'epoch' and whose cells are
+def validate_history(text: str, where: str = HISTORY_FILE) -> pd.DataFrame:
+    """The history, a TSV whose first column is 'epoch' and whose cells are
     numbers: a damaged or edited row passed import and then failed in
     summarize with pandas' words (invalid literal for int())."""
     header = text.split("\n", 1)[0].split("\t")
@@ -104,6 +104,7 @@ def validate_history(text: str, where: str = HISTORY_FILE) -> None:
             cell = f"{bad.iloc[0]!r} on line {bad.index[0] + 2}" if len(bad) else "empty cells"
             raise ModelFormatError(f"{where}: column '{column}' holds {cell}, where a "
                                    f"number belongs. {_HISTORY_FIX}")
+    return history
 
 
 # history.tsv is not covered by config.json's digests, so say how to mend it
@@ -174,9 +175,7 @@ class ModelBundle:
         if not history_path.is_file():
             raise ModelFormatError(f"{_capital(name)} has no {HISTORY_FILE}; copy the "
                                    "whole model directory.")
-        history_text = history_path.read_text()
-        validate_history(history_text, f"The {HISTORY_FILE} of {name}")
-        history = pd.read_csv(io.StringIO(history_text), sep="\t")
+        history = validate_history(history_path.read_text(), f"The {HISTORY_FILE} of {name}")
         return cls(config=config, state_dict=state, history=history)
 
 
