@@ -228,10 +228,10 @@ def _read_ids(path: Path) -> list:
     """--distance-ids: one id a line, as text (a gzip of it failed in Python's
     codec words)."""
     from .io import existing, packed
-    if existing(path, "--distance-ids").is_dir() or packed(path):
-        raise AAMInputError(f"--distance-ids {path} "
-                            f"{packed(path) or 'is a directory'}; give a text file of "
-                            "the matrix's sample ids, one a line.")
+    problem = "is a directory" if existing(path, "--distance-ids").is_dir() else packed(path)
+    if problem:
+        raise AAMInputError(f"--distance-ids {path} {problem}; give a text file of the "
+                            "matrix's sample ids, one a line.")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -258,8 +258,8 @@ def _read_tsv(path: Path) -> DistanceFile:
     import pandas as pd
 
     from .io import packed
-    if packed(path):  # read as text, it failed in Python's codec words
-        raise AAMInputError(f"The distance matrix {path} {packed(path)}.")
+    if problem := packed(path):  # read as text, it failed in Python's codec words
+        raise AAMInputError(f"The distance matrix {path} {problem}.")
     try:
         with open(path, encoding="utf-8") as handle:
             header = handle.readline().rstrip("\n").split("\t")[1:]

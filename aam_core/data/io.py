@@ -42,8 +42,8 @@ def read_by_id(path: str | Path, what: str, holds: str):
         lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines()
                  if line.strip()]
     except UnicodeDecodeError as error:
-        if packed(path):
-            raise AAMInputError(f"The {what} file {path} {packed(path)}.") from error
+        if problem := packed(path):
+            raise AAMInputError(f"The {what} file {path} {problem}.") from error
         raise AAMInputError(f"The {what} file {path} is not UTF-8 text (byte "
                             f"{error.start} cannot be read); save it as UTF-8.") from error
     while lines and _cells(lines[0])[0].startswith("#") and not is_id_header(
@@ -159,8 +159,8 @@ def read_fasta(path: str) -> dict:
     if existing(path, "The sequences file").is_dir():
         raise AAMInputError(f"The sequences file {path} is a directory; give the FASTA "
                             "file of the features' DNA sequences.")
-    if packed(Path(path)):
-        raise AAMInputError(f"The sequences file {path} {packed(Path(path))}.")
+    if problem := packed(Path(path)):
+        raise AAMInputError(f"The sequences file {path} {problem}.")
     try:
         name = _fasta_records(path, sequences, parts)
     except UnicodeDecodeError as error:
@@ -340,8 +340,8 @@ def _utf8_text(path: Path, option: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        if packed(path):
-            raise AAMInputError(f"{option} {path} {packed(path)}.") from error
+        if problem := packed(path):
+            raise AAMInputError(f"{option} {path} {problem}.") from error
         raise AAMInputError(f"{option} {path} is not UTF-8 text (byte {error.start} "
                             "cannot be read); QIIME 2 metadata is UTF-8: save it as "
                             "UTF-8.") from error

@@ -82,6 +82,18 @@ def test_gzipped_distance_ids_are_named(workspace, tmp_path, capsys):
     refused(output, code, "ids.txt.gz is gzip-compressed: decompress it first (gunzip)")
 
 
+def test_a_folder_as_distance_ids_is_named(workspace, tmp_path, capsys):
+    """Its message read the folder as a file first: IsADirectoryError."""
+    import numpy as np
+    np.save(tmp_path / "d.npy", np.zeros((16, 16)))
+    (tmp_path / "ids").mkdir()
+    code, output = aam(capsys, "pretrain", "--table", workspace / "table.biom",
+                       "--distances", tmp_path / "d.npy", "--distance-ids", tmp_path / "ids",
+                       "--preset", "tiny", "--n-threads", 1, "--output-dir", tmp_path / "r")
+    refused(output, code, f"--distance-ids {tmp_path / 'ids'} is a directory; give a text "
+            "file of the matrix's sample ids")
+
+
 def test_gzipped_settings_are_named(workspace, tmp_path, capsys):
     (tmp_path / "s.json").write_text('{"epochs": 1}')
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
