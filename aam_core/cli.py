@@ -38,7 +38,7 @@ from . import checks, tracking
 from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import as_numbers, existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError, refuse_samples_without_metadata
-from .option import FIT_COMMANDS, Option
+from .option import AUTO, FIT_COMMANDS, Option
 from .settings import build, fit_arguments, for_command, given, missing_samples_for
 from .spelling import speaking, spelled
 from .verify import file_digest
@@ -97,7 +97,8 @@ def _parsing(option) -> dict:
     if option.kind in _ELEMENTS:
         return {"nargs": "*", "metavar": "VALUE",
                 "type": _checked(option, _optional(_ELEMENTS[option.kind]))}
-    return {"type": _checked(option, {"int": int, "float": float, "str": str}[option.kind]),
+    return {"type": _checked(option, {"int": int, "int_auto": _int_or_auto, "float": float,
+                                      "str": str}[option.kind]),
             "choices": option.choices or None}
 
 
@@ -111,6 +112,13 @@ def _checked(option, kind):
         return value
     parse.__name__ = kind.__name__
     return parse
+
+
+def _int_or_auto(text: str):
+    return AUTO if text == AUTO else int(text)
+
+
+_int_or_auto.__name__ = f"integer or {AUTO!r}"  # argparse: "invalid integer or 'auto' value"
 
 
 def _optional(kind):

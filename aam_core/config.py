@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import AAMInputError
-from .option import (APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
+from .option import (AUTO, APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
                      TRAINING_COMMANDS, check_fields, defaults_for, plain_numbers,
                      setting)
 from .spelling import spelled
@@ -374,16 +374,16 @@ class TrainConfig:
         actions=("pretrain",), commands=("pretrain",))
     # 1: InfoNCE starts near ln(2 x batch_size - 1), about 4 at batch 32,
     # the size of the masked-nucleotide loss
-    nucleotide_epochs: int = setting(
+    nucleotide_epochs: int | str = setting(
         0, "Train the nucleotide encoder (and the masked-nucleotide loss) for this many "
         "epochs only, then freeze it: each ASV's vector is computed once and the later "
         "epochs train the sample encoder alone, several times faster. The validation "
-        "loss still scores every objective. 0 trains it every epoch. The default, 3, "
-        "is 3 of the default 8 epochs and scales with epochs (3/8 of them, rounded up: "
-        "12 of 30); it applies where the nucleotide loss and an objective beside it "
-        "train (a distance matrix, an alpha diversity, contrastive views), other runs "
-        "train it every epoch.", low=0,
-        actions=("pretrain",), commands=("pretrain",), per={"pretrain": {"default": 3}})
+        "loss still scores every objective. 0 trains it every epoch; a number is taken "
+        "as given. 'auto', the default, is 3 of every 8 epochs (rounded up: 3 of the "
+        "default 8, 12 of 30) where the nucleotide loss and an objective beside it "
+        "train (a distance matrix, an alpha diversity, contrastive views), and 0 (every "
+        "epoch) in other runs.", low=0, kind="int_auto",
+        actions=("pretrain",), commands=("pretrain",), per={"pretrain": {"default": AUTO}})
     contrastive_weight: float = setting(
         0.0, "Weight of the contrastive objective: every training sample is read "
         "twice, each time as a random half of its reads, and the two views' "

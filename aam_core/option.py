@@ -51,8 +51,12 @@ TUNE_COMMANDS = ("tune",)
 INT_CEILING = 2 ** 31 - 1
 
 # value kinds: Python's, and what the front ends make of them
-KINDS = ("int", "float", "bool", "str", "ints", "floats", "bounds",
+KINDS = ("int", "int_auto", "float", "bool", "str", "ints", "floats", "bounds",
          "metadata", "column", "categorical_column", "numeric_column")
+# int_auto: a count, or 'auto' for a default worked out from other settings
+# (QIIME 2 cannot tell a typed value from its default, so a default that
+# depends on other options must be a word of its own)
+AUTO = "auto"
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,13 @@ class Option:
         values = value if listed else (value,)
         here = self.at(where)
         low, high, (start, end) = here.low, here.high, here.inclusive
-        if high is None and self.kind in ("int", "ints"):
+        if high is None and self.kind in ("int", "int_auto", "ints"):
             high, end = INT_CEILING, True
         for item in values:
+            if self.kind == "int_auto" and isinstance(item, str):
+                if item == AUTO:
+                    continue
+                return f"must be an integer or {AUTO!r}, not {item!r}"
             if here.choices and item not in here.choices:
                 return f"must be one of {', '.join(map(repr, here.choices))}, not {item!r}"
             if isinstance(item, bool) or not isinstance(item, (int, float)):
@@ -182,8 +190,8 @@ def plain_numbers(settings) -> None:
         object.__setattr__(settings, field.name, plain(getattr(settings, field.name)))
 
 
-KIND_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false",
-              "str": "a string", "ints": "a list of integers", "floats": "a list of numbers",
+KIND_WORDS = {"int": "an integer", "int_auto": f"an integer or {AUTO!r}", "float": "a number",
+              "bool": "true or false", "str": "a string", "ints": "a list of integers", "floats": "a list of numbers",
               "bounds": "a list of two numbers (null: open)", "metadata": "a list of columns"}
 
 
@@ -206,6 +214,8 @@ def of_kind(kind: str, value, listed=(list, tuple)) -> bool:
         return (len(value) == 2 or kind != "bounds") and all(
             is_number(v, element) if kind != "metadata" else isinstance(v, str)
             for v in value)
+    if kind == "int_auto":
+        return value == AUTO or is_number(value, int)
     return is_number(value, {"int": int, "float": (int, float), "bool": bool,
                              "str": str}[kind])
 

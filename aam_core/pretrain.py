@@ -20,7 +20,7 @@ from .data.prepare import distance_block, prepare
 from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError
-from .option import check_needs
+from .option import AUTO, check_needs
 from .spelling import interface, spelled, spelled_input
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
@@ -30,6 +30,10 @@ from .train.distributed import Runtime
 from .train.loop import TrainingData, fit, log_to_stderr
 from .train.objective import Objective, as_tensor
 
+# nucleotide_epochs 'auto': the nucleotide encoder trains 3 of every 8 epochs
+# (its masked-nucleotide loss has mostly converged after 3 of the default 8:
+# docs/label-efficiency.md, "The nucleotide encoder frozen after 3 epochs")
+AUTO_NUCLEOTIDE_SHARE = 3 / 8
 
 def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = DEFAULT_PRESET,
              data: DataConfig = DataConfig(),
@@ -139,19 +143,18 @@ def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
                        unweighted: list) -> TrainConfig:
     """train, its nucleotide_epochs checked: it must freeze the nucleotide
     encoder before the last epoch (else it is ignored), and leave an
-    objective that trains the sample encoder after it. The default is a
-    share of the epochs (3 of the default 8, so a longer run does not freeze
-    the encoder while its learning rate warms up), and asks for the freeze
-    only where it can act and where the masked-nucleotide loss, which has
-    mostly converged by then, trains the encoder; other runs train it every
-    epoch (0), as its help says. unweighted:
-    (weight, input) of inputs given with their weight at 0."""
+    objective that trains the sample encoder after it. 'auto' is a share of
+    the epochs (3 of every 8, so a longer run does not freeze the encoder
+    while its learning rate warms up), and asks for the freeze only where it
+    can act and where the masked-nucleotide loss, which has mostly converged
+    by then, trains the encoder; other runs train it every epoch (0), as its
+    help says. unweighted: (weight, input) of inputs given with their weight
+    at 0."""
     after, epochs = train.nucleotide_epochs, train.epochs
     trains_samples = (trains_samples or train.contrastive_weight > 0
                       or train.abundance_weight > 0)
-    default = PRETRAIN_TRAIN_DEFAULTS
-    if after and after == default.nucleotide_epochs:  # its share of the epochs
-        after = math.ceil(after * epochs / default.epochs)
+    if after == AUTO:
+        after = math.ceil(AUTO_NUCLEOTIDE_SHARE * epochs)
         if after >= epochs or not trains_samples or train.nucleotide_weight <= 0:
             after = 0
         return replace(train, nucleotide_epochs=after)

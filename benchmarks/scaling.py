@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -144,6 +145,7 @@ def worker_train(spec: dict) -> dict:
     import torch
     from aam_core import api
     from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig
+    from aam_core.pretrain import AUTO_NUCLEOTIDE_SHARE
     from aam_core.data.batching import BatchBuilder, batch_rows
     from aam_core.data.distances import read_distances
     from aam_core.data.table import CountTable
@@ -208,7 +210,8 @@ def worker_train(spec: dict) -> dict:
     out.update(frozen_steps(model, objective, optimizer, builder, timed, rng, generator,
                             train.grad_clip))
     frozen = statistics.median(out["frozen_step_seconds"]) * len(batches)
-    full_epochs = train.nucleotide_epochs  # the default recipe: these read every ASV
+    # the default recipe ('auto'): these epochs read every ASV
+    full_epochs = math.ceil(AUTO_NUCLEOTIDE_SHARE * train.epochs)
     out.update(frozen_epoch_seconds_extrapolated=frozen,
                default_pretraining_seconds_extrapolated=(
                    full_epochs * step * len(batches) + out["cache_seconds"]

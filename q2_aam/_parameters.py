@@ -6,6 +6,7 @@ action is a small body taking its inputs and `**options`; `with_options`
 gives it the full signature (every declared option of the action, with its
 default and view type) that QIIME 2, q2cli and the Python API show.
 """
+import dataclasses
 import functools
 import inspect
 import linecache
@@ -16,17 +17,17 @@ from qiime2.plugin import (Bool, Categorical, Choices, Float, Int, List, Metadat
                            MetadataColumn, Numeric, Range, Str)
 
 from aam_core.errors import AAMInputError
-from aam_core.option import plain
+from aam_core.option import AUTO, plain
 from aam_core.settings import REQUIRED, for_action
 from aam_core.spelling import speaking, spelled
 
-_PRIMITIVES = {'int': Int, 'float': Float, 'bool': Bool, 'str': Str,
+_PRIMITIVES = {'int': Int, 'int_auto': Int, 'float': Float, 'bool': Bool, 'str': Str,
                'ints': Int, 'floats': Float}
 _METADATA = {'metadata': Metadata,
              'column': MetadataColumn[Categorical | Numeric],
              'categorical_column': MetadataColumn[Categorical],
              'numeric_column': MetadataColumn[Numeric]}
-_VIEWS = {'int': int, 'float': float, 'bool': bool, 'str': str, 'ints': list,
+_VIEWS = {'int': int, 'int_auto': int, 'float': float, 'bool': bool, 'str': str, 'ints': list,
           'floats': list, 'metadata': qiime2.Metadata,
           'column': qiime2.MetadataColumn,
           'categorical_column': qiime2.CategoricalMetadataColumn,
@@ -36,6 +37,8 @@ _VIEWS = {'int': int, 'float': float, 'bool': bool, 'str': str, 'ints': list,
 def qiime_type(option):
     if option.kind in _METADATA:
         return _METADATA[option.kind]
+    if option.kind == 'int_auto':
+        return qiime_type(dataclasses.replace(option, kind='int')) | Str % Choices([AUTO])
     element = _PRIMITIVES[option.kind]
     if option.choices:
         element = element % Choices(list(option.choices))

@@ -3,6 +3,7 @@ half of its reads, whose embeddings InfoNCE pulls together."""
 import math
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import skbio
 import torch
 
 from aam_core import api
-from aam_core.config import TrainConfig
+from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, TrainConfig
 from aam_core.data.batching import BatchBuilder, half_of_reads
 from aam_core.losses import contrastive_loss
 from tests.core.test_batching import make_builder
@@ -103,6 +104,18 @@ def test_fitting_refuses_it():
         api.fit_regressor(None, None, train=replace(FIT_TRAIN_DEFAULTS,
                                                     contrastive_weight=1.0),
                           log=lambda m: None)
+
+
+@pytest.mark.parametrize("epochs, given, settled", [
+    (8, "auto", 3), (16, "auto", 6), (30, "auto", 12), (2, "auto", 1), (1, "auto", 0),
+    (16, 3, 3), (16, 0, 0)])
+def test_auto_nucleotide_epochs_is_a_share_and_a_number_is_kept(epochs, given, settled):
+    """'auto' freezes after 3 of every 8 epochs; a number typed (even the
+    3 that 'auto' gives at 8 epochs) is taken as it is."""
+    from aam_core.pretrain import _used_targets
+    distances = object()  # only whether one was given is read
+    train = replace(PRETRAIN_TRAIN_DEFAULTS, epochs=epochs, nucleotide_epochs=given)
+    assert _used_targets(None, None, distances, train, print)[2].nucleotide_epochs == settled
 
 
 def test_after_nucleotide_epochs_the_nucleotide_encoder_is_frozen_and_cached(rng):
