@@ -92,10 +92,31 @@ def read_table(path: str, option: str = "--table"):
         if _has_bom(path):  # an editor's UTF-8 mark, which biom reads as text
             from biom.parse import parse_biom_table
             return parse_biom_table(io.StringIO(path.read_text(encoding="utf-8-sig")))
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as handle:
+                try:
+                    return biom.Table.from_hdf5(handle)
+                except UnicodeDecodeError:
+                    return _utf8_table(handle)
         return biom.load_table(str(path))
     except Exception as error:  # biom raises many types for unreadable files
         raise AAMInputError(f"{option} {path} is not a readable BIOM table: "
                             f"{error}") from error
+
+
+def _utf8_table(handle):
+    """The counts and ids of a BIOM 2 (HDF5) table whose ids hold characters
+    beyond ASCII ('Zoë-1'): biom-format writes them as UTF-8 but reads its
+    ids as ASCII (UnicodeDecodeError); the observation metadata, which
+    nothing here reads, is left out."""
+    import biom
+    from scipy.sparse import csr_matrix
+    ids = {axis: [i.decode("utf-8") if isinstance(i, bytes) else str(i)
+                  for i in handle[f"{axis}/ids"][:]] for axis in ("observation", "sample")}
+    matrix = handle["observation/matrix"]
+    counts = csr_matrix((matrix["data"][:], matrix["indices"][:], matrix["indptr"][:]),
+                        shape=(len(ids["observation"]), len(ids["sample"])))
+    return biom.Table(counts, ids["observation"], ids["sample"])
 
 
 _BOM = "\ufeff".encode()
