@@ -260,6 +260,12 @@ def _read_tsv(path: Path) -> DistanceFile:
     from .io import packed
     if problem := packed(path):  # read as text, it failed in Python's codec words
         raise AAMInputError(f"The distance matrix {path} {problem}.")
+    with open(path, "rb") as handle:
+        if handle.read(1) == b">":  # its rows failed as "row ids do not match"
+            raise AAMInputError(f"{path} is a FASTA file, not a distance matrix: give the "
+                                "sequences with --sequences, and as the distance matrix a "
+                                "tab-separated square matrix (a header of sample ids, then "
+                                "one row per id), a .npy with --distance-ids, or HDF5.")
     try:
         with open(path, encoding="utf-8") as handle:
             header = handle.readline().rstrip("\n").split("\t")[1:]

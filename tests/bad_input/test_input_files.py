@@ -1,10 +1,14 @@
-"""Valid tables that must be read as they are: sample ids beyond ASCII in
-a BIOM (HDF5) file, which biom-format writes but cannot read back."""
+"""Input files: a valid table that must be read as it is (sample ids
+beyond ASCII in a BIOM file, which biom-format writes but cannot read
+back), and a file given in the wrong place, named for what it is."""
 import biom
 import h5py
 import numpy as np
+import pytest
 
+from aam_core.data.distances import read_distances
 from aam_core.data.io import read_table
+from aam_core.errors import AAMInputError
 from q2_aam import _examples
 
 
@@ -20,3 +24,11 @@ def test_a_biom_table_with_non_ascii_ids_is_read(tmp_path):
     assert list(read.ids())[:3] == ["Zoë-0", "Zoë-1", "Zoë-2"]
     assert list(read.ids(axis="observation")) == list(table.ids(axis="observation"))
     assert np.array_equal(read.matrix_data.toarray(), table.matrix_data.toarray())
+
+
+def test_a_fasta_given_as_the_distance_matrix_is_named_a_fasta(tmp_path):
+    path = tmp_path / "sequences.fasta"
+    path.write_text(">asv1\nACGT\n>asv2\nACGA\n")
+    with pytest.raises(AAMInputError, match="is a FASTA file, not a distance matrix: give "
+                                            "the sequences with --sequences"):
+        read_distances(path)
