@@ -86,6 +86,11 @@ def check_nested(config: dict) -> None:
     if labels is not None and len(set(map(str, labels))) != len(labels):
         raise ModelFormatError(f"config.json: class_labels repeat a label ({labels}); "
                                "the file was edited or damaged.")
+    if labels is not None and config["kind"] != "classifier":
+        raise ModelFormatError(f"config.json: a model of kind {config['kind']!r} has no "
+                               f"class_labels, yet they hold {labels}; the file was edited "
+                               "or damaged.")
+    _check_lengths(config)
     if config["conditioning"] is not None:
         _check_fields(config["conditioning"], "conditioning", CONDITIONING_FIELDS)
     for key in (DIGEST_KEY, CONFIG_DIGEST_KEY):
@@ -94,6 +99,17 @@ def check_nested(config: dict) -> None:
                                        and re.fullmatch(r"[0-9a-f]{64}", digest)):
             raise ModelFormatError(f"config.json: {key} must be a sha256 hex "
                                    f"digest, not {digest!r}.")
+
+
+def _check_lengths(config: dict) -> None:
+    """Reads are cut at data.max_length and placed on the architecture's
+    max_length positions: a longer cut would read past them at prediction."""
+    reads, positions = config["data"]["max_length"], config["architecture"]["max_length"]
+    if reads > positions:
+        raise ModelFormatError(
+            f"config.json: data.max_length ({reads}) exceeds the architecture's max_length "
+            f"({positions}), the positions the model has weights for; the file was edited "
+            "or damaged.")
 
 
 def _check_target(target: dict) -> None:

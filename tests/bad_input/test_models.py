@@ -49,6 +49,11 @@ DAMAGES = {  # name: (damage, fragment of the expected message)
                               "target.method 'bogus' is not a normalisation"),
     "class-labels-repeated": (setting(None, "class_labels", ["F", "F"]),
                               "class_labels repeat a label"),
+    # edits the digest can no longer tell (removed with them): the schema can
+    "class-labels-on-a-regressor": (undigested(setting(None, "class_labels", ["F", "M"])),
+                                    "of kind 'regressor' has no class_labels"),
+    "reads-longer-than-its-positions": (undigested(setting("data", "max_length", 4096)),
+                                        "exceeds the architecture's max_length"),
 }
 ALL = sorted(DAMAGES)
 # the subset sent through the slower interfaces (a q2cli call is seconds)
