@@ -254,6 +254,7 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
                                            spelled_metadata("conditioning"))
     supervision.refuse_subject_conditioning(frame, inputs.groups)
     fit_checks.check_normalise_by(options, target.name)
+    fit_checks.check_weights_column(kind, inputs.sample_weights, target.name)
     # weighing by the target's own column is allowed (a classifier's classes)
     columns = supervision.lookup(frame, supervision.conditioning_frame(
         inputs.categories, sample_ids, None))

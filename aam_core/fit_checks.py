@@ -154,6 +154,21 @@ def check_normalise_by(options: ConditioningConfig, target_name) -> None:
             f"{spelled_column('normalise_by')}.")
 
 
+def check_weights_column(kind: str, weights, target_name) -> None:
+    """A regressor's numeric loss weights taken from its own target column
+    would weigh each sample by its target (older people counting more):
+    most likely the wrong column was named. (A classifier's categorical
+    weights by its own classes are class weights, and allowed.)"""
+    name = getattr(weights, "name", None)
+    if kind != "regressor" or name is None or str(name) != str(target_name):
+        return
+    raise AAMInputError(
+        f"{spelled_column('loss_weights', str(name))} is the target column itself: each "
+        f"sample would weigh as much as its own {name}, so samples with larger targets "
+        "would count more. Name a column of weights; to weigh by the target on purpose, "
+        "copy it under another name.")
+
+
 def check_front_end(train: TrainConfig) -> None:
     """What only the front ends can tell: they build fit's settings from its
     defaults (freeze_nucleotide_encoder on), so there an off is the caller's,

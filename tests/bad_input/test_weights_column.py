@@ -1,0 +1,43 @@
+"""A regressor's loss weights named as its own target column would weigh
+each sample by its target: refused on every interface, in its words."""
+import biom
+import qiime2
+from qiime2.plugins import aam as plugin
+
+from .conftest import aam, artifact_api, qiime, refused
+
+WHY = "is the target column itself: each sample would weigh as much as its own age"
+
+
+def _metadata(workspace, folder):
+    ids = biom.load_table(str(workspace / "table.biom")).ids()
+    path = folder / "m.tsv"
+    path.write_text("sample-id\tage\n" + "".join(f"{s}\t{20 + i}\n" for i, s in enumerate(ids)))
+    return path
+
+
+def test_aam(workspace, tmp_path, capsys):
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _metadata(workspace, tmp_path), "--target", "age",
+                       "--loss-weights", "age", "--preset", "tiny", "--epochs", 1,
+                       "--n-threads", 1, "--output-dir", tmp_path / "run")
+    refused(output, code, f"--loss-weights age {WHY}")
+
+
+def test_artifact_api(workspace, tmp_path):
+    metadata = qiime2.Metadata.load(str(_metadata(workspace, tmp_path)))
+    table = qiime2.Artifact.load(str(workspace / "table.qza"))
+    artifact_api(lambda: plugin.methods.fit_regressor(
+        table=table, metadata=metadata.get_column("age"),
+        loss_weights=metadata.get_column("age"), preset="tiny", epochs=1, n_threads=1),
+        f"loss_weights (column 'age') {WHY}")
+
+
+def test_q2cli(workspace, tmp_path):
+    metadata = _metadata(workspace, tmp_path)
+    code, output = qiime("aam", "fit-regressor", "--i-table", workspace / "table.qza",
+                         "--m-metadata-file", metadata, "--m-metadata-column", "age",
+                         "--m-loss-weights-file", metadata, "--m-loss-weights-column", "age",
+                         "--p-preset", "tiny", "--p-epochs", 1, "--p-n-threads", 1,
+                         "--o-model", tmp_path / "m.qza")
+    refused(output, code, f"--m-loss-weights-column age {WHY}")
