@@ -15,6 +15,10 @@ the last group drawn is cut to fill N) and score it on the held-out fold:
 - aam: aam fit-regressor from the pretrained encoder (all defaults)
 - knn, ridge: on the frozen encoder's embeddings (the fast probe of the
   representation: k and alpha chosen by grouped CV inside the N samples)
+- counts_ridge: q2-aam's ridge readout (its penalty rule, one fit on the N
+  samples) on the counts instead of an encoder's embeddings (square roots
+  of relative abundance of the ASVs in at least 5% of the N samples): what
+  the same linear model reads without pretraining
 - blend: aam blend-predictions of two methods' predictions (`--blend`,
   the forest's and the ridge readout's by default), equal weights
 
@@ -61,7 +65,7 @@ PREDICTIONS = RESULTS.parent / ".predictions" / "label_efficiency"  # git-ignore
 # settings under the names the cache keys were written with
 SAVED_AS = {"random_state": "seed", "loss": "target_loss"}
 AMERICAN_GUT = "10317"
-METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge")
+METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge", "counts_ridge")
 # fit options of a --variant that shape the head, not TrainConfig's
 HEAD_OPTIONS = ("output_activation",)
 
@@ -169,6 +173,29 @@ def embedding_head(kind: str, x_train: np.ndarray, y: np.ndarray, groups: pd.Ser
     return make(best).fit(x_train, y).predict(x_test)
 
 
+def abundance_features(table, labelled: list, test_ids: list) -> tuple:
+    """Square roots of relative abundance of the ASVs in at least 5% of the
+    labelled samples, for the labelled and the test samples."""
+    frame = pd.DataFrame(table.matrix_data.toarray().T, index=table.ids(),
+                         columns=table.ids(axis="observation"))
+    relative = frame.div(frame.sum(axis=1), axis=0)
+    kept = (relative.loc[labelled] > 0).mean() >= 0.05
+    features = np.sqrt(relative.loc[:, kept])
+    return features.loc[labelled].to_numpy(), features.loc[test_ids].to_numpy()
+
+
+def readout_line(x_train: np.ndarray, y: np.ndarray, groups: pd.Series,
+                 x_test: np.ndarray) -> np.ndarray:
+    """q2-aam's ridge readout (aam_core.readout: the penalty by grouped
+    cross-validation, shrunk within one standard error with few groups),
+    one fit on every labelled sample."""
+    from aam_core.readout import choose_alpha, solve
+    weights, units = np.ones(len(y)), groups.astype(str).to_numpy()
+    alpha, _ = choose_alpha(x_train, y, weights, units, seed=0)
+    w, b = solve(x_train, y, weights, alpha)
+    return x_test @ w + b
+
+
 class Fold:
     """One grouped fold: its pretrained encoder (cached) and embeddings."""
 
@@ -257,6 +284,11 @@ class Fold:
             return study_mean(labelled_md, self.metadata.loc[test_ids])
         if method == "median":  # what a model that reads nothing scores
             return pd.Series(labelled_md[target].median(), index=test_ids)
+        if method == "counts_ridge":
+            train_x, test_x = abundance_features(self.table, labelled, test_ids)
+            return pd.Series(readout_line(train_x, labelled_md[target].to_numpy(float),
+                                          labelled_md[self.settings.group], test_x),
+                             index=test_ids)
         if method in ("knn", "ridge"):
             values = embedding_head(method, self.embeddings.loc[labelled].to_numpy(),
                                     labelled_md[target].to_numpy(float),
