@@ -76,23 +76,27 @@ _LEADING = [
                 **{action: {"kind": "categorical_column",
                             "help": "Categorical metadata column to predict."}
                    for action in ("classify_samples", "classify_samples_ncv")}}),
-    Option("groups", "categorical_column", None, """
-           Categorical metadata column; samples of one group stay together on
+    Option("groups", "column", None, """
+           Metadata column of group labels (numbers, e.g. family ids, are
+           read as labels); samples of one group stay together on
            one side of the validation split (e.g. one subject).""",
            actions=FIT + PIPELINES, commands=FIT_COMMANDS + TUNE_COMMANDS,
            per={"pipeline": {"help": """
-               Categorical metadata column (e.g. subject); all samples of a
-               group go to the same side of the test split and of the
+               Metadata column of group labels (e.g. subject; numbers are
+               read as labels); all samples of a group go to the same side of
+               the test split and of the
                validation split, so no subject is both trained on and
                tested."""},
                 **{action: {"help": """
-                   Categorical metadata column (e.g. subject); all samples of
-                   a group go to the same cross-validation fold and to the
+                   Metadata column of group labels (e.g. subject; numbers are
+                   read as labels); all samples of a group go to the same
+                   cross-validation fold and to the
                    same side of each validation split, so no subject is
                    predicted by a model trained on it."""} for action in NCV},
                 "tune": {"help": """
-               Categorical metadata column (e.g. subject); all samples of a
-               group go to the same cross-validation fold, and to the same
+               Metadata column of group labels (e.g. subject; numbers are
+               read as labels); all samples of a group go to the same
+               cross-validation fold, and to the same
                side of each fit's validation split."""}}),
     Option("conditioning", "metadata", None, """
            Categorical sample metadata (site, season, sex, study...) the model

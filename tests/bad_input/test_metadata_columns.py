@@ -1,8 +1,13 @@
-"""A regressor's loss weights named as its own target column would weigh
-each sample by its target: refused on every interface, in its words."""
+"""Metadata columns in the roles fit gives them: a regressor's loss weights
+named as its own target column would weigh each sample by its target
+(refused on every interface, in its words); numeric group labels (family
+ids) are labels, as the `aam` command always read them."""
 import biom
+import pandas as pd
 import qiime2
 from qiime2.plugins import aam as plugin
+
+from aam_core.bundle import ModelBundle
 
 from .conftest import aam, artifact_api, qiime, refused
 
@@ -41,3 +46,17 @@ def test_q2cli(workspace, tmp_path):
                          "--p-preset", "tiny", "--p-epochs", 1, "--p-n-threads", 1,
                          "--o-model", tmp_path / "m.qza")
     refused(output, code, f"--m-loss-weights-column age {WHY}")
+
+
+def test_numeric_groups_are_labels(workspace, tmp_path):
+    table = qiime2.Artifact.load(str(workspace / "table.qza"))
+    ids = list(table.view(biom.Table).ids())
+    frame = pd.DataFrame({"age": [20.0 + i for i in range(len(ids))],
+                          "family": [i // 4 for i in range(len(ids))]},
+                         index=pd.Index(ids, name="id"))
+    metadata = qiime2.Metadata(frame)  # 'family' is numeric, as QIIME 2 reads it
+    model = plugin.methods.fit_regressor(
+        table=table, metadata=metadata.get_column("age"), groups=metadata.get_column("family"),
+        preset="tiny", epochs=1, ensemble_size=1, batch_size=8, n_threads=1).model
+    validation = model.view(ModelBundle).config["training"]["run"]["validation_samples"][0]
+    assert validation > 0 and validation % 4 == 0  # whole families of four
