@@ -21,6 +21,7 @@ from .errors import AAMInputError
 def before_command(args) -> list:
     """Everything that can be checked from the options alone; the folders it
     created (for remove_if_empty, should the command then fail)."""
+    one_process(args.command)
     if getattr(args, "device", None) == "cuda":
         check_cuda()
     # option ranges are checked where the flags are parsed (their declarations)
@@ -54,6 +55,23 @@ def before_command(args) -> list:
 
 # the commands whose --output is a table, which `-` writes to standard output
 STDOUT_COMMANDS = ("predict", "embed")
+# the commands that train across the processes torchrun starts; the others
+# would each do the whole work and write the same --output
+DISTRIBUTED_COMMANDS = ("pretrain", "fit-regressor", "fit-classifier")
+
+
+def one_process(command: str) -> None:
+    """Under torchrun (WORLD_SIZE above 1) only the training commands split
+    their work: every process of `aam predict` computed the whole table and
+    wrote it to the same --output (twice on standard output with `-`)."""
+    size = os.environ.get("WORLD_SIZE", "1").strip()
+    processes = int(size) if size.isdigit() else 1
+    if processes > 1 and command not in DISTRIBUTED_COMMANDS:
+        raise AAMInputError(
+            f"aam {command} runs in one process, and torchrun started {processes}: "
+            f"each would do the whole work and write the same output. Run aam "
+            f"{command} without torchrun (only {', '.join(DISTRIBUTED_COMMANDS)} "
+            "train across processes).")
 
 
 def remove_if_empty(created: list) -> None:
