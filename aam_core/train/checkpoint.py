@@ -47,6 +47,16 @@ class Checkpoints:
     # run's checkpoint is not restored, so its signature cannot be compared
     settings: dict = field(default_factory=dict)
 
+    def __post_init__(self):
+        # a file in the folder's place failed only at the first save, after
+        # an epoch's work, as "[Errno 17] File exists"
+        path = Path(self.directory)
+        if path.exists() and not path.is_dir():
+            raise AAMInputError(
+                f"{path} is a file, not a folder: the run keeps its checkpoints in a "
+                "folder of that name. Move or delete the file, or write the run to "
+                "another --output-dir.")
+
     def for_member(self, index: int) -> "Checkpoints":
         """Member `index` of an ensemble saves apart from the others, so that a
         resume finds each member's own state: the first where a single model
