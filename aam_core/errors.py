@@ -42,8 +42,7 @@ def refuse_disjoint(named, samples, source: str, consequence: str, fix: str) -> 
     conditioning, metadata of an error analysis)."""
     named, samples = [str(i) for i in named], [str(s) for s in samples]
     if samples and not named:  # a file of a header alone, or an empty column
-        raise AAMInputError(f"{source[0].upper()}{source[1:]} has no sample with a "
-                            f"value, so {consequence}: {fix}")
+        raise AAMInputError(f"No sample has a value in {source}, so {consequence}: {fix}")
     if samples and not set(named) & set(samples):
         raise AAMInputError(
             f"None of the {len(samples)} samples is in {source} (ids there: e.g. "

@@ -134,6 +134,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     started = time.perf_counter()
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
+    fit_checks.check_groups_column(kind, inputs.groups, inputs.targets.name)
+    fit_checks.check_weights_column(kind, inputs.sample_weights, inputs.targets.name)
     seed_everything(train)
     data = settings.data
     if inputs.pretrained is not None:
@@ -254,7 +256,6 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
                                            spelled_metadata("conditioning"))
     supervision.refuse_subject_conditioning(frame, inputs.groups)
     fit_checks.check_normalise_by(options, target.name)
-    fit_checks.check_weights_column(kind, inputs.sample_weights, target.name)
     # weighing by the target's own column is allowed (a classifier's classes)
     columns = supervision.lookup(frame, supervision.conditioning_frame(
         inputs.categories, sample_ids, None))

@@ -169,6 +169,21 @@ def check_weights_column(kind: str, weights, target_name) -> None:
         "copy it under another name.")
 
 
+def check_groups_column(kind: str, groups, target_name) -> None:
+    """A regressor's groups named as its target column would put every
+    sample of one target value on one side of each split: most likely the
+    wrong column was named. (A classifier's are refused by their values,
+    supervision.refuse_class_groups, also under another name.)"""
+    name = getattr(groups, "name", None)
+    if kind != "regressor" or name is None or str(name) != str(target_name):
+        return
+    raise AAMInputError(
+        f"{spelled_column('groups', str(name))} is the target column itself: every "
+        "validation split would hold whole target values, never samples of a value seen "
+        "in training. Group by what ties samples together (a subject, a family), or "
+        f"leave out {spelled_column('groups')}.")
+
+
 def check_front_end(train: TrainConfig) -> None:
     """What only the front ends can tell: they build fit's settings from its
     defaults (freeze_nucleotide_encoder on), so there an off is the caller's,

@@ -34,6 +34,9 @@ _YAML = (".yaml", ".yml")
 def read(path, command: str) -> dict:
     """{option name: value} of the file, checked for `command`."""
     path = Path(path)
+    if path.is_dir():
+        raise AAMInputError(f"--settings {path} is a directory; give a JSON or YAML file "
+                            "of settings (aam tune writes one: best_settings.json).")
     if not path.is_file():
         raise AAMInputError(f"--settings {path} does not exist (or is not a file).")
     values = _parse(path)

@@ -1,7 +1,8 @@
 """Metadata columns in the roles fit gives them: a regressor's loss weights
-named as its own target column would weigh each sample by its target
-(refused on every interface, in its words); numeric group labels (family
-ids) are labels, as the `aam` command always read them."""
+or groups named as its own target column would weigh each sample by its
+target, or split by it (refused on every interface, in its words); numeric
+group labels (family ids) are labels, as the `aam` command always read
+them; a folder given as --settings is named a directory."""
 import biom
 import pandas as pd
 import qiime2
@@ -46,6 +47,30 @@ def test_q2cli(workspace, tmp_path):
                          "--p-preset", "tiny", "--p-epochs", 1, "--p-n-threads", 1,
                          "--o-model", tmp_path / "m.qza")
     refused(output, code, f"--m-loss-weights-column age {WHY}")
+
+
+def test_aam_groups_as_the_target(workspace, tmp_path, capsys):
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _metadata(workspace, tmp_path), "--target", "age",
+                       "--groups", "age", "--preset", "tiny", "--epochs", 1,
+                       "--n-threads", 1, "--output-dir", tmp_path / "run")
+    refused(output, code, "--groups age is the target column itself: every validation "
+                          "split would hold whole target values")
+
+
+def test_artifact_api_groups_as_the_target(workspace, tmp_path):
+    metadata = qiime2.Metadata.load(str(_metadata(workspace, tmp_path)))
+    table = qiime2.Artifact.load(str(workspace / "table.qza"))
+    artifact_api(lambda: plugin.methods.fit_regressor(
+        table=table, metadata=metadata.get_column("age"), groups=metadata.get_column("age"),
+        preset="tiny", epochs=1, n_threads=1), "groups (column 'age') is the target column")
+
+
+def test_a_settings_folder_is_named_a_directory(workspace, tmp_path, capsys):
+    code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
+                       "--metadata", _metadata(workspace, tmp_path), "--target", "age",
+                       "--settings", tmp_path, "--output-dir", tmp_path / "run")
+    refused(output, code, f"--settings {tmp_path} is a directory; give a JSON or YAML file")
 
 
 def test_numeric_groups_are_labels(workspace, tmp_path):

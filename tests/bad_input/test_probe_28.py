@@ -158,5 +158,5 @@ def test_metadata_of_a_header_alone_is_said_so(workspace, tmp_path, capsys):
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
                        "--metadata", metadata, "--target", "y", "--preset", "tiny",
                        "--n-threads", 1, "--output-dir", tmp_path / "fit")
-    refused(output, code, "The metadata has no sample with a value, so there is nothing "
+    refused(output, code, "No sample has a value in the metadata, so there is nothing "
             "to learn")
