@@ -224,11 +224,18 @@ _PROPAGATION = (
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. Loss weights of 0 skip the term."""
-    epochs: int = setting(
-        20, "Maximum number of passes over the training samples.", low=1,
+    # 'auto' (pretraining's default): about as many optimizer steps on a
+    # small table as the 8 epochs take on a large one (pretrain.AUTO_STEPS)
+    epochs: int | str = setting(
+        20, "Maximum number of passes over the training samples.", low=1, kind="int_auto",
         actions=TRAINING + PIPELINES, commands=TRAINING_COMMANDS,
-        per={"pretrain": {"default": 8}, "fit": {"default": 30},
-             "pipeline": {"default": 30, "help": "Maximum epochs of fine-tuning."}})
+        per={"pretrain": {"default": AUTO, "help": "Maximum number of passes over the "
+                          "training samples. 'auto', the default, is 8, or more on a "
+                          "table too small for 8 to give 128 optimizer steps (fewer "
+                          "than about 1,000 samples at batches of 64), at most 64."},
+             "fit": {"default": 30, "kind": "int"},
+             "pipeline": {"default": 30, "kind": "int",
+                          "help": "Maximum epochs of fine-tuning."}})
     batch_size: int = setting(
         32, "Samples per training step.", low=2, actions=TRAINING + PIPELINES
         + APPLYING, commands=TRAINING_COMMANDS + APPLY_COMMANDS,

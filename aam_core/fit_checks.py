@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
 from .errors import AAMInputError
+from .option import AUTO
 from .spelling import interface, spelled, spelled_column
 
 # the conditioning options that act only on conditioning columns
@@ -24,6 +25,9 @@ def check_training(train: TrainConfig, conditioning: ConditioningConfig,
         raise AAMInputError(f"{spelled('contrastive_weight', train.contrastive_weight)} is "
                             "an objective of pretraining, not of fitting: pretrain with "
                             "it, then fit from that model.")
+    if train.epochs == AUTO:  # pretraining's: steps from the table's size
+        raise AAMInputError(f"{spelled('epochs', AUTO)} is pretraining's default; fitting "
+                            "stops early on its validation split: give a number of epochs.")
     if train.nucleotide_epochs:  # fitting has freeze_nucleotide_encoder for that
         raise AAMInputError(f"{spelled('nucleotide_epochs', train.nucleotide_epochs)} is "
                             "a setting of pretraining, not of fitting: fitting freezes the "

@@ -34,6 +34,13 @@ from .train.objective import Objective, as_tensor
 # (its masked-nucleotide loss has mostly converged after 3 of the default 8:
 # docs/label-efficiency.md, "The nucleotide encoder frozen after 3 epochs")
 AUTO_NUCLEOTIDE_SHARE = 3 / 8
+# epochs 'auto': 8, or enough for AUTO_STEPS optimizer steps, at most
+# AUTO_MAX_EPOCHS. The default recipe was measured at 8 epochs of 170-190
+# steps (oral-age's training folds, ~1,450 samples at 64; 16 epochs level);
+# a cohort of 211 samples took 24 steps in 8 epochs, and its readout was
+# better after 64 epochs of 2 steps (docs/label-efficiency.md, "A small
+# table: pretraining epochs from optimizer steps")
+AUTO_EPOCHS, AUTO_STEPS, AUTO_MAX_EPOCHS = 8, 128, 64
 
 def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig = DEFAULT_PRESET,
              data: DataConfig = DataConfig(),
@@ -48,8 +55,12 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     to train with (default: the processes this one has joined)."""
     started = time.perf_counter()
     seed_everything(train)
+    runtime = runtime or Runtime.joined()
     prepared = prepare(table, sequences, data, log)
     data = prepared.data  # max_length 0 resolved to the longest sequence
+    train_rows, val_rows = validation_split(prepared.table.n_samples,
+                                            train.validation_fraction, train.random_state)
+    train = settled_epochs(train, len(train_rows), runtime.dist.world_size, log)
     alpha_diversity, taxonomy, train = _used_targets(alpha_diversity, taxonomy, distances,
                                                      train, log)
     block = None if distances is None else distance_block(
@@ -57,8 +68,6 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     config = ModelConfig.preset(model) if isinstance(model, str) else model
     architecture = replace(config, max_length=data.max_length)
     device = resolve_device(train.device)
-    train_rows, val_rows = validation_split(prepared.table.n_samples,
-                                            train.validation_fraction, train.random_state)
     check_training_size(len(train_rows), prepared.table.n_samples,
                         train.validation_fraction)
     alpha, alpha_block = _alpha(alpha_diversity, prepared.table.sample_ids, train_rows)
@@ -74,8 +83,7 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     log(f"Pretraining on {prepared.table.n_samples} samples, "
         f"{len(prepared.table.feature_ids)} ASVs; objectives: "
         f"{', '.join(objective.weights)}; device {device}.")
-    result = fit(network, training, objective, train, device, "loss", log,
-                 runtime or Runtime.joined())
+    result = fit(network, training, objective, train, device, "loss", log, runtime)
     config = new_config("encoder", architecture, data, train, device)
     config["training"]["run"] = run_record(prepared, [(train_rows, val_rows)], 0,
                                            time.perf_counter() - started)
@@ -83,6 +91,21 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     config["alpha_diversity"] = alpha_block
     config["taxonomy"] = taxonomy_block
     return ModelBundle(config, cpu_state(network), result.history)
+
+
+def settled_epochs(train: TrainConfig, n_train: int, world_size: int, log) -> TrainConfig:
+    """train with epochs 'auto' settled: AUTO_EPOCHS, or as many as give
+    AUTO_STEPS optimizer steps on n_train samples (each process takes
+    batch_size of them a step, full batches only), at most AUTO_MAX_EPOCHS."""
+    if train.epochs != AUTO:
+        return train
+    steps = max(1, n_train // (train.batch_size * world_size * max(1, train.accumulation_steps)))
+    epochs = min(AUTO_MAX_EPOCHS, max(AUTO_EPOCHS, math.ceil(AUTO_STEPS / steps)))
+    if epochs > AUTO_EPOCHS:
+        log(f"{spelled('epochs', AUTO)}: {epochs} epochs, {steps} optimizer step(s) each on "
+            f"{n_train} training samples (8 epochs would be {AUTO_EPOCHS * steps} steps; "
+            f"the default aims at {AUTO_STEPS}).")
+    return replace(train, epochs=epochs)
 
 
 def check_objectives(train: TrainConfig, distances=None, alpha_diversity=None,
@@ -153,6 +176,8 @@ def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
     after, epochs = train.nucleotide_epochs, train.epochs
     trains_samples = (trains_samples or train.contrastive_weight > 0
                       or train.abundance_weight > 0)
+    if epochs == AUTO:  # before the data are read (check_objectives): settled later
+        epochs = AUTO_MAX_EPOCHS if after == AUTO else max(AUTO_EPOCHS, after + 1)
     if after == AUTO:
         after = math.ceil(AUTO_NUCLEOTIDE_SHARE * epochs)
         if after >= epochs or not trains_samples or train.nucleotide_weight <= 0:

@@ -184,9 +184,9 @@ _OLD_HEAD = [
 
 _PIPELINE_TRAINING = [
     # pretrain's own defaults: the pipelines pretrain as the action does
-    Option("pretrain_epochs", "int", PRETRAIN_TRAIN_DEFAULTS.epochs,
-           "Maximum epochs of pretraining (only with a distance matrix).", low=1,
-           actions=PIPELINES),
+    Option("pretrain_epochs", "int_auto", PRETRAIN_TRAIN_DEFAULTS.epochs,
+           "Maximum epochs of pretraining (only with a distance matrix); 'auto' as "
+           "pretrain's epochs.", low=1, actions=PIPELINES),
     Option("pretrain_learning_rate", "float", PRETRAIN_TRAIN_DEFAULTS.learning_rate,
            "Peak learning rate of pretraining (only with a distance matrix); "
            "learning_rate is that of fine-tuning.", low=0, high=1,

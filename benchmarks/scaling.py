@@ -145,7 +145,7 @@ def worker_train(spec: dict) -> dict:
     import torch
     from aam_core import api
     from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig
-    from aam_core.pretrain import AUTO_NUCLEOTIDE_SHARE
+    from aam_core.pretrain import AUTO_NUCLEOTIDE_SHARE, settled_epochs
     from aam_core.data.batching import BatchBuilder, batch_rows
     from aam_core.data.distances import read_distances
     from aam_core.data.table import CountTable
@@ -175,6 +175,7 @@ def worker_train(spec: dict) -> dict:
 
     train = PRETRAIN_TRAIN_DEFAULTS
     train_rows, _ = validation_split(n, train.validation_fraction, train.random_state)
+    train = settled_epochs(train, len(train_rows), 1, lambda m: None)  # 'auto'
     batches = batch_rows(len(train_rows), train.batch_size, rng, drop_last=True)
     timed = [train_rows[b] for b in batches[: spec["steps"] + 2]]
     path, ids_path = work / f"distances_{n}.npy", work / f"distances_{n}.ids"
@@ -213,6 +214,7 @@ def worker_train(spec: dict) -> dict:
     # the default recipe ('auto'): these epochs read every ASV
     full_epochs = math.ceil(AUTO_NUCLEOTIDE_SHARE * train.epochs)
     out.update(frozen_epoch_seconds_extrapolated=frozen,
+               default_epochs=train.epochs,
                default_pretraining_seconds_extrapolated=(
                    full_epochs * step * len(batches) + out["cache_seconds"]
                    + (train.epochs - full_epochs) * frozen))
@@ -324,11 +326,12 @@ def markdown(report: dict) -> str:
              f"to {report['asvs']:,} ASVs. Epoch time EXTRAPOLATED from "
              f"{report['steps']} timed steps (median) x batches per epoch, reading every "
              "ASV and with the nucleotide encoder frozen (its ASV vectors cached: timed "
-             "once); the default pretraining is 3 epochs of the first and 5 of the "
-             "second; distance matrix memory-mapped (.npy).", "",
+             "once); the default pretraining ('auto' epochs: 8, more where 8 would be "
+             "fewer than 128 steps) reads every ASV in 3/8 of them and the rest frozen; "
+             "distance matrix memory-mapped (.npy).", "",
              "| samples | ASVs used | table + prepare (s) | epoch (s, extrapolated) "
              "| train samples/s | epoch, frozen (s) | caching ASV vectors (s) | default "
-             "pretraining, 8 epochs (s) | distance file (GB; on disk) | peak RSS (GB): "
+             "pretraining (s; epochs) | distance file (GB; on disk) | peak RSS (GB): "
              "imports / table / prepared / training / with prediction | predict "
              "samples/s (n) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -342,7 +345,8 @@ def markdown(report: dict) -> str:
             f"| {r['epoch_seconds_extrapolated']:,.0f} | {r['train_samples_per_s']:.1f} "
             f"| {r.get('frozen_epoch_seconds_extrapolated', float('nan')):,.0f} "
             f"| {r.get('cache_seconds', float('nan')):.1f} "
-            f"| {r.get('default_pretraining_seconds_extrapolated', float('nan')):,.0f} "
+            f"| {r.get('default_pretraining_seconds_extrapolated', float('nan')):,.0f}; "
+            f"{r.get('default_epochs', 8)} "
             f"| {r['distance_file_gb']:.2f}; {r['distance_file_on_disk_gb']:.3f} "
             f"| {r['rss_imports_gb']:.2f} / {r['rss_table_gb']:.2f} / "
             f"{r['rss_prepared_gb']:.2f} / "

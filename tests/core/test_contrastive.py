@@ -118,6 +118,22 @@ def test_auto_nucleotide_epochs_is_a_share_and_a_number_is_kept(epochs, given, s
     assert _used_targets(None, None, distances, train, print)[2].nucleotide_epochs == settled
 
 
+@pytest.mark.parametrize("n_train, batch, world, epochs", [
+    (1450, 64, 1, 8),     # oral-age's training folds: 22 steps an epoch, 176 in 8
+    (900, 64, 1, 10),     # 14 steps an epoch: 10 epochs for 128
+    (190, 64, 1, 64),     # 2 steps an epoch: 64, the most
+    (1450, 64, 2, 12),    # two processes: half the steps an epoch
+    (20, 64, 1, 64),      # not one full batch: 1 step an epoch
+])
+def test_auto_epochs_give_a_small_table_more_steps(n_train, batch, world, epochs):
+    from aam_core.pretrain import settled_epochs
+    said = []
+    train = replace(PRETRAIN_TRAIN_DEFAULTS, batch_size=batch)
+    assert settled_epochs(train, n_train, world, said.append).epochs == epochs
+    assert bool(said) == (epochs > 8)  # a longer run says why
+    assert settled_epochs(replace(train, epochs=5), n_train, world, said.append).epochs == 5
+
+
 def test_after_nucleotide_epochs_the_nucleotide_encoder_is_frozen_and_cached(rng):
     """nucleotide_epochs: later epochs train the sample encoder alone on
     cached ASV vectors; validation still scores the nucleotide loss."""
@@ -170,7 +186,8 @@ def test_the_default_nucleotide_epochs_acts_only_where_it_can(rng, change, after
         table.sample_ids)
     change = dict(change)
     given = change.pop("distances", distances)
-    train = replace(PRETRAIN_TRAIN_DEFAULTS, batch_size=8, n_threads=1, **change)
+    train = replace(PRETRAIN_TRAIN_DEFAULTS, batch_size=8, n_threads=1,
+                    **{"epochs": 8, **change})
     encoder = api.pretrain(table, distances=given, model="tiny", train=train, **QUIET)
     assert encoder.config["training"]["nucleotide_epochs"] == after
     trained = encoder.history.get("train_nucleotide", pd.Series(dtype=float))

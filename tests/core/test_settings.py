@@ -31,7 +31,7 @@ def test_every_default_is_allowed_where_it_applies():
 
 
 def test_the_recipe_defaults_per_job():
-    assert PRETRAIN_TRAIN_DEFAULTS == TrainConfig(epochs=8, learning_rate=2e-3, batch_size=64,
+    assert PRETRAIN_TRAIN_DEFAULTS == TrainConfig(epochs="auto", learning_rate=2e-3, batch_size=64,
                                                   unifrac_weight=20.0, nucleotide_epochs="auto")
     assert FIT_TRAIN_DEFAULTS == TrainConfig(
         nucleotide_weight=0.0, epochs=30, learning_rate=5e-4,
