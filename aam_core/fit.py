@@ -134,8 +134,8 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     started = time.perf_counter()
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
-    fit_checks.check_groups_column(kind, inputs.groups, inputs.targets.name)
-    fit_checks.check_weights_column(kind, inputs.sample_weights, inputs.targets.name)
+    fit_checks.check_groups_column(kind, inputs.groups, inputs.targets)
+    fit_checks.check_weights_column(kind, inputs.sample_weights, inputs.targets)
     seed_everything(train)
     data = settings.data
     if inputs.pretrained is not None:

@@ -158,14 +158,14 @@ def check_normalise_by(options: ConditioningConfig, target_name) -> None:
             f"{spelled_column('normalise_by')}.")
 
 
-def check_weights_column(kind: str, weights, target_name) -> None:
+def check_weights_column(kind: str, weights, targets) -> None:
     """A regressor's numeric loss weights taken from its own target column
     would weigh each sample by its target (older people counting more):
     most likely the wrong column was named. (A classifier's categorical
     weights by its own classes are class weights, and allowed.)"""
-    name = getattr(weights, "name", None)
-    if kind != "regressor" or name is None or str(name) != str(target_name):
+    if kind != "regressor" or not is_target_column(weights, targets):
         return
+    name = weights.name
     raise AAMInputError(
         f"{spelled_column('loss_weights', str(name))} is the target column itself: each "
         f"sample would weigh as much as its own {name}, so samples with larger targets "
@@ -173,19 +173,40 @@ def check_weights_column(kind: str, weights, target_name) -> None:
         "copy it under another name.")
 
 
-def check_groups_column(kind: str, groups, target_name) -> None:
+def check_groups_column(kind: str, groups, targets) -> None:
     """A regressor's groups named as its target column would put every
     sample of one target value on one side of each split: most likely the
     wrong column was named. (A classifier's are refused by their values,
     supervision.refuse_class_groups, also under another name.)"""
-    name = getattr(groups, "name", None)
-    if kind != "regressor" or name is None or str(name) != str(target_name):
+    if kind != "regressor" or not is_target_column(groups, targets):
         return
     raise AAMInputError(
-        f"{spelled_column('groups', str(name))} is the target column itself: every "
+        f"{spelled_column('groups', str(groups.name))} is the target column itself: every "
         "validation split would hold whole target values, never samples of a value seen "
         "in training. Group by what ties samples together (a subject, a family), or "
         f"leave out {spelled_column('groups')}.")
+
+
+def is_target_column(column, targets) -> bool:
+    """Whether `column` is the target's own column: its name, and its values
+    wherever both have one. In q2cli and Python each column may come from a
+    file of its own, whose column may share the target's name and hold
+    other values (a generic 'value' in every file): that one is not it."""
+    import pandas as pd
+    name = getattr(column, "name", None)
+    if name is None or str(name) != str(getattr(targets, "name", None)):
+        return False
+    column, targets = pd.Series(column), pd.Series(targets)
+    column.index, targets.index = column.index.map(str), targets.index.map(str)
+    shared = column.dropna().index.intersection(targets.dropna().index)
+    return all(_same_value(column[i], targets[i]) for i in shared)
+
+
+def _same_value(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
 
 
 def check_front_end(train: TrainConfig) -> None:
