@@ -10,12 +10,14 @@ import sys
 
 import biom
 import skbio
+from qiime2 import NumericMetadataColumn
 
 from aam_core.bundle import ModelBundle
 from aam_core.data.split import (MIN_TRAINING_SAMPLES, holdout_split, member_splits,
                                  sample_units, ungrouped)
 from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_disjoint, refuse_missing
+from aam_core.fit_checks import check_groups_column
 from aam_core.settings import BY_NAME, for_action, missing_samples_for
 from aam_core.spelling import spelled, spelled_input, spelled_metadata
 
@@ -97,10 +99,8 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
     targets = targets.dropna()
     if without:
         _refuse_too_few_targets(len(targets), without, settings['metadata'].name)
-    if settings['groups'] is not None:  # each fit would refuse them, after the split
-        refuse_disjoint(settings['groups'].to_series().dropna().index, targets.index,
-                        f'the {spelled_metadata("groups")}', 'every sample would be its '
-                        'own group', 'give the groups of these samples.')
+    if settings['groups'] is not None:
+        _check_groups(settings['groups'].to_series(), targets, settings['metadata'])
     # the test predictions would refuse them, after the fits: say it first
     kept = biom_table.filter(list(targets.index), inplace=False)
     refuse_empty([i for i, depth in zip(kept.ids(), kept.sum(axis='sample')) if depth == 0])
@@ -111,6 +111,16 @@ def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
                        'Compute the distances on this table, or filter the table to the '
                        "matrix's samples.")
     return biom_table, targets
+
+
+def _check_groups(groups, targets, metadata) -> None:
+    """What each fit would refuse of the groups, after the split and any
+    pretraining: said before them."""
+    refuse_disjoint(groups.dropna().index, targets.index,
+                    f'the {spelled_metadata("groups")}', 'every sample would be its '
+                    'own group', 'give the groups of these samples.')
+    kind = 'regressor' if isinstance(metadata, NumericMetadataColumn) else 'classifier'
+    check_groups_column(kind, groups, targets.rename(metadata.name))
 
 
 def _refuse_too_few_targets(n_targets: int, without: int, name: str) -> None:
