@@ -14,12 +14,14 @@ MIN_TRAINING_SAMPLES = 4
 
 
 def sample_units(sample_ids: list, groups: pd.Series | None) -> pd.Series:
-    """The unit each sample is drawn with, by sample id: its group, or itself."""
+    """The unit each sample is drawn with, by sample id: its group, or itself.
+    Labels are text, so that numeric groups with empty cells (floats beside
+    the samples' own ids) still sort."""
     sample_ids = [str(i) for i in sample_ids]
     if groups is None:
         return pd.Series(sample_ids, index=sample_ids, dtype=object)
     units = pd.Series(groups).rename(index=str).reindex(sample_ids).astype(object)
-    return units.where(units.notna(), "__own__" + units.index.to_series())
+    return units.map(str).where(units.notna(), "__own__" + units.index.to_series())
 
 
 def ungrouped(sample_ids, groups: pd.Series, where: str) -> str | None:
