@@ -107,6 +107,20 @@ def writable_directory(path: str | os.PathLike, option: str) -> Path:
     return path
 
 
+def folder_place(path: Path, holds: str) -> None:
+    """A file, or a link to nothing, where a run writes the folder of its
+    `holds` failed only when it was first written, after training, in
+    errno's words ("[Errno 17] File exists", "[Errno 20] Not a directory"):
+    refused when the run starts."""
+    path = Path(path)
+    if path.is_dir() or not (path.exists() or path.is_symlink()):
+        return
+    kind = "a file" if path.exists() else "a link to nothing"
+    raise AAMInputError(f"{path} is {kind}, not a folder: the run keeps its {holds} in a "
+                        "folder of that name. Move or delete it, or write the run to "
+                        "another --output-dir.")
+
+
 def not_an_artifact(path: str) -> None:
     """The aam command writes plain files: one named .qza/.qzv would be a
     TSV (or JSON, ONNX) that QIIME 2 then fails to open as an artifact."""

@@ -237,6 +237,7 @@ def _run_directory(args):
     """(output dir, Checkpoints); refuses to mix runs in one directory."""
     from .train.checkpoint import CHECKPOINT_FILE, Checkpoints
     output = Path(args.output_dir)
+    checks.folder_place(output / MODEL_DIR, "model")
     checkpoints = Checkpoints(output / CHECKPOINT_DIR, every_steps=args.checkpoint_every,
                               resume=args.resume)
     started = (output / CHECKPOINT_DIR / CHECKPOINT_FILE).exists() or (

@@ -25,6 +25,7 @@ from typing import NoReturn
 import numpy as np
 import torch
 
+from ..checks import folder_place
 from ..errors import AAMInputError
 from ..verify import file_digest
 from .distributed import Distributed
@@ -50,12 +51,7 @@ class Checkpoints:
     def __post_init__(self):
         # a file in the folder's place failed only at the first save, after
         # an epoch's work, as "[Errno 17] File exists"
-        path = Path(self.directory)
-        if path.exists() and not path.is_dir():
-            raise AAMInputError(
-                f"{path} is a file, not a folder: the run keeps its checkpoints in a "
-                "folder of that name. Move or delete the file, or write the run to "
-                "another --output-dir.")
+        folder_place(Path(self.directory), "checkpoints")
 
     def for_member(self, index: int) -> "Checkpoints":
         """Member `index` of an ensemble saves apart from the others, so that a
