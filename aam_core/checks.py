@@ -121,6 +121,21 @@ def folder_place(path: Path, holds: str) -> None:
                         "another --output-dir.")
 
 
+def writable_folder(path: Path, holds: str) -> None:
+    """An existing folder the run will write its `holds` into, proved
+    writable before the training rather than at its first save."""
+    path = Path(path)
+    if not path.is_dir():
+        return
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise AAMInputError(f"{path} is not writable ({error.strerror}), and the run keeps "
+                            f"its {holds} there: make it writable, or write the run to "
+                            "another --output-dir.") from error
+
+
 def not_an_artifact(path: str) -> None:
     """The aam command writes plain files: one named .qza/.qzv would be a
     TSV (or JSON, ONNX) that QIIME 2 then fails to open as an artifact."""

@@ -25,7 +25,7 @@ from typing import NoReturn
 import numpy as np
 import torch
 
-from ..checks import folder_place
+from ..checks import folder_place, writable_folder
 from ..errors import AAMInputError
 from ..verify import file_digest
 from .distributed import Distributed
@@ -49,9 +49,10 @@ class Checkpoints:
     settings: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        # a file in the folder's place failed only at the first save, after
-        # an epoch's work, as "[Errno 17] File exists"
+        # a file in the folder's place, or a folder the run may not write
+        # in, failed only at the first save, after an epoch's work
         folder_place(Path(self.directory), "checkpoints")
+        writable_folder(Path(self.directory), "checkpoints")
 
     def for_member(self, index: int) -> "Checkpoints":
         """Member `index` of an ensemble saves apart from the others, so that a
