@@ -7,6 +7,7 @@ traceback or after the first epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -16,6 +17,13 @@ from pathlib import Path
 from . import tracking
 from .bundle import WEIGHTS_FILE
 from .errors import AAMInputError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs there are not locked
+    fcntl = None
+# held while a training command writes its --output-dir (checks.run_lock)
+LOCK_FILE = ".aam-run.lock"
 
 
 def before_command(args) -> list:
@@ -105,6 +113,30 @@ def writable_directory(path: str | os.PathLike, option: str) -> Path:
         raise AAMInputError(f"{option} {path} is not writable ({error.strerror}); "
                             "choose a directory you can write to.") from error
     return path
+
+
+@contextlib.contextmanager
+def run_lock(output: Path):
+    """Hold --output-dir for one run: two runs writing one folder at once
+    both ended with exit 0 and "Wrote OUTPUT/model", and the folder kept
+    the model (and checkpoints) of whichever wrote last. Rank 0 alone takes
+    it under torchrun (the others write nothing); the lock ends with the
+    process, a killed one's too."""
+    if os.environ.get("RANK", "0").strip() not in ("", "0") or fcntl is None:
+        yield
+        return
+    path = Path(output) / LOCK_FILE
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise AAMInputError(f"{output} is in use: another aam run is writing to it "
+                                "now. Wait for that run to end, or choose another "
+                                "--output-dir.") from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def folder_place(path: Path, holds: str) -> None:

@@ -269,7 +269,13 @@ def _recorded_command(output: Path, info: dict | None) -> str | None:
 
 
 def _train(args, command: str, work) -> int:
-    """Join the processes, train with checkpoints, write the model on rank 0."""
+    """Join the processes, train with checkpoints, write the model on rank 0;
+    --output-dir is this run's alone while it lasts."""
+    with checks.run_lock(Path(args.output_dir)):
+        return _train_in(args, command, work)
+
+
+def _train_in(args, command: str, work) -> int:
     from .train.distributed import Runtime, init_from_environment, shutdown
     from .train.loop import log_to_stderr, silent
     from .train.checkpoint import check_finished_settings, record_finished
