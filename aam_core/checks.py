@@ -228,14 +228,22 @@ def interrupted(args) -> int:
     """Ctrl-C: say how to continue; the exit status of SIGINT."""
     message = f"aam {args.command}: interrupted."
     if getattr(args, "output_dir", None) is not None:
-        folder = Path(args.output_dir) / "checkpoints"
-        message += (" Continue from the last checkpoint with the same command and "
-                    f"--resume (the checkpoints are in {folder}).")
+        message += _how_to_continue(Path(args.output_dir) / "checkpoints")
     if getattr(args, "study", None) is not None:
         message += (f" The finished trials are in {args.study}; the same command adds "
                     "more to them.")
     print(message, file=sys.stderr, flush=True)
     return 130
+
+
+def _how_to_continue(folder: Path) -> str:
+    """Before the first checkpoint there is nothing to continue from (the
+    message once pointed at a checkpoints folder that did not exist)."""
+    if any(folder.glob("**/last.json")):
+        return (" Continue from the last checkpoint with the same command and --resume "
+                f"(the checkpoints are in {folder}).")
+    return (" It was stopped before its first checkpoint, so nothing was kept: run the "
+            "same command again (with --resume too, it starts afresh).")
 
 
 # -- options that cannot work together, or hold a wrong number of values ----------
