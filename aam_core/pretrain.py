@@ -187,8 +187,9 @@ def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
         raise AAMInputError(
             f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
             f"that many epochs, but {spelled('epochs', epochs)} ends the run first, so it "
-            f"would be ignored: set it below {spelled('epochs')}, or leave it at 0 (the "
-            "nucleotide encoder trains every epoch).")
+            f"would be ignored: set it below {spelled('epochs')}, set it to 0 (the "
+            "nucleotide encoder trains every epoch), or leave out "
+            f"{spelled('nucleotide_epochs')} ({AUTO}: 3 of every 8 epochs).")
     if after and not trains_samples:
         raise AAMInputError(
             f"{spelled('nucleotide_epochs', after)} freezes the nucleotide encoder after "
@@ -196,7 +197,8 @@ def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
             f"the sample encoder in the rest{_unused(unweighted)}: give a distance "
             "matrix, an alpha diversity (each with its weight above 0), a "
             f"{spelled('contrastive_weight')} or an {spelled('abundance_weight')} above 0, "
-            "or leave it at 0.")
+            f"or leave out {spelled('nucleotide_epochs')} ({AUTO} trains it every epoch "
+            "in such a run).")
     return train
 
 

@@ -38,7 +38,7 @@ def test_nucleotide_epochs_not_below_epochs_is_refused(workspace, tmp_path, caps
                        "--n-threads", 1, "--output-dir", tmp_path / "run")
     refused(output, code, f"--nucleotide-epochs {after} freezes the nucleotide encoder "
             f"after that many epochs, but --epochs {epochs} ends the run first, so it "
-            "would be ignored: set it below --epochs, or leave it at 0")
+            "would be ignored: set it below --epochs, set it to 0")
 
 
 def test_q2cli_names_nucleotide_epochs_in_its_flags(workspace, tmp_path):
