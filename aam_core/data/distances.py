@@ -257,15 +257,13 @@ def _read_hdf5(path: Path) -> DistanceFile:
 def _read_tsv(path: Path) -> DistanceFile:
     import pandas as pd
 
-    from .io import packed
+    from .io import packed, refuse_fasta
     if problem := packed(path):  # read as text, it failed in Python's codec words
         raise AAMInputError(f"The distance matrix {path} {problem}.")
-    with open(path, "rb") as handle:
-        if handle.read(1) == b">":  # its rows failed as "row ids do not match"
-            raise AAMInputError(f"{path} is a FASTA file, not a distance matrix: give the "
-                                "sequences with --sequences, and as the distance matrix a "
-                                "tab-separated square matrix (a header of sample ids, then "
-                                "one row per id), a .npy with --distance-ids, or HDF5.")
+    with open(path, "rb") as handle:  # its rows failed as "row ids do not match"
+        refuse_fasta(handle.read(1).decode("latin-1"), f"The distance matrix {path}",
+                     "distances (a tab-separated square matrix with a header of sample "
+                     "ids, a .npy with --distance-ids, or HDF5)")
     try:
         with open(path, encoding="utf-8") as handle:
             header = handle.readline().rstrip("\n").split("\t")[1:]

@@ -46,6 +46,7 @@ def read_by_id(path: str | Path, what: str, holds: str):
             raise AAMInputError(f"The {what} file {path} {problem}.") from error
         raise AAMInputError(f"The {what} file {path} is not UTF-8 text (byte "
                             f"{error.start} cannot be read); save it as UTF-8.") from error
+    refuse_fasta(lines[0] if lines else "", f"The {what} file {path}", holds)
     while lines and _cells(lines[0])[0].startswith("#") and not is_id_header(
             _cells(lines[0])[0]):
         lines.pop(0)  # comments before the header ('#SampleID' is a header)
@@ -61,6 +62,15 @@ def read_by_id(path: str | Path, what: str, holds: str):
                             "more than one row); ids must be unique. Remove or merge the "
                             "repeated rows.")
     return frame
+
+
+def refuse_fasta(first_line: str, what: str, holds: str) -> None:
+    """A FASTA given where a table belongs was read as a table of one
+    column and failed for a reason far from the cause ('0 value columns',
+    'the row ids do not match')."""
+    if first_line.startswith(">"):
+        raise AAMInputError(f"{what} is a FASTA file, not a table of {holds}: give the "
+                            "sequences with --sequences, and here the table it asks for.")
 
 
 def as_qiime2_reads(frame):

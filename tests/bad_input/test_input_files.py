@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
+from aam_core.data.alpha import read_alpha
 from aam_core.data.distances import read_distances
 from aam_core.data.io import read_table
 from aam_core.errors import AAMInputError
@@ -29,6 +30,8 @@ def test_a_biom_table_with_non_ascii_ids_is_read(tmp_path):
 def test_a_fasta_given_as_the_distance_matrix_is_named_a_fasta(tmp_path):
     path = tmp_path / "sequences.fasta"
     path.write_text(">asv1\nACGT\n>asv2\nACGA\n")
-    with pytest.raises(AAMInputError, match="is a FASTA file, not a distance matrix: give "
-                                            "the sequences with --sequences"):
+    with pytest.raises(AAMInputError, match="is a FASTA file, not a table of distances .*"
+                                            "give the sequences with --sequences"):
         read_distances(path)
+    with pytest.raises(AAMInputError, match="The alpha diversity file .* is a FASTA file"):
+        read_alpha(path)
