@@ -68,9 +68,9 @@ def test_a_run_folder_in_a_model_directory_is_refused(files, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("epochs", "2", "epochs must be an integer, not '2'"),
-    ("epochs", 1.5, "epochs must be an integer, not 1.5"),
-    ("epochs", True, "epochs must be an integer, not True"),
+    ("epochs", "2", "epochs must be an integer or 'auto', not '2'"),
+    ("epochs", 1.5, "epochs must be an integer or 'auto', not 1.5"),
+    ("epochs", True, "epochs must be an integer or 'auto', not True"),
     ("learning_rate", "0.001", "learning_rate must be a number, not '0.001'"),
     ("ensemble_size", 1.0, "ensemble_size must be an integer, not 1.0"),
     ("quantiles", (0.1, "0.5", 0.9), "quantiles must be a list of numbers"),
