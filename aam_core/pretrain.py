@@ -157,13 +157,13 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
                             "matrix, an alpha diversity (each with its weight above 0), a "
                             f"taxonomy, a {spelled('nucleotide_weight')} or a "
                             f"{spelled('contrastive_weight')} above 0.")
-    train = _nucleotide_epochs(train, distances is not None or alpha_diversity is not None,
-                               unweighted)
+    train = settled_nucleotide_epochs(
+        train, distances is not None or alpha_diversity is not None, unweighted)
     return alpha_diversity, taxonomy, train
 
 
-def _nucleotide_epochs(train: TrainConfig, trains_samples: bool,
-                       unweighted: list) -> TrainConfig:
+def settled_nucleotide_epochs(train: TrainConfig, trains_samples: bool,
+                              unweighted: list = ()) -> TrainConfig:
     """train, its nucleotide_epochs checked: it must freeze the nucleotide
     encoder before the last epoch (else it is ignored), and leave an
     objective that trains the sample encoder after it. 'auto' is a share of

@@ -170,6 +170,7 @@ class Bench:
         from aam_core import api
         from aam_core.config import PRETRAIN_TRAIN_DEFAULTS, DataConfig
         from aam_core.data.batching import BatchBuilder
+        from aam_core.pretrain import settled_nucleotide_epochs
         from aam_core.train.objective import as_tensor
         prepared = api.prepare(table, None, DataConfig(), log=lambda m: None)
         self.data = prepared.data  # max_length resolved from the sequences
@@ -180,8 +181,10 @@ class Bench:
         order = np.random.default_rng(0).permutation(n)
         n_val = max(2, n // 16)
         self.train_rows, self.val_rows = np.sort(order[n_val:]), np.sort(order[:n_val])
-        self.train = replace(PRETRAIN_TRAIN_DEFAULTS, epochs=epochs, batch_size=batch_size,
-                             patience=epochs + 1, n_threads=0, auto_batch_size=False)
+        # nucleotide_epochs 'auto' settled as pretrain settles it (with distances)
+        self.train = settled_nucleotide_epochs(
+            replace(PRETRAIN_TRAIN_DEFAULTS, epochs=epochs, batch_size=batch_size,
+                    patience=epochs + 1, n_threads=0, auto_batch_size=False), True)
 
     def training_data(self):
         from aam_core.train.loop import TrainingData
