@@ -157,9 +157,12 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
                             "matrix, an alpha diversity (each with its weight above 0), a "
                             f"taxonomy, a {spelled('nucleotide_weight')} or a "
                             f"{spelled('contrastive_weight')} above 0.")
-    train = settled_nucleotide_epochs(
+    settled = settled_nucleotide_epochs(
         train, distances is not None or alpha_diversity is not None, unweighted)
-    return alpha_diversity, taxonomy, train
+    if train.nucleotide_epochs == AUTO and settled.nucleotide_epochs:
+        log(f"{spelled('nucleotide_epochs', AUTO)}: the nucleotide encoder trains "
+            f"{settled.nucleotide_epochs} of the {settled.epochs} epochs (3 of every 8).")
+    return alpha_diversity, taxonomy, settled
 
 
 def settled_nucleotide_epochs(train: TrainConfig, trains_samples: bool,

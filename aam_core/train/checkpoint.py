@@ -27,6 +27,8 @@ import torch
 
 from ..checks import folder_place, writable_folder
 from ..errors import AAMInputError
+from ..settings import BY_NAME
+from ..spelling import spelled
 from ..verify import file_digest
 from .distributed import Distributed
 
@@ -279,8 +281,9 @@ def changes(old: dict, new: dict) -> list:
             continue
         if k == "inputs":
             out += _changed_files(old.get(k) or {}, new.get(k) or {})
-        else:
-            out.append(f"{k} {old.get(k)!r} -> {new.get(k)!r}")
+        else:  # an option as the caller's interface spells it ('--epochs')
+            name = spelled(k) if k in BY_NAME else k
+            out.append(f"{name} {old.get(k)!r} -> {new.get(k)!r}")
     return out
 
 

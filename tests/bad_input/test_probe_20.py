@@ -146,7 +146,7 @@ def test_resume_of_a_finished_readout_run_compares_its_settings(workspace, encod
     weights = (tmp_path / "fit" / "model" / "model.pt").read_bytes()
     code, output = aam(capsys, *fit, "--resume", "--random-state", 3)
     refused(output, code, "belongs to a run with other settings or data "
-            "(random_state 0 -> 3)")
+            "(--random-state 0 -> 3)")
     code, output = aam(capsys, *fit, "--resume")
     assert code == 0 and "has finished" in output, output
     assert (tmp_path / "fit" / "model" / "model.pt").read_bytes() == weights

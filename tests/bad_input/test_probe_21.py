@@ -68,7 +68,7 @@ def test_resume_of_an_interrupted_run_with_another_readout_is_refused(
     weights = (run / "model" / "model.pt").read_bytes()
     code, output = aam(capsys, *fit, "--resume", "--readout", "ridge")
     refused(output, code, "belongs to a run with other settings or data "
-            "(readout 'auto' -> 'ridge')")
+            "(--readout 'auto' -> 'ridge')")
     assert (run / "model" / "model.pt").read_bytes() == weights
 
 

@@ -255,7 +255,7 @@ def test_resume_of_a_finished_run_with_more_epochs_is_refused_183(files, tmp_pat
     model = (run / "model" / "model.pt").read_bytes()
     code, output = fit(capsys, files, "regressor", files / "md.tsv", "age", run,
                        "--resume", "--epochs", 3, "--n-threads", 2)
-    refused(output, code, "belongs to a run with other settings or data (epochs 1 -> 3). "
+    refused(output, code, "belongs to a run with other settings or data (--epochs 1 -> 3). "
                           "Resume with the same settings and inputs")
     assert (run / "model" / "model.pt").read_bytes() == model
     # the same settings (threads may change): the finished model, as before
