@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import fit_checks, intervals, propagation, readout, supervision
+from . import arguments, fit_checks, intervals, propagation, readout, supervision
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, FIT_TRAIN_DEFAULTS, HEAD_FIELDS, HEAD_SHAPE,
                      ConditioningConfig, DataConfig, ModelConfig, TrainConfig)
@@ -132,6 +132,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     (default: those this process has joined; no checkpoints, no tracker)."""
     runtime = runtime or Runtime.joined()
     started = time.perf_counter()
+    inputs = _checked_arguments(inputs, settings, log)
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
     fit_checks.check_groups_column(kind, inputs.groups, inputs.targets)
@@ -202,6 +203,25 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     config.update(target=block, conditioning=spec,
                   class_labels=block.get("labels") if kind == "classifier" else None)
     return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
+
+
+def _checked_arguments(inputs: FitInputs, settings: FitSettings, log) -> FitInputs:
+    """The Python API's arguments of the kinds fit reads (refused by name
+    otherwise); groups and sample weights as Series by sample id."""
+    arguments.check_settings(settings.model, settings.data, settings.train, log,
+                             defaults="FIT_TRAIN_DEFAULTS",
+                             conditioning_config=settings.conditioning,
+                             head_options=settings.head_options)
+    if inputs.pretrained is not None:
+        arguments.check_bundle(inputs.pretrained, "pretrained=")
+    if inputs.targets is None:
+        raise AAMInputError("targets= is None: give the targets, a pandas Series "
+                            "indexed by sample id (e.g. metadata['age']).")
+    arguments.by_sample(inputs.targets, "targets")
+    arguments.check_conditioning(inputs.conditioning)
+    return replace(inputs, groups=arguments.by_sample(inputs.groups, "groups"),
+                   sample_weights=arguments.by_sample(inputs.sample_weights,
+                                                      "sample_weights"))
 
 
 def _settle_readout(kind, train, inputs: FitInputs, settings: FitSettings, data,

@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from .arguments import SCALARS, by_sample, check_settings, kind_of
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig,
                      TrainConfig)
@@ -54,6 +55,8 @@ def pretrain(table, sequences=None, distances=None, *, model: str | ModelConfig 
     + masked nucleotides. runtime: the processes, checkpoints and tracker
     to train with (default: the processes this one has joined)."""
     started = time.perf_counter()
+    check_settings(model, data, train, log, defaults="PRETRAIN_TRAIN_DEFAULTS")
+    alpha_diversity, taxonomy = _checked_columns(alpha_diversity, taxonomy)
     seed_everything(train)
     runtime = runtime or Runtime.joined()
     prepared = prepare(table, sequences, data, log)
@@ -123,6 +126,17 @@ def _defaults(weight: str) -> tuple:
     which the library's own pretrain(train=TrainConfig()) passes."""
     defaults = (getattr(PRETRAIN_TRAIN_DEFAULTS, weight),)
     return defaults + ((getattr(TrainConfig(), weight),) if interface() == "python" else ())
+
+
+def _checked_columns(alpha_diversity, taxonomy):
+    """alpha_diversity as a Series by sample id (one value each) and a
+    taxonomy that is a column or a frame, refused by name otherwise."""
+    if isinstance(taxonomy, SCALARS):
+        raise AAMInputError(f"taxonomy= must be a pandas Series of lineages by feature id "
+                            f"(or a DataFrame with a 'Taxon' column), not "
+                            f"{kind_of(taxonomy)}: e.g. pd.read_csv(path, sep='\\t', "
+                            "index_col=0)['Taxon'].")
+    return by_sample(alpha_diversity, "alpha_diversity"), taxonomy
 
 
 def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log):
