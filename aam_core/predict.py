@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from . import intervals
+from .arguments import check_bundle, check_conditioning, check_log
 from .bundle import ModelBundle
 from .config import DataConfig, ModelConfig
 from .data.batching import BatchBuilder, batch_rows
@@ -165,6 +166,9 @@ def apply_model(bundle: ModelBundle, table, sequences, conditioning, *, device: 
                 n_threads: int, log: Log, embedding_only: bool = False) -> Application:
     """Everything predict, embed and feature importance share. An embedding
     needs only what metadata_columns names for it."""
+    check_bundle(bundle)
+    check_log(log)
+    check_conditioning(conditioning)
     set_torch_threads(n_threads)
     data = DataConfig(**bundle.config["data"]).for_prediction()
     prepared = prepare(table, sequences, data, log, model_rules=True)
@@ -240,8 +244,13 @@ def _in_target_units(values: np.ndarray, context: PredictionContext) -> np.ndarr
 
 
 def _a_regressor(bundle) -> None:
+    check_bundle(bundle)
     if bundle.kind != "regressor":
-        raise AAMInputError(f"This is a {bundle.kind} model; it needs a regressor.")
+        raise AAMInputError(f"This is {_a(bundle.kind)} model; it needs a regressor.")
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
 def _regression_outputs(bundle, table, sequences, conditioning, options, log):
@@ -323,8 +332,9 @@ def predict_interval(bundle, table, sequences=None, conditioning=None, *,
 def predict_classification(bundle, table, sequences=None, conditioning=None, *,
                            log: Log = log_to_stderr, **options) -> tuple:
     """(predicted label Series 'prediction', class probabilities DataFrame)."""
+    check_bundle(bundle)
     if bundle.kind != "classifier":
-        raise AAMInputError(f"This is a {bundle.kind} model; it needs a classifier.")
+        raise AAMInputError(f"This is {_a(bundle.kind)} model; it needs a classifier.")
     run, outputs = forward_outputs(bundle, table, sequences, conditioning,
                                    log=log, **_known(options))
     labels = bundle.config["class_labels"]

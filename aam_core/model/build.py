@@ -73,6 +73,9 @@ def taxonomy_classes(record: dict | None) -> tuple:
 def build_model(bundle):
     """The network of a ModelBundle (head and conditioning from its config), with
     its weights, in eval mode on CPU."""
+    if not hasattr(bundle, "config") or not hasattr(bundle, "state_dict"):
+        raise AAMInputError(f"build_model takes a ModelBundle, not a "
+                            f"{type(bundle).__name__}: e.g. api.load('model-directory').")
     return load_weights(network_for(bundle.config), bundle.state_dict).eval()
 
 
