@@ -7,6 +7,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..arguments import check_distance_matrix, sequence_items
 from ..config import DataConfig
 from ..errors import AAMInputError
 from ..spelling import spelled
@@ -100,8 +101,7 @@ def too_long_for_encoder(data: DataConfig) -> str:
 
 
 def _as_str_mapping(sequences) -> Mapping[str, str]:
-    items = sequences.items() if hasattr(sequences, "items") else sequences
-    return {str(k): str(v) for k, v in items}
+    return {str(k): str(v) for k, v in sequence_items(sequences)}
 
 
 def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
@@ -110,6 +110,7 @@ def distance_block(distances, sample_ids: list[str]) -> np.ndarray:
     from .distances import DistanceFile, check_distances, matrix_positions, square_block
     if isinstance(distances, DistanceFile):
         return distances.view(sample_ids)
+    check_distance_matrix(distances)
     index = matrix_positions(distances.ids, sample_ids, "the distance matrix")
     block = square_block(distances.data, index)  # no full-size temporary copies
     check_distances(block, "the distance matrix")
