@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import pandas as pd
 
 from . import verify
 from .config import current_names
+from .errors import AAMInputError
 from .verify import CONFIG_DIGEST_KEY, DIGEST_KEY, ModelFormatError
 
 FORMAT_VERSION = 1
@@ -127,8 +129,8 @@ class ModelBundle:
         """Write the three files; config.json (written last) records the
         sha256 of model.pt, so a damaged copy is refused at load."""
         import torch  # deferred: keeps this module torch-free at import
+        directory = _save_folder(self, directory)
         validate_config(self.config)
-        directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         weights = directory / WEIGHTS_FILE
         try:
@@ -152,7 +154,7 @@ class ModelBundle:
         weights' digest (a notice when an older model has none) and their
         shapes. `name`: how errors call the model (default: its folder)."""
         import torch
-        directory = Path(directory)
+        directory = _model_folder(directory, name)
         name = name or verify.model_name(directory)
         config = read_config(directory, name)
         weights = directory / WEIGHTS_FILE
@@ -177,6 +179,52 @@ class ModelBundle:
                                    "whole model directory.")
         history = validate_history(history_path.read_text(), f"The {HISTORY_FILE} of {name}")
         return cls(config=config, state_dict=state, history=history)
+
+
+def _kind(value) -> str:
+    return "None" if value is None else f"a {type(value).__name__}"
+
+
+def _save_folder(bundle, directory) -> Path:
+    """Where save writes: a folder (new, or one to overwrite), refused
+    when the arguments are swapped or the path is a file."""
+    if not isinstance(bundle, ModelBundle):
+        raise AAMInputError(f"save(bundle, directory): the model comes first, then the "
+                            f"folder to write it to; {_kind(bundle)} is where the model "
+                            "belongs.")
+    if not isinstance(directory, (str, os.PathLike)):
+        raise AAMInputError(f"save's directory must be a path (a str or a Path), not "
+                            f"{_kind(directory)}.")
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise AAMInputError(f"{directory} is a file: a model is saved as a folder "
+                            f"({CONFIG_FILE}, {WEIGHTS_FILE}, {HISTORY_FILE}). Give the "
+                            "path of a new folder, or move the file away.")
+    return directory
+
+
+def _model_folder(directory, name) -> Path:
+    """The model folder load reads, refused by name when it is no path,
+    names nothing, or is a file (a .qza: how to get its folder)."""
+    if not isinstance(directory, (str, os.PathLike)):
+        already = " (a ModelBundle is loaded already)" if isinstance(
+            directory, ModelBundle) else ""
+        raise ModelFormatError(f"load takes the path of a model directory (a str or a "
+                               f"Path), not {_kind(directory)}{already}.")
+    path = Path(directory)
+    name = name or verify.model_name(path)
+    if not path.exists():
+        raise ModelFormatError(f"{_capital(name)} does not exist: give the path of a model "
+                               "directory (as save, the aam command or qiime tools export "
+                               "wrote it).")
+    if path.is_file():
+        how = (f" It is a QIIME 2 artifact: qiime tools export --input-path {path} "
+               "--output-path model-dir gives its model directory; load that."
+               if path.suffix == ".qza" else "")
+        raise ModelFormatError(f"{_capital(name)} is a file, not a model directory "
+                               f"(one holding {CONFIG_FILE}, {WEIGHTS_FILE} and "
+                               f"{HISTORY_FILE}).{how}")
+    return path
 
 
 def read_config(directory: str | Path, name: str | None = None) -> dict:
