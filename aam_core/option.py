@@ -228,7 +228,7 @@ def check_fields(settings) -> None:
     for declaration in declared(type(settings)):
         name = field_name(declaration)
         value = getattr(settings, name)
-        if declaration.kind.endswith("column") or value is None:
+        if declaration.kind.endswith("column"):  # None too: no field defaults to it
             continue
         if not of_kind(declaration.kind, value):
             raise AAMInputError(f"{spelled(declaration.name)} must be "
