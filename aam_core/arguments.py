@@ -85,6 +85,18 @@ def check_bundle(bundle, argument: str = "bundle") -> None:
     raise AAMInputError(f"{argument} must be a ModelBundle, not {kind_of(bundle)}: {how}.")
 
 
+def one_column(values, subject: str):
+    """A one-column DataFrame's column (what was meant); a table of more
+    columns refused, `subject` opening the message ('targets= is')."""
+    if not isinstance(values, pd.DataFrame):
+        return values
+    if values.shape[1] != 1:
+        raise AAMInputError(f"{subject} a table of {values.shape[1]} columns "
+                            f"({list(values.columns)[:5]}); give one column, as a "
+                            "pandas Series indexed by sample id.")
+    return values.iloc[:, 0]
+
+
 def by_sample(values, argument: str):
     """A column by sample id as a Series (a one-column DataFrame's column, a
     dict's values by key), refused when it is one value or names a sample
@@ -95,13 +107,7 @@ def by_sample(values, argument: str):
         raise AAMInputError(f"{argument}= must be a pandas Series indexed by sample id "
                             f"(a column of the metadata), not {kind_of(values)}: one "
                             "value is no column of values by sample.")
-    if isinstance(values, pd.DataFrame):
-        if values.shape[1] != 1:
-            raise AAMInputError(f"{argument}= is a table of {values.shape[1]} columns "
-                                f"({list(values.columns)[:5]}); give one column, as a "
-                                "pandas Series indexed by sample id.")
-        values = values.iloc[:, 0]
-    values = pd.Series(values)
+    values = pd.Series(one_column(values, f"{argument}= is"))
     repeated = values.index[values.index.map(str).duplicated()].unique()
     if len(repeated):
         raise AAMInputError(f"{argument}= names {len(repeated)} sample(s) more than once, "

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .arguments import one_column
 from .config import ConditioningConfig, TrainConfig
 from .data.split import MIN_TRAINING_SAMPLES, sample_units, ungrouped
 from .data.targets import (CategoryScaler, TargetScaler, category_values,
@@ -30,13 +31,7 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
     readout), and the log says so instead of that they were dropped.
     dropped: samples of the table that the data preparation dropped (no
     reads, or fewer than the rarefaction `depth`)."""
-    if isinstance(targets, pd.DataFrame):  # one column is what was meant
-        if targets.shape[1] != 1:
-            raise AAMInputError(f"The targets are a table of {targets.shape[1]} columns "
-                                f"({list(targets.columns)[:5]}); give one column, as a "
-                                "pandas Series indexed by sample id.")
-        targets = targets.iloc[:, 0]
-    targets = pd.Series(targets)
+    targets = pd.Series(one_column(targets, "The targets are"))
     if targets.name is None:  # a plain Series: messages call it 'target'
         targets = targets.rename("target")
     # an empty or blank text is no value, as QIIME 2 reads an empty cell
