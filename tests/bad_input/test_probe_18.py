@@ -94,7 +94,7 @@ def test_the_library_takes_a_one_column_frame_as_targets_and_refuses_more():
     frame = _examples.sample_metadata_factory().to_dataframe()
     train = replace(FIT_TRAIN_DEFAULTS, epochs=1, batch_size=8, ensemble_size=1)
     api.fit_regressor(table, frame[["age"]], model="tiny", train=train, log=lambda m: None)
-    with pytest.raises(AAMInputError, match="The targets are a table of 3 columns"):
+    with pytest.raises(AAMInputError, match="targets= is a table of 3 columns"):
         api.fit_regressor(table, frame, model="tiny", train=train, log=lambda m: None)
 
 
