@@ -132,9 +132,10 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     (default: those this process has joined; no checkpoints, no tracker)."""
     runtime = runtime or Runtime.joined()
     started = time.perf_counter()
-    inputs = _checked_arguments(inputs, settings, log)
+    _check_settings(inputs, settings, log)
     train = check_options(kind, settings.train, settings.conditioning,
                           inputs.pretrained, log)
+    inputs = _checked_inputs(inputs)  # after the settings, which need no data
     fit_checks.check_groups_column(kind, inputs.groups, inputs.targets)
     fit_checks.check_weights_column(kind, inputs.sample_weights, inputs.targets)
     seed_everything(train)
@@ -205,15 +206,20 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     return ModelBundle(config, cpu_state(network), pd.concat(histories, ignore_index=True))
 
 
-def _checked_arguments(inputs: FitInputs, settings: FitSettings, log) -> FitInputs:
-    """The Python API's arguments of the kinds fit reads (refused by name
-    otherwise); groups and sample weights as Series by sample id."""
+def _check_settings(inputs: FitInputs, settings: FitSettings, log) -> None:
+    """The Python API's settings objects and pretrained model of the kinds
+    fit reads (refused by name otherwise)."""
     arguments.check_settings(settings.model, settings.data, settings.train, log,
                              defaults="FIT_TRAIN_DEFAULTS",
                              conditioning_config=settings.conditioning,
                              head_options=settings.head_options)
     if inputs.pretrained is not None:
         arguments.check_bundle(inputs.pretrained, "pretrained=")
+
+
+def _checked_inputs(inputs: FitInputs) -> FitInputs:
+    """The Python API's per-sample arguments of the kinds fit reads (refused
+    by name otherwise); groups and sample weights as Series by sample id."""
     if inputs.targets is None:
         raise AAMInputError("targets= is None: give the targets, a pandas Series "
                             "indexed by sample id (e.g. metadata['age']).")

@@ -85,7 +85,7 @@ def test_targets_must_name_samples_once(table, metadata):
     ages = metadata["age"].astype(float)
     with pytest.raises(AAMInputError, match="None of the 24 samples is in the targets"):
         _fit(table, list(ages))
-    with pytest.raises(AAMInputError, match="name 1 sample.s. more than once"):
+    with pytest.raises(AAMInputError, match="names 1 sample.s. more than once"):
         _fit(table, pd.concat([ages, ages.iloc[:1] + 1]))
     with pytest.raises(AAMInputError, match="true/false values: fit a classifier"):
         _fit(table, ages > 40)
