@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import ModelBundle
-from .config import ConditioningConfig, DataConfig, ModelConfig, PRESETS
+from .config import PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .errors import AAMInputError
 
 # what is one value, never a column of values by sample id
@@ -36,7 +36,6 @@ def check_settings(model, data, train, log, *, defaults: str,
     """model=, data=, train=, log= (and a fit's conditioning_config=,
     head_options=) of the kinds the functions read; `defaults`: the
     TrainConfig to start from, as its module names it."""
-    from .config import TrainConfig
     if isinstance(model, ModelBundle):
         raise AAMInputError(f"model= takes a preset name or a ModelConfig, not a trained "
                             "model: pass a trained model as pretrained= (fit_regressor, "
