@@ -22,8 +22,6 @@ try:
     import fcntl
 except ImportError:  # not on Windows: runs there are not locked
     fcntl = None
-# held while a training command writes its --output-dir (checks.run_lock)
-LOCK_FILE = ".aam-run.lock"
 
 
 def before_command(args) -> list:
@@ -120,23 +118,24 @@ def run_lock(output: Path):
     """Hold --output-dir for one run: two runs writing one folder at once
     both ended with exit 0 and "Wrote OUTPUT/model", and the folder kept
     the model (and checkpoints) of whichever wrote last. Rank 0 alone takes
-    it under torchrun (the others write nothing); the lock ends with the
-    process, a killed one's too."""
+    it under torchrun (the others write nothing). The lock is on the folder
+    itself, so nothing is added to it (a lock file kept a failed run's
+    folder from being removed as empty); it ends with the process, a
+    killed one's too."""
     if os.environ.get("RANK", "0").strip() not in ("", "0") or fcntl is None:
         yield
         return
-    path = Path(output) / LOCK_FILE
-    with open(path, "a") as handle:
+    handle = os.open(output, os.O_RDONLY)
+    try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise AAMInputError(f"{output} is in use: another aam run is writing to it "
                                 "now. Wait for that run to end, or choose another "
                                 "--output-dir.") from None
-        try:
-            yield
-        finally:
-            path.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(handle)
 
 
 def folder_place(path: Path, holds: str) -> None:

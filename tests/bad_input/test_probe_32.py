@@ -9,6 +9,7 @@ runs into one --output-dir both "wrote" it; Ctrl-C before the first checkpoint
 pointed at checkpoints that did not exist; pretrain's refusals of
 nucleotide_epochs said to "leave it at 0", no longer its default."""
 import fcntl
+import os
 import tempfile
 from pathlib import Path
 
@@ -116,13 +117,15 @@ def test_an_unwritable_checkpoints_folder_is_refused_at_once(workspace, tmp_path
 # -- 6. two runs into one --output-dir -------------------------------------------------
 
 def test_a_run_into_a_folder_another_run_is_writing_is_refused(workspace, tmp_path, capsys):
-    from aam_core.checks import LOCK_FILE
     run = tmp_path / "run"
     run.mkdir()
-    with open(run / LOCK_FILE, "a") as other:  # what the other run holds
+    other = os.open(run, os.O_RDONLY)  # what the other run holds: the folder
+    try:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
         code, text = aam(capsys, *PRETRAIN, "--table", workspace / "table.biom",
                          "--output-dir", run)
+    finally:
+        os.close(other)
     refused(text, code, f"{run} is in use: another aam run is writing to it now. Wait for "
                         "that run to end, or choose another --output-dir.")
     assert not (run / "model").exists()
