@@ -13,22 +13,10 @@ import pandas as pd
 
 from .bundle import ModelBundle
 from .config import PRESETS, ConditioningConfig, DataConfig, ModelConfig, TrainConfig
-from .errors import AAMInputError
+from .errors import AAMInputError, kind_of
 
 # what is one value, never a column of values by sample id
 SCALARS = (str, bytes, os.PathLike, int, float, bool, np.generic)
-
-
-def kind_of(value) -> str:
-    """None, "a str ('table.biom')", "a dict"..."""
-    if value is None:
-        return "None"
-    named = type(value).__name__
-    kind = f"{'an' if named[:1] in 'aeiou' else 'a'} {named}"
-    if isinstance(value, (str, os.PathLike, int, float)):
-        text = repr(str(value) if isinstance(value, os.PathLike) else value)
-        return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
-    return kind
 
 
 def check_settings(model, data, train, log, *, defaults: str,

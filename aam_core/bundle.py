@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import verify
 from .config import current_names
-from .errors import AAMInputError
+from .errors import AAMInputError, kind_of
 from .verify import CONFIG_DIGEST_KEY, DIGEST_KEY, ModelFormatError
 
 FORMAT_VERSION = 1
@@ -181,20 +181,16 @@ class ModelBundle:
         return cls(config=config, state_dict=state, history=history)
 
 
-def _kind(value) -> str:
-    return "None" if value is None else f"a {type(value).__name__}"
-
-
 def _save_folder(bundle, directory) -> Path:
     """Where save writes: a folder (new, or one to overwrite), refused
     when the arguments are swapped or the path is a file."""
     if not isinstance(bundle, ModelBundle):
         raise AAMInputError(f"save(bundle, directory): the model comes first, then the "
-                            f"folder to write it to; {_kind(bundle)} is where the model "
+                            f"folder to write it to; {kind_of(bundle)} is where the model "
                             "belongs.")
     if not isinstance(directory, (str, os.PathLike)):
         raise AAMInputError(f"save's directory must be a path (a str or a Path), not "
-                            f"{_kind(directory)}.")
+                            f"{kind_of(directory)}.")
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise AAMInputError(f"{directory} is a file: a model is saved as a folder "
@@ -210,7 +206,7 @@ def _model_folder(directory, name) -> Path:
         already = " (a ModelBundle is loaded already)" if isinstance(
             directory, ModelBundle) else ""
         raise ModelFormatError(f"load takes the path of a model directory (a str or a "
-                               f"Path), not {_kind(directory)}{already}.")
+                               f"Path), not {kind_of(directory)}{already}.")
     path = Path(directory)
     name = name or verify.model_name(path)
     if not path.exists():

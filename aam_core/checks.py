@@ -105,12 +105,17 @@ def writable_directory(path: str | os.PathLike, option: str) -> Path:
                             "another path.")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        _write_probe(path)
     except OSError as error:
         raise AAMInputError(f"{option} {path} is not writable ({error.strerror}); "
                             "choose a directory you can write to.") from error
     return path
+
+
+def _write_probe(folder: Path) -> None:
+    """Write (and remove) a file in `folder`: OSError where none can be."""
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 @contextlib.contextmanager
@@ -159,8 +164,7 @@ def writable_folder(path: Path, holds: str) -> None:
     if not path.is_dir():
         return
     try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
+        _write_probe(path)
     except OSError as error:
         raise AAMInputError(f"{path} is not writable ({error.strerror}), and the run keeps "
                             f"its {holds} there: make it writable, or write the run to "
@@ -189,8 +193,7 @@ def writable_file(path: str | os.PathLike, option: str) -> None:
     if not folder.is_dir():
         raise AAMInputError(f"{option} {path}: the folder {folder} does not exist.")
     try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        _write_probe(folder)
     except OSError as error:
         raise AAMInputError(f"{option} {path}: cannot write in {folder} "
                             f"({error.strerror}).") from error

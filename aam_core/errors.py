@@ -1,8 +1,26 @@
 """Errors for user mistakes: they carry a message that says what to fix."""
+import os
 
 
 class AAMInputError(ValueError):
     """Input data or parameters that cannot be used as given."""
+
+
+def article(word: str) -> str:
+    """'an encoder', 'a regressor'."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def kind_of(value) -> str:
+    """How a message names what was given: None, "a str ('table.biom')",
+    "a dict"..."""
+    if value is None:
+        return "None"
+    kind = article(type(value).__name__)
+    if isinstance(value, (str, os.PathLike, int, float)):
+        text = repr(str(value) if isinstance(value, os.PathLike) else value)
+        return f"{kind} ({text if len(text) <= 40 else text[:37] + '...'})"
+    return kind
 
 
 def other_spellings(missing, available) -> list:

@@ -26,7 +26,7 @@ from .data.batching import BatchBuilder, batch_rows
 from .data.prepare import PreparedData, prepare
 from .data.targets import (CategoryScaler, category_values, point_index,
                            scaler_from_dict, scaling_parameters)
-from .errors import AAMInputError, refuse_disjoint
+from .errors import AAMInputError, article, refuse_disjoint
 from .model.build import build_model
 from .model.conditioning import encode_conditions
 from .model.ensemble import members_of
@@ -246,11 +246,7 @@ def _in_target_units(values: np.ndarray, context: PredictionContext) -> np.ndarr
 def _a_regressor(bundle) -> None:
     check_bundle(bundle)
     if bundle.kind != "regressor":
-        raise AAMInputError(f"This is {_a(bundle.kind)} model; it needs a regressor.")
-
-
-def _a(kind: str) -> str:
-    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+        raise AAMInputError(f"This is {article(bundle.kind)} model; it needs a regressor.")
 
 
 def _regression_outputs(bundle, table, sequences, conditioning, options, log):
@@ -334,7 +330,7 @@ def predict_classification(bundle, table, sequences=None, conditioning=None, *,
     """(predicted label Series 'prediction', class probabilities DataFrame)."""
     check_bundle(bundle)
     if bundle.kind != "classifier":
-        raise AAMInputError(f"This is {_a(bundle.kind)} model; it needs a classifier.")
+        raise AAMInputError(f"This is {article(bundle.kind)} model; it needs a classifier.")
     run, outputs = forward_outputs(bundle, table, sequences, conditioning,
                                    log=log, **_known(options))
     labels = bundle.config["class_labels"]

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch
 
-from .arguments import SCALARS, by_sample, check_settings, kind_of
+from .arguments import SCALARS, by_sample, check_settings
 from .bundle import ModelBundle
 from .config import (DEFAULT_PRESET, PRETRAIN_TRAIN_DEFAULTS, DataConfig, ModelConfig,
                      TrainConfig)
@@ -20,7 +20,7 @@ from .data.batching import BatchBuilder
 from .data.prepare import distance_block, prepare
 from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
-from .errors import AAMInputError
+from .errors import AAMInputError, kind_of
 from .option import AUTO, check_needs
 from .spelling import interface, spelled, spelled_input
 from .model import AAM
