@@ -89,7 +89,7 @@ def _spoken(body, action: str):
 
     @functools.wraps(body)
     def spoken(**arguments):
-        with speaking('q2cli' if 'q2cli' in sys.modules else 'python'):
+        with speaking(_caller()):
             for option in declared:
                 if option.name in arguments:  # QIIME 2's Int and Float take numpy's
                     arguments[option.name] = plain(arguments[option.name])
@@ -99,6 +99,16 @@ def _spoken(body, action: str):
                     raise AAMInputError(f'{spelled(option.name)} {problem}.')
             return body(**arguments)
     return spoken
+
+
+def _caller() -> str:
+    """'q2cli' while a q2cli command runs the action (a click context of
+    q2cli's root command is current), 'python' otherwise: the Artifact API,
+    q2galaxy, or Python in a process that has q2cli loaded."""
+    click = sys.modules.get('click')
+    context = click.get_current_context(silent=True) if click else None
+    root = type(context.find_root().command) if context else None
+    return 'q2cli' if root and root.__module__.startswith('q2cli') else 'python'
 
 
 def _function(name: str, body, parameters: list, pipeline: bool, returns):

@@ -21,6 +21,7 @@ import qiime2
 import skbio
 
 from q2_aam import _examples
+from tests import qiime_cli
 
 BIN = Path(sys.executable).parent
 
@@ -55,9 +56,9 @@ def aam_process(*arguments, **options):
                           text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, **options)
 
 
-def qiime(*arguments):
-    done = subprocess.run([str(BIN / "qiime"), *map(str, arguments)],
-                          capture_output=True, text=True)
+def qiime(*arguments, process: bool = False):
+    """q2cli (tests/qiime_cli.py: in this process unless `process`)."""
+    done = qiime_cli.qiime(*arguments, process=process)
     return done.returncode, done.stdout + done.stderr
 
 

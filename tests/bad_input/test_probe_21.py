@@ -96,7 +96,7 @@ def test_n_devices_with_auto_is_said_in_q2cli_words(workspace, encoder_qza, meta
                          "--m-metadata-file", metadata, "--m-metadata-column", "age",
                          "--p-n-devices", 2, "--p-n-threads", 2, "--p-device", "cpu",
                          "--p-ensemble-size", 1, "--p-batch-size", 8,
-                         "--o-model", tmp_path / "model.qza", "--verbose")
+                         "--o-model", tmp_path / "model.qza", "--verbose", process=True)
     assert code == 0, output
     assert "torchrun" not in output, output
     assert "--p-readout auto: fine-tuning, not the ridge readout, which says: " \

@@ -1,24 +1,9 @@
 """The three methods through the real `qiime` command line (q2cli)."""
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import qiime2
 
-
-def qiime_command():
-    """The qiime of this environment (the venv's wrapper when there is one)."""
-    beside = Path(sys.executable).parent / 'qiime'
-    if beside.exists():
-        return [str(beside)]
-    return [sys.executable, '-m', 'q2cli']
-
-
-def qiime(*args):
-    return subprocess.run(qiime_command() + [str(a) for a in args],
-                          capture_output=True, text=True)
+from tests.qiime_cli import qiime
 
 
 @pytest.fixture(scope='module')
@@ -41,8 +26,8 @@ def test_pretrain_fit_predict(files):
          '--m-metadata-file', files / 'metadata.tsv',
          '--m-metadata-column', 'age', '--o-model', files / 'regressor.qza'],
     ]
-    for step in steps:
-        done = qiime('aam', *step, *tiny)
+    for step in steps:  # the installed `qiime` itself, once
+        done = qiime('aam', *step, *tiny, process=True)
         assert done.returncode == 0, done.stderr
     done = qiime('aam', 'predict-regression', '--i-table',
                  files / 'table.qza', '--i-model', files / 'regressor.qza',
