@@ -55,3 +55,16 @@ def test_help_describes_parameters():
     assert done.returncode == 0, done.stderr
     assert '--p-missing-samples' in done.stdout
     assert '--i-pretrained-model' in done.stdout
+
+
+def test_each_interface_is_spoken_to_in_its_own_names(files, table, metadata):
+    """One process, both interfaces: q2cli's flags while q2cli runs the
+    action, the Python names from the Artifact API even with q2cli loaded."""
+    done = qiime('aam', 'fit-regressor', '--i-table', files / 'table.qza',
+                 '--m-metadata-file', files / 'metadata.tsv', '--m-metadata-column', 'age',
+                 '--p-learning-rate', 'nan', '--o-model', files / 'nan.qza')
+    assert done.returncode == 1 and '--p-learning-rate must be' in done.stderr, done.stderr
+    from qiime2.plugins import aam
+    with pytest.raises(ValueError, match='^learning_rate must be'):
+        aam.actions.fit_regressor(table=table, metadata=metadata.get_column('age'),
+                                  learning_rate=float('nan'))
