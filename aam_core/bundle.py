@@ -207,6 +207,9 @@ def _model_folder(directory, name) -> Path:
             directory, ModelBundle) else ""
         raise ModelFormatError(f"load takes the path of a model directory (a str or a "
                                f"Path), not {kind_of(directory)}{already}.")
+    if not str(directory).strip():  # Path('') is the current folder
+        raise ModelFormatError("load was given an empty path: give the path of a model "
+                               "directory.")
     path = Path(directory)
     name = name or verify.model_name(path)
     if not path.exists():

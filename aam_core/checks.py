@@ -34,9 +34,10 @@ def before_command(args) -> list:
     created = []
     # the TensorBoard event folder too: a file in its place would otherwise
     # fail only when the tracker opens, as a bare OSError
-    for option in ("output_dir", "tensorboard", "output"):
+    for option in PATH_OPTIONS:
         if getattr(args, option, None) is not None and not getattr(args, option).strip():
-            # Path('') is the current directory: the run would land there
+            # Path('') is the current directory: the run would land there, and
+            # an input would be read from it ("--table . is a directory")
             raise AAMInputError(f"--{option.replace('_', '-')} is empty; give a path.")
     for option in ("output_dir", "tensorboard"):
         if getattr(args, option, None) is not None:
@@ -59,6 +60,9 @@ def before_command(args) -> list:
     return created
 
 
+# the flags that name a file or folder (outputs, then inputs)
+PATH_OPTIONS = ("output_dir", "tensorboard", "output", "table", "sequences", "distances",
+                "distance_ids", "metadata", "model", "pretrained", "settings", "study")
 # the commands whose --output is a table, which `-` writes to standard output
 STDOUT_COMMANDS = ("predict", "embed")
 # the commands that train across the processes torchrun starts; the others
