@@ -198,7 +198,17 @@ def _known(options: dict) -> dict:
         if not of_kind(option.kind, value) or value < option.low:
             raise AAMInputError(f"{name} must be a whole number of {option.low} or more, "
                                 f"not {value!r}.")
+    _known_device(options.get("device", "auto"))
     return options
+
+
+def _known_device(device) -> None:
+    """The device among the declared choices, before torch reads it (torch's
+    own refusal lists its dozen device types, or asserts)."""
+    option = BY_NAME["device"].at("predict")
+    problem = option.problem(device)
+    if problem:
+        raise AAMInputError(f"{spelled('device')} {problem} ({option.help})")
 
 
 def forward_outputs(bundle: ModelBundle, table, sequences=None, conditioning=None, *,
