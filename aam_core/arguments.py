@@ -148,6 +148,8 @@ def check_distance_matrix(distances) -> None:
     elif isinstance(distances, (str, bytes, os.PathLike)):
         how = ("read the file first: skbio.DistanceMatrix.read(path), or, for a large "
                "matrix, aam_core.data.distances.read_distances(path)")
+    elif distances is None:
+        how = "give the matrix itself, e.g. skbio.DistanceMatrix.read(path)"
     else:
         how = ("an array names no samples: skbio.DistanceMatrix(array, sample_ids), in "
                "the order of its rows")

@@ -38,7 +38,8 @@ class DistanceFile:
             raise AAMInputError(f"{self.source} must be square, not of shape {shape}.")
         if shape[0] != len(self.ids):
             raise AAMInputError(f"{self.source} has {shape[0]} rows but {len(self.ids)} "
-                                "sample ids.")
+                                "sample ids: give one sample id per row, in the "
+                                "matrix's row order.")
         if len(set(self.ids)) != len(self.ids):
             raise AAMInputError(f"{self.source} has repeated sample ids.")
         # a lazy matrix is checked block by block as batches read it; its

@@ -115,7 +115,9 @@ def tokenize(sequences: Sequence[str], feature_ids: Sequence[str] | None = None,
     empty = np.flatnonzero(lengths == 0)
     if len(empty):
         raise AAMInputError(f"{len(empty)} sequence(s) are empty, e.g. features "
-                            f"{_examples([feature_ids[i] for i in empty])}.")
+                            f"{_examples([feature_ids[i] for i in empty])}. Give each "
+                            "feature its sequence, or filter those features out of the "
+                            "table.")
     width = int(min(lengths.max(), max_length)) if len(lengths) else 1
     out = np.zeros((len(sequences), width), dtype=np.uint8)
     for row, tokens in enumerate(codes):  # none longer than width: refused or cut
@@ -132,4 +134,14 @@ def _refuse_not_dna(codes: list, sequences, feature_ids: list) -> None:
         shown = _named_not_dna([sequences[r] for r in bad], [feature_ids[r] for r in bad])
         raise AAMInputError(
             f"{len(bad)} sequence(s) contain characters that are not DNA "
-            f"(A C G T U or IUPAC codes): {shown}.")
+            f"(A C G T U or IUPAC codes): {shown}. "
+            + _not_dna_fix([sequences[r] for r in bad]))
+
+
+def _not_dna_fix(sequences: list) -> str:
+    """What to do with reads that are not DNA: gaps mean aligned reads."""
+    if any("-" in s or "." in s for s in sequences):
+        return ("Gaps ('-', '.') mean aligned sequences: give the unaligned "
+                "representative sequences (or remove the gap characters).")
+    return ("Correct those records, or give the representative sequences that "
+            "belong to this table.")
