@@ -7,7 +7,9 @@ traceback or after the first epoch.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
+import itertools
 import os
 import shutil
 import sys
@@ -381,6 +383,50 @@ def _given(option, args, argv) -> bool:
     """On the command line, or set away from its default (--settings)."""
     value = getattr(args, option.name, None)
     return flag_used(option.flag, argv) or (value is not None and value != option.default)
+
+
+def flags_given_twice(parser, argv) -> list:
+    """A warning for each flag of one value (or one list) given twice with
+    another value: argparse keeps the last (--table a.biom --table b.biom
+    reads b.biom), which a script may mean, but never without a word."""
+    warnings = []
+    for action in parser._actions:
+        if not action.option_strings or action.nargs == 0 and \
+                not isinstance(action, argparse.BooleanOptionalAction) or \
+                isinstance(action, argparse._AppendAction):
+            continue
+        given = _occurrences(action, list(map(str, argv)))
+        if len(set(given)) > 1:
+            warnings.append(_given_twice(given, action))
+    return warnings
+
+
+def _occurrences(action, argv: list) -> list:
+    """What each use of the flag said: its value(s), or the flag itself
+    for --x / --no-x."""
+    shown = []
+    for at, item in enumerate(argv):
+        flag, _, inline = item.partition("=")
+        if flag not in action.option_strings:
+            continue
+        if action.nargs == 0 or inline:
+            shown.append(inline or flag)
+            continue
+        rest = argv[at + 1:at + 2] if action.nargs is None else itertools.takewhile(
+            lambda value: not value.startswith("--"), argv[at + 1:])
+        shown.append(" ".join(rest))
+    return shown
+
+
+def _given_twice(given: list, action) -> str:
+    if action.nargs == 0:  # --freeze-encoder ... --no-freeze-encoder
+        return f"{' and '.join(dict.fromkeys(given))} are both given: the last, " \
+               f"{given[-1]}, counts."
+    flag = action.option_strings[0]
+    several = f"; {flag} takes all its values after one flag: {flag} A B" \
+        if action.nargs in ("*", "+") else ""
+    return f"{flag} is given {len(given)} times ({', then '.join(given)}): the last " \
+           f"counts{several}."
 
 
 def one_model_directory(args) -> None:

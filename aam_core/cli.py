@@ -651,10 +651,15 @@ def _with_settings_file(parser, args, argv):
         return args
     from . import settings_file
     values = settings_file.read(args.settings, args.command)
+    _subparser(parser, args.command).set_defaults(**values)
+    return parser.parse_args(argv)
+
+
+def _subparser(parser, command: str) -> argparse.ArgumentParser:
+    """The parser of one command (its flags)."""
     commands = next(a for a in parser._actions
                     if isinstance(a, argparse._SubParsersAction))
-    commands.choices[args.command].set_defaults(**values)
-    return parser.parse_args(argv)
+    return commands.choices[command]
 
 
 # -- applying a model -------------------------------------------------------------
@@ -923,6 +928,9 @@ def main(argv=None) -> int:
             args = _with_settings_file(parser, args, argv)
             created = checks.before_command(args)
             checks.arguments(args, given_argv)
+            for text in checks.flags_given_twice(_subparser(parser, args.command),
+                                                 given_argv):
+                print(f"aam {args.command}: warning: {text}", file=sys.stderr)
             # after the checks: an older flag refused with its newer one
             # is said once, as the error
             _warn_old_names(given_argv, args.command)

@@ -54,3 +54,19 @@ def write_example_files(folder: Path, n_samples: int) -> list[str]:
                            index_col=0, dtype=str)
     metadata.loc[ids, ["age", "group", "study"]].to_csv(folder / "md.tsv", sep="\t")
     return ids
+
+
+def overridden(base, extra) -> list:
+    """`base` (flags of one value each) less the flags `extra` gives again,
+    then `extra`: the `aam` command warns of a flag given twice with
+    another value (argparse keeps the last)."""
+    again = {str(a) for a in extra if str(a).startswith("--")}
+    kept, skip = [], False
+    for item in base:
+        if not skip and str(item) in again:
+            skip = True  # the flag; its value is left out next
+            continue
+        if not skip:
+            kept.append(item)
+        skip = False
+    return kept + list(extra)

@@ -22,6 +22,7 @@ import skbio
 
 from q2_aam import _examples
 from tests import qiime_cli
+from tests.conftest import overridden  # noqa: F401 (the tests import it from here)
 
 BIN = Path(sys.executable).parent
 

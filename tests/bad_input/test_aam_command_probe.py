@@ -9,7 +9,7 @@ import json
 import biom
 import pytest
 
-from .conftest import aam, refused
+from .conftest import aam, overridden, refused
 
 TINY = ["--preset", "tiny", "--batch-size", 8, "--n-threads", 1, "--epochs", 1,
         "--ensemble-size", 1]
@@ -130,8 +130,8 @@ def _command(command, workspace, folder):
 @pytest.mark.parametrize("case", sorted(ROWS))
 def test_aam_refuses(case, workspace, tmp_path, capsys):
     command, make, fragment = ROWS[case]
-    code, output = aam(capsys, *_command(command, workspace, tmp_path),
-                       *make(tmp_path, workspace))
+    code, output = aam(capsys, *overridden(_command(command, workspace, tmp_path),
+                                           make(tmp_path, workspace)))
     refused(output, code, fragment)
     assert "--debug" not in output  # a user's mistake, said as such
     assert len(output.strip().splitlines()) == 1, output  # one line, no warnings

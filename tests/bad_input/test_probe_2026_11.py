@@ -16,7 +16,7 @@ from qiime2.plugins import aam as plugin
 
 from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
+from .conftest import aam, artifact_api, overridden, qiime, refused
 
 TINY = dict(preset="tiny", epochs=1, batch_size=8, n_threads=1)
 FLAGS = ["--preset", "tiny", "--epochs", 1, "--batch-size", 8, "--n-threads", 1]
@@ -266,8 +266,9 @@ def test_aam_refuses(case, files, workspace, tmp_path, capsys):
     command, make, fragment = AAM[case]
     command = [workspace / "distances.tsv" if a == "DISTANCES" else a for a in command]
     metadata = [] if command[0] == "pretrain" else ["--metadata", files / "metadata.tsv"]
-    code, output = aam(capsys, *command, "--table", workspace / "table.biom", *metadata,
-                       "--output-dir", tmp_path / "run", *make(files))
+    code, output = aam(capsys, *command, *overridden(
+        ["--table", workspace / "table.biom", *metadata, "--output-dir", tmp_path / "run"],
+        make(files)))
     refused(output, code, fragment)
     assert "epoch 1/" not in output  # refused before training
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from aam_core import cli
-from tests.conftest import REPO, write_example_table
+from tests.conftest import REPO, overridden, write_example_table
 
 EXAMPLE = REPO / "examples" / "oral-age-mini"
 RUN = ["--preset", "tiny", "--epochs", 1, "--ensemble-size", 1, "--batch-size", 8,
@@ -66,8 +66,9 @@ def with_column(files, folder, name: str, values) -> Path:
 
 
 def fit(capsys, files, kind: str, metadata, target: str, run, *more):
-    return aam(capsys, f"fit-{kind}", "--table", files / "table.biom", "--metadata",
-               metadata, "--target", target, "--output-dir", run, *RUN, *more)
+    return aam(capsys, f"fit-{kind}", *overridden([
+        "--table", files / "table.biom", "--metadata", metadata, "--target", target,
+        "--output-dir", run, *RUN], more))
 
 
 def class_labels(run) -> list:
