@@ -45,7 +45,8 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
                             None if sequences is None else _as_str_mapping(sequences))
     longest = max(map(len, dna), default=1)
     if data.max_length == 0:
-        log(f"max_length: {longest} nt, the longest sequence of the table.")
+        log(f"max_length: {longest} nt, the longest sequence of the table."
+            + few_far_longer(list(map(len, dna))))
         data = replace(data, max_length=longest)
     if data.truncate and longest > data.max_length:
         cut = sum(len(d) > data.max_length for d in dna)
@@ -59,6 +60,20 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input,
                         tuple(i for i in given if i not in kept))
+
+
+def few_far_longer(lengths: list) -> str:
+    """Advice when a few sequences are far longer than the rest: every
+    position up to max_length costs time, for all of them."""
+    typical = int(np.percentile(lengths, 99)) if lengths else 0
+    longest = max(lengths, default=0)
+    if longest <= 2 * typical:
+        return ""
+    few = sum(n > typical for n in lengths)
+    return (f" {few} of {len(lengths)} sequences are longer than {typical} nt, the "
+            f"length of 99% of them; reading to {longest} nt takes up to "
+            f"{longest / typical:.0f}x the time: {spelled('max_length', typical)} with "
+            f"{spelled('truncate', True)} cuts those few instead.")
 
 
 def refuse_identical(counts) -> None:

@@ -1,0 +1,32 @@
+"""max_length 0 takes the longest sequence; a few far longer ones are said,
+with the settings that cut them (every position costs time)."""
+import biom
+import numpy as np
+
+from aam_core.config import DataConfig
+from aam_core.data.prepare import prepare
+from aam_core.spelling import speaking
+
+
+def _prepared(lengths, rng):
+    features = [f"f{i}" for i in range(len(lengths))]
+    dna = {f: "".join(rng.choice(list("ACGT"), size=n)) for f, n in zip(features, lengths)}
+    table = biom.Table(rng.integers(1, 9, size=(len(features), 6)), features,
+                       [f"s{i}" for i in range(6)])
+    said = []
+    with speaking("aam"):
+        prepared = prepare(table, dna, DataConfig(max_length=0), said.append)
+    return prepared, " ".join(said)
+
+
+def test_one_read_far_longer_than_the_rest_is_said_with_the_fix(rng):
+    prepared, said = _prepared([100] * 199 + [3000], rng)
+    assert prepared.data.max_length == 3000
+    assert "1 of 200 sequences are longer than 100 nt" in said, said
+    assert "--max-length 100 with --truncate cuts those few" in said, said
+
+
+def test_reads_of_similar_lengths_are_not_warned_of(rng):
+    prepared, said = _prepared([100] * 150 + [150] * 50, rng)
+    assert prepared.data.max_length == 150
+    assert said == "max_length: 150 nt, the longest sequence of the table.", said
