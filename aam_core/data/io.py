@@ -3,6 +3,7 @@ and TSV sample metadata, as QIIME 2 exports them (distance matrices:
 distances.py, which reads them lazily)."""
 from __future__ import annotations
 
+import collections
 import io
 from pathlib import Path
 
@@ -146,23 +147,38 @@ def _has_bom(path: Path) -> bool:
 def _check_tsv_table(path: Path, option: str) -> None:
     """The layout biom's TSV reader expects: comment lines, the last of them
     the header ('#OTU ID', sample ids[, taxonomy]), then numeric counts."""
-    header, rows, problem = None, 0, None
+    header, features, problem = None, [], None
     try:
         with open(path, encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, 1):
                 fields = line.rstrip("\r\n").split("\t")
-                if line.startswith("#") and not rows:
+                if line.startswith("#") and not features:
                     header = fields
                 elif line.strip():
-                    rows += 1
+                    features.append(fields[0])
                     problem = _tsv_row_problem(header, fields, number)
                     if problem:
                         break
     except UnicodeDecodeError:
         problem = f"it {packed(path) or 'is neither HDF5 nor text'}"
+    problem = problem or (header and _tsv_ids_problem(header, features))
     if problem or header is None:
         raise AAMInputError(f"{option} {path} is not a BIOM table: "
                             f"{problem or 'it holds no header line'}; {_BIOM_HELP}.")
+
+
+def _tsv_ids_problem(header: list, features: list) -> str | None:
+    """No feature line, or an id given twice (biom says only 'Duplicate')."""
+    if not features:
+        return "it holds a header line and no line of feature counts"
+    samples = header[1:len(header) - (header[-1].lower() in _ROW_METADATA)]
+    for ids, what in ((samples, "sample"), (features, "feature")):
+        twice = [i for i, n in collections.Counter(ids).items() if n > 1]
+        if twice:
+            return (f"it names {len(twice)} {what}(s) more than once, e.g. "
+                    f"{', '.join(map(repr, twice[:3]))}: give each {what} one "
+                    f"{'column' if what == 'sample' else 'line'}")
+    return None
 
 
 def _tsv_row_problem(header, fields: list, number: int) -> str | None:

@@ -35,3 +35,20 @@ def test_a_fasta_given_as_the_distance_matrix_is_named_a_fasta(tmp_path):
         read_distances(path)
     with pytest.raises(AAMInputError, match="The alpha diversity file .* is a FASTA file"):
         read_alpha(path)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("#OTU ID\ts1\ts2\nf1\t1\t2\nf1\t4\t5\nf2\t1\t1\n",
+     "names 1 feature(s) more than once, e.g. 'f1': give each feature one line"),
+    ("#OTU ID\ts1\ts1\ts3\nf1\t1\t2\t3\n",
+     "names 1 sample(s) more than once, e.g. 's1': give each sample one column"),
+    ("#OTU ID\ts1\ts2\n", "it holds a header line and no line of feature counts"),
+], ids=["feature-twice", "sample-twice", "header-only"])
+def test_a_tsv_table_names_its_repeated_ids_or_its_missing_rows(tmp_path, text, fragment):
+    """biom said only 'Duplicate observation IDs', and a header alone was
+    read as samples of zero counts ('All 2 samples ... have zero counts')."""
+    path = tmp_path / "table.tsv"
+    path.write_text(text)
+    with pytest.raises(AAMInputError) as error:
+        read_table(str(path))
+    assert fragment in str(error.value), error.value
