@@ -15,8 +15,10 @@ optuna is optional: this module imports it only when a study runs.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import warnings
 import zlib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -35,6 +37,9 @@ from .settings import fit_arguments
 
 NEEDS_OPTUNA = "aam tune needs optuna: pip install optuna"
 STUDY_NAME = "aam-tune"
+# a running trial writes a heartbeat this often (seconds); one silent for
+# GRACE_S was left by a process that died (killed, out of memory) and is failed
+HEARTBEAT_S, GRACE_S = 10, 60
 METRIC = {"regressor": ("mae", "minimize"), "classifier": ("balanced_accuracy", "maximize")}
 Log = Callable[[str], None]
 
@@ -182,7 +187,7 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     # caller once, as a message, not also as optuna's logged traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     new_file = not Path(study).exists()
-    opened = open_study(optuna, study, identity, METRIC[kind][1], seed)
+    opened = open_study(optuna, study, identity, METRIC[kind][1], seed, log)
     try:
         opened.optimize(lambda trial: objective(trial, data, fixed, dimensions),
                         n_trials=trials, callbacks=[_report(log, METRIC[kind][0])])
@@ -285,11 +290,14 @@ _SAID = {"kind": "--kind", "target": "--target", "samples": "the samples with a 
          "searched": "the options searched", "pretrained": "--pretrained"}
 
 
-def open_study(optuna, path, identity: dict, direction: str, seed: int):
+def open_study(optuna, path, identity: dict, direction: str, seed: int, log: Log):
     """The study in the SQLite file `path`, created or resumed."""
     from sqlalchemy.exc import SQLAlchemyError  # optuna's storage layer
-    storage = f"sqlite:///{Path(path).resolve()}"
     try:
+        with _heartbeats_quiet(optuna):
+            storage = optuna.storages.RDBStorage(
+                f"sqlite:///{Path(path).resolve()}", heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S)
         study = optuna.create_study(
             storage=storage, study_name=STUDY_NAME, direction=direction,
             load_if_exists=True,
@@ -307,9 +315,34 @@ def open_study(optuna, path, identity: dict, direction: str, seed: int):
         raise AAMInputError(f"--study {path} holds a study of other inputs or settings "
                             f"(they differ in: {', '.join(differing)}); give the same "
                             "inputs to add trials to it, or choose another --study file.")
+    fail_abandoned(optuna, study, log)
     # a resumed study must not replay the first run's random draws
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     return study
+
+
+def fail_abandoned(optuna, study, log: Log) -> None:
+    """Trials a dead process left running are failed, and said: they would
+    stay 'running' in the study for good."""
+    running = optuna.trial.TrialState.RUNNING
+    before = {t.number for t in study.get_trials(deepcopy=False, states=(running,))}
+    with _heartbeats_quiet(optuna):
+        optuna.storages.fail_stale_trials(study)
+    after = {t.number for t in study.get_trials(deepcopy=False, states=(running,))}
+    if before - after:
+        log(f"Trial(s) {', '.join(map(str, sorted(before - after)))} of an earlier run "
+            "stopped without finishing (the process ended): marked failed; the "
+            "study goes on from the finished ones.")
+
+
+@contextlib.contextmanager
+def _heartbeats_quiet(optuna):
+    """optuna calls its heartbeats experimental, and warns of each use (and
+    of heartbeats outside Study.optimize): nothing for the user to act on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        yield
 
 
 def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:

@@ -160,6 +160,32 @@ def test_trials_are_stored_and_a_rerun_adds_to_them(study):
 
 
 @needs_optuna
+def test_a_trial_left_running_by_a_dead_process_is_failed_and_said(study, tmp_path,
+                                                                   monkeypatch):
+    """A killed `aam tune` left its trial 'running' in the study for good."""
+    import time
+
+    import optuna
+    db = tmp_path / "study.db"
+    shutil.copy(study[0], db)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{db}", heartbeat_interval=1,
+                                         grace_period=1)
+    stored = optuna.load_study(study_name=tune.STUDY_NAME, storage=storage)
+    abandoned = stored.ask()  # what the killed process had started
+    storage.record_heartbeat(abandoned._trial_id)
+    monkeypatch.setattr(tune, "GRACE_S", 1)
+    time.sleep(2.2)  # SQLite's clock counts whole seconds
+    said = []
+    reopened = tune.open_study(optuna, db, stored.user_attrs["aam"], "minimize", 0,
+                               said.append)
+    state = reopened.trials[abandoned.number].state
+    assert state == optuna.trial.TrialState.FAIL, state
+    assert said == [f"Trial(s) {abandoned.number} of an earlier run stopped without "
+                    "finishing (the process ended): marked failed; the study goes on "
+                    "from the finished ones."], said
+
+
+@needs_optuna
 def test_fit_regressor_takes_the_best_settings(files, study, tmp_path):
     _, best, _ = study
     settings = json.loads(best.read_text())
@@ -192,7 +218,8 @@ def test_a_study_of_other_inputs_is_not_mixed_in(files, study, tmp_path, capsys)
 def test_a_poor_trial_is_pruned_after_its_first_fold(tmp_path):
     import optuna
     identity = {"kind": "regressor"}
-    opened = tune.open_study(optuna, tmp_path / "s.db", identity, "minimize", 0)
+    opened = tune.open_study(optuna, tmp_path / "s.db", identity, "minimize", 0,
+                             lambda message: None)
     splits = [([0], [1]), ([1], [0])]
     for error in (1.0, 1.2, 0.9, 1.1, 1.0, 5.0):  # five start the pruner, then a poor one
         folds_seen = []
