@@ -40,7 +40,7 @@ def before_command(args) -> list:
         if getattr(args, option, None) is not None and not getattr(args, option).strip():
             # Path('') is the current directory: the run would land there, and
             # an input would be read from it ("--table . is a directory")
-            raise AAMInputError(f"--{option.replace('_', '-')} is empty; give a path.")
+            raise AAMInputError(f"{_path_flag(args, option)} is empty; give a path.")
     for option in ("output_dir", "tensorboard"):
         if getattr(args, option, None) is not None:
             path = Path(getattr(args, option)).absolute()
@@ -64,7 +64,15 @@ def before_command(args) -> list:
 
 # the flags that name a file or folder (outputs, then inputs)
 PATH_OPTIONS = ("output_dir", "tensorboard", "output", "table", "sequences", "distances",
-                "distance_ids", "metadata", "model", "pretrained", "settings", "study")
+                "distance_ids", "metadata", "model", "model_option", "pretrained",
+                "settings", "study")
+
+
+def _path_flag(args, option: str) -> str:
+    """export-onnx takes its model as MODEL_DIR or as --model (model_option)."""
+    if args.command == "export-onnx" and option in ("model", "model_option"):
+        return "MODEL_DIR" if option == "model" else "--model"
+    return "--" + option.replace("_", "-")
 # the commands whose --output is a table, which `-` writes to standard output
 STDOUT_COMMANDS = ("predict", "embed")
 # the commands that train across the processes torchrun starts; the others

@@ -81,7 +81,8 @@ def test_a_flag_given_twice_with_another_value_is_said(
      "--model is empty; give a path."),
     (("predict", "--model", "{model}", "--table", " ", "--output", "p.tsv"),
      "--table is empty; give a path."),
-    (("export-onnx", "", "--output", "m.onnx"), "--model is empty; give a path."),
+    (("export-onnx", "", "--output", "m.onnx"), "MODEL_DIR is empty; give a path."),
+    (("export-onnx", "--model", "", "--output", "m.onnx"), "--model is empty; give a path."),
     (FIT + ("--table", "{table}", "--output-dir", "{run}", "--sequences", ""),
      "--sequences is empty; give a path."),
 ])
