@@ -43,6 +43,7 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     kept = set(counts.sample_ids)
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
+    unreadable(counts.feature_ids, dna, log)
     longest = max(map(len, dna), default=1)
     if data.max_length == 0:
         log(f"max_length: {longest} nt, the longest sequence of the table."
@@ -60,6 +61,16 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     return PreparedData(counts, tokenize(dna, counts.feature_ids, data.max_length,
                                          data.truncate, fix), data, n_input,
                         tuple(i for i in given if i not in kept))
+
+
+def unreadable(feature_ids, dna: list, log) -> None:
+    """Sequences without one A, C, G or T (e.g. all N) all read alike: the
+    model cannot tell those features apart."""
+    blank = [f for f, d in zip(feature_ids, dna) if not set(d.upper()) & set("ACGT")]
+    if blank:
+        log(f"Notice: {len(blank)} feature(s) have no A, C, G or T in their sequence "
+            f"(e.g. {', '.join(map(repr, blank[:3]))}): the model reads them all alike. "
+            "Check the representative sequences, or filter those features out.")
 
 
 def few_far_longer(lengths: list) -> str:

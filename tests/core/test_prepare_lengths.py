@@ -30,3 +30,13 @@ def test_reads_of_similar_lengths_are_not_warned_of(rng):
     prepared, said = _prepared([100] * 150 + [150] * 50, rng)
     assert prepared.data.max_length == 150
     assert said == "max_length: 150 nt, the longest sequence of the table.", said
+
+
+def test_sequences_of_only_n_are_said(rng):
+    features = ["f0", "f1", "f2"]
+    dna = {"f0": "ACGTACGTAA", "f1": "NNNNNNNNNN", "f2": "nnnnnnnn"}
+    table = biom.Table(rng.integers(1, 9, size=(3, 6)), features, [f"s{i}" for i in range(6)])
+    said = []
+    prepare(table, dna, DataConfig(max_length=0), said.append)
+    assert "Notice: 2 feature(s) have no A, C, G or T in their sequence (e.g. 'f1', " \
+           "'f2'): the model reads them all alike." in " ".join(said), said
