@@ -136,7 +136,7 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
             "stopped": progress.stopped, "world_size": dist.world_size,
             # which command's run this is, so --resume of another is refused
             "command": checkpoints.identity.get("command"),
-            "settings": checkpoints.settings}
+            "settings": checkpoints.settings, "settled": settled(checkpoints, signature)}
     checkpoint = _write_aside(directory / CHECKPOINT_FILE,
                               lambda path: torch.save(payload, path))
     info["sha256"] = file_digest(checkpoint)  # checked when the run resumes
@@ -145,6 +145,14 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
     # a kill between these two renames is finished by _settle
     os.replace(checkpoint, directory / CHECKPOINT_FILE)
     os.replace(record, directory / INFO_FILE)
+
+
+def settled(checkpoints: Checkpoints, signature: dict) -> dict:
+    """The number each setting asked for as 'auto' came to (e.g. epochs), so
+    that --resume with that number is the same run."""
+    used = signature.get("training", {})
+    return {name: used[name] for name, value in checkpoints.settings.items()
+            if value == "auto" and isinstance(used.get(name), int)}
 
 
 def _write_aside(path: Path, write) -> Path:
@@ -328,6 +336,9 @@ def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     `info`: the run's last.json (Checkpoints.info)."""
     recorded = info.get("settings")
     asked = json.loads(json.dumps(checkpoints.settings, default=str))
+    for name, number in (info.get("settled") or {}).items():
+        if recorded and recorded.get(name) == "auto" and asked.get(name) == number:
+            asked[name] = "auto"  # the number 'auto' came to: the same run
     if recorded:
         asked = _comparable(recorded, asked)
     if recorded and recorded != asked:
