@@ -172,14 +172,13 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
 def _lower_test_size(test_ids: list, groups) -> str:
     """The advice for a training part that cannot be split: a lower
     test_size only where the test split can shrink (it holds more than one
-    group, or more than two samples); one group whole in it stays there."""
-    if groups is None:
-        least, shrinks = 'two samples', len(test_ids) > 2
-    else:
-        least = 'one group'
-        shrinks = sample_units(test_ids, groups.to_series()).nunique() > 1
-    if shrinks:
+    unit, and 2 samples or more without its smallest); one group whole in it
+    stays there."""
+    sizes = sample_units(test_ids, None if groups is None else groups.to_series()
+                         ).value_counts()
+    if len(sizes) > 1 and len(test_ids) - sizes.min() >= 2:
         return f'Lower {spelled("test_size")} first.'
+    least = 'one group' if len(sizes) == 1 else f'{len(test_ids)} samples'
     return (f'The test split holds {least}, the fewest it can, so a lower '
             f'{spelled("test_size")} would not help.')
 

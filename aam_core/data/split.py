@@ -178,6 +178,8 @@ def holdout_split(targets: pd.Series, test_size: float, seed: int,
     test_ids = list(units.index[is_test])
     if len(test_ids) < 2 or len(train_ids) < MIN_TRAINING_SAMPLES:
         _refuse_one_subject(sizes, groups is not None)
+        if stratify:
+            _refuse_lone_strata(strata, sizes, groups is not None)
         raise AAMInputError(
             f"The split leaves {len(train_ids)} training and {len(test_ids)} "
             f"test samples; it needs at least {MIN_TRAINING_SAMPLES} and 2. Use more "
@@ -198,6 +200,27 @@ def _refuse_one_subject(sizes: pd.Series, grouped: bool) -> None:
         f"{spelled('test_size')} leaves at least {MIN_TRAINING_SAMPLES} training and 2 "
         f"test samples: give samples of more groups, or leave out {groups} to split by "
         "sample.")
+
+
+def _refuse_lone_strata(strata: pd.Series, sizes: pd.Series, grouped: bool) -> None:
+    """A stratified test split keeps one unit (group, or sample) of each
+    class for training: when the classes of two units or more cannot give
+    the test set 2 samples (every class in one group, say), no test_size can."""
+    most = sum(int(sizes[list(m.index)].sum() - sizes[list(m.index)].min())
+               for _, m in strata.groupby(strata) if len(m) > 1)
+    if most >= 2:
+        return
+    per_class = strata.value_counts()
+    unit = "group" if grouped else "sample"
+    where = f" ({spelled_metadata('groups')})" if grouped else ""
+    finer = (", or a finer groups column (or none, to split by sample)" if grouped
+             else "")
+    raise AAMInputError(
+        f"The test split is stratified by class and keeps one {unit} of each class for "
+        f"training, but {int((per_class < 2).sum())} of the {len(per_class)} classes lie "
+        f"in a single {unit}{where}, so at most {most} sample(s) could be tested, and "
+        f"the test needs 2: no {spelled('test_size')} changes that. Give the classes "
+        f"samples of two {unit}s or more{finer}.")
 
 
 def _test_units(unit_ids: list, sizes: pd.Series, wanted: float, rng) -> list:
