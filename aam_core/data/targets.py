@@ -88,8 +88,11 @@ class CategoryScaler:
         values = np.asarray(values, dtype=np.float64)
         categories = np.asarray(categories, dtype=object)
         overall = TargetScaler.fit(values, method)
+        named = sorted({c for c in categories if isinstance(c, str)})
+        if len(named) == 1 and all(isinstance(c, str) for c in categories):
+            _refuse_one_category(named[0], column)
         stats = {}
-        for category in sorted({c for c in categories if isinstance(c, str)}):
+        for category in named:
             members = values[categories == category]
             if len(members) < 2:
                 continue
@@ -109,18 +112,27 @@ class CategoryScaler:
         categories = np.asarray(categories, dtype=object)
         shift = np.full(len(categories), self.overall.shift)
         scale = np.full(len(categories), self.overall.scale)
-        unseen = set()
         for i, category in enumerate(categories):
             if category in self.categories:
                 shift[i], scale[i] = self.categories[category]
-            else:
-                unseen.add(str(category))
-        if unseen and log is not None:
-            shown = ", ".join(sorted(unseen)[:5])
-            log(f"Warning: {len(unseen)} {self.column!r} categor(ies) were not seen "
-                f"in training, or in fewer than two training samples ({shown}); their "
-                "samples use the global target normalisation.")
+        if log is not None:
+            self._say_fallbacks(categories, log)
         return shift, scale
+
+    def _say_fallbacks(self, categories: np.ndarray, log) -> None:
+        """Which samples take the global statistics: those of categories not
+        seen (or seen once) in training, and those without a value."""
+        unseen = sorted({c for c in categories
+                         if isinstance(c, str) and c not in self.categories})
+        missing = sum(1 for c in categories if not isinstance(c, str))
+        if unseen:
+            log(f"Warning: {len(unseen)} {self.column!r} categor(ies) were not seen "
+                f"in training, or in fewer than two training samples "
+                f"({', '.join(unseen[:5])}); their samples use the global target "
+                "normalisation.")
+        if missing:
+            log(f"{missing} sample(s) have no value in {self.column!r}; they use the "
+                "global target normalisation.")
 
     def to_dict(self) -> dict:
         return {**self.overall.to_dict(), "by": self.column,
@@ -131,6 +143,16 @@ class CategoryScaler:
         return cls(values["by"], TargetScaler.from_dict(values),
                    {k: (float(v[0]), float(v[1]))
                     for k, v in values["categories"].items()})
+
+
+def _refuse_one_category(category: str, column: str) -> None:
+    """Every training sample of one category: its own statistics are the
+    global ones, so normalising by the column would do nothing."""
+    raise AAMInputError(
+        f"{spelled_column('normalise_by', column)} has one category ({category!r}) for "
+        "every training sample, so normalising per category would be the global "
+        "normalisation: name a column whose categories differ between samples, or "
+        f"leave out {spelled_column('normalise_by')}.")
 
 
 def scaler_from_dict(values: dict):
