@@ -235,7 +235,8 @@ def _error_analysis(output_dir: str, predictions: PredictionsDirectoryFormat,
     frame, types = _metadata_frame(errors, metadata, truth.name)
     boxes, scatters, skipped = _breakdowns(errors, frame, types, output_dir)
     top = largest_errors(errors, options['largest'], frame)
-    summary = {k: _format(v) for k, v in overall(errors).items()}
+    # R2 of one sample (or of one true value) has no spread to explain
+    summary = {k: _format(v) or 'not defined' for k, v in overall(errors).items()}
     render('error_analysis', output_dir, {
         'title': f'Prediction errors of {truth.name}',
         'summary': list(summary.items()), 'notes': notes + skipped,

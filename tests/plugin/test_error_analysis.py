@@ -149,3 +149,10 @@ def test_a_missing_truth_column_through_q2cli(metadata, predicted, tmp_path):
     assert done.returncode != 0
     assert "column 'years'" in done.stderr and '--m-truth-file' in done.stderr
     assert 'Traceback' not in done.stderr
+
+
+def test_r2_of_one_true_value_is_said_not_defined(metadata, predicted, tmp_path):
+    """One sample: R2 divides by a spread of 0 (the cell was left empty)."""
+    html = run(predicted.iloc[:1], metadata.get_column('age'), tmp_path,
+               missing_samples='ignore')
+    assert html_table(html, 'overall')[-1] == ['R2', 'not defined'], html_table(html, 'overall')
