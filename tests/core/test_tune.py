@@ -160,6 +160,8 @@ def test_trials_are_stored_and_a_rerun_adds_to_them(study):
 
 
 @needs_optuna
+@pytest.mark.filterwarnings("ignore:Argument ``heartbeat_interval``",
+                            "ignore:Heartbeat of storage")  # the dead run's, made by hand
 def test_a_trial_left_running_by_a_dead_process_is_failed_and_said(study, tmp_path,
                                                                    monkeypatch):
     """A killed `aam tune` left its trial 'running' in the study for good."""
