@@ -78,7 +78,7 @@ def few_far_longer(lengths: list) -> str:
     position up to max_length costs time, for all of them."""
     typical = int(np.percentile(lengths, 99)) if lengths else 0
     longest = max(lengths, default=0)
-    if longest <= 2 * typical:
+    if not typical or longest <= 2 * typical:  # empty reads are refused after
         return ""
     few = sum(n > typical for n in lengths)
     return (f" {few} of {len(lengths)} sequences are longer than {typical} nt, the "
