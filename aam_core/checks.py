@@ -33,14 +33,28 @@ def before_command(args) -> list:
     if getattr(args, "device", None) == "cuda":
         check_cuda()
     # option ranges are checked where the flags are parsed (their declarations)
-    created = []
-    # the TensorBoard event folder too: a file in its place would otherwise
-    # fail only when the tracker opens, as a bare OSError
     for option in PATH_OPTIONS:
         if getattr(args, option, None) is not None and not getattr(args, option).strip():
             # Path('') is the current directory: the run would land there, and
             # an input would be read from it ("--table . is a directory")
             raise AAMInputError(f"{_path_flag(args, option)} is empty; give a path.")
+    created = []
+    try:
+        _output_paths(args, created)
+        tracking.check_available(args)  # a missing optional package, not a traceback
+    except AAMInputError:
+        # the folders just made for this run: --output-dir, made before a
+        # --tensorboard that is a file was refused, was left behind
+        remove_if_empty(created)
+        raise
+    return created
+
+
+def _output_paths(args, created: list) -> None:
+    """Make --output-dir and --tensorboard (adding each folder made to
+    `created`) and prove --output writable. The TensorBoard event folder
+    too: a file in its place would otherwise fail only when the tracker
+    opens, as a bare OSError."""
     for option in ("output_dir", "tensorboard"):
         if getattr(args, option, None) is not None:
             path = Path(getattr(args, option)).absolute()
@@ -54,12 +68,6 @@ def before_command(args) -> list:
     elif getattr(args, "output", None) is not None:
         not_an_artifact(args.output)
         writable_file(args.output, "--output")
-    try:
-        tracking.check_available(args)  # a missing optional package, not a traceback
-    except AAMInputError:
-        remove_if_empty(created)  # the folders just made for this run
-        raise
-    return created
 
 
 # the flags that name a file or folder (outputs, then inputs)
