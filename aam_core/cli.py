@@ -868,7 +868,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aam", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Run `aam COMMAND --help` for a command's options.")
+        epilog="Run `aam COMMAND --help` for a command's options.",
+        allow_abbrev=False)
     parser.add_argument("--debug", action="store_true",
                         help="show the Python traceback of errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -910,7 +911,30 @@ def build_parser() -> argparse.ArgumentParser:
     embed.set_defaults(run=cmd_embed)
 
     _add_export_onnx(commands)
+    for command in commands.choices.values():
+        # a flag's prefix was taken for the one flag it starts: `--loss mse` in
+        # fit-classifier, which has no --loss, was read as --loss-weights mse
+        # ("no column 'mse'"), and `--epoch 2` escaped the checks of --epochs
+        command.allow_abbrev = False
     return parser
+
+
+def _unknown_flag_hint(parser, command: str, unknown: list) -> str:
+    """Where a flag this command lacks belongs (fit-regressor's --loss given
+    to fit-classifier), or the flags it starts (flags are never abbreviated)."""
+    flags = [item.partition("=")[0] for item in unknown if item.startswith("--")]
+    if not flags:
+        return ""
+    flag = flags[0]
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    own = commands.choices[command]._option_string_actions
+    others = [name for name, sub in commands.choices.items()
+              if flag in sub._option_string_actions]
+    if others:
+        return f"; {flag} is a flag of aam {' and aam '.join(others)}, not of aam {command}"
+    started = sorted(f for f in own if f.startswith(flag))
+    return (f"; flags are spelled out in full: did you mean {' or '.join(started)}?"
+            if started else "")
 
 
 def main(argv=None) -> int:
@@ -919,7 +943,8 @@ def main(argv=None) -> int:
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # argparse's own words, and for tune where the fit options go
         hint = ("; aam tune reads the fit options from its --settings file (keys by "
-                "option name, e.g. {\"n_threads\": 1})" if args.command == "tune" else "")
+                "option name, e.g. {\"n_threads\": 1})" if args.command == "tune" else
+                _unknown_flag_hint(parser, args.command, unknown))
         parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
     given_argv = sys.argv[1:] if argv is None else argv
     created = []
