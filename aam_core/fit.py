@@ -28,7 +28,7 @@ from .errors import AAMInputError
 from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
-from .option import check_fields, check_needs, choices_of
+from .option import check_applies, check_fields, check_needs, choices_of
 from .spelling import spelled, spelled_metadata
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
@@ -433,8 +433,10 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
                             f"{kind}, not {train.selection_metric!r}.")
     check_fields(replace(train, selection_metric="auto"))
     check_fields(conditioning)
-    check_needs(train, f"fit_{kind}")
     fit_checks.check_training(train, conditioning, pretrained is not None)
+    check_applies(train, f"fit_{kind}")  # after the rules that say more
+    check_applies(conditioning, f"fit_{kind}")
+    check_needs(train, f"fit_{kind}")
     if train.loss == "quantile" and kind == "regressor":
         fit_checks.check_quantiles(train.quantiles)
         train = replace(train, quantiles=tuple(sorted(float(q) for q in train.quantiles)))
@@ -535,6 +537,7 @@ def _architecture(kind: str, model, head_options, data: DataConfig, pretrained, 
     for name in ("regression_hidden", "classification_hidden", "output_bounds"):
         if name in head_options:
             head_options[name] = tuple(head_options[name])
+    fit_checks.check_head_options(kind, head_options)
     return replace(architecture, **_head_widths(kind, architecture, head_options))
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .config import FIT_TRAIN_DEFAULTS, ConditioningConfig, ModelConfig, TrainConfig
 from .errors import AAMInputError
-from .option import AUTO
+from .option import AUTO, declared, field_name
 from .spelling import interface, spelled, spelled_column
 
 # the conditioning options that act only on conditioning columns
@@ -120,6 +120,34 @@ def check_head(kind: str, train: TrainConfig, architecture: ModelConfig) -> None
             f"blocks, but {spelled('hidden_layers', 0)} makes the head linear, so it "
             f"would be ignored: set {spelled('hidden_layers')} to 1 or more, or leave "
             f"out {spelled('residual_head')}.")
+
+
+# the head fields no option declares (set from hidden_layers, hidden_width
+# and the bounds), by the kind whose head reads them
+_HEAD_READERS = {"regression_hidden": "regressor", "output_bounds": "regressor",
+                 "classification_hidden": "classifier"}
+
+
+def check_head_options(kind: str, head_options: dict) -> None:
+    """A head option that only the other kind's head reads (a classifier's
+    output_bounds or regression_experts, a regressor's classification_hidden)
+    would be ignored: refused, as head_options of that kind of fit."""
+    for name, value in head_options.items():
+        reader = _head_reader(name)
+        if reader in (None, kind) or value == getattr(ModelConfig(), name):
+            continue
+        raise AAMInputError(
+            f"{spelled(name, value)} shapes a {reader}'s head, and a {kind}'s head "
+            f"has no such setting, so it would be ignored: leave it out of head_options.")
+
+
+def _head_reader(name: str) -> str | None:
+    """'regressor' or 'classifier' where one kind's head alone reads `name`."""
+    declaration = next((d for d in declared(ModelConfig) if field_name(d) == name), None)
+    if declaration is None:
+        return _HEAD_READERS.get(name)
+    readers = [k for k in ("regressor", "classifier") if declaration.applies_to(f"fit-{k}")]
+    return readers[0] if len(readers) == 1 else None
 
 
 def check_conditioning(options: ConditioningConfig, given: bool) -> None:

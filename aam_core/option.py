@@ -263,6 +263,34 @@ def check_needs(settings, where: str) -> None:
             f"{spelled(declaration.name)} at its default.")
 
 
+# the `aam` command of each training job of the Python API: the options a
+# declaration gives that command are the ones the job reads
+COMMAND_OF = {"pretrain": "pretrain", "fit_regressor": "fit-regressor",
+              "fit_classifier": "fit-classifier"}
+JOB_WORDS = {"pretrain": "pretraining", "fit_regressor": "fitting a regressor",
+             "fit_classifier": "fitting a classifier"}
+
+
+def check_applies(settings, where: str) -> None:
+    """Refuse a field set away from its defaults that the training job
+    `where` never reads (a classifier's class_weight in pretrain, a
+    regressor's loss in fit_classifier): the front ends offer no such flag,
+    but a settings object built in Python holds every field."""
+    for declaration in declared(type(settings)):
+        name = field_name(declaration)
+        value = getattr(settings, name)
+        if declaration.applies_to(COMMAND_OF[where]) or any(
+                _same(value, d) for d in (declaration.at(where).default,
+                                          declaration.default)):
+            continue
+        readers = [JOB_WORDS[j] for j, c in COMMAND_OF.items() if declaration.applies_to(c)]
+        if readers:  # none: an internal field, set from other options
+            raise AAMInputError(
+                f"{spelled(declaration.name, _shown(value))} acts only in "
+                f"{' or '.join(readers)}, not in {JOB_WORDS[where]}, so it would be "
+                f"ignored: leave {spelled(declaration.name)} at its default.")
+
+
 def _met(value, needs: tuple) -> bool:
     if len(needs) == 2:
         return value == needs[1]

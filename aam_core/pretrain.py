@@ -21,7 +21,7 @@ from .data.prepare import distance_block, prepare
 from .data.taxonomy import taxonomy_labels
 from .data.split import check_training_size, validation_split
 from .errors import AAMInputError, kind_of
-from .option import AUTO, check_needs
+from .option import AUTO, check_applies, check_needs
 from .spelling import interface, spelled, spelled_input
 from .model import AAM
 from .model.build import cpu_state, load_weights, new_config, run_record, taxonomy_classes
@@ -144,6 +144,7 @@ def _used_targets(alpha_diversity, taxonomy, distances, train: TrainConfig, log)
     0), train with nucleotide_epochs settled), after checking that something
     is left to pretrain on and that no weight is set for an input that was
     not given."""
+    check_applies(train, "pretrain")
     check_needs(train, "pretrain")
     for weight, given, objective, what in (
             ("alpha_weight", alpha_diversity, "alpha-diversity", "alpha diversity"),

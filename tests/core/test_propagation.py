@@ -152,7 +152,8 @@ def test_what_the_readout_cannot_honour_is_refused(studies, change, message):
 def test_a_classifier_is_refused(studies):
     table, encoder, target, groups = studies
     classes = (target > 35).map({True: "old", False: "young"})
-    with pytest.raises(AAMInputError, match="fits a regressor's head"):
+    with pytest.raises(AAMInputError,
+                       match="acts only in fitting a regressor, not in fitting a classifier"):
         api.fit_classifier(table, classes, groups=groups, pretrained=encoder,
                            train=PROPAGATION, **QUIET)
 
