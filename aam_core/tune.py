@@ -352,10 +352,11 @@ def objective(trial, data: TuneData, fixed: dict, dimensions: dict) -> float:
         if name in ("hidden_width", "head_dropout") and params.get("hidden_layers") == 0:
             continue  # a linear head has no hidden layer to size or drop out
         params[name] = dimension.suggest(trial, name)
-    # the searched settings steer gradient training, which readout 'auto'
-    # would skip in trials that happen to leave them at their defaults
-    arguments = fit_arguments({**fixed, **params, "readout": "fine_tune"},
-                              data.pretrained is not None)
+    # the searched settings steer gradient training, which a regressor's
+    # readout 'auto' would skip in trials that leave them at their defaults
+    # (a classifier always fine-tunes, and has no readout to set)
+    gradient = {"readout": "fine_tune"} if data.kind == "regressor" else {}
+    arguments = fit_arguments({**fixed, **params, **gradient}, data.pretrained is not None)
     return cross_validate(trial, data.splits,
                           lambda train, validation: fold_score(data, arguments, train,
                                                                validation))
