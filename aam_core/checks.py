@@ -81,6 +81,8 @@ def _path_flag(args, option: str) -> str:
     if args.command == "export-onnx" and option in ("model", "model_option"):
         return "MODEL_DIR" if option == "model" else "--model"
     return "--" + option.replace("_", "-")
+
+
 # the commands whose --output is a table, which `-` writes to standard output
 STDOUT_COMMANDS = ("predict", "embed")
 # the commands that train across the processes torchrun starts; the others

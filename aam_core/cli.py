@@ -655,11 +655,15 @@ def _with_settings_file(parser, args, argv):
     return parser.parse_args(argv)
 
 
+def _subparsers(parser) -> dict:
+    """The parser of each command (its flags), by command name."""
+    return next(a for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction)).choices
+
+
 def _subparser(parser, command: str) -> argparse.ArgumentParser:
     """The parser of one command (its flags)."""
-    commands = next(a for a in parser._actions
-                    if isinstance(a, argparse._SubParsersAction))
-    return commands.choices[command]
+    return _subparsers(parser)[command]
 
 
 # -- applying a model -------------------------------------------------------------
@@ -926,10 +930,9 @@ def _unknown_flag_hint(parser, command: str, unknown: list) -> str:
     if not flags:
         return ""
     flag = flags[0]
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    own = commands.choices[command]._option_string_actions
-    others = [name for name, sub in commands.choices.items()
-              if flag in sub._option_string_actions]
+    commands = _subparsers(parser)
+    own = commands[command]._option_string_actions
+    others = [name for name, sub in commands.items() if flag in sub._option_string_actions]
     if others:
         return f"; {flag} is a flag of aam {' and aam '.join(others)}, not of aam {command}"
     started = sorted(f for f in own if f.startswith(flag))

@@ -171,7 +171,7 @@ def _tsv_ids_problem(header: list, features: list) -> str | None:
     """No feature line, or an id given twice (biom says only 'Duplicate')."""
     if not features:
         return "it holds a header line and no line of feature counts"
-    samples = header[1:len(header) - (header[-1].lower() in _ROW_METADATA)]
+    samples = header[1:_counts_end(header)]
     for ids, what in ((samples, "sample"), (features, "feature")):
         twice = [i for i, n in collections.Counter(ids).items() if n > 1]
         if twice:
@@ -184,8 +184,7 @@ def _tsv_ids_problem(header: list, features: list) -> str | None:
 def _tsv_row_problem(header, fields: list, number: int) -> str | None:
     if header is None or len(header) < 2:
         return "its first lines hold no '#OTU ID' header with sample ids"
-    # a last header column other than a sample (e.g. taxonomy) holds text
-    counts = fields[1:len(header) - (header[-1].lower() in _ROW_METADATA)]
+    counts = fields[1:_counts_end(header)]
     if len(fields) != len(header):
         return (f"line {number} has {len(fields)} fields, the header "
                 f"{len(header)}")
@@ -195,6 +194,12 @@ def _tsv_row_problem(header, fields: list, number: int) -> str | None:
         except ValueError:
             return f"line {number} holds {value!r} where a count belongs"
     return None
+
+
+def _counts_end(header: list) -> int:
+    """Where a line's counts end: a last header column other than a sample
+    (e.g. taxonomy) holds text."""
+    return len(header) - (header[-1].lower() in _ROW_METADATA)
 
 
 _ROW_METADATA = ("taxonomy", "confidence")

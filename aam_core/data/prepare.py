@@ -44,13 +44,14 @@ def prepare(table, sequences: Mapping[str, str] | None, data: DataConfig,
     dna = resolve_sequences(counts.feature_ids,
                             None if sequences is None else _as_str_mapping(sequences))
     unreadable(counts.feature_ids, dna, log)
-    longest = max(map(len, dna), default=1)
+    lengths = [len(d) for d in dna]
+    longest = max(lengths, default=1)
     if data.max_length == 0:
         log(f"max_length: {longest} nt, the longest sequence of the table."
-            + few_far_longer(list(map(len, dna))))
+            + few_far_longer(lengths))
         data = replace(data, max_length=longest)
     if data.truncate and longest > data.max_length:
-        cut = sum(len(d) > data.max_length for d in dna)
+        cut = sum(n > data.max_length for n in lengths)
         trained = ", as the model was trained" if model_rules else ""
         log(f"{cut} sequence(s) longer than {data.max_length} nt are cut to "
             f"{data.max_length} nt (truncate{trained}).")
