@@ -37,7 +37,7 @@ def before_command(args) -> list:
         if getattr(args, option, None) is not None and not getattr(args, option).strip():
             # Path('') is the current directory: the run would land there, and
             # an input would be read from it ("--table . is a directory")
-            raise AAMInputError(f"{_path_flag(args, option)} is empty; give a path.")
+            raise AAMInputError(f"{_flag(args, option)} is empty; give a path.")
     created = []
     try:
         _output_paths(args, created)
@@ -76,10 +76,14 @@ PATH_OPTIONS = ("output_dir", "tensorboard", "output", "table", "sequences", "di
                 "settings", "study")
 
 
-def _path_flag(args, option: str) -> str:
-    """export-onnx takes its model as MODEL_DIR or as --model (model_option)."""
-    if args.command == "export-onnx" and option in ("model", "model_option"):
-        return "MODEL_DIR" if option == "model" else "--model"
+def _flag(args, option: str) -> str:
+    """How the command line names `option`. export-onnx takes its model as
+    MODEL_DIR (model) or as --model (model_option); once one_model_directory
+    has read either into args.model, args.model_flag says which."""
+    if args.command == "export-onnx" and option == "model":
+        return getattr(args, "model_flag", "MODEL_DIR")
+    if args.command == "export-onnx" and option == "model_option":
+        return "--model"
     return "--" + option.replace("_", "-")
 
 
@@ -284,7 +288,7 @@ def arguments(args, argv) -> None:
         one_model_directory(args)
     for option in ("pretrained", "model"):
         if getattr(args, option, None):
-            model_directory(getattr(args, option), _model_flag(args, option))
+            model_directory(getattr(args, option), _flag(args, option))
     distances = getattr(args, "distances", None)
     if getattr(args, "distance_ids", None) and distances and \
             Path(distances).suffix.lower() != ".npy":
@@ -329,8 +333,7 @@ def output_apart_from_inputs(args) -> None:
         return  # e.g. /dev/stdout, written through (write_atomically)
     for name in _INPUT_FILES + _MODEL_DIRECTORIES:
         value = getattr(args, name, None)
-        flag = _model_flag(args, name) if name in _MODEL_DIRECTORIES \
-            else "--" + name.replace("_", "-")
+        flag = _flag(args, name)
         if value and _same_path(output, value):
             raise AAMInputError(f"--output {output} is also {flag}: writing there would "
                                 "overwrite the input; choose another path.")
@@ -457,10 +460,6 @@ def one_model_directory(args) -> None:
                             f"--output model.onnx (or --model MODEL_DIR){both}.")
     args.model_flag = "MODEL_DIR" if args.model is not None else "--model"
     args.model = given[0]
-
-
-def _model_flag(args, option: str) -> str:
-    return getattr(args, "model_flag", "--model") if option == "model" else "--" + option
 
 
 def flag_used(flag: str, argv) -> bool:

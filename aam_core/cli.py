@@ -618,11 +618,7 @@ def _check_category_weights(pairs) -> None:
 def cmd_tune(args) -> int:
     from . import settings_file, tune
     from .bundle import ModelBundle
-    try:
-        tune.require_optuna()
-    except tune.MissingOptuna as error:
-        print(error, file=sys.stderr)  # one line: how to get it
-        return 1
+    tune.require_optuna()  # before any file is made
     kind = args.kind
     checks.writable_file(args.study, "--study")
     tune.check_study_file(args.study)  # before the inputs are read

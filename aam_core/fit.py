@@ -29,7 +29,7 @@ from .model import AAM, Ensemble
 from .model.build import cpu_state, load_matching_weights, new_config, run_record
 from .model.ensemble import first_member_state
 from .option import check_applies, check_fields, check_needs, choices_of
-from .spelling import spelled, spelled_metadata
+from .spelling import spelled, spelled_metadata, spelled_pretrained
 from .train.cache import cache_asv_vectors
 from .train.device import resolve_device, seed_everything
 from .train.distributed import Runtime
@@ -166,6 +166,11 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     splits = member_splits(len(target), 1 if one_head else train.ensemble_size,
                            0.0 if one_head else train.validation_fraction,
                            train.random_state, groups, train.ensemble_validation)
+    if groups is not None and train.readout == "fine_tune" and not any(
+            len(validation) for _, validation in splits):
+        log(f"The {spelled_metadata('groups')} are not used: "
+            f"{spelled('validation_fraction', train.validation_fraction)} holds no "
+            "validation samples for them to keep apart.")
     if kind == "classifier":
         supervision.refuse_class_groups(inputs.groups, target)
         supervision.check_classes(target, splits, train.ensemble_validation, log)
@@ -329,7 +334,7 @@ def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
         member = (f" (ensemble member {index + 1} of {len(splits)})"
                   if len(splits) > 1 else "")
         log(f"Fitting a {run.kind}{member} on {len(train_rows)} samples ({len(val_rows)} "
-            f"for validation{', grouped' if grouped else ''}); objectives: "
+            f"for validation{', grouped' if grouped and len(val_rows) else ''}); objectives: "
             f"{', '.join(run.objective.weights)}; device {run.device}.")
         result = fit(network, training, run.objective, member_train, run.device,
                      _selection(run.kind, run.train, len(val_rows)), log,
@@ -441,8 +446,9 @@ def check_options(kind: str, train: TrainConfig, conditioning: ConditioningConfi
         fit_checks.check_quantiles(train.quantiles)
         train = replace(train, quantiles=tuple(sorted(float(q) for q in train.quantiles)))
     if train.freeze_encoder and pretrained is None:
-        raise AAMInputError(f"{spelled('freeze_encoder', True)} needs a pretrained model: "
-                            "a frozen random encoder cannot learn anything.")
+        raise AAMInputError(f"{spelled('freeze_encoder', True)} needs a pretrained model "
+                            f"({spelled_pretrained()}): a frozen random encoder cannot "
+                            "learn anything.")
     if train.freeze_nucleotide_encoder and pretrained is None:
         # it is on by default, for the pretrained case; a random nucleotide
         # encoder must learn, so it trains here

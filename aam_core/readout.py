@@ -24,7 +24,7 @@ import torch
 
 from .config import GRADIENT_ONLY
 from .errors import AAMInputError
-from .spelling import spelled, spelled_metadata
+from .spelling import spelled, spelled_metadata, spelled_pretrained
 from .train.cache import cache_asv_vectors
 from .train.loop import TrainingData, evaluate
 
@@ -97,8 +97,8 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
     if kind != "regressor":
         refuse("fits a regressor's head; a classifier is fine-tuned.")
     if pretrained is None:
-        refuse("reads a pretrained encoder's embeddings: give a pretrained model, or "
-               f"use {spelled('readout', 'fine_tune')}.")
+        refuse(f"reads a pretrained encoder's embeddings: give one with "
+               f"{spelled_pretrained()}, or use {spelled('readout', 'fine_tune')}.")
     if train.loss not in LOSSES:
         refuse(f"minimises the squared error: set {spelled('loss')} to 'mse', "
                f"'huber' or 'quantile', not {train.loss!r}.")

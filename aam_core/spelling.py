@@ -60,6 +60,14 @@ def spelled_input(name: str) -> str:
     return f"--i-{dashed}" if where == "q2cli" else f"--{dashed}"
 
 
+def spelled_pretrained() -> str:
+    """The fitting actions' pretrained-model input: `pretrained_model` in the
+    Artifact API (`pretrained` in aam_core.api), `--i-pretrained-model` in
+    q2cli, `--pretrained` in the `aam` command."""
+    return {"python": "pretrained_model (aam_core.api: pretrained)",
+            "q2cli": "--i-pretrained-model", "aam": "--pretrained"}[interface()]
+
+
 def spelled_column(name: str, column=_NO_VALUE) -> str:
     """A metadata-column input (normalise_by), with its column when given,
     as the current front end writes it: `normalise_by` (column 'study'),

@@ -66,13 +66,28 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
                             f"target; a {kind} needs at least {MIN_TRAINING_SAMPLES}."
                             f"{_rarefied_away(targets, dropped, depth)}")
     if kind == "classifier":
-        aligned = _checked_classes(aligned.map(category_text), targets.name)
+        _refuse_measurements(aligned, targets.name)
+        aligned = _checked_classes(aligned.map(category_text), targets.name, log)
     if kind == "regressor":
         _check_numbers(aligned.astype(float))
     return aligned.astype(float) if kind == "regressor" else aligned.rename(targets.name)
 
 
-def _checked_classes(classes: pd.Series, column: str) -> pd.Series:
+def _refuse_measurements(targets: pd.Series, column: str) -> None:
+    """Fractional numbers (20.5, 56.25) are measurements, not class codes
+    (0/1, 2024): a classifier would make each value a class of its own."""
+    if not pd.api.types.is_float_dtype(targets):
+        return
+    fractional = targets[targets != targets.round()]
+    if len(fractional):
+        raise AAMInputError(
+            f"The target column {column!r} holds numbers such as "
+            f"{', '.join(f'{v:g}' for v in fractional.unique()[:3])}, and a classifier "
+            "would make each value a class of its own: fit a regressor, or give the "
+            "classes as texts.")
+
+
+def _checked_classes(classes: pd.Series, column: str, log=None) -> pd.Series:
     """A classifier's labelled targets, as class texts, refused where no
     classifier could be fitted on them or its predictions not be written."""
     if classes.nunique() < 2:
@@ -95,6 +110,12 @@ def _checked_classes(classes: pd.Series, column: str) -> pd.Series:
             f"The target column {column!r} holds the class {broken[0]!r}, with a tab or "
             "a line break, which the predictions (tab-separated, a line per sample) "
             "cannot hold: replace it by a space in the class names.")
+    single = classes.value_counts()
+    single = list(single.index[single == 1])
+    if single and log is not None:  # a validation split or a member may miss it
+        log(f"Warning: {len(single)} class(es) of the target column {column!r} have one "
+            f"sample each ({', '.join(map(repr, single[:5]))}): a classifier learns "
+            "little from one sample; give more of them, or leave them out.")
     return classes
 
 

@@ -35,7 +35,7 @@ from .config import HEAD_SHAPE, ConditioningConfig
 from .spelling import speaking
 from .settings import fit_arguments
 
-NEEDS_OPTUNA = "aam tune needs optuna: pip install optuna"
+NEEDS_OPTUNA = "tuning needs optuna, which is not installed: pip install optuna"
 STUDY_NAME = "aam-tune"
 # a running trial writes a heartbeat this often (seconds); one silent for
 # GRACE_S was left by a process that died (killed, out of memory) and is failed
@@ -44,7 +44,7 @@ METRIC = {"regressor": ("mae", "minimize"), "classifier": ("balanced_accuracy", 
 Log = Callable[[str], None]
 
 
-class MissingOptuna(ImportError):
+class MissingOptuna(AAMInputError, ImportError):
     """optuna is not installed; the message says how to install it."""
 
 

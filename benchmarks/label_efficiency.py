@@ -68,6 +68,9 @@ AMERICAN_GUT = "10317"
 METHODS = ("median", "study_mean", "forest", "aam", "knn", "ridge", "counts_ridge")
 # fit options of a --variant that shape the head, not TrainConfig's
 HEAD_OPTIONS = ("output_activation",)
+# a --variant's metadata column whose categories normalise the target
+# (`--p-normalise-by`: each study's own mean and spread), read at prediction too
+NORMALISE_BY = "normalise_by"
 
 
 # pretraining options added after the first encoders were cached; unused
@@ -325,19 +328,24 @@ class Fold:
         from dataclasses import replace
         from aam_core import api
         from aam_core.bundle import ModelBundle
-        from aam_core.config import FIT_TRAIN_DEFAULTS
+        from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig
         s = self.settings
         # the head's shape (e.g. output_activation) is no TrainConfig field
         head = {k: options.pop(k) for k in list(options) if k in HEAD_OPTIONS}
+        by = options.pop(NORMALISE_BY, None)
+        categories = None if by is None else self.metadata[[by]].astype(str)
         train = replace(FIT_TRAIN_DEFAULTS, random_state=s.seed, n_threads=self.threads, **options)
         if train.readout == "propagation":  # every training sample, most unlabelled
             train_table = self.train_table
         bundle = api.fit_regressor(train_table.view(biom.Table), labelled_md[s.target],
                                    groups=labelled_md[s.group].astype(str),
                                    pretrained=self.encoder.view(ModelBundle), train=train,
-                                   head_options=head, log=lambda m: None)
+                                   head_options=head, log=lambda m: None,
+                                   categories=categories,
+                                   conditioning_config=ConditioningConfig(normalise_by=by))
         return api.predict_interval(bundle, test_table.view(biom.Table),
-                                    n_threads=self.threads, log=lambda m: None)
+                                    conditioning=categories, n_threads=self.threads,
+                                    log=lambda m: None)
 
 
 def population(fold: Fold, name: str) -> tuple[pd.DataFrame, list]:

@@ -57,6 +57,17 @@ class AAMModelDirectoryFormat(model.DirectoryFormat):
     weights = model.File(WEIGHTS_FILE, format=AAMWeightsFormat)
     history = model.File(HISTORY_FILE, format=AAMHistoryFormat)
 
+    def validate(self, level='max'):
+        # an `aam` run folder holds its model in model/ beside checkpoints:
+        # QIIME 2 would only say config.json is missing
+        nested = self.path / 'model'
+        if not (self.path / CONFIG_FILE).exists() and (nested / CONFIG_FILE).is_file():
+            raise ValidationError(
+                f'{self.path} is the output folder of an aam run; its model is the '
+                f'folder {nested}: import that one (qiime tools import --input-path '
+                f'{nested} ...).')
+        super().validate(level)
+
     def _validate_(self, level):
         if level != 'max':
             return

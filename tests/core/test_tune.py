@@ -67,7 +67,7 @@ def test_without_optuna_tune_says_how_to_get_it_and_the_rest_works(
         files, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna fails
     assert run(tune_args(files, tmp_path / "s.db", tmp_path / "b.json")) == 1
-    assert capsys.readouterr().err == tune.NEEDS_OPTUNA + "\n"
+    assert capsys.readouterr().err == f"aam tune: error: {tune.NEEDS_OPTUNA}\n"
     assert not (tmp_path / "s.db").exists()
     with pytest.raises(SystemExit) as done:
         cli.main(["fit-regressor", "--help"])
