@@ -166,11 +166,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
     splits = member_splits(len(target), 1 if one_head else train.ensemble_size,
                            0.0 if one_head else train.validation_fraction,
                            train.random_state, groups, train.ensemble_validation)
-    if groups is not None and train.readout == "fine_tune" and not any(
-            len(validation) for _, validation in splits):
-        log(f"The {spelled_metadata('groups')} are not used: "
-            f"{spelled('validation_fraction', train.validation_fraction)} holds no "
-            "validation samples for them to keep apart.")
+    _say_unused_groups(groups, train, splits, log)
     if kind == "classifier":
         supervision.refuse_class_groups(inputs.groups, target)
         supervision.check_classes(target, splits, train.ensemble_validation, log)
@@ -301,6 +297,15 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
         task, block, score_on = supervision.regression_task(
             target, columns, fit_rows, train, options, conditions, weights, log)
     return spec, task, block, score_on
+
+
+def _say_unused_groups(groups, train: TrainConfig, splits, log) -> None:
+    """Fine-tuning reads groups only to split validation samples off."""
+    if groups is not None and train.readout == "fine_tune" and not any(
+            len(validation) for _, validation in splits):
+        log(f"The {spelled_metadata('groups')} are not used: "
+            f"{spelled('validation_fraction', train.validation_fraction)} holds no "
+            "validation samples for them to keep apart.")
 
 
 def _fit_members(run: _Run, splits, pretrained, grouped: bool, log):
