@@ -318,7 +318,7 @@ def _train_in(args, command: str, work) -> int:
                 "world_size": dist.world_size, "strategy": dist.strategy,
                 "backend": dist.backend or None}
             _write_model(bundle, output / MODEL_DIR)
-            record_finished(checkpoints)
+            record_finished(checkpoints, bundle.config["training"])
             log(f"Wrote {output / MODEL_DIR}; import it with: qiime tools import "
                 f"--type 'AAMModel[{_VARIANT[bundle.kind]}]' --input-path "
                 f"{output / MODEL_DIR} --output-path model.qza")

@@ -158,6 +158,7 @@ def fit_model(kind: str, inputs: FitInputs, settings: FitSettings, log: Log,
                                           prepared.table.n_samples, log, target)
     if kind == "regressor":
         _check_target_range(target, architecture)
+        _check_head_precision(target, architecture)
     sample_ids = list(target.index)
     # member i of an ensemble early-stops on its own grouped split (seed + i),
     # or on the i-th of disjoint grouped folds; the propagation readout's one
@@ -286,6 +287,7 @@ def _supervise(kind, target, inputs: FitInputs, fit_rows, train, options, log):
     # weighing by the target's own column is allowed (a classifier's classes)
     columns = supervision.lookup(frame, supervision.conditioning_frame(
         inputs.categories, sample_ids, None))
+    supervision.refuse_subject_normalisation(columns, options.normalise_by, inputs.groups)
     spec, codes = supervision.conditioning(frame, columns, fit_rows, options, log)
     weights = supervision.sample_weights(columns, inputs.sample_weights, sample_ids,
                                          fit_rows, options, log)
@@ -522,6 +524,27 @@ def _check_target_range(target: pd.Series, architecture: ModelConfig) -> None:
                 f"{name} ({bound:g}) of the predictions (e.g. {examples}), which the "
                 "model can never predict. Widen or leave out the bound (or the "
                 "activation), or check the target column.")
+
+
+def _check_head_precision(target: pd.Series, architecture: ModelConfig) -> None:
+    """A head with an output activation or bounds applies them in the
+    target's units, in 32-bit numbers: the mean and spread of targets below
+    their smallest normal number would be 0 there, and the predictions NaN
+    (fine-tuning would stop on a loss of nan, the ridge readout on a
+    division by 0)."""
+    if not any(_finite(limit) for limit in architecture.output_range):
+        return
+    largest = float(np.abs(target.to_numpy(dtype=float)).max())
+    if not 0.0 < largest < supervision.SMALLEST_TARGET:
+        return
+    what = (spelled("output_activation", architecture.output_activation)
+            if architecture.output_activation != "none" else
+            f"the bounds ({spelled('lower_bound')}, {spelled('upper_bound')})")
+    raise AAMInputError(
+        f"The target column {target.name!r} holds values no larger than {largest:g}, "
+        f"too small for the model's 32-bit numbers in which the head applies {what}: "
+        "give the target in other units (e.g. scaled by a power of ten), or leave out "
+        f"{what}.")
 
 
 def _finite(value) -> bool:

@@ -80,7 +80,8 @@ def check_quantiles(quantiles) -> None:
     prediction (the one closest to 0.5) lies inside the interval."""
     values = [float(q) for q in quantiles]
     if not values:
-        raise AAMInputError(f"{spelled('quantiles')} must lie strictly between 0 and 1.")
+        raise AAMInputError(f"{spelled('quantiles')} holds no quantile: give the quantiles "
+                            "the 'quantile' loss fits, e.g. 0.1 0.5 0.9 (the default).")
     repeated = sorted({q for q in values if values.count(q) > 1})
     if repeated:
         raise AAMInputError(f"{spelled('quantiles')} repeats {', '.join(map(str, repeated))}: "

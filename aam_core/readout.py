@@ -38,7 +38,10 @@ INNER_FOLDS = 5
 FEW_GROUPS = 40
 # the fit is least squares: 'huber' (the default loss) is read as 'mse', and
 # 'quantile' adds the residuals' quantiles; 'mae' and 'asymmetric' are not it
-LOSSES = ("huber", "mse", "quantile")
+LOSSES = ("mse", "huber", "quantile")
+# the losses each readout takes: propagation predicts one value per sample
+# (propagation.check refuses 'quantile', saying so)
+TAKEN = {"ridge": LOSSES, "propagation": ("mse", "huber")}
 # output activations a readout honours besides 'none': the ridge line fitted
 # to the target's logarithm is the head that 'exp' makes (a line in log units)
 LOG_LINEAR = {"ridge": ("exp",), "propagation": ()}
@@ -100,8 +103,10 @@ def check(kind: str, train, data, defaults, architecture, conditioning, pretrain
         refuse(f"reads a pretrained encoder's embeddings: give one with "
                f"{spelled_pretrained()}, or use {spelled('readout', 'fine_tune')}.")
     if train.loss not in LOSSES:
-        refuse(f"minimises the squared error: set {spelled('loss')} to 'mse', "
-               f"'huber' or 'quantile', not {train.loss!r}.")
+        *others, last = [repr(loss) for loss in TAKEN[train.readout]]
+        honoured = f"{', '.join(others)} or {last}"
+        refuse(f"minimises the squared error: set {spelled('loss')} to {honoured}, not "
+               f"{train.loss!r}.")
     for name in GRADIENT_ONLY:
         source, default = (data, type(data)()) if not hasattr(train, name) else \
             (train, defaults)

@@ -16,7 +16,7 @@ from .errors import AAMInputError, refuse_disjoint
 from .fit_checks import check_conditioning
 from .model.conditioning import (build_vocabularies, category_text, encode_conditions,
                                  unknown_parent)
-from .spelling import spelled, spelled_metadata
+from .spelling import spelled, spelled_column, spelled_metadata
 from .train.metrics import classification_metrics, regression_metrics
 from .train.objective import as_tensor
 from .train.task import TargetTask
@@ -121,6 +121,9 @@ def _checked_classes(classes: pd.Series, column: str, log=None) -> pd.Series:
 
 # the target's mean and spread are kept in 32-bit floats (largest ~3.4e38)
 LARGEST_TARGET = 1e30
+# the smallest normal 32-bit float: a head's activation or bounds, applied in
+# the target's units, need the target's scale above it (fit._check_head_precision)
+SMALLEST_TARGET = float(np.finfo(np.float32).tiny)
 
 
 def _check_numbers(target: pd.Series) -> None:
@@ -243,6 +246,24 @@ def refuse_subject_conditioning(frame, groups) -> None:
                 "never the subject.")
 
 
+def refuse_subject_normalisation(columns, column, groups) -> None:
+    """A normalise_by column that is the groups column normalises each
+    subject's targets by its own statistics, and every new subject (each
+    validation sample's too, the split being grouped) falls back to the
+    global ones: the model would learn deviations from a subject's own mean
+    that no new sample is scaled by."""
+    if not column or columns is None or groups is None or column not in columns.columns:
+        return
+    if _same_as_groups(groups, columns[column]):
+        raise AAMInputError(
+            f"{spelled_column('normalise_by', column)} holds the same values as the "
+            f"groups ({spelled_metadata('groups')}: what ties samples together, e.g. the "
+            "subject): each subject's targets would be normalised by its own mean and "
+            "spread, and every new subject, the validation samples' too, would use the "
+            "global ones. Normalise by what new samples share with the training ones (a "
+            f"study, a sequencing run), or leave out {spelled_column('normalise_by')}.")
+
+
 def _same_as_groups(groups, values: pd.Series) -> bool:
     """Whether every sample of `values` (indexed by text ids) has its group
     as its value, read as text."""
@@ -351,8 +372,8 @@ def regression_task(target, columns, train_rows, train: TrainConfig,
         scaler = TargetScaler.fit(truth[train_rows], train.normalisation)
         shift, scale = scaling_parameters(scaler, len(truth))
     task = TargetTask.regression((truth - shift) / scale, train, sample_weights=weights,
-                                 conditions=conditions, shift=as_tensor(shift),
-                                 scale=as_tensor(scale))
+                                 conditions=conditions, shift=_in_64_bits(shift),
+                                 scale=_in_64_bits(scale))
     block = {"name": str(target.name), **scaler.to_dict()}
     if train.loss == "quantile":
         block["quantiles"] = list(train.quantiles)
@@ -370,6 +391,14 @@ def regression_task(target, columns, train_rows, train: TrainConfig,
             return metrics
         return score
     return task, block, score_on
+
+
+def _in_64_bits(values: np.ndarray) -> torch.Tensor:
+    """The normalisation's shift or scale as the readouts and the intervals'
+    calibration read it back into target units: in 32 bits a target of
+    1e-300 would have a spread of 0, and every interval a margin of 0 (the
+    head converts it to its own precision)."""
+    return torch.as_tensor(np.asarray(values, dtype=np.float64))
 
 
 def _column(values: np.ndarray, wide: bool) -> np.ndarray:

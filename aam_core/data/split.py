@@ -129,9 +129,24 @@ def member_splits(n_samples: int, members: int, fraction: float, seed: int,
     else:
         splits = [validation_split(n_samples, fraction, seed + i, groups)
                   for i in range(members)]
-    for train_rows, _ in splits:
+    for train_rows, val_rows in splits:
+        if mode == "folds" and members > 1:
+            _check_member_fold(len(train_rows), len(val_rows), n_samples)
         check_training_size(len(train_rows), n_samples, fraction)
     return splits
+
+
+def _check_member_fold(n_train: int, n_validation: int, n_samples: int) -> None:
+    """check_training_size for a member of disjoint folds, whose fold no
+    validation_fraction sets (it is refused with them)."""
+    if n_train >= MIN_TRAINING_SAMPLES or n_train == n_samples:
+        return
+    raise AAMInputError(
+        f"With {spelled('ensemble_validation', 'folds')} an ensemble member validates on "
+        f"a fold of {n_validation} of the {n_samples} usable samples, which leaves "
+        f"{n_train} to train on; training needs at least {MIN_TRAINING_SAMPLES}. Give "
+        "more samples (or groups: a group goes whole into one fold), or use "
+        f"{spelled('ensemble_validation', 'random')}.")
 
 
 def check_training_size(n_train: int, n_samples: int, fraction: float) -> None:

@@ -136,7 +136,8 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
             "stopped": progress.stopped, "world_size": dist.world_size,
             # which command's run this is, so --resume of another is refused
             "command": checkpoints.identity.get("command"),
-            "settings": checkpoints.settings, "settled": settled(checkpoints, signature)}
+            "settings": checkpoints.settings,
+            "settled": settled(checkpoints, signature.get("training", {}))}
     checkpoint = _write_aside(directory / CHECKPOINT_FILE,
                               lambda path: torch.save(payload, path))
     info["sha256"] = file_digest(checkpoint)  # checked when the run resumes
@@ -147,12 +148,12 @@ def save(checkpoints: Checkpoints, progress: Progress, wrapped, optimizer, sched
     os.replace(record, directory / INFO_FILE)
 
 
-def settled(checkpoints: Checkpoints, signature: dict) -> dict:
-    """The number each setting asked for as 'auto' came to (e.g. epochs), so
-    that --resume with that number is the same run."""
-    used = signature.get("training", {})
+def settled(checkpoints: Checkpoints, used: dict) -> dict:
+    """What each setting asked for as 'auto' came to (the number of epochs,
+    the readout), so that --resume with that value is the same run. `used`:
+    the run's training settings."""
     return {name: used[name] for name, value in checkpoints.settings.items()
-            if value == "auto" and isinstance(used.get(name), int)}
+            if value == "auto" and used.get(name) not in (None, "auto")}
 
 
 def _write_aside(path: Path, write) -> Path:
@@ -301,10 +302,11 @@ def _changed_files(old: dict, new: dict) -> list:
             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
 
 
-def record_finished(checkpoints: Checkpoints) -> None:
+def record_finished(checkpoints: Checkpoints, used: dict) -> None:
     """last.json of a run that wrote its model without a checkpoint (the
     ridge and propagation readouts train no network): finished, with the
-    command and settings, so that --resume returns its model, or refuses
+    command and settings (and what 'auto' came to: `used`, the model's
+    training settings), so that --resume returns its model, or refuses
     other settings, as for any finished run."""
     directory = Path(checkpoints.directory)
     if (directory / INFO_FILE).exists():
@@ -312,7 +314,7 @@ def record_finished(checkpoints: Checkpoints) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     info = {"finished": True, "stopped": True,
             "command": checkpoints.identity.get("command"),
-            "settings": checkpoints.settings}
+            "settings": checkpoints.settings, "settled": settled(checkpoints, used)}
     record = _write_aside(directory / INFO_FILE,
                           lambda path: path.write_text(json.dumps(info, default=str) + "\n"))
     os.replace(record, directory / INFO_FILE)
@@ -336,9 +338,9 @@ def check_finished_settings(checkpoints: Checkpoints, info: dict) -> None:
     `info`: the run's last.json (Checkpoints.info)."""
     recorded = info.get("settings")
     asked = json.loads(json.dumps(checkpoints.settings, default=str))
-    for name, number in (info.get("settled") or {}).items():
-        if recorded and recorded.get(name) == "auto" and asked.get(name) == number:
-            asked[name] = "auto"  # the number 'auto' came to: the same run
+    for name, value in (info.get("settled") or {}).items():
+        if recorded and recorded.get(name) == "auto" and asked.get(name) == value:
+            asked[name] = "auto"  # what 'auto' came to: the same run
     if recorded:
         asked = _comparable(recorded, asked)
     if recorded and recorded != asked:

@@ -127,7 +127,7 @@ def test_a_table_of_labelled_samples_only_is_a_neighbour_regression(studies):
 @pytest.mark.parametrize("change, message", [
     (dict(pretrained=False), "readout='propagation' reads a pretrained encoder's"),
     (dict(loss="quantile"), "predicts one value per sample, not quantiles"),
-    (dict(loss="mae"), "set loss to 'mse', 'huber' or 'quantile', not 'mae'"),
+    (dict(loss="mae"), "set loss to 'mse' or 'huber', not 'mae'"),
     (dict(epochs=5), "epochs=5 would be ignored"),
     (dict(head_options={"hidden_layers": 2}), "has no layers"),
     (dict(ensemble_size=3), "fits one head on every labelled sample, its intervals "

@@ -13,9 +13,9 @@ def _run(tmp_path, **asked):
 
 
 def test_the_settled_numbers_are_recorded_for_auto_only(tmp_path):
-    signature = {"training": {"epochs": 64, "learning_rate": 0.002}}
-    assert settled(_run(tmp_path), signature) == {"epochs": 64}
-    assert settled(_run(tmp_path, epochs=8), {"training": {"epochs": 8}}) == {}
+    used = {"epochs": 64, "learning_rate": 0.002}
+    assert settled(_run(tmp_path), used) == {"epochs": 64}
+    assert settled(_run(tmp_path, epochs=8), {"epochs": 8}) == {}
 
 
 @pytest.mark.parametrize("epochs, refused", [("auto", False), (64, False), (65, True)])
