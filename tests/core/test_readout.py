@@ -189,3 +189,28 @@ def test_auto_fine_tunes_a_classifier(planted):
                                train=replace(FIT_TRAIN_DEFAULTS, ensemble_size=1, epochs=1),
                                **QUIET)
     assert model.config["training"]["readout"] == "fine_tune"
+
+
+def test_auto_reads_out_inside_each_category_of_normalise_by(planted):
+    """The study column (README: name it when studies' targets differ): the
+    line is fitted inside each category, and a new sample of a category
+    gets that category's level, which the embedding alone does not tell."""
+    from aam_core.config import ConditioningConfig
+    table, encoder, _, target, groups = planted
+    study = pd.Series(np.where(np.arange(80) % 2, "old", "young"), index=table.sample_ids)
+    aged = target + np.where(study == "old", 40.0, 0.0)
+    categories = study.to_frame("study")
+    train_ids, test_ids = table.sample_ids[:60], table.sample_ids[60:]
+    fitted = {}
+    for by in (None, "study"):
+        model = api.fit_regressor(
+            table.select_samples(train_ids), aged[train_ids], groups=groups[train_ids],
+            pretrained=encoder, categories=categories.loc[train_ids],
+            conditioning_config=ConditioningConfig(normalise_by=by), **QUIET)
+        predicted = api.predict(model, table.select_samples(test_ids),
+                                conditioning=categories.loc[test_ids] if by else None,
+                                **QUIET)
+        fitted[by] = (model.config["training"]["readout"],
+                      np.abs(predicted - aged[test_ids]).mean())
+    assert fitted["study"][0] == "ridge"
+    assert fitted["study"][1] < 0.25 * fitted[None][1], fitted
