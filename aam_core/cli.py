@@ -648,7 +648,23 @@ def _with_settings_file(parser, args, argv):
     from . import settings_file
     values = settings_file.read(args.settings, args.command)
     _subparser(parser, args.command).set_defaults(**values)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.settings_values = values  # for messages: which values the file gave
+    return args
+
+
+def _from_settings_file(args, given_argv, message: str) -> str:
+    """' (--epochs from --settings FILE)' for the flags a refusal names
+    whose value came from the settings file, not the command line."""
+    import re
+    named = []
+    for name in getattr(args, "settings_values", None) or {}:
+        flag = "--" + name.replace("_", "-")
+        spelled_as = (flag, "--no-" + flag[2:])
+        if any(re.search(re.escape(f) + r"(?![\w-])", message) for f in spelled_as) \
+                and not checks.flag_used(flag, given_argv):
+            named.append(flag)
+    return f" ({', '.join(named)} from --settings {args.settings})" if named else ""
 
 
 def _subparsers(parser) -> dict:
@@ -967,8 +983,9 @@ def main(argv=None) -> int:
         where = ""
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             where = f" (process {os.environ.get('RANK', '?')})"
-        hint = "" if isinstance(error, (AAMInputError, ModelFormatError)) else \
-            " (--debug shows the traceback)"
+        hint = _from_settings_file(args, given_argv, str(error))
+        if not isinstance(error, (AAMInputError, ModelFormatError)):
+            hint += " (--debug shows the traceback)"
         print(f"aam {args.command}{where}: error: {error}{hint}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

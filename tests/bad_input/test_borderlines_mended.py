@@ -109,3 +109,19 @@ def test_importing_an_aam_run_folder_points_at_its_model(encoder, tmp_path):
                          "--input-path", run, "--output-path", tmp_path / "e.qza")
     refused(output, code, f"{run} is the output folder of an aam run; its model is the "
                           f"folder {encoder}: import that one")
+
+
+# -- a value from the settings file ----------------------------------------------------------
+
+def test_aam_says_which_refused_value_came_from_the_settings_file(workspace, tmp_path, capsys):
+    metadata, settings = tmp_path / "m.tsv", tmp_path / "fit.json"
+    _ages().rename_axis("sample-id").to_frame().to_csv(metadata, sep="\t")
+    settings.write_text('{"freeze_encoder": true}')
+    arguments = ("fit-regressor", "--table", workspace / "table.biom", "--metadata",
+                 metadata, "--target", "age", "--settings", settings,
+                 "--output-dir", tmp_path / "run")
+    code, output = aam(capsys, *arguments)
+    refused(output, code, f"(--freeze-encoder from --settings {settings})")
+    code, output = aam(capsys, *arguments, "--freeze-encoder")  # the command line's own
+    refused(output, code, "--freeze-encoder needs a pretrained model")
+    assert "from --settings" not in output
