@@ -732,13 +732,12 @@ def _model_conditioning(args, bundle, embedding_only: bool = False):
     """The metadata columns the model reads (its conditioning and the column
     its target is normalised by; for an embedding, what metadata_columns
     names), from --metadata."""
-    from .predict import metadata_columns
+    from .predict import metadata_columns, read_after_embedding
     columns = metadata_columns(bundle, embedding_only)
     if not columns:
         if args.metadata and embedding_only and metadata_columns(bundle):
-            raise UsageError(f"This model's conditioning enters after the sample "
-                             f"embedding, so --metadata {args.metadata} would not change "
-                             "it: leave it out.")
+            raise UsageError(f"{read_after_embedding(bundle)}, so --metadata "
+                             f"{args.metadata} would not change it: leave it out.")
         if args.metadata:
             raise UsageError(f"This model was fitted without conditioning, so it reads no "
                              f"metadata: --metadata {args.metadata} would be ignored. "

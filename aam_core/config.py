@@ -559,8 +559,9 @@ class ConditioningConfig:
         "training samples of each category; categories unseen in training use the "
         "global statistics, with a warning). It need not be a conditioning "
         "column; at prediction the column of the same name is read from the "
-        "conditioning metadata. Without it: one normalisation for all samples.",
-        kind="categorical_column", actions=("fit_regressor",),
+        "conditioning metadata. Numeric columns (study ids) are read as "
+        "categories. Without it: one normalisation for all samples.",
+        kind="column", actions=("fit_regressor",),
         commands=("fit-regressor",), per={"fit_regressor": {"default": None}})
     # the categorical column of per-category loss weights (inverse frequency,
     # or category_weights): set from the option loss_weights

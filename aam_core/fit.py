@@ -227,6 +227,7 @@ def _checked_inputs(inputs: FitInputs) -> FitInputs:
                             "indexed by sample id (e.g. metadata['age']).")
     arguments.by_sample(inputs.targets, "targets")
     arguments.check_conditioning(inputs.conditioning)
+    arguments.check_conditioning(inputs.categories, "categories")
     return replace(inputs, groups=arguments.by_sample(inputs.groups, "groups"),
                    sample_weights=arguments.by_sample(inputs.sample_weights,
                                                       "sample_weights"))

@@ -87,16 +87,27 @@ def prediction_context(bundle: ModelBundle, sample_ids: list, conditioning, log:
 def _refuse_unread(bundle: ModelBundle, conditioning, embedding_only: bool) -> None:
     given = list(pd.DataFrame(conditioning).columns)[:5]
     if embedding_only and metadata_columns(bundle):
-        fusion = (bundle.config.get("conditioning") or {}).get("fusion", "add")
         raise AAMInputError(
-            f"This model's conditioning enters after the sample embedding (fusion "
-            f"{fusion!r}), so the metadata given (columns {given}) would not change "
-            "the embedding: leave it out.")
+            f"{read_after_embedding(bundle)}, so the metadata given (columns {given}) "
+            "would not change the embedding: leave it out.")
     raise AAMInputError(
         "This model was fitted without conditioning (and without a per-category "
         "target normalisation), so it takes no metadata: the conditioning "
         f"metadata given (columns {given}) would be ignored. Leave it out, or use "
         "the model fitted with it.")
+
+
+def read_after_embedding(bundle: ModelBundle) -> str:
+    """What of the model reads metadata after the sample embedding: its
+    conditioning (not of a cross-attention fusion), or only the column its
+    target is normalised by, which is no conditioning at all."""
+    spec = bundle.config.get("conditioning") or {}
+    if spec.get("columns"):
+        return (f"This model's conditioning enters after the sample embedding (fusion "
+                f"{spec.get('fusion', 'add')!r})")
+    by = (bundle.config.get("target") or {}).get("by")
+    return (f"This model reads metadata only to undo the normalisation of its target "
+            f"per category of {by!r}, after the sample embedding")
 
 
 def metadata_columns(bundle: ModelBundle, embedding_only: bool = False) -> list:

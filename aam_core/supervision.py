@@ -289,8 +289,11 @@ def conditioning(frame, columns, train_rows, options: ConditioningConfig, log):
                          ("loss_weights", options.weight_by)):
         if column and (columns is None or column not in columns.columns):
             known = [] if columns is None else list(columns.columns)
-            raise AAMInputError(f"{spelled(what)}: {column!r} is not a column of the "
-                                f"conditioning metadata ({known}).")
+            # only the Python API can get here: the front ends pass the column
+            raise AAMInputError(
+                f"{spelled(what)}: {column!r} is not a column of conditioning or of "
+                f"categories (their columns: {known}): give it by sample id in "
+                f"categories= (a DataFrame), or leave out {spelled(what)}.")
     check_conditioning(options, given=frame is not None)
     for child, parent in options.parents:
         if frame is None or not {child, parent} <= set(frame.columns):

@@ -89,9 +89,12 @@ def conditioning_config(options: dict, frame) -> ConditioningConfig:
 
 
 def _categories(options: dict):
-    """Columns used only to normalise or weight (not fed to the model)."""
-    columns = [options.get('normalise_by'), options['loss_weights']]
-    columns = [c for c in columns if _is_categorical(c)]
+    """Columns used only to normalise or weight (not fed to the model): the
+    normalise-by column of either type (numbers, e.g. study ids, are
+    categories, as in conditioning), a categorical loss-weights column."""
+    columns = [options.get('normalise_by')] + [
+        c for c in [options['loss_weights']] if _is_categorical(c)]
+    columns = [c for c in columns if c is not None]
     if not columns:
         return None
     import pandas as pd

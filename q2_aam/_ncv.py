@@ -11,9 +11,9 @@ from aam_core.data.split import cv_folds
 from ._parameters import with_options
 from aam_core.spelling import spelled
 
-from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, check_training_part,
-                         encoder_for, fit_model, predict_action, say_ungrouped, subset,
-                         training_samples, unlabelled)
+from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, check_sequences,
+                         check_training_part, encoder_for, fit_model, predict_action,
+                         say_ungrouped, subset, training_samples, unlabelled)
 
 
 def _fold_results(ctx, kind, table, sequences, distance_matrix,
@@ -21,6 +21,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     """[(the predict action's outputs on the fold's samples, the fold
     model's feature importance)] for every fold."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
+    check_sequences(table, sequences)
     biom_table, targets = training_samples(table, settings, distance_matrix)
     groups = settings['groups']
     folds = cv_folds(targets, settings['cv'], settings['random_state'],

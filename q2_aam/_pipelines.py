@@ -9,6 +9,7 @@ it can be fine-tuned to other targets or used to embed samples.
 import sys
 
 import biom
+import pandas as pd
 import skbio
 from qiime2 import NumericMetadataColumn
 
@@ -22,6 +23,7 @@ from aam_core.settings import BY_NAME, for_action, missing_samples_for
 from aam_core.spelling import spelled, spelled_input, spelled_metadata
 
 from ._parameters import with_options
+from ._views import sequences as sequences_mapping
 from ._views import table_samples_with_metadata
 
 # the pipelines' options that pretrain and fit-* take too pass on unchanged;
@@ -76,6 +78,18 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
             f'matrix is used only to pretrain an encoder, and {model} already is '
             f'one: give {model} to fine-tune it, or {matrix} to pretrain a new '
             'encoder on the training samples, not both.')
+
+
+def check_sequences(table, sequences) -> None:
+    """Every feature of the table (with counts) has its DNA, said of the
+    whole table before any split: a split's own check counted only the
+    features of its samples ('59 of 59' of a table of 60)."""
+    from aam_core.data.tokens import resolve_sequences
+    biom_table = table.view(biom.Table)
+    counted = [str(f) for f, total in zip(biom_table.ids(axis='observation'),
+                                          biom_table.sum(axis='observation')) if total > 0]
+    resolve_sequences(counted, None if sequences is None else
+                      sequences_mapping(sequences.view(pd.Series)))
 
 
 def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
@@ -291,6 +305,7 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
     """(model, encoder, feature importance, the predict action's outputs on
     the test samples, model summary)."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
+    check_sequences(table, sequences)
     train_table, test_table, fit_table = _split_tables(ctx, table, settings,
                                                        kind == 'classifier', distance_matrix)
     encoder = encoder_for(ctx, train_table, sequences, distance_matrix,

@@ -89,16 +89,21 @@ class CategoryScaler:
         categories = np.asarray(categories, dtype=object)
         overall = TargetScaler.fit(values, method)
         named = sorted({c for c in categories if isinstance(c, str)})
+        if not named:
+            _refuse_no_values(column)
         if len(named) == 1 and all(isinstance(c, str) for c in categories):
             _refuse_one_category(named[0], column)
-        stats = {}
+        stats, spread = {}, False
         for category in named:
             members = values[categories == category]
             if len(members) < 2:
                 continue
             own = TargetScaler.fit(members, method)
-            spread = np.ptp(members) > 0
-            stats[category] = (own.shift, own.scale if spread else overall.scale)
+            spread = spread or np.ptp(members) > 0
+            stats[category] = (own.shift, own.scale if np.ptp(members) > 0
+                               else overall.scale)
+        if stats and not spread:
+            _refuse_target_copy(column, len(stats))
         if not stats:
             raise AAMInputError(
                 f"No category of {spelled_column('normalise_by', column)} has two training "
@@ -143,6 +148,31 @@ class CategoryScaler:
         return cls(values["by"], TargetScaler.from_dict(values),
                    {k: (float(v[0]), float(v[1]))
                     for k, v in values["categories"].items()})
+
+
+def _refuse_no_values(column: str) -> None:
+    """A column whose ids are none of the samples' (or whose cells are all
+    empty) has no category: not an id column, as 'no category of two
+    samples' would say."""
+    raise AAMInputError(
+        f"No training sample has a value in {spelled_column('normalise_by', column)}: "
+        "its sample ids are none of the table's, or its cells are empty, so every "
+        "sample would use the global normalisation. Give the column's values for the "
+        f"table's samples (the same sample ids), or leave out "
+        f"{spelled_column('normalise_by')}.")
+
+
+def _refuse_target_copy(column: str, n_categories: int) -> None:
+    """Each category's training samples share one target value: the column
+    hands the model the answer (a copy of the target, read as categories
+    when numeric, or the subject), and at prediction it is unknown."""
+    raise AAMInputError(
+        f"In each of the {n_categories} categories of "
+        f"{spelled_column('normalise_by', column)} that hold two training samples or "
+        "more, the samples share one target value, so the normalised target is 0 "
+        "and the column itself gives the answer (is it the target under another name, "
+        "or the subject?): normalise by what new samples share with the training ones "
+        f"(a study, a sequencing run), or leave out {spelled_column('normalise_by')}.")
 
 
 def _refuse_one_category(category: str, column: str) -> None:
