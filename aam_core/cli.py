@@ -39,7 +39,7 @@ from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import as_numbers, existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError, refuse_samples_without_metadata
 from .option import AUTO, FIT_COMMANDS, Option
-from .settings import build, fit_arguments, for_command, given, missing_samples_for
+from .settings import OPTIONS, build, fit_arguments, for_command, given, missing_samples_for
 from .spelling import speaking, spelled
 from .verify import file_digest
 
@@ -667,6 +667,12 @@ def _from_settings_file(args, given_argv, message: str) -> str:
     return f" ({', '.join(named)} from --settings {args.settings})" if named else ""
 
 
+def _declared_help(name: str, where: str) -> str:
+    """An option's help as its declaration words it for `where` (settings.py)."""
+    option = next(o for o in OPTIONS if o.name == name)
+    return " ".join(option.at(where).help.split())
+
+
 def _subparsers(parser) -> dict:
     """The parser of each command (its flags), by command name."""
     return next(a for a in parser._actions
@@ -910,8 +916,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predict with a fitted model")
     _input_options(predict, training=False)
-    predict.add_argument("--metadata", help="metadata TSV with the conditioning "
-                         "columns of a conditioned model")
+    predict.add_argument("--metadata", help=_declared_help("conditioning", "predict"))
     _apply_options(predict, "predict")
     predict.set_defaults(run=cmd_predict)
 
@@ -919,9 +924,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     embed = commands.add_parser("embed", help="sample embeddings of any model")
     _input_options(embed, training=False)
-    embed.add_argument("--metadata", help="metadata TSV with the conditioning columns "
-                       "of a model fitted with --fusion cross_attention (the other "
-                       "fusions act after the embedding)")
+    embed.add_argument("--metadata", help=_declared_help("conditioning", "embed"))
     _apply_options(embed, "embed")
     embed.set_defaults(run=cmd_embed)
 

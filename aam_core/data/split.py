@@ -166,7 +166,8 @@ def check_training_size(n_train: int, n_samples: int, fraction: float) -> None:
     raise AAMInputError(
         f"The validation split leaves {n_train} of the {n_samples} usable "
         f"samples to train on; training needs at least {MIN_TRAINING_SAMPLES}. "
-        f"{lower} (no validation split: the last epoch is kept), or give more "
+        f"{lower} (no validation split: every sample trains, and fine-tuning keeps its "
+        "last epoch), or give more "
         "samples.")
 
 
