@@ -446,7 +446,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
     truth = fold.metadata.loc[test_ids, settings.target]
     saved = ([saved_predictions(label, fold_number),
               saved_predictions(base_population(label), fold_number)]
-             if "blend" in methods else [])
+             if any(m.startswith("blend") for m in methods) else [])
     rows, kept = [], [truth]
     for n in sizes:
         n_draws = 1 if n >= len(candidates) else draws
@@ -454,7 +454,7 @@ def run_fold(settings: Settings, fold_number: int, sizes: list, draws: int,
             labelled = draw_labelled(candidates, min(n, len(candidates)), seed=draw)
             for method in methods:
                 started = time.perf_counter()
-                if method == "blend":
+                if method.startswith("blend"):  # 'blend', or a name for this pair
                     predicted = blended(blend_of, f"{n}/{draw}", kept, saved, fold_number)
                 else:
                     predicted = fold.run(method, labelled, test_ids)
@@ -624,8 +624,9 @@ def main(argv=None) -> None:
                         help="pretrain also on a taxonomy: the tree-derived stand-in "
                              "(benchmarks/tree_taxonomy.py) of every ASV; tagged")
     parser.add_argument("--blend", default="forest,aam_ridge", metavar="A,B",
-                        help="the two methods the method 'blend' averages (aam "
-                             "blend-predictions), from this run or saved ones")
+                        help="the two methods the method 'blend' (or any method "
+                             "named blend_...) averages (aam blend-predictions), from "
+                             "this run or saved ones")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--report", action="store_true",
                         help="only write the tables and plot from saved folds")
