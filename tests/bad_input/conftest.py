@@ -76,6 +76,24 @@ def artifact_api(call, fragment: str) -> None:
 
 # -- inputs made in code ---------------------------------------------------------
 
+# the usage examples' 16 samples, and an age for each (20, 23, ... 65)
+EXAMPLE_IDS = [str(i) for i in _examples.table_factory().view(pd.DataFrame).index]
+EXAMPLE_AGES = pd.Series([float(20 + 3 * n) for n in range(16)], index=EXAMPLE_IDS,
+                         name="age")
+
+
+def example_table() -> biom.Table:
+    return _examples.table_factory().view(biom.Table)
+
+
+def ages_file(folder: Path, **columns) -> str:
+    """A metadata TSV of the example samples: 'age', then `columns`."""
+    path = folder / "metadata.tsv"
+    pd.DataFrame({"age": EXAMPLE_AGES, **columns}).rename_axis("sample-id").to_csv(
+        path, sep="\t")
+    return str(path)
+
+
 def summarize_classes(predicted: list, truth: list, column: str):
     """summarize-predictions of these class labels (one per example sample)
     against a truth column of these values (numbers are read as numbers)."""

@@ -7,30 +7,22 @@ tune` without optuna lacked the command's error prefix; `qiime tools
 import` of an `aam` run folder said only that config.json is missing."""
 import dataclasses
 
-import biom
 import pandas as pd
 import pytest
 
 from aam_core import api
 from aam_core.config import FIT_TRAIN_DEFAULTS
-from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
+from .conftest import (EXAMPLE_AGES, EXAMPLE_IDS, aam, ages_file, artifact_api,
+                       example_table, qiime, refused)
 
 FIT = dataclasses.replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1, n_threads=1,
                           device="cpu")
 
 
-def _table() -> biom.Table:
-    return _examples.table_factory().view(biom.Table)
-
-
-def _ids() -> list:
-    return [str(i) for i in _table().ids()]
-
-
 def _ages() -> pd.Series:
-    return pd.Series([20.5 + 3 * n for n in range(16)], index=_ids(), name="age")
+    """Fractional ages: measurements, never class codes."""
+    return EXAMPLE_AGES + 0.5
 
 
 # -- the pretrained model, named as each interface names it --------------------------------
@@ -38,14 +30,13 @@ def _ages() -> pd.Series:
 @pytest.mark.parametrize("change", [dict(readout="ridge"), dict(freeze_encoder=True)])
 def test_python_names_the_pretrained_input(change):
     train = dataclasses.replace(FIT, **change)
-    artifact_api(lambda: api.fit_regressor(_table(), _ages(), train=train,
+    artifact_api(lambda: api.fit_regressor(example_table(), _ages(), train=train,
                                            log=lambda m: None),
                  "pretrained_model (aam_core.api: pretrained)")
 
 
 def test_aam_names_the_pretrained_flag(workspace, tmp_path, capsys):
-    metadata = tmp_path / "m.tsv"
-    _ages().rename_axis("sample-id").to_frame().to_csv(metadata, sep="\t")
+    metadata = ages_file(tmp_path)
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
                        "--metadata", metadata, "--target", "age", "--readout", "ridge",
                        "--output-dir", tmp_path / "run")
@@ -54,8 +45,7 @@ def test_aam_names_the_pretrained_flag(workspace, tmp_path, capsys):
 
 
 def test_q2cli_names_the_pretrained_input(workspace, tmp_path):
-    metadata = tmp_path / "m.tsv"
-    _ages().rename_axis("sample-id").to_frame().to_csv(metadata, sep="\t")
+    metadata = ages_file(tmp_path)
     code, output = qiime("aam", "fit-regressor", "--i-table", workspace / "table.qza",
                          "--m-metadata-file", metadata, "--m-metadata-column", "age",
                          "--p-readout", "ridge", "--o-model", tmp_path / "model.qza")
@@ -66,24 +56,24 @@ def test_q2cli_names_the_pretrained_input(workspace, tmp_path):
 # -- classes ---------------------------------------------------------------------------
 
 def test_python_classifier_refuses_fractional_numbers():
-    artifact_api(lambda: api.fit_classifier(_table(), _ages(), train=FIT,
+    artifact_api(lambda: api.fit_classifier(example_table(), _ages(), train=FIT,
                                             log=lambda m: None),
                  "holds numbers such as 20.5, 23.5, 26.5, and a classifier would make "
                  "each value a class of its own: fit a regressor")
 
 
 def test_whole_numbers_stay_class_codes():
-    codes = pd.Series([float(n % 2) for n in range(16)], index=_ids(), name="sick")
+    codes = pd.Series([float(n % 2) for n in range(16)], index=EXAMPLE_IDS, name="sick")
     said = []
-    model = api.fit_classifier(_table(), codes, train=FIT, log=said.append)
+    model = api.fit_classifier(example_table(), codes, train=FIT, log=said.append)
     assert model.config["class_labels"] == ["0", "1"]
     assert not any("one sample each" in line for line in said)
 
 
 def test_a_class_of_one_sample_is_said():
-    labels = pd.Series(["a", "b"] * 7 + ["c", "d"], index=_ids(), name="site")
+    labels = pd.Series(["a", "b"] * 7 + ["c", "d"], index=EXAMPLE_IDS, name="site")
     said = []
-    api.fit_classifier(_table(), labels, train=dataclasses.replace(
+    api.fit_classifier(example_table(), labels, train=dataclasses.replace(
         FIT, validation_fraction=0.0), log=said.append)
     assert any("2 class(es) of the target column 'site' have one sample each ('c', 'd')"
                in line for line in said), said
@@ -92,9 +82,9 @@ def test_a_class_of_one_sample_is_said():
 # -- groups without a validation split -------------------------------------------------------
 
 def test_groups_without_validation_samples_are_said_unused():
-    groups = pd.Series([f"g{n // 2}" for n in range(16)], index=_ids(), name="subject")
+    groups = pd.Series([f"g{n // 2}" for n in range(16)], index=EXAMPLE_IDS, name="subject")
     said = []
-    api.fit_regressor(_table(), _ages(), groups=groups, train=dataclasses.replace(
+    api.fit_regressor(example_table(), _ages(), groups=groups, train=dataclasses.replace(
         FIT, validation_fraction=0.0), log=said.append)
     assert any("The groups are not used: validation_fraction=0.0 holds no validation "
                "samples" in line for line in said), said
@@ -114,8 +104,7 @@ def test_importing_an_aam_run_folder_points_at_its_model(encoder, tmp_path):
 # -- a value from the settings file ----------------------------------------------------------
 
 def test_aam_says_which_refused_value_came_from_the_settings_file(workspace, tmp_path, capsys):
-    metadata, settings = tmp_path / "m.tsv", tmp_path / "fit.json"
-    _ages().rename_axis("sample-id").to_frame().to_csv(metadata, sep="\t")
+    metadata, settings = ages_file(tmp_path), tmp_path / "fit.json"
     settings.write_text('{"freeze_encoder": true}')
     arguments = ("fit-regressor", "--table", workspace / "table.biom", "--metadata",
                  metadata, "--target", "age", "--settings", settings,

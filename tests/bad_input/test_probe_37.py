@@ -14,7 +14,6 @@ ensemble_validation='folds' whose fold left too few samples to train on
 advised lowering validation_fraction, which it refuses."""
 import dataclasses
 
-import biom
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,37 +23,26 @@ from aam_core.config import FIT_TRAIN_DEFAULTS
 from aam_core.errors import AAMInputError
 from aam_core.spelling import speaking
 from aam_core.train.checkpoint import Checkpoints, check_finished_settings, settled
-from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
+from .conftest import (EXAMPLE_AGES, EXAMPLE_IDS, aam, ages_file, artifact_api,
+                       example_table, qiime, refused)
 
 QUIET = lambda message: None  # noqa: E731
 FIT = dataclasses.replace(FIT_TRAIN_DEFAULTS, epochs=1, ensemble_size=1, n_threads=1,
                           device="cpu", batch_size=8)
 RIDGE = dataclasses.replace(FIT_TRAIN_DEFAULTS, n_threads=1, device="cpu", batch_size=8,
                             readout="ridge")
-IDS = [str(i) for i in _examples.table_factory().view(pd.DataFrame).index]  # 16 samples
-AGES = pd.Series([float(20 + 3 * n) for n in range(16)], index=IDS, name="age")
+IDS, AGES = EXAMPLE_IDS, EXAMPLE_AGES  # 16 samples
 # one subject per pair of samples; 'study' the same pairs under another name
 SUBJECTS = pd.Series([f"s{n // 2}" for n in range(16)], index=IDS, name="subject")
 BIG_GROUP = pd.Series(["big"] * 14 + ["g14", "g15"], index=IDS, name="subject")
-
-
-def _table() -> biom.Table:
-    return _examples.table_factory().view(biom.Table)
-
-
-def _metadata(folder, **columns) -> str:
-    path = folder / "metadata.tsv"
-    pd.DataFrame({"age": AGES, **columns}).rename_axis("sample-id").to_csv(path, sep="\t")
-    return str(path)
 
 
 # -- 1. the propagation readout's losses ----------------------------------------------------
 
 def test_propagation_is_told_only_the_losses_it_takes(encoder):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, pretrained=api.load(encoder), log=QUIET,
+        example_table(), AGES, pretrained=api.load(encoder), log=QUIET,
         train=dataclasses.replace(RIDGE, readout="propagation", loss="mae")),
         "readout='propagation' minimises the squared error: set loss to 'mse' or "
         "'huber', not 'mae'.")
@@ -62,7 +50,7 @@ def test_propagation_is_told_only_the_losses_it_takes(encoder):
 
 def test_propagation_losses_in_the_aam_command(capsys, workspace, encoder, tmp_path):
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _metadata(tmp_path), "--target", "age",
+                       "--metadata", ages_file(tmp_path), "--target", "age",
                        "--pretrained", encoder, "--readout", "propagation", "--loss",
                        "asymmetric", "--output-dir", tmp_path / "run")
     refused(output, code, "--readout propagation minimises the squared error: set "
@@ -71,7 +59,7 @@ def test_propagation_losses_in_the_aam_command(capsys, workspace, encoder, tmp_p
 
 def test_ridge_is_still_told_of_quantile(encoder):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, pretrained=api.load(encoder), log=QUIET,
+        example_table(), AGES, pretrained=api.load(encoder), log=QUIET,
         train=dataclasses.replace(RIDGE, loss="mae")),
         "set loss to 'mse', 'huber' or 'quantile', not 'mae'.")
 
@@ -80,7 +68,7 @@ def test_ridge_is_still_told_of_quantile(encoder):
 
 def test_no_quantiles_are_said_as_none():
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, model="tiny", log=QUIET,
+        example_table(), AGES, model="tiny", log=QUIET,
         train=dataclasses.replace(FIT, loss="quantile", quantiles=())),
         "quantiles holds no quantile: give the quantiles the 'quantile' loss fits, "
         "e.g. 0.1 0.5 0.9")
@@ -94,7 +82,7 @@ SUBJECT_NORMALISED = "holds the same values as the groups"
 def test_normalise_by_the_groups_is_refused_in_python():
     from aam_core.config import ConditioningConfig
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, groups=SUBJECTS, model="tiny", train=FIT, log=QUIET,
+        example_table(), AGES, groups=SUBJECTS, model="tiny", train=FIT, log=QUIET,
         categories=SUBJECTS.to_frame(),
         conditioning_config=ConditioningConfig(normalise_by="subject")),
         f"normalise_by (column 'subject') {SUBJECT_NORMALISED} (groups: what ties "
@@ -104,7 +92,7 @@ def test_normalise_by_the_groups_is_refused_in_python():
 def test_normalise_by_the_groups_is_refused_in_the_aam_command(capsys, workspace,
                                                                tmp_path):
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _metadata(tmp_path, subject=SUBJECTS), "--target",
+                       "--metadata", ages_file(tmp_path, subject=SUBJECTS), "--target",
                        "age", "--groups", "subject", "--normalise-by", "subject",
                        "--preset", "tiny", "--epochs", 1, "--ensemble-size", 1,
                        "--output-dir", tmp_path / "run")
@@ -113,7 +101,7 @@ def test_normalise_by_the_groups_is_refused_in_the_aam_command(capsys, workspace
 
 
 def test_normalise_by_the_groups_is_refused_in_q2cli(workspace, tmp_path):
-    metadata = _metadata(tmp_path, subject=SUBJECTS)
+    metadata = ages_file(tmp_path, subject=SUBJECTS)
     code, output = qiime("aam", "fit-regressor", "--i-table", workspace / "table.qza",
                          "--m-metadata-file", metadata, "--m-metadata-column", "age",
                          "--m-groups-file", metadata, "--m-groups-column", "subject",
@@ -148,7 +136,7 @@ def test_resume_takes_the_readout_auto_came_to(tmp_path, asked, refused_as):
 
 def test_aam_resume_of_a_ridge_run_with_its_readout(capsys, workspace, encoder, tmp_path):
     arguments = ("fit-regressor", "--table", workspace / "table.biom", "--metadata",
-                 _metadata(tmp_path), "--target", "age", "--pretrained", encoder,
+                 ages_file(tmp_path), "--target", "age", "--pretrained", encoder,
                  "--n-threads", 1, "--output-dir", tmp_path / "run")
     assert aam(capsys, *arguments)[0] == 0  # readout 'auto': ridge
     code, output = aam(capsys, *arguments, "--resume", "--readout", "ridge")
@@ -162,7 +150,7 @@ TOO_SMALL = "too small for the model's 32-bit numbers in which the head applies"
 
 def test_tiny_targets_under_exp_with_the_ridge_readout(encoder):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES * 1e-300, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
+        example_table(), AGES * 1e-300, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
         head_options={"output_activation": "exp"}),
         f"The target column 'age' holds values no larger than 6.5e-299, {TOO_SMALL} "
         "output_activation='exp'")
@@ -183,7 +171,7 @@ def test_tiny_targets_under_bounds_in_the_aam_command(capsys, workspace, tmp_pat
 def test_tiny_targets_keep_their_interval_margin(encoder):
     """Not a refusal: the margin scales with the target (it was 0)."""
     pretrained = api.load(encoder)
-    margins = [api.fit_regressor(_table(), AGES * factor, pretrained=pretrained,
+    margins = [api.fit_regressor(example_table(), AGES * factor, pretrained=pretrained,
                                  train=RIDGE, log=QUIET).config["target"]["calibration"]
                ["margin"] for factor in (1.0, 1e-300)]
     assert margins[0] > 0
@@ -197,7 +185,7 @@ FOLD_TOO_BIG = "an ensemble member validates on a fold of 14 of the 16 usable sa
 
 def test_a_fold_too_big_is_not_told_to_lower_validation_fraction():
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, groups=BIG_GROUP, model="tiny", log=QUIET,
+        example_table(), AGES, groups=BIG_GROUP, model="tiny", log=QUIET,
         train=dataclasses.replace(FIT, ensemble_size=2, ensemble_validation="folds")),
         f"With ensemble_validation='folds' {FOLD_TOO_BIG}, which leaves 2 to train on; "
         "training needs at least 4. Give more samples (or groups: a group goes whole "
@@ -206,7 +194,7 @@ def test_a_fold_too_big_is_not_told_to_lower_validation_fraction():
 
 def test_a_fold_too_big_in_the_aam_command(capsys, workspace, tmp_path):
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _metadata(tmp_path, subject=BIG_GROUP), "--target",
+                       "--metadata", ages_file(tmp_path, subject=BIG_GROUP), "--target",
                        "age", "--groups", "subject", "--ensemble-size", 2,
                        "--ensemble-validation", "folds", "--preset", "tiny",
                        "--epochs", 1, "--output-dir", tmp_path / "run")

@@ -25,26 +25,16 @@ from aam_core import api
 from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig
 from q2_aam import _examples
 
-from .conftest import aam, artifact_api, qiime, refused
+from .conftest import (EXAMPLE_AGES, EXAMPLE_IDS, aam, ages_file, artifact_api,
+                       example_table, qiime, refused)
 
 QUIET = lambda message: None  # noqa: E731
 RIDGE = dataclasses.replace(FIT_TRAIN_DEFAULTS, n_threads=1, device="cpu", batch_size=8,
                             readout="ridge")
-IDS = [str(i) for i in _examples.table_factory().view(pd.DataFrame).index]  # 16 samples
-AGES = pd.Series([float(20 + 3 * n) for n in range(16)], index=IDS, name="age")
+IDS, AGES = EXAMPLE_IDS, EXAMPLE_AGES  # 16 samples
 # study ids are numbers: 8 studies of two samples each
 STUDIES = pd.Series([float(550 + n // 2) for n in range(16)], index=IDS, name="study")
 BY_STUDY = ConditioningConfig(normalise_by="study")
-
-
-def _table() -> biom.Table:
-    return _examples.table_factory().view(biom.Table)
-
-
-def _metadata(folder, **columns) -> str:
-    path = folder / "metadata.tsv"
-    pd.DataFrame({"age": AGES, **columns}).rename_axis("sample-id").to_csv(path, sep="\t")
-    return str(path)
 
 
 def _column(values: pd.Series):
@@ -54,7 +44,7 @@ def _column(values: pd.Series):
 @pytest.fixture(scope="module")
 def by_study(encoder):
     """A ridge regressor whose target is normalised per study."""
-    return api.fit_regressor(_table(), AGES, pretrained=api.load(encoder), train=RIDGE,
+    return api.fit_regressor(example_table(), AGES, pretrained=api.load(encoder), train=RIDGE,
                              log=QUIET, conditioning_config=BY_STUDY,
                              categories=STUDIES.to_frame())
 
@@ -63,7 +53,7 @@ def by_study(encoder):
 
 def test_q2cli_normalises_by_a_column_of_study_ids(workspace, encoder_qza, tmp_path):
     """Not a refusal: the README's recipe on numeric study ids trains."""
-    metadata = _metadata(tmp_path, study=STUDIES)
+    metadata = ages_file(tmp_path, study=STUDIES)
     code, output = qiime("aam", "fit-regressor", "--i-table", workspace / "table.qza",
                          "--i-pretrained-model", encoder_qza, "--m-metadata-file",
                          metadata, "--m-metadata-column", "age", "--m-normalise-by-file",
@@ -98,7 +88,7 @@ def test_a_copy_of_the_target_is_refused_in_the_aam_command(capsys, workspace, e
                                                              tmp_path):
     decades = AGES.round(-1)  # the target, and the same values under another name
     code, output = aam(capsys, "fit-regressor", "--table", workspace / "table.biom",
-                       "--metadata", _metadata(tmp_path, years=decades, decade=decades),
+                       "--metadata", ages_file(tmp_path, years=decades, decade=decades),
                        "--target", "years", "--normalise-by", "decade", "--pretrained",
                        encoder, "--n-threads", 1, "--output-dir", tmp_path / "run")
     refused(output, code, f"categories of --normalise-by decade that hold two training "
@@ -109,7 +99,7 @@ def test_a_copy_of_the_target_is_refused_in_the_aam_command(capsys, workspace, e
 def test_a_copy_of_the_target_is_refused_in_python(encoder):
     copy = AGES.round(-1)
     artifact_api(lambda: api.fit_regressor(
-        _table(), copy, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
+        example_table(), copy, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
         conditioning_config=ConditioningConfig(normalise_by="years"),
         categories=copy.rename("years").to_frame()),
         f"of normalise_by (column 'years') that hold two training samples or more, "
@@ -134,7 +124,7 @@ def test_normalise_by_of_other_samples_in_the_artifact_api(encoder_qza):
 
 def test_normalise_by_of_other_samples_in_python(encoder):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
+        example_table(), AGES, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
         conditioning_config=BY_STUDY,
         categories=STUDIES.to_frame().set_axis([f"x{i}" for i in range(16)])),
         f"{NO_VALUE} normalise_by (column 'study')")
@@ -147,7 +137,7 @@ NOT_CONDITIONED = ("This model reads metadata only to undo the normalisation of 
 
 
 def test_embed_of_a_normalise_by_model_in_python(by_study):
-    artifact_api(lambda: api.embed(by_study, _table(), conditioning=STUDIES.to_frame(),
+    artifact_api(lambda: api.embed(by_study, example_table(), conditioning=STUDIES.to_frame(),
                                    log=QUIET, n_threads=1), NOT_CONDITIONED)
 
 
@@ -155,7 +145,7 @@ def test_embed_of_a_normalise_by_model_in_the_aam_command(capsys, workspace, by_
                                                          tmp_path):
     api.save(by_study, tmp_path / "model")
     code, output = aam(capsys, "embed", "--table", workspace / "table.biom", "--model",
-                       tmp_path / "model", "--metadata", _metadata(tmp_path, study=STUDIES),
+                       tmp_path / "model", "--metadata", ages_file(tmp_path, study=STUDIES),
                        "--output", tmp_path / "embedding.tsv")
     refused(output, code, f"{NOT_CONDITIONED}, so --metadata")
     assert not (tmp_path / "embedding.tsv").exists()
@@ -167,7 +157,7 @@ def test_embed_of_a_normalise_by_model_in_the_aam_command(capsys, workspace, by_
     (STUDIES, "a Series"), (list(STUDIES), "a list")])
 def test_categories_of_another_kind(categories, kind):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, model="tiny", train=RIDGE, log=QUIET,
+        example_table(), AGES, model="tiny", train=RIDGE, log=QUIET,
         conditioning_config=BY_STUDY, categories=categories),
         f"categories= must be a pandas DataFrame of categorical columns indexed by "
         f"sample id, not {kind}")
@@ -175,7 +165,7 @@ def test_categories_of_another_kind(categories, kind):
 
 def test_normalise_by_without_categories(encoder):
     artifact_api(lambda: api.fit_regressor(
-        _table(), AGES, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
+        example_table(), AGES, pretrained=api.load(encoder), train=RIDGE, log=QUIET,
         conditioning_config=BY_STUDY),
         "normalise_by: 'study' is not a column of conditioning or of categories (their "
         "columns: []): give it by sample id in categories=")
@@ -186,7 +176,7 @@ def test_normalise_by_without_categories(encoder):
 def test_a_feature_without_sequence_outside_the_fits(encoder_qza, capsys):
     """The 11th feature is only in a sample without a target: no split holds it,
     and feature-importance, over the whole table, refused it after the fits."""
-    table = _table()
+    table = example_table()
     hashed = [f"f{i}" for i in range(table.shape[0])]
     counts = np.vstack([table.matrix_data.toarray(), np.eye(1, 16, 15) * 5])
     ids = list(table.ids())
