@@ -28,6 +28,7 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import shutil
 import sys
 import zlib
@@ -656,7 +657,6 @@ def _with_settings_file(parser, args, argv):
 def _from_settings_file(args, given_argv, message: str) -> str:
     """' (--epochs from --settings FILE)' for the flags a refusal names
     whose value came from the settings file, not the command line."""
-    import re
     named = []
     for name in getattr(args, "settings_values", None) or {}:
         flag = "--" + name.replace("_", "-")

@@ -98,10 +98,9 @@ class CategoryScaler:
             members = values[categories == category]
             if len(members) < 2:
                 continue
-            own = TargetScaler.fit(members, method)
-            spread = spread or np.ptp(members) > 0
-            stats[category] = (own.shift, own.scale if np.ptp(members) > 0
-                               else overall.scale)
+            own, varies = TargetScaler.fit(members, method), np.ptp(members) > 0
+            spread = spread or varies
+            stats[category] = (own.shift, own.scale if varies else overall.scale)
         if stats and not spread:
             _refuse_target_copy(column, len(stats))
         if not stats:
