@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from .errors import AAMInputError
-from .option import (AUTO, APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, TRAINING,
-                     TRAINING_COMMANDS, check_fields, defaults_for, plain_numbers,
+from .option import (AUTO, APPLY_COMMANDS, APPLYING, FIT, FIT_COMMANDS, PIPELINES, REGRESSING,
+                     TRAINING, TRAINING_COMMANDS, check_fields, defaults_for, plain_numbers,
                      setting)
 from .spelling import spelled
 
@@ -82,7 +82,7 @@ class ModelConfig:
         "targets that follow different rules in different kinds of samples. Each "
         "expert has the head's hidden layers. 1: a single head.", low=1, high=64,
         inclusive=(True, True),
-        actions=("fit_regressor", "regress_samples", "regress_samples_ncv"), commands=("fit-regressor",))
+        actions=REGRESSING, commands=("fit-regressor",))
 
     def __post_init__(self):
         check_fields(self)
@@ -470,7 +470,7 @@ class TrainConfig:
         0.01, "Weight of the load-balancing loss of a regressor with "
         "regression_experts > 1: the squared coefficient of variation of the "
         "experts' mean gate weights in a batch, which keeps every expert in use. "
-        "0: off.", low=0, actions=("fit_regressor", "regress_samples", "regress_samples_ncv"),
+        "0: off.", low=0, actions=REGRESSING,
         commands=("fit-regressor",))
     ensemble_validation: str = setting(
         "random", "How the ensemble members' validation samples are drawn: "
@@ -494,7 +494,7 @@ class TrainConfig:
         "from the metadata) are its unlabelled samples: give it the table you "
         "pretrained on.",
         choices=("auto", "fine_tune", "ridge", "propagation"),
-        actions=("fit_regressor", "regress_samples", "regress_samples_ncv"),
+        actions=REGRESSING,
         commands=("fit-regressor",), per={"pipeline": {"help": (
             "How the regressor learns its target from the encoder. 'auto' (the "
             "default): 'ridge' when there is a pretrained encoder (given, or "
@@ -529,6 +529,14 @@ PRETRAIN_TRAIN_DEFAULTS = TrainConfig(**defaults_for(TrainConfig, "pretrain"))
 FIT_TRAIN_DEFAULTS = TrainConfig(**defaults_for(TrainConfig, "fit"))
 
 
+_NORMALISE_BY = (
+    "Normalise the target per category of this column (statistics of the training "
+    "samples of each category; categories unseen in training use the global "
+    "statistics, with a warning). ")
+_NORMALISE_BY_END = ("Numeric columns (study ids) are read as categories. Without it: "
+                     "one normalisation for all samples.")
+
+
 @dataclass(frozen=True)
 class ConditioningConfig:
     """Categorical metadata the model is conditioned on.
@@ -555,14 +563,13 @@ class ConditioningConfig:
     # or found from the data by the plugin's `hierarchical`
     parents: tuple = ()
     normalise_by: str = setting(
-        "", "Normalise the target per category of this column (statistics of the "
-        "training samples of each category; categories unseen in training use the "
-        "global statistics, with a warning). It need not be a conditioning "
-        "column; at prediction the column of the same name is read from the "
-        "conditioning metadata. Numeric columns (study ids) are read as "
-        "categories. Without it: one normalisation for all samples.",
-        kind="column", actions=("fit_regressor",),
-        commands=("fit-regressor",), per={"fit_regressor": {"default": None}})
+        "", _NORMALISE_BY + "It need not be a conditioning column; at prediction "
+        "the column of the same name is read from the conditioning metadata. "
+        + _NORMALISE_BY_END, kind="column", actions=REGRESSING,
+        commands=("fit-regressor",),
+        per={"fit_regressor": {"default": None},
+             "pipeline": {"default": None, "help": _NORMALISE_BY + "The test samples "
+                          "are predicted with their category of it. " + _NORMALISE_BY_END}})
     # the categorical column of per-category loss weights (inverse frequency,
     # or category_weights): set from the option loss_weights
     weight_by: str = ""

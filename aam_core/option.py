@@ -35,6 +35,8 @@ TRAINING = PRETRAIN + FIT
 HOLDOUT = ("regress_samples", "classify_samples")  # one train/test split
 NCV = ("regress_samples_ncv", "classify_samples_ncv")  # cross-validated
 PIPELINES = HOLDOUT + NCV
+# what fits a regressor: fit-regressor and the regression pipelines
+REGRESSING = ("fit_regressor", "regress_samples", "regress_samples_ncv")
 # attention_map applies a model as these do (device, batches, conditioning)
 PREDICTING = ("predict_regression", "predict_regression_interval",
               "predict_classification", "feature_importance", "attention_map")

@@ -11,7 +11,7 @@ from aam_core.data.split import cv_folds
 from ._parameters import with_options
 from aam_core.spelling import spelled
 
-from ._pipelines import (DEVICE, accuracy_summary, check_encoder_inputs, check_sequences,
+from ._pipelines import (accuracy_summary, applying, check_encoder_inputs, check_sequences,
                          check_training_part, encoder_for, fit_model, predict_action,
                          say_ungrouped, subset, training_samples, unlabelled)
 
@@ -30,7 +30,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     say_ungrouped(targets.index, groups, 'the cross-validation folds')
     _check_fold_training(folds, targets.index, groups, settings)
     optional = {} if sequences is None else {'sequences': sequences}
-    device = {name: settings[name] for name in DEVICE}
+    device = applying(settings)
     results = []
     for test_ids in folds:
         held_out = set(test_ids)

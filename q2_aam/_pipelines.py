@@ -11,7 +11,7 @@ import sys
 import biom
 import pandas as pd
 import skbio
-from qiime2 import NumericMetadataColumn
+from qiime2 import Metadata, NumericMetadataColumn
 
 from aam_core.bundle import ModelBundle
 from aam_core.data.split import (MIN_TRAINING_SAMPLES, holdout_split, member_splits,
@@ -295,6 +295,17 @@ def _names_a_sample(groups, train_table, metadata) -> bool:
     return bool(labelled & set(groups.to_series().dropna().index.map(str)))
 
 
+def applying(settings: dict) -> dict:
+    """What predict and feature-importance take of the pipeline's settings:
+    the device, and the normalise-by column (a model whose target was
+    normalised per study reads each test sample's study to undo it)."""
+    options = {name: settings[name] for name in DEVICE}
+    by = settings.get('normalise_by')
+    if by is not None:
+        options['conditioning'] = Metadata(by.to_dataframe())
+    return options
+
+
 def predict_action(ctx, kind):
     return ctx.get_action('aam', 'predict_regression' if kind == 'regressor'
                           else 'predict_classification')
@@ -312,7 +323,7 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
                           pretrained_model, settings)
     model = fit_model(ctx, kind, fit_table, sequences, encoder, settings)
     optional = {} if sequences is None else {'sequences': sequences}
-    device = {name: settings[name] for name in DEVICE}
+    device = applying(settings)
     outputs = predict_action(ctx, kind)(table=test_table, model=model,
                                         **optional, **device)
     importance, = ctx.get_action('aam', 'feature_importance')(

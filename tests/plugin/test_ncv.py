@@ -80,6 +80,20 @@ def test_regress_samples_ncv_pretrains_per_fold(oral, folds_used, encoders_used)
         assert len(trained_on | set(fold)) == 48
 
 
+def test_regress_samples_ncv_normalises_by_a_numeric_study_column(oral, oral_encoder):
+    """Study ids are numbers: read as categories, and every fold's model
+    predicts its samples with their study."""
+    table, metadata, _ = oral
+    study = metadata.get_column('study').to_series().astype(float)
+    result = aam.pipelines.regress_samples_ncv(
+        table=table, metadata=metadata.get_column('age'), pretrained_model=oral_encoder,
+        groups=metadata.get_column('group'), readout='ridge',
+        normalise_by=qiime2.NumericMetadataColumn(study),
+        **{k: v for k, v in FAST.items() if k != 'epochs'})
+    predictions = result.predictions.view(pd.Series)
+    assert predictions.notna().all() and len(predictions) == 48
+
+
 def test_classify_samples_ncv_from_pretrained_encoder(oral, oral_encoder,
                                                      folds_used):
     table, metadata, _ = oral

@@ -22,7 +22,8 @@ FAST = {'preset': 'tiny', 'epochs': 2,
 
 @pytest.fixture(scope='module')
 def oral():
-    """table, metadata (age, age_group, group) and Bray-Curtis distances."""
+    """table, metadata (age, age_group, group, study) and Bray-Curtis
+    distances."""
     table = biom.load_table(str(EXAMPLE / 'table.biom'))
     frame = pd.read_csv(EXAMPLE / 'metadata.tsv', sep='\t', index_col=0,
                         dtype={'group': str, 'study': str})
@@ -36,7 +37,7 @@ def oral():
     counts = table.matrix_data.T.toarray()
     distances = beta_diversity('braycurtis', counts, list(table.ids()))
     return (qiime2.Artifact.import_data('FeatureTable[Frequency]', table),
-            qiime2.Metadata(frame[['age', 'age_group', 'group']]),
+            qiime2.Metadata(frame[['age', 'age_group', 'group', 'study']]),
             qiime2.Artifact.import_data('DistanceMatrix', distances))
 
 
@@ -126,6 +127,25 @@ def test_regress_samples_from_a_pretrained_encoder(oral, oral_encoder):
     assert returned.state_dict.keys() == original.state_dict.keys()
     for name, tensor in original.state_dict.items():
         assert (returned.state_dict[name] == tensor).all(), name
+
+
+def test_regress_samples_normalises_the_target_by_study(oral, oral_encoder):
+    """The README's study-column recipe in the pipeline: the model learns
+    ages per study, and the test samples are predicted with their study."""
+    table, metadata, _ = oral
+    study = metadata.get_column('study')
+    result = aam.pipelines.regress_samples(
+        table=table, metadata=metadata.get_column('age'), pretrained_model=oral_encoder,
+        groups=metadata.get_column('group'), normalise_by=study, readout='ridge',
+        **{k: v for k, v in FAST.items() if k != 'epochs'})
+    model = result.model
+    assert model.view(ModelBundle).config['target']['by'] == 'study'
+    predictions = result.predictions.view(pd.Series)
+    tested = table.view(biom.Table).filter(list(predictions.index), inplace=False)
+    again, = aam.methods.predict_regression(
+        table=qiime2.Artifact.import_data('FeatureTable[Frequency]', tested), model=model,
+        conditioning=qiime2.Metadata(study.to_dataframe()), device='cpu')
+    pd.testing.assert_series_equal(predictions, again.view(pd.Series).loc[predictions.index])
 
 
 def test_pretrained_model_and_distance_matrix_are_refused(oral, encoder):
