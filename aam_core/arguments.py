@@ -109,6 +109,12 @@ def check_conditioning(conditioning, argument: str = "conditioning") -> None:
         raise AAMInputError(f"{argument}= must be a pandas DataFrame of categorical columns "
                             f"indexed by sample id, not {kind_of(conditioning)}: e.g. "
                             f"{'series.to_frame()' if series else 'metadata[[' + repr('site') + ']]'}.")
+    names = conditioning.columns.map(str) if conditioning is not None else pd.Index([])
+    if names.duplicated().any():
+        raise AAMInputError(f"{argument}= has the column name(s) "
+                            f"{list(names[names.duplicated()].unique())} more than once; "
+                            "column names must be unique: rename or drop the repeated "
+                            "columns.")
 
 
 def sequence_items(sequences):
@@ -126,15 +132,27 @@ def sequence_items(sequences):
             f"Series), not a DataFrame of {sequences.shape[1]} column(s) "
             f"({list(sequences.columns)[:3]}): give its sequence column, e.g. "
             f"frame[{str(sequences.columns[0]) if len(sequences.columns) else 'Sequence'!r}].")
-    if hasattr(sequences, "items"):
-        return list(sequences.items())
-    pairs = list(sequences)
+    pairs = list(sequences.items()) if hasattr(sequences, "items") else list(sequences)
     if not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
         raise AAMInputError(
             f"sequences= must be a mapping of feature id to DNA (a dict or a pandas "
             f"Series), not {kind_of(sequences)} of {len(pairs)} item(s) that are not "
             "(feature id, sequence) pairs: e.g. dict(zip(feature_ids, sequences)).")
-    return pairs
+    return _text_sequences(pairs)
+
+
+def _text_sequences(pairs: list) -> list:
+    """The pairs with bytes decoded; a missing value (None, NaN, pd.NA, as a
+    reindexed Series holds) is refused: as text it read as 'nan' or 'None'."""
+    missing = [str(k) for k, v in pairs if v is None or v is pd.NA
+               or (isinstance(v, float) and v != v)]
+    if missing:
+        raise AAMInputError(
+            f"sequences= holds no sequence for {len(missing)} feature(s) (a missing "
+            f"value: None, NaN or pd.NA), e.g. {', '.join(map(repr, missing[:3]))}: give "
+            "each feature its DNA, or filter those features out of the table.")
+    return [(k, v.decode("ascii", "replace") if isinstance(v, bytes) else v)
+            for k, v in pairs]
 
 
 def check_distance_matrix(distances) -> None:

@@ -22,6 +22,8 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
+
 from . import checks
 from .errors import AAMInputError
 from .option import KIND_WORDS, is_number, of_kind
@@ -169,6 +171,8 @@ def _hint(name: str, options) -> str:
 def _value(option, value, source: str):
     """The value as the command's flag would give it, or a clear error."""
     kind = "str" if option.kind.endswith("column") else option.kind
+    if isinstance(value, np.generic):  # a numpy number in a dict of settings
+        value = value.item()
     if kind == "metadata" and isinstance(value, str):
         value = [value]
     if kind == "float" and is_number(value, int):

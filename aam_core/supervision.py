@@ -43,6 +43,10 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
     if kind == "regressor" and not pd.api.types.is_numeric_dtype(targets):
         raise AAMInputError(f"The target column {targets.name!r} must be numeric "
                             "for a regressor.")
+    if kind == "regressor" and pd.api.types.is_complex_dtype(targets):
+        raise AAMInputError(f"The target column {targets.name!r} holds complex numbers "
+                            f"({targets.dtype}); a regressor needs real ones: give their "
+                            "real part (targets.real) or their magnitude (abs).")
     repeated = targets.index[targets.index.duplicated()].unique()
     if len(repeated):  # which row would win is nowhere said
         raise AAMInputError(f"The targets name {len(repeated)} sample(s) more than once, "

@@ -32,7 +32,7 @@ from .data.split import fold_splits, sample_units
 from .data.table import CountTable
 from .errors import AAMInputError
 from .config import HEAD_SHAPE, ConditioningConfig
-from .spelling import speaking
+from .spelling import speaking, spelled
 from .settings import fit_arguments
 
 NEEDS_OPTUNA = "tuning needs optuna, which is not installed: pip install optuna"
@@ -172,6 +172,7 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     dimensions to search (default SPACE)."""
     optuna = require_optuna()
     log = log or _stderr
+    trials, folds = _count("trials", trials, 1), _count("folds", folds, 2)
     fixed = settings_file.check(fixed or {}, f"fit-{kind}", "the fixed settings")
     _refuse_columns(fixed)
     fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
@@ -196,6 +197,17 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
         if new_file and not _finished(opened):
             Path(study).unlink(missing_ok=True)  # it holds nothing worth resuming
         raise
+
+
+def _count(name: str, value, least: int) -> int:
+    """trials and folds as Python ints (numpy's too, which JSON cannot
+    store), of at least `least`; another value is refused in the caller's
+    words (the aam command's parser checks its flags the same way)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < least:
+        raise AAMInputError(f"{spelled(name)} must be a whole number of at least {least}, "
+                            f"not {value!r}.")
+    return int(value)
 
 
 def _finished(study) -> bool:

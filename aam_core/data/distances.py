@@ -268,8 +268,9 @@ def _read_tsv(path: Path) -> DistanceFile:
     try:
         with open(path, encoding="utf-8") as handle:
             header = handle.readline().rstrip("\n").split("\t")[1:]
+        # ids such as NA, nan or None are ids (only an empty cell is missing)
         frame = pd.read_csv(path, sep="\t", header=None, skiprows=1, index_col=0,
-                            dtype={0: str})
+                            dtype={0: str}, keep_default_na=False, na_values=[""])
         matrix = frame.to_numpy(dtype=np.float32)
     except ValueError as error:  # UnicodeDecodeError included: not text
         raise AAMInputError(f"{path} is not a tab-separated distance matrix (a "
