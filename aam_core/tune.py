@@ -33,7 +33,7 @@ from .data.table import CountTable
 from .errors import AAMInputError
 from .config import HEAD_SHAPE, ConditioningConfig
 from .spelling import speaking, spelled
-from .settings import fit_arguments
+from .settings import BY_NAME, fit_arguments
 
 NEEDS_OPTUNA = "tuning needs optuna, which is not installed: pip install optuna"
 STUDY_NAME = "aam-tune"
@@ -172,7 +172,7 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
     dimensions to search (default SPACE)."""
     optuna = require_optuna()
     log = log or _stderr
-    trials, folds = _count("trials", trials, 1), _count("folds", folds, 2)
+    trials, folds = _count("trials", trials), _count("folds", folds)
     fixed = settings_file.check(fixed or {}, f"fit-{kind}", "the fixed settings")
     _refuse_columns(fixed)
     fit_arguments(fixed, pretrained is not None)  # a conflict fails now, not in trial 1
@@ -199,14 +199,15 @@ def tune(kind: str, table, targets: pd.Series, sequences=None, groups=None,
         raise
 
 
-def _count(name: str, value, least: int) -> int:
+def _count(name: str, value) -> int:
     """trials and folds as Python ints (numpy's too, which JSON cannot
-    store), of at least `least`; another value is refused in the caller's
-    words (the aam command's parser checks its flags the same way)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < least:
-        raise AAMInputError(f"{spelled(name)} must be a whole number of at least {least}, "
-                            f"not {value!r}.")
+    store), in their declared range: the aam command's parser checks its
+    flags by the same declaration."""
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    problem = BY_NAME[name].problem(int(value)) if whole else \
+        f"must be a whole number, not {value!r}"
+    if problem:
+        raise AAMInputError(f"{spelled(name)} {problem}.")
     return int(value)
 
 
