@@ -41,8 +41,11 @@ def aligned_targets(kind: str, targets: pd.Series, sample_ids: list, log,
         raise AAMInputError(f"The target column {targets.name!r} holds true/false values: "
                             "fit a classifier on it, not a regressor.")
     if kind == "regressor" and not pd.api.types.is_numeric_dtype(targets):
+        examples = ", ".join(map(repr, targets.dropna().unique()[:3]))
         raise AAMInputError(f"The target column {targets.name!r} must be numeric "
-                            "for a regressor.")
+                            f"for a regressor; it holds {targets.dtype} values such as "
+                            f"{examples}: give numbers (e.g. pd.to_numeric(column)), or fit "
+                            "a classifier for classes.")
     if kind == "regressor" and pd.api.types.is_complex_dtype(targets):
         raise AAMInputError(f"The target column {targets.name!r} holds complex numbers "
                             f"({targets.dtype}); a regressor needs real ones: give their "

@@ -271,6 +271,10 @@ def _read_tsv(path: Path) -> DistanceFile:
         # ids such as NA, nan or None are ids (only an empty cell is missing)
         frame = pd.read_csv(path, sep="\t", header=None, skiprows=1, index_col=0,
                             dtype={0: str}, keep_default_na=False, na_values=[""])
+        if header and header[-1] == "" and frame.shape[1] == len(header) \
+                and frame.iloc[:, -1].isna().all():
+            # a tab at the end of every line (spreadsheets write one): no column
+            header, frame = header[:-1], frame.iloc[:, :-1]
         matrix = frame.to_numpy(dtype=np.float32)
     except ValueError as error:  # UnicodeDecodeError included: not text
         raise AAMInputError(f"{path} is not a tab-separated distance matrix (a "

@@ -145,3 +145,23 @@ def test_tune_takes_numpy_counts_and_settings(example, tmp_path):
                       fixed={**TINY, "epochs": np.int64(1)}, study=tmp_path / "s.db",
                       trials=np.int64(1), folds=np.int64(2), log=quiet)
     assert result.settings["epochs"] == 1 and type(result.settings["epochs"]) is int
+
+
+# -- borderlines of probe 39, mended ----------------------------------------------
+
+def test_a_tab_at_the_end_of_every_line_of_a_distance_matrix_is_no_column(tmp_path):
+    """Was refused as 'the row ids do not match the column ids'."""
+    ids = ["a", "b", "c"]
+    rows = ["\t".join([""] + ids) + "\t"] + [
+        "\t".join([i] + [str(float(i != j)) for j in ids]) + "\t" for i in ids]
+    (tmp_path / "dm.tsv").write_text("\n".join(rows) + "\n")
+    read = read_distances(tmp_path / "dm.tsv")
+    assert read.ids == ids
+    np.testing.assert_array_equal(np.asarray(read.matrix), 1.0 - np.eye(3))
+
+
+def test_a_regressor_of_numbers_as_text_names_them(example):
+    """Said only 'must be numeric for a regressor'."""
+    table, ages, _ = example
+    with pytest.raises(AAMInputError, match=r"holds .* values such as '20.0'.*pd.to_numeric"):
+        api.fit_regressor(table, ages.map(str), model="tiny", train=TRAIN, log=quiet)
