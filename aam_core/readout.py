@@ -253,13 +253,15 @@ def choose_alpha(x, z, weights, groups, seed: int):
 def head_target(task, activation: str) -> tuple:
     """(what the line is fitted to, the constant its bias loses in the head).
     Under 'exp' the head predicts shift * exp(raw) in target units (heads.py,
-    RegressionHead.finish; shift floored at 1e-3 scales): the line is fitted
-    to log(target), and raw is that line less log(shift)."""
+    RegressionHead.finish; shift floored at 1e-3 scales), each sample with
+    its own shift and scale (per category of normalise_by): the line is
+    fitted to log(target) less each sample's log(shift)."""
     z = task.values.numpy().astype(np.float64)
     if activation != "exp":
         return z, 0.0
-    shift, scale = float(task.shift.reshape(-1)[0]), float(task.scale.reshape(-1)[0])
-    return np.log(z * scale + shift), float(np.log(scale * max(shift / scale, 1e-3)))
+    shift = np.broadcast_to(task.shift.numpy().astype(np.float64).reshape(-1), z.shape)
+    scale = np.broadcast_to(task.scale.numpy().astype(np.float64).reshape(-1), z.shape)
+    return np.log(z * scale + shift) - np.log(np.maximum(shift, 1e-3 * scale)), 0.0
 
 
 def set_head(network, w: np.ndarray, b: float, offsets: np.ndarray) -> None:

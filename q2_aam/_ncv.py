@@ -11,9 +11,10 @@ from aam_core.data.split import cv_folds
 from ._parameters import with_options
 from aam_core.spelling import spelled
 
-from ._pipelines import (accuracy_summary, applying, check_encoder_inputs, check_sequences,
-                         check_training_part, encoder_for, fit_model, predict_action,
-                         say_ungrouped, subset, training_samples, unlabelled)
+from ._pipelines import (accuracy_summary, applying, check_encoder_inputs,
+                         check_normalise_by, check_sequences, check_training_part,
+                         encoder_for, fit_model, predict_action, say_ungrouped, subset,
+                         training_samples, unlabelled)
 
 
 def _fold_results(ctx, kind, table, sequences, distance_matrix,
@@ -29,6 +30,7 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
                      stratify=kind == 'classifier')
     say_ungrouped(targets.index, groups, 'the cross-validation folds')
     _check_fold_training(folds, targets.index, groups, settings)
+    _check_fold_normalisation(folds, targets, settings)
     optional = {} if sequences is None else {'sequences': sequences}
     device = applying(settings)
     results = []
@@ -71,6 +73,20 @@ def _check_fold_training(folds, sample_ids, groups, settings) -> None:
             f'fitted on the other folds\' {len(train_ids)} samples, which cannot be '
             'split for its validation:',
             f'{more}samples of more groups.')
+
+
+def _check_fold_normalisation(folds, targets, settings) -> None:
+    """What the normalise-by column would refuse of any fold's fit or
+    predictions, before the first pretraining: of every sample first, so
+    that a wrong column is not blamed on a fold."""
+    check_normalise_by(targets, list(targets.index), [], settings, '')
+    for fold, test_ids in enumerate(folds, 1):
+        held_out = set(test_ids)
+        train_ids = [i for i in targets.index if i not in held_out]
+        check_normalise_by(
+            targets, train_ids, test_ids, settings, f'samples of fold {fold}',
+            f'Fold {fold} of {spelled("cv", settings["cv"])} is predicted by a model '
+            f'fitted on the other folds\' {len(train_ids)} samples: ')
 
 
 def _mean_importance(ctx, importances):

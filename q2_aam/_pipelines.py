@@ -20,7 +20,7 @@ from aam_core.data.table import refuse_empty
 from aam_core.errors import AAMInputError, refuse_disjoint, refuse_missing
 from aam_core.fit_checks import check_groups_column
 from aam_core.settings import BY_NAME, for_action, missing_samples_for
-from aam_core.spelling import spelled, spelled_input, spelled_metadata
+from aam_core.spelling import spelled, spelled_column, spelled_input, spelled_metadata
 
 from ._parameters import with_options
 from ._views import sequences as sequences_mapping
@@ -179,6 +179,7 @@ def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=No
         train_ids, groups, settings,
         f'{spelled("test_size", settings["test_size"])} leaves {len(train_ids)} of '
         f'the {len(targets)} samples to fit on:', _lower_test_size(test_ids, groups))
+    check_normalise_by(targets, train_ids, test_ids, settings, 'test samples')
     return (subset(ctx, biom_table, train_ids), subset(ctx, biom_table, test_ids),
             subset(ctx, biom_table, train_ids + unlabelled(biom_table, targets, settings)))
 
@@ -228,6 +229,41 @@ def check_training_part(train_ids: list, groups, settings: dict, cause: str,
                       option['ensemble_validation'])
     except AAMInputError as error:
         raise AAMInputError(f'{cause} {error} {fix}') from None
+
+
+def check_normalise_by(targets, train_ids: list, test_ids: list, settings: dict,
+                       predicted: str, cause: str = '') -> None:
+    """What the fit would refuse of the normalise-by column (the target, the
+    groups, one category, none shared, a copy of the target, no value) and
+    the test predictions of it (no value for any predicted sample), said
+    before any pretraining or fit: the fit said it after the pretraining,
+    and the predictions spoke of conditioning metadata, which the pipelines
+    take none of. `predicted` names the samples predicted ('test samples');
+    `cause` opens the fit's refusals (a fold's)."""
+    by = settings.get('normalise_by')
+    if by is None:
+        return
+    from aam_core.config import FIT_TRAIN_DEFAULTS, ConditioningConfig
+    from aam_core.data.targets import CategoryScaler, category_values
+    from aam_core.fit_checks import check_normalise_by as check_target
+    from aam_core.supervision import refuse_subject_normalisation
+    check_target(ConditioningConfig(normalise_by=by.name), settings['metadata'].name)
+    frame = by.to_series().rename(index=str).to_frame().reindex(train_ids)
+    try:
+        if settings['groups'] is not None:
+            refuse_subject_normalisation(frame, by.name, settings['groups'].to_series())
+        CategoryScaler.fit(targets.reindex(train_ids).to_numpy(dtype=float),
+                           category_values(frame, by.name),
+                           FIT_TRAIN_DEFAULTS.normalisation, by.name)
+    except AAMInputError as error:
+        raise AAMInputError(f'{cause}{error}') from None
+    if test_ids and by.to_series().rename(index=str).reindex(test_ids).isna().all():
+        raise AAMInputError(
+            f'{spelled_column("normalise_by", by.name)} has no value for any of the '
+            f'{len(test_ids)} {predicted} (e.g. {", ".join(test_ids[:3])}), so none '
+            "would be predicted with its category's normalisation: give the column's "
+            "values for every sample of the table (the same sample ids), or leave out "
+            f'{spelled_column("normalise_by")}.')
 
 
 def say_ungrouped(sample_ids, groups, where: str) -> None:
