@@ -4,6 +4,7 @@ names. Each of `cv` folds (whole groups to one fold) is predicted by a model
 fitted on the other folds, pretrained first on only those folds' samples when
 a distance matrix is given, so no prediction has seen its sample or its
 subject."""
+import biom
 import pandas as pd
 
 from aam_core.data.split import cv_folds
@@ -22,8 +23,9 @@ def _fold_results(ctx, kind, table, sequences, distance_matrix,
     """[(the predict action's outputs on the fold's samples, the fold
     model's feature importance)] for every fold."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
-    check_sequences(table, sequences)
-    biom_table, targets = training_samples(table, settings, distance_matrix)
+    biom_table = table.view(biom.Table)  # read once: a large table is slow to read
+    check_sequences(biom_table, sequences)
+    biom_table, targets = training_samples(biom_table, settings, distance_matrix)
     groups = settings['groups']
     folds = cv_folds(targets, settings['cv'], settings['random_state'],
                      None if groups is None else groups.to_series(),

@@ -80,26 +80,25 @@ def check_encoder_inputs(pretrained_model, distance_matrix, settings: dict) -> N
             'encoder on the training samples, not both.')
 
 
-def check_sequences(table, sequences) -> None:
+def check_sequences(biom_table, sequences) -> None:
     """Every feature of the table (with counts) has its DNA, said of the
     whole table before any split: a split's own check counted only the
     features of its samples ('59 of 59' of a table of 60)."""
     from aam_core.data.tokens import resolve_sequences
-    biom_table = table.view(biom.Table)
     counted = [str(f) for f, total in zip(biom_table.ids(axis='observation'),
                                           biom_table.sum(axis='observation')) if total > 0]
     resolve_sequences(counted, None if sequences is None else
                       sequences_mapping(sequences.view(pd.Series)))
 
 
-def training_samples(table, settings: dict, distance_matrix=None) -> tuple:
+def training_samples(biom_table, settings: dict, distance_matrix=None) -> tuple:
     """(the table without samples missing from the metadata, the targets of
     its samples that have one). Those without one are left out here, before
     the fits, so it is said here, as fit-regressor says it (--verbose); the
     propagation readout keeps them as its unlabelled samples (unlabelled())."""
     propagation = settings.get('readout') == 'propagation'
     biom_table, targets = table_samples_with_metadata(
-        table.view(biom.Table), settings['metadata'],
+        biom_table, settings['metadata'],
         missing_samples_for(settings.get('readout', 'fine_tune'), settings['missing_samples']))
     without = int(targets.isna().sum())
     if without:
@@ -167,8 +166,8 @@ def subset(ctx, biom_table, ids):
     return ctx.make_artifact('FeatureTable[Frequency]', part)
 
 
-def _split_tables(ctx, table, settings: dict, stratify: bool, distance_matrix=None):
-    biom_table, targets = training_samples(table, settings, distance_matrix)
+def _split_tables(ctx, biom_table, settings: dict, stratify: bool, distance_matrix=None):
+    biom_table, targets = training_samples(biom_table, settings, distance_matrix)
     groups = settings['groups']
     train_ids, test_ids = holdout_split(
         targets, settings['test_size'], settings['random_state'],
@@ -352,8 +351,9 @@ def _train_and_test(ctx, kind, table, sequences, distance_matrix,
     """(model, encoder, feature importance, the predict action's outputs on
     the test samples, model summary)."""
     check_encoder_inputs(pretrained_model, distance_matrix, settings)
-    check_sequences(table, sequences)
-    train_table, test_table, fit_table = _split_tables(ctx, table, settings,
+    biom_table = table.view(biom.Table)  # read once: a large table is slow to read
+    check_sequences(biom_table, sequences)
+    train_table, test_table, fit_table = _split_tables(ctx, biom_table, settings,
                                                        kind == 'classifier', distance_matrix)
     encoder = encoder_for(ctx, train_table, sequences, distance_matrix,
                           pretrained_model, settings)
