@@ -141,13 +141,21 @@ def _rows(mapping: dict) -> list:
 def _target_rows(config: dict) -> list:
     rows = {}
     target = config.get('target') or {}
-    rows.update({f'target {k}': calibration_text(v) if k == 'calibration' else v
+    shown = {'calibration': calibration_text, 'categories': _category_text}
+    rows.update({f'target {k}': shown[k](v) if k in shown else v
                  for k, v in target.items() if k != 'name'})
     if config.get('class_labels') and 'labels' not in target:
         rows['classes'] = ', '.join(map(str, config['class_labels']))
     if config.get('conditioning'):
         rows['conditioning'] = config['conditioning']
     return _rows(rows)
+
+
+def _category_text(categories: dict) -> str:
+    """A normalise-by model's statistics per category, one per line's
+    worth ('550: shift 36.2, scale 4.1; ...'), not a line of JSON."""
+    return '; '.join(f'{name}: shift {shift:.4g}, scale {scale:.4g}'
+                     for name, (shift, scale) in categories.items())
 
 
 def summarize(output_dir: str, model: ModelBundle) -> None:

@@ -114,3 +114,21 @@ def test_aam_says_which_refused_value_came_from_the_settings_file(workspace, tmp
     code, output = aam(capsys, *arguments, "--freeze-encoder")  # the command line's own
     refused(output, code, "--freeze-encoder needs a pretrained model")
     assert "from --settings" not in output
+
+
+# -- probe 40: summarize showed a normalise-by model's statistics as a line of JSON ---------
+
+def test_summarize_shows_each_study_in_words(encoder, tmp_path):
+    from aam_core.config import ConditioningConfig
+    from q2_aam._visualization import summarize
+    studies = pd.Series([f"s{n // 4}" for n in range(len(EXAMPLE_IDS))], index=EXAMPLE_IDS,
+                        name="study")
+    model = api.fit_regressor(example_table(), EXAMPLE_AGES, pretrained=api.load(encoder),
+                              train=dataclasses.replace(FIT_TRAIN_DEFAULTS, readout="ridge",
+                                                        n_threads=1, device="cpu"),
+                              log=lambda m: None, categories=studies.to_frame(),
+                              conditioning_config=ConditioningConfig(normalise_by="study"))
+    summarize(str(tmp_path), model)
+    page = (tmp_path / "index.html").read_text()
+    assert "s0: shift " in page and "; s1: shift " in page
+    assert '{"s0"' not in page and "&#34;s0&#34;" not in page
