@@ -40,7 +40,7 @@ from .config import ConditioningConfig, DataConfig, ModelConfig, TrainConfig
 from .data.io import as_numbers, existing, read_fasta, read_metadata, read_table
 from .errors import AAMInputError, refuse_samples_without_metadata
 from .option import AUTO, FIT_COMMANDS, Option
-from .settings import OPTIONS, build, fit_arguments, for_command, given, missing_samples_for
+from .settings import BY_NAME, build, fit_arguments, for_command, given, missing_samples_for
 from .spelling import speaking, spelled
 from .verify import file_digest
 
@@ -669,8 +669,7 @@ def _from_settings_file(args, given_argv, message: str) -> str:
 
 def _declared_help(name: str, where: str) -> str:
     """An option's help as its declaration words it for `where` (settings.py)."""
-    option = next(o for o in OPTIONS if o.name == name)
-    return " ".join(option.at(where).help.split())
+    return " ".join(BY_NAME[name].at(where).help.split())
 
 
 def _subparsers(parser) -> dict:

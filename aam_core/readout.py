@@ -250,18 +250,18 @@ def choose_alpha(x, z, weights, groups, seed: int):
     return ALPHAS[chosen], residuals[chosen]
 
 
-def head_target(task, activation: str) -> tuple:
-    """(what the line is fitted to, the constant its bias loses in the head).
-    Under 'exp' the head predicts shift * exp(raw) in target units (heads.py,
-    RegressionHead.finish; shift floored at 1e-3 scales), each sample with
-    its own shift and scale (per category of normalise_by): the line is
-    fitted to log(target) less each sample's log(shift)."""
+def head_target(task, activation: str) -> np.ndarray:
+    """What the line is fitted to. Under 'exp' the head predicts
+    shift * exp(raw) in target units (heads.py, RegressionHead.finish; shift
+    floored at 1e-3 scales), each sample with its own shift and scale (per
+    category of normalise_by): the line is fitted to log(target) less each
+    sample's log(shift), so raw is the line itself."""
     z = task.values.numpy().astype(np.float64)
     if activation != "exp":
-        return z, 0.0
+        return z
     shift = np.broadcast_to(task.shift.numpy().astype(np.float64).reshape(-1), z.shape)
     scale = np.broadcast_to(task.scale.numpy().astype(np.float64).reshape(-1), z.shape)
-    return np.log(z * scale + shift) - np.log(np.maximum(shift, 1e-3 * scale)), 0.0
+    return np.log(z * scale + shift) - np.log(np.maximum(shift, 1e-3 * scale))
 
 
 def set_head(network, w: np.ndarray, b: float, offsets: np.ndarray) -> None:
@@ -290,7 +290,7 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
     network.asv_cache = cache_asv_vectors(network, run.tokens, run.device)
     x = sample_embeddings(network, run.builder, run.device, run.train.batch_size)
     task = run.objective.task
-    z, offset = head_target(task, network.head.activation)
+    z = head_target(task, network.head.activation)
     weights = np.ones(len(z)) if task.sample_weights is None else \
         task.sample_weights.numpy().astype(np.float64)
     units = np.asarray(groups if groups is not None else np.arange(len(z)), dtype=str)
@@ -303,7 +303,7 @@ def fit_members(run, splits, make_network, predict_validation, groups, log):
                                         units[train_rows], run.train.random_state + index)
         w, b = solve(x[train_rows], z[train_rows], weights[train_rows], alpha)
         offsets = np.quantile(residuals, quantiles) if quantiles else np.zeros(1)
-        set_head(member, w, b - offset, offsets)
+        set_head(member, w, b, offsets)
         history = {"epoch": 1, "ridge_alpha": alpha}
         for side, rows in (("train", train_rows), ("val", val_rows)):
             if len(rows):

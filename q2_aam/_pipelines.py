@@ -247,7 +247,8 @@ def check_normalise_by(targets, train_ids: list, test_ids: list, settings: dict,
     from aam_core.fit_checks import check_normalise_by as check_target
     from aam_core.supervision import refuse_subject_normalisation
     check_target(ConditioningConfig(normalise_by=by.name), settings['metadata'].name)
-    frame = by.to_series().rename(index=str).to_frame().reindex(train_ids)
+    values = by.to_series().rename(index=str)
+    frame = values.to_frame().reindex(train_ids)
     try:
         if settings['groups'] is not None:
             refuse_subject_normalisation(frame, by.name, settings['groups'].to_series())
@@ -256,7 +257,7 @@ def check_normalise_by(targets, train_ids: list, test_ids: list, settings: dict,
                            FIT_TRAIN_DEFAULTS.normalisation, by.name)
     except AAMInputError as error:
         raise AAMInputError(f'{cause}{error}') from None
-    if test_ids and by.to_series().rename(index=str).reindex(test_ids).isna().all():
+    if test_ids and values.reindex(test_ids).isna().all():
         raise AAMInputError(
             f'{spelled_column("normalise_by", by.name)} has no value for any of the '
             f'{len(test_ids)} {predicted} (e.g. {", ".join(test_ids[:3])}), so none '
